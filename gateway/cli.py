@@ -1,0 +1,158 @@
+"""The `visit-gateway` command line: argument parsing and dispatch, nothing else.
+
+Every command takes `--config F` (default `$VISIT_GATEWAY_CONFIG`, else
+/etc/visit-gateway/gateway.toml). Expected failures (a bad config, a missing file) print one
+line naming the problem and the fix and exit 2; they never print a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from gateway import __version__
+from gateway.clock import SystemClock
+from gateway.config import Config, default_config_path, load_config
+from gateway.errors import ConfigError, GatewayError
+from gateway.log import configure
+
+EXIT_USAGE = 2
+
+
+def parse_instant(text: str) -> dt.datetime:
+    """ISO 8601 with an offset (2026-03-02T08:00-08:00 or ...Z); naive times are refused."""
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time such as 2026-03-02T08:00-08:00"
+        ) from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no UTC offset; write it like 2026-03-02T08:00-08:00 or with Z"
+        )
+    return value
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(Path(args.config) if args.config else default_config_path())
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from gateway.replay import run_replay
+    from gateway.wiring import assignee_function, pipeline_settings
+
+    config = _config(args)
+    if not args.dry_run and not args.state:
+        state_url: str | None = config.database_url()
+    else:
+        state_url = f"sqlite:///{Path(args.state).resolve()}" if args.state else None
+    counts = run_replay(
+        [Path(p) for p in args.paths],
+        settings=pipeline_settings(config),
+        assignee_for=assignee_function(config),
+        state_url=state_url,
+        dry_run=args.dry_run,
+        fmt=args.format,
+        out=sys.stdout,
+        now=SystemClock().now(),
+    )
+    summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "no messages"
+    print(
+        f"replayed: {summary}"
+        + (
+            " (dry run: nothing was sent)"
+            if args.dry_run
+            else " (queued in the outbox for `visit-gateway run`)"
+        ),
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from gateway.migrate import current_revision, head_revision, upgrade
+    from gateway.store import create_engine
+
+    config = _config(args)
+    engine = create_engine(config.database_url(), synchronous=config.database.sqlite_synchronous)
+    try:
+        if args.db_command == "upgrade":
+            before = current_revision(engine)
+            upgrade(engine)
+            print(f"database at revision {current_revision(engine)} (was {before or 'empty'})")
+        else:
+            print(f"current {current_revision(engine) or 'empty'}, head {head_revision()}")
+    finally:
+        engine.dispose()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="visit-gateway",
+        description="Bridge the visit-users mailing list to GitHub issues.",
+    )
+    parser.add_argument("--version", action="version", version=f"visit-gateway {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        metavar="F",
+        help="configuration file (default: $VISIT_GATEWAY_CONFIG, else "
+        "/etc/visit-gateway/gateway.toml)",
+    )
+    common.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default=None,
+        help="override log.level for this command",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    replay = sub.add_parser(
+        "replay",
+        parents=[common],
+        help="run saved mail (.eml, directory, mbox, Maildir) through the pipeline",
+    )
+    replay.add_argument("paths", nargs="+", metavar="PATH")
+    replay.add_argument(
+        "--state",
+        metavar="DB",
+        help="state database file (default with --dry-run: a throwaway one)",
+    )
+    replay.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="no GitHub or SMTP call; nothing is queued for delivery",
+    )
+    replay.add_argument("--format", choices=["text", "json"], default="text")
+    replay.set_defaults(func=cmd_replay, default_level="warning")
+
+    db = sub.add_parser("db", parents=[common], help="database schema: upgrade | current")
+    db.add_argument("db_command", choices=["upgrade", "current"])
+    db.set_defaults(func=cmd_db, default_level="warning")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure(args.log_level or args.default_level, "auto", stream=sys.stderr)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except ConfigError as exc:
+        print(f"visit-gateway: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except GatewayError as exc:
+        print(f"visit-gateway: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Decide whether a parsed message is human mail for the tracker, or something to ignore.
+
+Pure: `classify(email, rules)` returns None for human mail, or the `Verdict` to ignore it with a
+stable reason code. Rules are checked in a fixed order and the first match wins (the order is
+part of the contract: README "Classification"). List headers (List-Id, List-Unsubscribe,
+`Precedence: list`) are never a reason to drop: every post to the list carries them. Neither is
+`X-Auto-Response-Suppress`, which Outlook adds to ordinary human mail.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from gateway.models import Email, Kind, Verdict
+
+GITHUB_SENDERS = frozenset({"notifications@github.com", "noreply@github.com"})
+GITHUB_REPLY_DOMAIN = "reply.github.com"
+_DAEMON_LOCALS = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"})
+_OUT_OF_OFFICE = re.compile(
+    r"^\s*(?:out\s+of\s+(?:the\s+)?office|automatic\s+reply|auto(?:matic)?[-\s]?reply"
+    r"|autoreply|auto[-\s]?response|abwesenheitsnotiz|automatische\s+antwort|abwesend"
+    r"|réponse\s+automatique|absence\s+du\s+bureau|absent(?:e)?\s+du\s+bureau"
+    r"|respuesta\s+automática|fuera\s+de\s+la\s+oficina|risposta\s+automatica"
+    r"|fuori\s+sede|automatisch\s+antwoord|afwezig|自動応答|自動返信|不在|外出中)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifyRules:
+    """What the classifier needs to know about this deployment."""
+
+    own_addresses: frozenset[str]
+    own_message_id_domain: str
+    loop_header: str
+    loop_id: str
+    ignore_precedence: frozenset[str]
+    ignore_senders: frozenset[str]
+    github_reply_by_email_is_posted: bool
+
+
+def _ignore(reason: str, detail: str = "") -> Verdict:
+    return Verdict(Kind.IGNORE, reason, detail)
+
+
+def is_own_mail(email: Email, rules: ClassifyRules) -> bool:
+    loop = email.header(rules.loop_header)
+    if loop is not None and loop.strip() == rules.loop_id:
+        return True
+    if email.message_id and email.message_id.endswith(f"@{rules.own_message_id_domain}>"):
+        return True
+    senders = {a.addr for a in (email.from_, email.sender) if a is not None}
+    return bool(senders & rules.own_addresses)
+
+
+def is_github_notification(email: Email) -> bool:
+    if email.from_ is not None and email.from_.addr in GITHUB_SENDERS:
+        return True
+    if email.has_header("x-github-reason"):
+        return True
+    return bool(email.message_id and email.message_id.endswith("@github.com>"))
+
+
+def _is_delivery_status(email: Email) -> bool:
+    if email.has_header("x-failed-recipients"):
+        return True
+    if "message/delivery-status" in email.part_types:
+        return True
+    content_type = (email.header("content-type") or "").lower()
+    return email.content_type == "multipart/report" and "delivery-status" in content_type
+
+
+def classify(email: Email, rules: ClassifyRules) -> Verdict | None:
+    """None for human mail; otherwise the ignore verdict with its reason code."""
+    if is_own_mail(email, rules):
+        return _ignore("own-mail")
+    if is_github_notification(email):
+        return _ignore("github-notification")
+    if rules.github_reply_by_email_is_posted and any(
+        a.domain == GITHUB_REPLY_DOMAIN for a in email.recipients
+    ):
+        return _ignore("github-reply-by-email", "GitHub posts replies sent to reply.github.com")
+    if _is_delivery_status(email):
+        return _ignore("delivery-status")
+    from_local = email.from_.local.lower() if email.from_ else ""
+    if from_local in _DAEMON_LOCALS:
+        return _ignore("mailer-daemon")
+    auto = email.header("auto-submitted")
+    if auto is not None and auto.split(";")[0].strip().lower() != "no":
+        return _ignore("auto-submitted", auto.split(";")[0].strip().lower())
+    if email.has_header("x-autoreply") or email.has_header("x-autorespond"):
+        return _ignore("autoreply-header")
+    precedence = (email.header("precedence") or "").strip().lower()
+    if precedence in rules.ignore_precedence:
+        return _ignore("precedence", precedence)
+    if _OUT_OF_OFFICE.match(email.subject):
+        return _ignore("out-of-office-subject")
+    sender = email.sender.addr if email.sender else ""
+    if sender in rules.ignore_senders:
+        return _ignore("ignored-sender")
+    return None

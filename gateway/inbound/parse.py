@@ -1,0 +1,260 @@
+"""Turn raw message bytes into an `Email` value, and compute a message's storage key.
+
+mail-parser does the MIME walk and charset decoding; this module normalises what it returns
+(addresses, Message-IDs, dates) and finds the real sender of a Mailman DMARC-munged post. It
+raises `MessageRejected` for input that is not an email at all; it never does I/O.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import email.utils
+import hashlib
+import re
+from email.header import decode_header, make_header
+from typing import Any
+
+import mailparser
+
+from gateway.errors import MessageRejected
+from gateway.models import Address, Attachment, Email
+
+_MSGID = re.compile(r"<([^<>\s]+)>")
+# Trace headers differ between two deliveries of the same message; they must not change its key.
+_TRACE_HEADERS = frozenset(
+    {
+        b"received",
+        b"return-path",
+        b"delivered-to",
+        b"x-original-to",
+        b"x-uid",
+        b"status",
+        b"x-keywords",
+        b"x-status",
+        b"x-mozilla-status",
+        b"x-mozilla-status2",
+        b"envelope-to",
+        b"x-envelope-to",
+        b"x-spam-status",
+        b"x-spam-score",
+        b"x-spam-level",
+        b"x-spam-checker-version",
+        b"authentication-results",
+        b"arc-seal",
+        b"arc-message-signature",
+        b"arc-authentication-results",
+        b"received-spf",
+        b"x-received",
+    }
+)
+_KNOWN_HEADERS = frozenset(
+    {
+        "from",
+        "to",
+        "cc",
+        "subject",
+        "date",
+        "message-id",
+        "sender",
+        "reply-to",
+        "received",
+        "mime-version",
+        "content-type",
+        "in-reply-to",
+        "references",
+        "return-path",
+    }
+)
+
+
+def normalize_message_id(value: str) -> str | None:
+    """`<local@Domain>` -> `<local@domain>`; None when there is no id in `value`."""
+    found = _MSGID.search(value)
+    if found:
+        ident = found.group(1)
+    else:
+        ident = value.strip().strip("<>").strip()
+        if not ident or " " in ident or "@" not in ident:
+            return None
+    local, _, domain = ident.rpartition("@")
+    return f"<{local}@{domain.lower()}>" if local else f"<{ident}>"
+
+
+def message_ids_in(value: str | None) -> tuple[str, ...]:
+    """All Message-IDs in a References/In-Reply-To header, normalised, in order, unique."""
+    if not value:
+        return ()
+    seen: dict[str, None] = {}
+    for match in _MSGID.finditer(value):
+        normal = normalize_message_id(match.group(0))
+        if normal:
+            seen.setdefault(normal, None)
+    return tuple(seen)
+
+
+def message_key(raw: bytes) -> tuple[str, str | None]:
+    """The storage key of a raw message and its normalised Message-ID.
+
+    The key is `mid:<id>` when the message has a Message-ID. Otherwise it is `sha256:` of the
+    message without its trace headers, so a re-delivery of the same message (new Received
+    lines) still gets the same key, where a hash of the raw bytes would not.
+    """
+    head, _, body = (
+        raw.partition(b"\r\n\r\n") if b"\r\n\r\n" in raw[:65536] else raw.partition(b"\n\n")
+    )
+    kept: list[bytes] = []
+    message_id: str | None = None
+    skipping = False
+    current_name = b""
+    for line in head.splitlines():
+        if line[:1] in (b" ", b"\t"):
+            if not skipping:
+                kept.append(line.strip())
+            if current_name == b"message-id" and message_id is None:
+                message_id = normalize_message_id(line.decode("ascii", "replace"))
+            continue
+        name, _, value = line.partition(b":")
+        current_name = name.strip().lower()
+        skipping = current_name in _TRACE_HEADERS
+        if current_name == b"message-id" and message_id is None:
+            message_id = normalize_message_id(value.decode("ascii", "replace"))
+        if not skipping:
+            kept.append(line.rstrip())
+    if message_id:
+        return f"mid:{message_id}", message_id
+    digest = hashlib.sha256(b"\n".join(kept) + b"\n\n" + body.replace(b"\r\n", b"\n"))
+    return f"sha256:{digest.hexdigest()}", None
+
+
+def _decode(value: str) -> str:
+    try:
+        return str(make_header(decode_header(value)))
+    except (UnicodeError, LookupError, ValueError, binascii.Error):
+        return value
+
+
+def _addresses(values: list[str]) -> tuple[Address, ...]:
+    out: list[Address] = []
+    for name, addr in email.utils.getaddresses(values):
+        addr = addr.strip().lower()
+        if "@" not in addr:
+            continue
+        out.append(Address(_decode(name).strip().strip('"'), addr))
+    return tuple(out)
+
+
+def _date(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+def _header_pairs(message: Any) -> tuple[tuple[str, str], ...]:
+    pairs: list[tuple[str, str]] = []
+    for name, value in message.items():
+        text = str(value) if not isinstance(value, str) else value
+        pairs.append((name.lower(), " ".join(text.split())))
+    return tuple(pairs)
+
+
+def _real_sender(
+    from_: Address | None,
+    reply_to: tuple[Address, ...],
+    cc: tuple[Address, ...],
+    headers: tuple[tuple[str, str], ...],
+    list_address: str,
+) -> Address | None:
+    """The person who wrote the message, undoing Mailman's DMARC From munging."""
+    if from_ is None:
+        return reply_to[0] if reply_to else None
+    if from_.addr != list_address.lower():
+        return from_
+    # "Jane Roe via visit-users" <visit-users@...>: Mailman's dmarc_moderation_action=munge.
+    person = from_.name.rsplit(" via ", 1)[0].strip() if " via " in from_.name else from_.name
+    for name, value in headers:
+        if name == "x-original-from":
+            found = _addresses([value])
+            if found:
+                return Address(found[0].name or person, found[0].addr)
+    for candidate in (*reply_to, *cc):
+        if candidate.addr != list_address.lower():
+            return Address(candidate.name or person, candidate.addr)
+    return from_
+
+
+def parse_email(raw: bytes, *, list_address: str, key: str | None = None) -> Email:
+    """Parse `raw` into an Email. Raises MessageRejected('unparseable') for non-email input."""
+    if key is None:
+        key, _ = message_key(raw)
+    try:
+        parsed = mailparser.parse_from_bytes(raw)
+    except Exception as exc:  # mail-parser raises many kinds; any of them means "not an email"
+        raise MessageRejected("unparseable", f"{type(exc).__name__}: {exc}") from exc
+    message = parsed.message
+    names = {name.lower() for name in message}
+    if not names & _KNOWN_HEADERS:
+        raise MessageRejected("unparseable", "no RFC 5322 header found")
+    headers = _header_pairs(message)
+    from_ = _first(_addresses(message.get_all("from", [])))
+    sender_header = _first(_addresses(message.get_all("sender", [])))
+    reply_to = _addresses(message.get_all("reply-to", []))
+    to = _addresses(message.get_all("to", []))
+    cc = _addresses(message.get_all("cc", []))
+    message_id = normalize_message_id(str(message.get("message-id", "")))
+    sender = _real_sender(from_ or sender_header, reply_to, cc, headers, list_address)
+    attachments = tuple(_attachment(item) for item in parsed.attachments)
+    part_types = tuple(part.get_content_type() for part in message.walk())
+    return Email(
+        key=key,
+        message_id=message_id,
+        subject=" ".join(_decode(str(message.get("subject", ""))).split()),
+        from_=from_,
+        sender=sender,
+        reply_to=reply_to,
+        to=to,
+        cc=cc,
+        date=_date(message.get("date")),
+        in_reply_to=message_ids_in(str(message.get("in-reply-to", ""))),
+        references=message_ids_in(" ".join(str(v) for v in message.get_all("references", []))),
+        headers=headers,
+        text_parts=tuple(_text(part) for part in parsed.text_plain),
+        html_parts=tuple(_text(part) for part in parsed.text_html),
+        content_type=message.get_content_type(),
+        part_types=part_types,
+        attachments=attachments,
+        size=len(raw),
+    )
+
+
+def _first(items: tuple[Address, ...]) -> Address | None:
+    return items[0] if items else None
+
+
+def _text(part: str) -> str:
+    return part.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _attachment(item: dict[str, Any]) -> Attachment:
+    payload = item.get("payload") or ""
+    if item.get("binary"):
+        try:
+            size = len(base64.b64decode(payload, validate=False))
+        except (binascii.Error, ValueError):
+            size = len(payload)
+    else:
+        size = len(payload.encode("utf-8", "replace")) if isinstance(payload, str) else len(payload)
+    return Attachment(
+        filename=_decode(str(item.get("filename") or "unnamed")),
+        content_type=str(item.get("mail_content_type") or "application/octet-stream"),
+        size=size,
+        inline=bool(item.get("content-id"))
+        and not item.get("content-disposition", "").startswith("attachment"),
+    )

@@ -1,0 +1,114 @@
+"""Find the thread a human message belongs to, from ids we already know.
+
+Pure: the shell looks up every candidate id in the store first (`candidate_ids`), then calls
+`match_thread` with what it found. Order (ARCHITECTURE "Threading order"): In-Reply-To, then
+References (newest first), then GitHub ids of our repository, then a subject token, then the
+hidden marker in quoted text; otherwise a new thread. There is no subject-only merging: it
+falsely merges unrelated questions titled "VisIt crash".
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Mapping
+
+from gateway.models import Email, ThreadMatch
+
+_MARKER = re.compile(r"visit-gateway:msg=([A-Za-z0-9_-]+)")
+
+
+def thread_id_for(root_key: str) -> str:
+    """A short, stable thread id derived from the key of the thread's first message."""
+    return "th-" + hashlib.sha256(root_key.encode("utf-8")).hexdigest()[:12]
+
+
+def issue_thread_id(issue_number: int) -> str:
+    """The thread id for an issue the gateway did not open (opened on GitHub, or unknown)."""
+    return f"gh-{issue_number}"
+
+
+def encode_marker_key(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def decode_marker_key(token: str) -> str | None:
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def marker(key: str) -> str:
+    """The hidden marker every issue and comment body carries (found again after a crash)."""
+    return f"<!-- visit-gateway:msg={encode_marker_key(key)} -->"
+
+
+def github_issue_number(message_id: str, repository: str) -> int | None:
+    """Issue number from a GitHub notification id of `repository`, else None."""
+    prefix = f"<{repository.lower()}/issues/"
+    lowered = message_id.lower()
+    if not (lowered.startswith(prefix) and lowered.endswith("@github.com>")):
+        prefix = f"<{repository.lower()}/pull/"
+        if not (lowered.startswith(prefix) and lowered.endswith("@github.com>")):
+            return None
+    number = lowered[len(prefix) :].split("/", 1)[0].split("@", 1)[0]
+    return int(number) if number.isdigit() else None
+
+
+def subject_issue_number(subject: str, repository: str) -> int | None:
+    owner_repo = re.escape(repository)
+    name = re.escape(repository.split("/", 1)[1])
+    found = re.search(rf"\[{owner_repo}\].*\((?:Issue|PR)\s+#(\d+)\)", subject, re.IGNORECASE)
+    if not found:
+        found = re.search(rf"\[(?:{owner_repo}|{name})#(\d+)\]", subject, re.IGNORECASE)
+    return int(found.group(1)) if found else None
+
+
+def marker_keys(email: Email) -> tuple[str, ...]:
+    keys: list[str] = []
+    for text in (*email.text_parts, *email.html_parts):
+        for token in _MARKER.findall(text):
+            key = decode_marker_key(token)
+            if key and key != email.key:
+                keys.append(key)
+    return tuple(dict.fromkeys(keys))
+
+
+def candidate_ids(email: Email) -> tuple[str, ...]:
+    """Every Message-ID the store should be asked about, In-Reply-To first."""
+    return tuple(dict.fromkeys((*email.in_reply_to, *reversed(email.references))))
+
+
+def match_thread(
+    email: Email,
+    *,
+    known_ids: Mapping[str, str],
+    issue_threads: Mapping[int, str],
+    marker_threads: Mapping[str, str],
+    repository: str,
+) -> ThreadMatch:
+    """Where `email` belongs, given the threads of ids/issues/markers found in the store."""
+    for ident in email.in_reply_to:
+        if ident in known_ids:
+            return ThreadMatch(known_ids[ident], "in-reply-to")
+    for ident in reversed(email.references):
+        if ident in known_ids:
+            return ThreadMatch(known_ids[ident], "references")
+    for ident in (*email.in_reply_to, *reversed(email.references)):
+        number = github_issue_number(ident, repository)
+        if number is not None:
+            return ThreadMatch(
+                issue_threads.get(number, issue_thread_id(number)), "github-id", number
+            )
+    number = subject_issue_number(email.subject, repository)
+    if number is not None:
+        return ThreadMatch(
+            issue_threads.get(number, issue_thread_id(number)), "subject-token", number
+        )
+    for key in marker_keys(email):
+        if key in marker_threads:
+            return ThreadMatch(marker_threads[key], "marker")
+    return ThreadMatch(None, "new-thread")

@@ -1,0 +1,166 @@
+"""`visit-gateway replay`: push saved mail through the same pipeline the daemon uses.
+
+Sources: `.eml` files, a directory of them, an mbox file, or a Maildir. Messages are replayed
+in arrival order (mbox: file order; Maildir: delivery time; .eml files: Date header, then file
+name) and share thread state across the run, so a reply replayed after its parent joins it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import json
+import mailbox
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from pathlib import Path
+from typing import Any, TextIO
+
+from gateway.errors import ConfigError
+from gateway.models import AddComment, CreateIssue, Ignore, Outcome, Quarantine
+from gateway.pipeline import AssigneeFor, Pipeline, PipelineSettings
+from gateway.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class RawItem:
+    name: str
+    raw: bytes
+
+
+def _header_date(raw: bytes) -> dt.datetime | None:
+    try:
+        headers = BytesHeaderParser(policy=compat32).parsebytes(raw[:65536])
+        value = headers.get("date")
+        parsed = email.utils.parsedate_to_datetime(str(value)) if value else None
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed is not None and parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed
+
+
+def _eml_files(paths: list[Path]) -> list[RawItem]:
+    items = [(RawItem(str(path), path.read_bytes())) for path in paths]
+    far = dt.datetime.max.replace(tzinfo=dt.UTC)
+    return sorted(items, key=lambda item: (_header_date(item.raw) or far, item.name))
+
+
+def iter_source(path: Path) -> Iterator[RawItem]:
+    """Yield the raw messages at `path` in arrival order."""
+    if not path.exists():
+        raise ConfigError(
+            "PATH",
+            f"{path} does not exist",
+            "pass .eml files, a directory, an mbox file or a Maildir",
+        )
+    if path.is_dir():
+        if all((path / sub).is_dir() for sub in ("cur", "new", "tmp")):
+            box = mailbox.Maildir(path, factory=None, create=False)
+            for key in sorted(box.keys(), key=lambda k: (k.split(".", 1)[0], k)):
+                yield RawItem(f"{path}:{key}", box.get_bytes(key))
+            return
+        yield from _eml_files(sorted(p for p in path.iterdir() if p.suffix == ".eml"))
+        return
+    with path.open("rb") as handle:
+        head = handle.read(5)
+    if head == b"From ":
+        box_file = mailbox.mbox(path, factory=None, create=False)
+        for index, key in enumerate(box_file.keys()):
+            yield RawItem(f"{path}#{index + 1}", box_file.get_bytes(key))
+        return
+    yield RawItem(str(path), path.read_bytes())
+
+
+def action_json(action: CreateIssue | AddComment | Ignore | Quarantine) -> dict[str, Any]:
+    if isinstance(action, CreateIssue):
+        return {
+            "kind": action.kind,
+            "title": action.title,
+            "body": action.body,
+            "assignee": action.assignee,
+            "labels": list(action.labels),
+        }
+    if isinstance(action, AddComment):
+        return {"kind": action.kind, "thread": action.thread_id, "body": action.body}
+    if isinstance(action, Quarantine):
+        return {"kind": action.kind, "reason": action.reason, "detail": action.detail}
+    return {"kind": action.kind, "reason": action.reason}
+
+
+def outcome_json(source: str, outcome: Outcome) -> dict[str, Any]:
+    return {
+        "source": source,
+        "key": outcome.key,
+        "message_id": outcome.message_id,
+        "verdict": outcome.verdict.kind.value,
+        "reason": outcome.verdict.reason,
+        "detail": outcome.verdict.detail,
+        "thread": outcome.thread_id,
+        "sender": outcome.sender,
+        "actions": [action_json(action) for action in outcome.actions],
+    }
+
+
+def outcome_text(source: str, outcome: Outcome) -> str:
+    verdict = outcome.verdict
+    what = ""
+    for action in outcome.actions:
+        if isinstance(action, CreateIssue):
+            who = f" -> @{action.assignee}" if action.assignee else " (unassigned)"
+            what = f'new issue "{action.title}"{who}'
+        elif isinstance(action, AddComment):
+            what = "comment"
+        elif isinstance(action, Quarantine):
+            what = f"quarantined: {action.detail or action.reason}"
+    thread = outcome.thread_id or "-"
+    name = Path(source.split(":")[0].split("#")[0]).name if "/" in source else source
+    return f"{verdict.kind.value:<10} {verdict.reason:<22} {thread:<16} {name}  {what}".rstrip()
+
+
+class Replayer:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+
+    def replay(self, item: RawItem, now: dt.datetime) -> Outcome:
+        ingested = self.pipeline.ingest(item.raw, received_at=now)
+        if ingested.status == "duplicate":
+            return self.pipeline.duplicate_outcome(ingested)
+        return self.pipeline.process(ingested.key, now=now)
+
+
+def run_replay(
+    paths: list[Path],
+    *,
+    settings: PipelineSettings,
+    assignee_for: AssigneeFor,
+    state_url: str | None,
+    dry_run: bool,
+    fmt: str,
+    out: TextIO,
+    now: dt.datetime,
+) -> dict[str, int]:
+    """Replay every message under `paths`; print one line/object each; return verdict counts."""
+    with tempfile.TemporaryDirectory(prefix="visit-gateway-replay-") as tmp:
+        url = state_url or f"sqlite:///{Path(tmp) / 'state.db'}"
+        store = Store.open(url, synchronous="normal" if dry_run and not state_url else "full")
+        try:
+            replayer = Replayer(Pipeline(store, settings, assignee_for))
+            counts: dict[str, int] = {}
+            for path in paths:
+                for item in iter_source(path):
+                    outcome = replayer.replay(item, now)
+                    kind = outcome.verdict.kind.value
+                    counts[kind] = counts.get(kind, 0) + 1
+                    if fmt == "json":
+                        out.write(
+                            json.dumps(outcome_json(item.name, outcome), ensure_ascii=False) + "\n"
+                        )
+                    else:
+                        out.write(outcome_text(item.name, outcome) + "\n")
+            return counts
+        finally:
+            store.close()
