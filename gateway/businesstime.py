@@ -381,11 +381,12 @@ def read_toml(path: Path, *, what: str) -> tuple[dict[str, Any], str]:
                           source=f"{path}{line}") from exc
 
 
-def table_line(text: str, table: str, index: int) -> int | None:
-    """Line number (1-based) of the `index`-th ``[[table]]`` header in `text`, if found."""
-    pattern = re.compile(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]", re.MULTILINE)
+def table_line(text: str, table: str, index: int | None = None) -> int | None:
+    """Line number (1-based) of the ``[table]`` header, or of the `index`-th ``[[table]]``."""
+    brackets = (r"\[", r"\]") if index is None else (r"\[\[", r"\]\]")
+    pattern = re.compile(rf"^\s*{brackets[0]}\s*{re.escape(table)}\s*{brackets[1]}", re.MULTILINE)
     for i, match in enumerate(pattern.finditer(text)):
-        if i == index:
+        if index is None or i == index:
             return text.count("\n", 0, match.start()) + 1
     return None
 

@@ -145,6 +145,16 @@ def _addresses(values: list[str]) -> tuple[Address, ...]:
     return tuple(out)
 
 
+def _address_pairs(pairs: Any) -> tuple[Address, ...]:
+    """mail-parser's decoded [(name, addr)] list as Address values."""
+    out: list[Address] = []
+    for name, addr in pairs or ():
+        addr = str(addr).strip().lower()
+        if "@" in addr:
+            out.append(Address(str(name).strip().strip('"'), addr))
+    return tuple(out)
+
+
 def _date(value: str | None) -> dt.datetime | None:
     if not value:
         return None
@@ -157,11 +167,17 @@ def _date(value: str | None) -> dt.datetime | None:
     return parsed.astimezone(dt.UTC)
 
 
-def _header_pairs(message: Any) -> tuple[tuple[str, str], ...]:
+def _header_pairs(decoded: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """All headers as (lower-case name, decoded value) pairs, repeated headers kept."""
     pairs: list[tuple[str, str]] = []
-    for name, value in message.items():
-        text = str(value) if not isinstance(value, str) else value
-        pairs.append((name.lower(), " ".join(text.split())))
+    for name, value in decoded.items():
+        values = value if isinstance(value, list) else [value]
+        if values and isinstance(values[0], tuple):  # an address header, already split
+            text = ", ".join(f"{n} <{a}>" if n else str(a) for n, a in values)
+            pairs.append((name.lower(), text))
+            continue
+        for item in values:
+            pairs.append((name.lower(), " ".join(str(item).split())))
     return tuple(pairs)
 
 
@@ -202,12 +218,12 @@ def parse_email(raw: bytes, *, list_address: str, key: str | None = None) -> Ema
     names = {name.lower() for name in message}
     if not names & _KNOWN_HEADERS:
         raise MessageRejected("unparseable", "no RFC 5322 header found")
-    headers = _header_pairs(message)
-    from_ = _first(_addresses(message.get_all("from", [])))
+    headers = _header_pairs(parsed.headers)
+    from_ = _first(_address_pairs(parsed.from_))
     sender_header = _first(_addresses(message.get_all("sender", [])))
-    reply_to = _addresses(message.get_all("reply-to", []))
-    to = _addresses(message.get_all("to", []))
-    cc = _addresses(message.get_all("cc", []))
+    reply_to = _address_pairs(parsed.reply_to)
+    to = _address_pairs(parsed.to)
+    cc = _address_pairs(parsed.cc)
     message_id = normalize_message_id(str(message.get("message-id", "")))
     sender = _real_sender(from_ or sender_header, reply_to, cc, headers, list_address)
     attachments = tuple(_attachment(item) for item in parsed.attachments)
@@ -215,7 +231,7 @@ def parse_email(raw: bytes, *, list_address: str, key: str | None = None) -> Ema
     return Email(
         key=key,
         message_id=message_id,
-        subject=" ".join(_decode(str(message.get("subject", ""))).split()),
+        subject=" ".join(_decode(str(parsed.subject or "")).split()),
         from_=from_,
         sender=sender,
         reply_to=reply_to,

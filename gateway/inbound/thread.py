@@ -35,10 +35,13 @@ def encode_marker_key(key: str) -> str:
 
 
 def decode_marker_key(token: str) -> str | None:
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", token):
+        return None
     try:
-        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
+        key = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
+    return key if key.startswith(("mid:", "sha256:")) else None
 
 
 def marker(key: str) -> str:
