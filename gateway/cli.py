@@ -16,7 +16,7 @@ from pathlib import Path
 from gateway import __version__
 from gateway.clock import SystemClock
 from gateway.config import Config, default_config_path, load_config
-from gateway.errors import ConfigError, GatewayError
+from gateway.errors import ConfigError, GatewayError, UsageError
 from gateway.log import configure
 
 EXIT_USAGE = 2
@@ -146,6 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return func(args)
     except ConfigError as exc:
         print(f"visit-gateway: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"visit-gateway: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except GatewayError as exc:
         print(f"visit-gateway: {exc}", file=sys.stderr)

@@ -3,6 +3,7 @@
     GatewayError                  base of everything we raise on purpose
     ├── ConfigError               a config/schedule/template value is wrong; names key + fix.
     │                             Fatal at start; `check-config` prints it.
+    ├── UsageError                a command-line argument is wrong (a missing PATH, ...).
     ├── TransientError            may heal by itself (network, 5xx, rate limit, lock):
     │   │                         the unit of work is retried later with backoff.
     │   └── RateLimited           GitHub said wait; carries `retry_after` seconds.
@@ -41,6 +42,10 @@ class ConfigError(GatewayError):
         if self.fix:
             text += f" (fix: {self.fix})"
         return text
+
+
+class UsageError(GatewayError):
+    """A command-line argument is wrong; the message says which and what to pass instead."""
 
 
 class TransientError(GatewayError):

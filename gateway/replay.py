@@ -19,7 +19,7 @@ from email.policy import compat32
 from pathlib import Path
 from typing import Any, TextIO
 
-from gateway.errors import ConfigError
+from gateway.errors import UsageError
 from gateway.models import AddComment, CreateIssue, Ignore, Outcome, Quarantine
 from gateway.pipeline import AssigneeFor, Pipeline, PipelineSettings
 from gateway.store import Store
@@ -52,10 +52,9 @@ def _eml_files(paths: list[Path]) -> list[RawItem]:
 def iter_source(path: Path) -> Iterator[RawItem]:
     """Yield the raw messages at `path` in arrival order."""
     if not path.exists():
-        raise ConfigError(
-            "PATH",
-            f"{path} does not exist",
-            "pass .eml files, a directory, an mbox file or a Maildir",
+        raise UsageError(
+            f"replay: {path} does not exist (pass .eml files, a directory of them, an mbox "
+            "file or a Maildir)"
         )
     if path.is_dir():
         if all((path / sub).is_dir() for sub in ("cur", "new", "tmp")):
@@ -69,8 +68,11 @@ def iter_source(path: Path) -> Iterator[RawItem]:
         head = handle.read(5)
     if head == b"From ":
         box_file = mailbox.mbox(path, factory=None, create=False)
-        for index, key in enumerate(box_file.keys()):
-            yield RawItem(f"{path}#{index + 1}", box_file.get_bytes(key))
+        try:
+            for index, key in enumerate(box_file.keys()):
+                yield RawItem(f"{path}#{index + 1}", box_file.get_bytes(key))
+        finally:
+            box_file.close()
         return
     yield RawItem(str(path), path.read_bytes())
 

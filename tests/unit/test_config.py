@@ -1,0 +1,103 @@
+"""Config: every problem names the key and the fix; secrets come from the documented places."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from gateway.config import RawConfig, load_config, parse_config
+from gateway.errors import ConfigError
+
+from ..conftest import EXAMPLE_CONFIG
+
+
+def _parse(text: str, env: dict[str, str] | None = None, base: Path = Path(".")) -> object:
+    return parse_config(text, source="gateway.toml", base_dir=base, env=env or {})
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "words"),
+    [
+        ('[github]\nrepositry = "a/b"\n', "github.repositry", "did you mean 'repository'"),
+        ("[imapp]\nhost = 1\n", "imapp", "unknown key"),
+        ('[github]\nrepository = "no-slash"\n', "github.repository", "owner/name"),
+        ("[inbound]\nmax_message_bytes = 0\n", "inbound.max_message_bytes", "greater than 0"),
+        ('[list]\naddress = "nobody"\n', "list.address", "not an email address"),
+        ('[log]\nlevel = "loud"\n', "log.level", "'debug', 'info', 'warning' or 'error'"),
+        ('[mail]\nmessage_id_domain = "x"\n', "mail.message_id_domain", "domain name"),
+        ("[github\n", "toml", "line 1"),
+    ],
+)
+def test_bad_config_names_key_and_fix(text: str, key: str, words: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        _parse(text)
+    assert info.value.key == key
+    assert words in str(info.value)
+    assert str(info.value).startswith("gateway.toml: ")
+    assert "fix:" in str(info.value)
+
+
+def test_missing_file_says_how_to_create_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="gateway.example.toml"):
+        load_config(tmp_path / "nope.toml", env={})
+
+
+def test_secret_order(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("from-file\n")
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "github-token").write_text("from-credential\n")
+    text = '[github]\ntoken = "inline"\ntoken_file = "token"\n'
+    cfg = _parse(text, {"CREDENTIALS_DIRECTORY": str(creds),
+                        "VISIT_GATEWAY_GITHUB_TOKEN": "from-env"}, tmp_path)
+    assert cfg.github_token.get_secret_value() == "from-credential"  # type: ignore[attr-defined]
+    cfg = _parse(text, {"VISIT_GATEWAY_GITHUB_TOKEN": "from-env"}, tmp_path)
+    assert cfg.github_token.get_secret_value() == "from-env"  # type: ignore[attr-defined]
+    cfg = _parse(text, {}, tmp_path)
+    assert cfg.github_token.get_secret_value() == "from-file"  # type: ignore[attr-defined]
+    cfg = _parse('[github]\ntoken = "inline"\n', {}, tmp_path)
+    assert cfg.github_token.get_secret_value() == "inline"  # type: ignore[attr-defined]
+    assert "inline" not in repr(cfg)
+
+
+def test_unreadable_token_file_names_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        _parse('[github]\ntoken_file = "missing"\n', {}, tmp_path)
+    assert info.value.key == "github.token_file"
+
+
+def test_missing_token_is_reported_only_when_needed() -> None:
+    cfg = _parse("")
+    with pytest.raises(ConfigError, match="VISIT_GATEWAY_GITHUB_TOKEN"):
+        cfg.require_github_token()  # type: ignore[attr-defined]
+
+
+def _keys(model: type[BaseModel], prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys |= _keys(annotation, f"{prefix}{name}.")
+        elif name != "token":  # secrets are documented, not written into the example
+            keys.add(prefix + name)
+    return keys
+
+
+def _toml_keys(data: dict[str, object], prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    for name, value in data.items():
+        if isinstance(value, dict):
+            keys |= _toml_keys(value, f"{prefix}{name}.")
+        else:
+            keys.add(prefix + name)
+    return keys
+
+
+def test_example_config_documents_every_key() -> None:
+    documented = _toml_keys(tomllib.loads(EXAMPLE_CONFIG.read_text()))
+    missing = {k for k in _keys(RawConfig) if k != "business"} - documented
+    assert not missing, f"keys missing from config/gateway.example.toml: {sorted(missing)}"
+    load_config(EXAMPLE_CONFIG, env={})
