@@ -1,17 +1,19 @@
-"""The inbound shell: store a raw message, then parse, classify, thread and decide it.
+"""The inbound shell: store raw messages, then parse, classify, thread and decide them.
 
-Step 1 (`ingest`) stores the raw bytes under the message's key and commits; only after that
-may the mailbox flag it. Step 2 (`process`) runs the pure functions and writes the verdict,
-thread, ids and outbox rows in one transaction. A crash between the steps leaves the message
-stored but unprocessed; `process_pending` picks it up on the next start. One bad message is
-quarantined with a reason; it never stops the loop. The daemon and `replay` share this code.
+Step 1 (`ingest_batch`) stores the raw bytes under each message's key and commits; only after
+that may the mailbox flag them. Step 2 (`process_batch`) parses every message (pure), looks up
+all thread candidates of the batch in three queries, decides each message in arrival order
+against a `ThreadIndex` that also sees the batch's own earlier decisions, and writes everything
+in one transaction. A crash between the steps leaves messages stored but unprocessed;
+`process_pending` picks them up on the next start. One bad message is quarantined with a reason;
+it never stops the loop. The daemon and `replay` share this code.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 import structlog
@@ -29,16 +31,8 @@ from gateway.inbound.thread import (
     subject_issue_number,
     thread_id_for,
 )
-from gateway.models import (
-    AddComment,
-    CreateIssue,
-    Email,
-    Kind,
-    Outcome,
-    ThreadMatch,
-    Verdict,
-)
-from gateway.store import NewThread, OutboxRow, Recorded, Store
+from gateway.models import AddComment, CreateIssue, Email, Kind, Outcome, ThreadMatch, Verdict
+from gateway.store import NewRaw, NewThread, OutboxRow, Recorded, Store, StoredMessage, Tx
 
 log = structlog.get_logger("gateway.pipeline")
 
@@ -55,10 +49,45 @@ class PipelineSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RawArrival:
+    """One message as the mailbox hands it over."""
+
+    raw: bytes
+    received_at: dt.datetime
+    folder: str | None = None
+    uidvalidity: int | None = None
+    uid: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Ingested:
     key: str
     message_id: str | None
     status: Literal["new", "known", "duplicate"]
+
+
+@dataclass(slots=True)
+class ThreadIndex:
+    """What the store knows about the batch's candidate ids, plus the batch's own writes."""
+
+    ids: dict[str, str] = field(default_factory=dict)
+    issues: dict[int, str] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def learn(self, rec: Recorded) -> None:
+        for message_id, thread_id, _source in rec.ids:
+            self.ids.setdefault(message_id, thread_id)
+        if rec.new_thread is not None and rec.new_thread.issue_number is not None:
+            self.issues.setdefault(rec.new_thread.issue_number, rec.new_thread.thread_id)
+        if rec.thread_id:
+            self.keys[rec.key] = rec.thread_id
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    stored: StoredMessage
+    email: Email | None
+    rejected: Verdict | None
 
 
 class Pipeline:
@@ -66,6 +95,8 @@ class Pipeline:
         self.store = store
         self.settings = settings
         self.assignee_for = assignee_for
+
+    # -- step 1 -----------------------------------------------------------------------------
 
     def ingest(
         self,
@@ -76,24 +107,45 @@ class Pipeline:
         uidvalidity: int | None = None,
         uid: int | None = None,
     ) -> Ingested:
-        """Step 1: durably store `raw` (unless already stored). Safe to repeat."""
-        key, message_id = message_key(raw)
-        inserted, stored = self.store.insert_raw(
-            key=key,
-            message_id=message_id,
-            raw=raw,
-            received_at=received_at,
-            folder=folder,
-            uidvalidity=uidvalidity,
-            uid=uid,
-        )
-        if inserted:
-            return Ingested(key, message_id, "new")
-        same_copy = uid is not None and stored.uid == uid
-        if same_copy or stored.status == "stored":
-            return Ingested(key, message_id, "known")
-        log.info("mail.duplicate", key=key, uid=uid, first_uid=stored.uid)
-        return Ingested(key, message_id, "duplicate")
+        """Step 1 for one message. Safe to repeat."""
+        return self.ingest_batch([RawArrival(raw, received_at, folder, uidvalidity, uid)])[0]
+
+    def ingest_batch(self, arrivals: Sequence[RawArrival]) -> list[Ingested]:
+        """Step 1: durably store every message not stored yet, in one transaction.
+
+        A key already stored is `known` when it is the same mailbox copy (same UID) or was never
+        decided (a crash left it), and a `duplicate` when it is a second delivery.
+        """
+        keyed = [(arrival, *message_key(arrival.raw)) for arrival in arrivals]
+        with self.store.tx() as tx:
+            states = tx.message_states([key for _, key, _ in keyed])
+            fresh: list[NewRaw] = []
+            result: list[Ingested] = []
+            for arrival, key, message_id in keyed:
+                state = states.get(key)
+                if state is None:
+                    states[key] = ("batch", arrival.uid)
+                    fresh.append(
+                        NewRaw(
+                            key,
+                            message_id,
+                            arrival.raw,
+                            arrival.received_at,
+                            arrival.folder,
+                            arrival.uidvalidity,
+                            arrival.uid,
+                        )
+                    )
+                    result.append(Ingested(key, message_id, "new"))
+                    continue
+                status, uid = state
+                if (arrival.uid is not None and uid == arrival.uid) or status == "stored":
+                    result.append(Ingested(key, message_id, "known"))
+                else:
+                    log.info("mail.duplicate", key=key, uid=arrival.uid, first_uid=uid)
+                    result.append(Ingested(key, message_id, "duplicate"))
+            tx.insert_raw_many(fresh)
+        return result
 
     def duplicate_outcome(self, ingested: Ingested) -> Outcome:
         stored = self.store.get_message(ingested.key)
@@ -102,102 +154,152 @@ class Pipeline:
             ingested.key, ingested.message_id, Verdict(Kind.IGNORE, "duplicate"), thread, ()
         )
 
+    # -- step 2 -----------------------------------------------------------------------------
+
     def process_pending(self, now: dt.datetime) -> list[Outcome]:
-        return [self.process(key, now=now) for key in self.store.unprocessed_keys()]
+        return self.process_batch(self.store.unprocessed_keys(), now=now)
 
     def process(self, key: str, *, now: dt.datetime) -> Outcome:
-        """Step 2: decide one stored message and record the decision atomically."""
-        stored = self.store.get_message(key)
-        if stored is None:
-            raise KeyError(key)
-        bound = log.bind(key=key, uid=stored.uid)
-        if len(stored.raw) > self.settings.max_message_bytes:
-            return self._quarantine(
-                key,
-                stored.message_id,
-                "too-large",
-                f"{len(stored.raw):,} bytes over the {self.settings.max_message_bytes:,} limit",
-                now,
-            )
+        return self.process_batch([key], now=now)[0]
+
+    def process_batch(self, keys: Sequence[str], *, now: dt.datetime) -> list[Outcome]:
+        """Step 2 for several stored messages, in the given (arrival) order, in one transaction.
+
+        A message already decided is reported with its recorded verdict and not decided again.
+        """
+        with self.store.tx() as tx:
+            stored = tx.messages_by_keys(list(keys))
+            if len(stored) != len(set(keys)):
+                missing = set(keys) - {s.key for s in stored}
+                raise KeyError(f"not stored: {sorted(missing)}")
+            parsed = [self._parse(item) for item in stored if item.status == "stored"]
+            index = self._prefetch(tx, [p.email for p in parsed if p.email is not None])
+            decided: dict[str, tuple[Recorded, Outcome]] = {}
+            for item in parsed:
+                rec, outcome = self._decide_one(item, index, now)
+                index.learn(rec)
+                decided[item.stored.key] = (rec, outcome)
+            tx.record_many([rec for rec, _ in decided.values()], now=now)
+        outcomes = []
+        for item in stored:
+            if item.key in decided:
+                outcomes.append(decided[item.key][1])
+            else:
+                kind = Kind(item.verdict) if item.verdict else Kind.QUARANTINE
+                outcomes.append(
+                    Outcome(
+                        item.key,
+                        item.message_id,
+                        Verdict(kind, item.reason or ""),
+                        item.thread_id,
+                        (),
+                    )
+                )
+        return outcomes
+
+    def _parse(self, stored: StoredMessage) -> _Parsed:
+        limit = self.settings.max_message_bytes
+        if len(stored.raw) > limit:
+            detail = f"{len(stored.raw):,} bytes over the {limit:,} limit"
+            return _Parsed(stored, None, Verdict(Kind.QUARANTINE, "too-large", detail))
         try:
-            email = parse_email(stored.raw, list_address=self.settings.list_address, key=key)
+            email = parse_email(stored.raw, list_address=self.settings.list_address, key=stored.key)
         except MessageRejected as exc:
-            return self._quarantine(key, stored.message_id, exc.reason, exc.detail, now)
+            return _Parsed(stored, None, Verdict(Kind.QUARANTINE, exc.reason, exc.detail))
         except Exception as exc:  # a parser bug must quarantine one message, not stop the daemon
-            bound.exception("mail.parse_failed")
-            return self._quarantine(
-                key, stored.message_id, "unparseable", f"{type(exc).__name__}: {exc}", now
+            log.exception("mail.parse_failed", key=stored.key)
+            return _Parsed(
+                stored,
+                None,
+                Verdict(Kind.QUARANTINE, "unparseable", f"{type(exc).__name__}: {exc}"),
             )
+        return _Parsed(stored, email, None)
+
+    def _prefetch(self, tx: Tx, emails: list[Email]) -> ThreadIndex:
+        repo = self.settings.repository
+        ids: dict[str, None] = {}
+        numbers: set[int] = set()
+        keys: dict[str, None] = {}
+        for email in emails:
+            candidates = candidate_ids(email)
+            ids.update(dict.fromkeys(candidates))
+            for ident in (*candidates, email.message_id or ""):
+                number = github_issue_number(ident, repo) if ident else None
+                if number is not None:
+                    numbers.add(number)
+            number = subject_issue_number(email.subject, repo)
+            if number is not None:
+                numbers.add(number)
+            keys.update(dict.fromkeys(marker_keys(email)))
+        return ThreadIndex(
+            ids=tx.threads_for_ids(list(ids)),
+            issues=tx.threads_for_issues(numbers),
+            keys=tx.threads_for_message_keys(list(keys)),
+        )
+
+    def _decide_one(
+        self, item: _Parsed, index: ThreadIndex, now: dt.datetime
+    ) -> tuple[Recorded, Outcome]:
+        stored = item.stored
+        if item.email is None:
+            assert item.rejected is not None
+            return self._quarantined(stored, item.rejected)
+        try:
+            return self._decide_email(item.email, stored, index)
+        except Exception as exc:  # a bug in one message's handling quarantines that message
+            log.exception("mail.process_failed", key=stored.key)
+            return self._quarantined(
+                stored, Verdict(Kind.QUARANTINE, "processing-error", f"{type(exc).__name__}: {exc}")
+            )
+
+    def _quarantined(self, stored: StoredMessage, verdict: Verdict) -> tuple[Recorded, Outcome]:
+        log.warning(
+            "mail.quarantined",
+            key=stored.key,
+            uid=stored.uid,
+            reason=verdict.reason,
+            detail=verdict.detail,
+        )
+        rec = Recorded(
+            key=stored.key,
+            verdict="quarantine",
+            reason=verdict.reason,
+            detail=verdict.detail,
+            thread_id=None,
+            new_thread=None,
+            ids=(),
+            outbox=(),
+        )
+        actions = decide(None, verdict, None, assignee=None, settings=self.settings.decide)
+        return rec, Outcome(stored.key, stored.message_id, verdict, None, actions)
+
+    def _match(self, email: Email, index: ThreadIndex) -> ThreadMatch:
+        return match_thread(
+            email,
+            known_ids=index.ids,
+            issue_threads=index.issues,
+            marker_threads=index.keys,
+            repository=self.settings.repository,
+        )
+
+    def _decide_email(
+        self, email: Email, stored: StoredMessage, index: ThreadIndex
+    ) -> tuple[Recorded, Outcome]:
+        settings = self.settings
+        sender = email.sender.addr if email.sender else None
+        verdict = classify(email, settings.classify)
+        if verdict is None and email.sender is None:
+            return self._quarantined(
+                stored, Verdict(Kind.QUARANTINE, "no-sender", "no From, Sender or Reply-To")
+            )
+        if verdict is not None:
+            return self._ignored(email, verdict, index)
         arrival = (
             stored.received_at if stored.uid is not None else (email.date or stored.received_at)
         )
-        try:
-            outcome = self._decide_and_record(email, arrival, now)
-        except Exception as exc:  # same: a bug in one message's handling quarantines it
-            bound.exception("mail.process_failed")
-            return self._quarantine(
-                key, stored.message_id, "processing-error", f"{type(exc).__name__}: {exc}", now
-            )
-        bound.info(
-            "mail.classified",
-            verdict=outcome.verdict.kind.value,
-            reason=outcome.verdict.reason,
-            thread=outcome.thread_id,
-            actions=[action.kind for action in outcome.actions],
-        )
-        return outcome
-
-    def _quarantine(
-        self, key: str, message_id: str | None, reason: str, detail: str, now: dt.datetime
-    ) -> Outcome:
-        verdict = Verdict(Kind.QUARANTINE, reason, detail)
-        self.store.record(
-            Recorded(
-                key=key,
-                verdict="quarantine",
-                reason=reason,
-                detail=detail,
-                thread_id=None,
-                new_thread=None,
-                ids=(),
-                outbox=(),
-            ),
-            now=now,
-        )
-        log.warning("mail.quarantined", key=key, reason=reason, detail=detail)
-        return Outcome(
-            key,
-            message_id,
-            verdict,
-            None,
-            decide(None, verdict, None, assignee=None, settings=self.settings.decide),
-        )
-
-    def _match(self, email: Email) -> ThreadMatch:
-        repo = self.settings.repository
-        ids = candidate_ids(email)
-        numbers = {n for n in (github_issue_number(i, repo) for i in ids) if n is not None}
-        subject_number = subject_issue_number(email.subject, repo)
-        if subject_number is not None:
-            numbers.add(subject_number)
-        return match_thread(
-            email,
-            known_ids=self.store.threads_for_ids(ids),
-            issue_threads=self.store.threads_for_issues(numbers),
-            marker_threads=self.store.threads_for_message_keys(marker_keys(email)),
-            repository=repo,
-        )
-
-    def _decide_and_record(self, email: Email, arrival: dt.datetime, now: dt.datetime) -> Outcome:
-        settings = self.settings
-        sender = email.sender.addr if email.sender else None
-        ignored = classify(email, settings.classify)
-        if ignored is None and email.sender is None:
-            ignored = Verdict(Kind.QUARANTINE, "no-sender", "no From, Sender or Reply-To")
-        if ignored is not None:
-            return self._record_ignored(email, ignored, sender, now)
-        match = self._match(email)
+        match = self._match(email, index)
         new_thread: NewThread | None = None
+        assignee: str | None = None
         if match.thread_id is None:
             thread_id = thread_id_for(email.key)
             verdict = Verdict(Kind.NEW, "new-thread")
@@ -207,99 +309,90 @@ class Pipeline:
                 issue_number=None,
                 root_key=email.key,
                 title=email.subject,
-                customers=(sender,) if sender else (),
                 arrived_at=arrival,
                 assignee=assignee,
             )
         else:
             thread_id = match.thread_id
             verdict = Verdict(Kind.REPLY, match.reason)
-            assignee = None
-            if match.issue_number is not None and self.store.thread(thread_id) is None:
+            if match.issue_number is not None and match.issue_number not in index.issues:
                 new_thread = _issue_thread(match.issue_number, thread_id, email, arrival)
         actions = decide(email, verdict, thread_id, assignee=assignee, settings=settings.decide)
-        ids = [(email.message_id, thread_id, "inbound")] if email.message_id else []
-        self.store.record(
-            Recorded(
-                key=email.key,
-                verdict=verdict.kind.value,
-                reason=verdict.reason,
-                detail="",
-                thread_id=thread_id,
-                new_thread=new_thread,
-                ids=tuple(ids),
-                outbox=tuple(
-                    _outbox_row(action)
-                    for action in actions
-                    if isinstance(action, CreateIssue | AddComment)
-                ),
-                add_customers=(sender,) if sender and verdict.kind is Kind.REPLY else (),
+        rec = Recorded(
+            key=email.key,
+            verdict=verdict.kind.value,
+            reason=verdict.reason,
+            detail="",
+            thread_id=thread_id,
+            new_thread=new_thread,
+            ids=((email.message_id, thread_id, "inbound"),) if email.message_id else (),
+            outbox=tuple(
+                _outbox_row(action)
+                for action in actions
+                if isinstance(action, CreateIssue | AddComment)
             ),
-            now=now,
+            customers=(sender,) if sender else (),
         )
-        return Outcome(
+        return rec, Outcome(
             email.key, email.message_id, verdict, thread_id, actions, sender, email.subject
         )
 
-    def _record_ignored(
-        self, email: Email, verdict: Verdict, sender: str | None, now: dt.datetime
-    ) -> Outcome:
-        """Ignored mail creates nothing, but its ids still thread later human replies."""
+    def _ignored(
+        self, email: Email, verdict: Verdict, index: ThreadIndex
+    ) -> tuple[Recorded, Outcome]:
+        """Ignored mail creates nothing, but GitHub's ids still thread later human replies."""
         thread_id: str | None = None
         new_thread: NewThread | None = None
-        ids: list[tuple[str, str, str]] = []
-        threadable = verdict.reason in ("github-notification", "github-reply-by-email")
-        if threadable:
-            match = self._github_match(email) if verdict.reason == "github-notification" else None
-            match = match or self._match(email)
+        ids: tuple[tuple[str, str, str], ...] = ()
+        if verdict.reason in ("github-notification", "github-reply-by-email"):
+            match = (
+                self._github_match(email, index)
+                if verdict.reason == "github-notification"
+                else None
+            )
+            match = match or self._match(email, index)
             if match.thread_id is not None:
                 thread_id = match.thread_id
-                if match.issue_number is not None and self.store.thread(thread_id) is None:
+                if match.issue_number is not None and match.issue_number not in index.issues:
                     new_thread = _issue_thread(match.issue_number, thread_id, email, None)
                 source = "github" if verdict.reason == "github-notification" else "inbound"
                 if email.message_id:
-                    ids.append((email.message_id, thread_id, source))
-        if verdict.kind is Kind.QUARANTINE:
-            log.warning("mail.quarantined", key=email.key, reason=verdict.reason)
+                    ids = ((email.message_id, thread_id, source),)
         actions = decide(email, verdict, thread_id, assignee=None, settings=self.settings.decide)
-        self.store.record(
-            Recorded(
-                key=email.key,
-                verdict=verdict.kind.value,
-                reason=verdict.reason,
-                detail=verdict.detail,
-                thread_id=thread_id,
-                new_thread=new_thread,
-                ids=tuple(ids),
-                outbox=(),
-            ),
-            now=now,
+        rec = Recorded(
+            key=email.key,
+            verdict=verdict.kind.value,
+            reason=verdict.reason,
+            detail=verdict.detail,
+            thread_id=thread_id,
+            new_thread=new_thread,
+            ids=ids,
+            outbox=(),
         )
-        return Outcome(
+        sender = email.sender.addr if email.sender else None
+        return rec, Outcome(
             email.key, email.message_id, verdict, thread_id, actions, sender, email.subject
         )
 
-    def _github_match(self, email: Email) -> ThreadMatch | None:
+    def _github_match(self, email: Email, index: ThreadIndex) -> ThreadMatch | None:
         """A notification's own Message-ID names its issue: that is its thread."""
         if not email.message_id:
             return None
         number = github_issue_number(email.message_id, self.settings.repository)
         if number is None:
             return None
-        known = self.store.threads_for_issues([number])
-        return ThreadMatch(known.get(number, issue_thread_id(number)), "github-id", number)
+        return ThreadMatch(index.issues.get(number, issue_thread_id(number)), "github-id", number)
 
 
 def _issue_thread(
     number: int, thread_id: str, email: Email, arrival: dt.datetime | None
 ) -> NewThread:
-    title = email.subject
+    """A thread for an issue the gateway did not open (found through a GitHub id)."""
     return NewThread(
         thread_id=thread_id,
         issue_number=number,
         root_key=None,
-        title=title,
-        customers=(),
+        title=email.subject,
         arrived_at=arrival,
         assignee=None,
     )

@@ -12,7 +12,7 @@ import email.utils
 import json
 import mailbox
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from gateway.errors import UsageError
 from gateway.models import AddComment, CreateIssue, Ignore, Outcome, Quarantine
-from gateway.pipeline import AssigneeFor, Pipeline, PipelineSettings
+from gateway.pipeline import AssigneeFor, Pipeline, PipelineSettings, RawArrival
 from gateway.store import Store
 
 
@@ -124,14 +124,42 @@ def outcome_text(source: str, outcome: Outcome) -> str:
 
 
 class Replayer:
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
+    """Replays messages in batches: one transaction to store a batch, one to decide it."""
 
-    def replay(self, item: RawItem, now: dt.datetime) -> Outcome:
-        ingested = self.pipeline.ingest(item.raw, received_at=now)
-        if ingested.status == "duplicate":
-            return self.pipeline.duplicate_outcome(ingested)
-        return self.pipeline.process(ingested.key, now=now)
+    def __init__(self, pipeline: Pipeline, batch_size: int = 100) -> None:
+        self.pipeline = pipeline
+        self.batch_size = batch_size
+
+    def replay(
+        self, items: Iterable[RawItem], now: dt.datetime
+    ) -> Iterator[tuple[RawItem, Outcome]]:
+        batch: list[RawItem] = []
+        for item in items:
+            batch.append(item)
+            if len(batch) >= self.batch_size:
+                yield from self._batch(batch, now)
+                batch = []
+        if batch:
+            yield from self._batch(batch, now)
+
+    def _batch(self, batch: list[RawItem], now: dt.datetime) -> Iterator[tuple[RawItem, Outcome]]:
+        ingested = self.pipeline.ingest_batch(
+            [RawArrival(item.raw, received_at=now) for item in batch]
+        )
+        seen: set[str] = set()
+        todo: list[str] = []
+        for entry in ingested:
+            if entry.status != "duplicate" and entry.key not in seen:
+                todo.append(entry.key)
+            seen.add(entry.key)
+        decided = {o.key: o for o in self.pipeline.process_batch(todo, now=now)}
+        emitted: set[str] = set()
+        for item, entry in zip(batch, ingested, strict=True):
+            if entry.status == "duplicate" or entry.key in emitted:
+                yield item, self.pipeline.duplicate_outcome(entry)
+            else:
+                yield item, decided[entry.key]
+            emitted.add(entry.key)
 
 
 def run_replay(
@@ -146,23 +174,28 @@ def run_replay(
     now: dt.datetime,
 ) -> dict[str, int]:
     """Replay every message under `paths`; print one line/object each; return verdict counts."""
+    for path in paths:
+        if not path.exists():
+            raise UsageError(
+                f"replay: {path} does not exist (pass .eml files, a directory of "
+                "them, an mbox file or a Maildir)"
+            )
     with tempfile.TemporaryDirectory(prefix="visit-gateway-replay-") as tmp:
         url = state_url or f"sqlite:///{Path(tmp) / 'state.db'}"
         store = Store.open(url, synchronous="normal" if dry_run and not state_url else "full")
         try:
             replayer = Replayer(Pipeline(store, settings, assignee_for))
             counts: dict[str, int] = {}
-            for path in paths:
-                for item in iter_source(path):
-                    outcome = replayer.replay(item, now)
-                    kind = outcome.verdict.kind.value
-                    counts[kind] = counts.get(kind, 0) + 1
-                    if fmt == "json":
-                        out.write(
-                            json.dumps(outcome_json(item.name, outcome), ensure_ascii=False) + "\n"
-                        )
-                    else:
-                        out.write(outcome_text(item.name, outcome) + "\n")
+            items = (item for path in paths for item in iter_source(path))
+            for item, outcome in replayer.replay(items, now):
+                kind = outcome.verdict.kind.value
+                counts[kind] = counts.get(kind, 0) + 1
+                if fmt == "json":
+                    out.write(
+                        json.dumps(outcome_json(item.name, outcome), ensure_ascii=False) + "\n"
+                    )
+                else:
+                    out.write(outcome_text(item.name, outcome) + "\n")
             return counts
         finally:
             store.close()

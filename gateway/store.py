@@ -45,8 +45,8 @@ class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
 messages = sa.Table(
     "messages",
     metadata,
-    sa.Column("key", sa.String(600), primary_key=True),
-    sa.Column("seq", sa.Integer, nullable=False, unique=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(600), nullable=False, unique=True),
     sa.Column("message_id", sa.String(600), nullable=True, index=True),
     sa.Column("raw", sa.LargeBinary, nullable=False),
     sa.Column("size", sa.Integer, nullable=False),
@@ -69,13 +69,20 @@ threads = sa.Table(
     sa.Column("issue_number", sa.Integer, nullable=True, unique=True),
     sa.Column("root_key", sa.String(600), nullable=True),
     sa.Column("title", sa.Text, nullable=False, server_default=""),
-    sa.Column("customers", sa.Text, nullable=False, server_default="[]"),  # JSON list
     sa.Column("arrived_at", UTCDateTime, nullable=True),
     sa.Column("assignee", sa.String(100), nullable=True),
     sa.Column("first_response_at", UTCDateTime, nullable=True),
     sa.Column("first_response_by", sa.String(100), nullable=True),
     sa.Column("resolved_at", UTCDateTime, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+thread_customers = sa.Table(
+    "thread_customers",
+    metadata,
+    sa.Column("thread_id", sa.String(64), primary_key=True),
+    sa.Column("address", sa.String(320), primary_key=True),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
 )
 
 message_ids = sa.Table(
@@ -146,12 +153,22 @@ class StoredMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class NewRaw:
+    key: str
+    message_id: str | None
+    raw: bytes
+    received_at: dt.datetime
+    folder: str | None = None
+    uidvalidity: int | None = None
+    uid: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class NewThread:
     thread_id: str
     issue_number: int | None
     root_key: str | None
     title: str
-    customers: tuple[str, ...]
     arrived_at: dt.datetime | None
     assignee: str | None
 
@@ -177,7 +194,7 @@ class Recorded:
     new_thread: NewThread | None
     ids: tuple[tuple[str, str, str], ...]  # (message_id, thread_id, source)
     outbox: tuple[OutboxRow, ...]
-    add_customers: tuple[str, ...] = ()
+    customers: tuple[str, ...] = ()  # addresses to remember for the thread (never published)
 
 
 def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
@@ -194,8 +211,9 @@ def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # IMMEDIATE takes the write lock up front: no deadlock-prone lock upgrades between the
-        # IMAP thread and the GitHub writer.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # IMAP thread and the GitHub writer. Reads (Store.read) must not take it.
+        readonly = conn.get_execution_options().get("readonly", False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, *, synchronous: str = "full") -> Engine:
@@ -210,7 +228,9 @@ def create_engine(url: str, *, synchronous: str = "full") -> Engine:
 
 
 class Store:
-    """Queries over the state database. Thread-safe: each call uses its own connection."""
+    """The database. Work happens in a `Tx`: `with store.tx() as tx:` for writes (one
+    transaction, BEGIN IMMEDIATE on SQLite), `with store.read() as tx:` for reads (no write
+    lock). Thread-safe: each block uses its own pooled connection."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -228,9 +248,61 @@ class Store:
         self.engine.dispose()
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def tx(self) -> Iterator[Tx]:
         with self.engine.begin() as conn:
-            yield conn
+            yield Tx(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(readonly=True)
+            yield Tx(conn)
+            conn.rollback()
+
+    # Convenience wrappers for callers that need one query on its own.
+
+    def get_message(self, key: str) -> StoredMessage | None:
+        with self.read() as tx:
+            return tx.get_message(key)
+
+    def unprocessed_keys(self) -> list[str]:
+        with self.read() as tx:
+            return tx.unprocessed_keys()
+
+    def outbox_rows(self, *, status: str | None = None) -> list[dict[str, Any]]:
+        with self.read() as tx:
+            return tx.outbox_rows(status=status)
+
+    def threads_for_ids(self, ids: Sequence[str]) -> dict[str, str]:
+        with self.read() as tx:
+            return tx.threads_for_ids(ids)
+
+    def thread(self, thread_id: str) -> dict[str, Any] | None:
+        with self.read() as tx:
+            return tx.thread(thread_id)
+
+    def mailbox_cursor(self, folder: str) -> tuple[int, int] | None:
+        with self.read() as tx:
+            return tx.mailbox_cursor(folder)
+
+    def set_mailbox_cursor(
+        self, folder: str, uidvalidity: int, last_uid: int, *, now: dt.datetime
+    ) -> None:
+        with self.tx() as tx:
+            tx.set_mailbox_cursor(folder, uidvalidity, last_uid, now=now)
+
+
+class Tx:
+    """Queries on one connection inside one transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction: an error inside undoes only what was written inside."""
+        with self.conn.begin_nested():
+            yield
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -245,208 +317,248 @@ class Store:
         uidvalidity: int | None = None,
         uid: int | None = None,
     ) -> tuple[bool, StoredMessage]:
-        """Store a raw message unless its key is known. Returns (inserted, the stored row)."""
-        with self.transaction() as conn:
-            existing = conn.execute(sa.select(messages).where(messages.c.key == key)).first()
-            if existing is not None:
-                return False, _stored(existing)
-            seq = conn.execute(
-                sa.select(sa.func.coalesce(sa.func.max(messages.c.seq), 0))
-            ).scalar_one()
-            conn.execute(
-                messages.insert().values(
-                    key=key,
-                    seq=seq + 1,
-                    message_id=message_id,
-                    raw=raw,
-                    size=len(raw),
-                    folder=folder,
-                    uidvalidity=uidvalidity,
-                    uid=uid,
-                    received_at=received_at,
-                    status="stored",
-                )
-            )
-            row = conn.execute(sa.select(messages).where(messages.c.key == key)).one()
-            return True, _stored(row)
+        """Store one raw message unless its key is known. Returns (inserted, the stored row)."""
+        existing = self.messages_by_keys([key])
+        if existing:
+            return False, existing[0]
+        self.insert_raw_many([NewRaw(key, message_id, raw, received_at, folder, uidvalidity, uid)])
+        return True, self.messages_by_keys([key])[0]
+
+    def insert_raw_many(self, rows: Sequence[NewRaw]) -> None:
+        """Insert raw messages whose keys the caller checked are new (insert-or-ignore)."""
+        if not rows:
+            return
+        self.conn.execute(
+            _insert_or_ignore(self.conn, messages, ["key"]),
+            [
+                {
+                    "key": r.key,
+                    "message_id": r.message_id,
+                    "raw": r.raw,
+                    "size": len(r.raw),
+                    "folder": r.folder,
+                    "uidvalidity": r.uidvalidity,
+                    "uid": r.uid,
+                    "received_at": r.received_at,
+                    "status": "stored",
+                }
+                for r in rows
+            ],
+        )
+
+    def message_states(self, keys: Sequence[str]) -> dict[str, tuple[str, int | None]]:
+        """key -> (status, uid) for the keys already stored; raw bytes are not read."""
+        if not keys:
+            return {}
+        rows = self.conn.execute(_MESSAGE_STATES, {"keys": list(keys)})
+        return {row.key: (row.status, row.uid) for row in rows}
+
+    def messages_by_keys(self, keys: Sequence[str]) -> list[StoredMessage]:
+        """The stored messages for `keys`, in the order of `keys` (unknown keys skipped)."""
+        if not keys:
+            return []
+        rows = self.conn.execute(_MESSAGES_BY_KEYS, {"keys": list(keys)})
+        found = {row.key: _stored(row) for row in rows}
+        return [found[key] for key in keys if key in found]
 
     def get_message(self, key: str) -> StoredMessage | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(messages).where(messages.c.key == key)).first()
-            return _stored(row) if row is not None else None
+        found = self.messages_by_keys([key])
+        return found[0] if found else None
 
     def unprocessed_keys(self) -> list[str]:
         """Messages stored but not yet decided (a crash between steps 1 and 2), oldest first."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(messages.c.key)
-                .where(messages.c.status == "stored")
-                .order_by(messages.c.seq)
-            )
-            return [row.key for row in rows]
+        rows = self.conn.execute(
+            sa.select(messages.c.key).where(messages.c.status == "stored").order_by(messages.c.seq)
+        )
+        return [row.key for row in rows]
 
     # -- threads and ids ---------------------------------------------------------------------
 
     def threads_for_ids(self, ids: Sequence[str]) -> dict[str, str]:
         if not ids:
             return {}
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(message_ids.c.message_id, message_ids.c.thread_id).where(
-                    message_ids.c.message_id.in_(list(ids))
-                )
-            )
-            return {row.message_id: row.thread_id for row in rows}
+        rows = self.conn.execute(_IDS_LOOKUP, {"ids": list(ids)})
+        return {row.message_id: row.thread_id for row in rows}
 
     def threads_for_issues(self, numbers: Iterable[int]) -> dict[int, str]:
         numbers = list(numbers)
         if not numbers:
             return {}
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(threads.c.issue_number, threads.c.thread_id).where(
-                    threads.c.issue_number.in_(numbers)
-                )
-            )
-            return {row.issue_number: row.thread_id for row in rows}
+        rows = self.conn.execute(_ISSUES_LOOKUP, {"numbers": numbers})
+        return {row.issue_number: row.thread_id for row in rows}
 
     def threads_for_message_keys(self, keys: Sequence[str]) -> dict[str, str]:
         if not keys:
             return {}
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(messages.c.key, messages.c.thread_id).where(
-                    messages.c.key.in_(list(keys)), messages.c.thread_id.is_not(None)
-                )
+        rows = self.conn.execute(
+            sa.select(messages.c.key, messages.c.thread_id).where(
+                messages.c.key.in_(list(keys)), messages.c.thread_id.is_not(None)
             )
-            return {row.key: row.thread_id for row in rows}
+        )
+        return {row.key: row.thread_id for row in rows}
 
     def thread(self, thread_id: str) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(threads).where(threads.c.thread_id == thread_id)).first()
-            return dict(row._mapping) if row is not None else None
+        row = self.conn.execute(sa.select(threads).where(threads.c.thread_id == thread_id)).first()
+        return dict(row._mapping) if row is not None else None
+
+    def customers(self, thread_id: str) -> list[str]:
+        rows = self.conn.execute(
+            sa.select(thread_customers.c.address)
+            .where(thread_customers.c.thread_id == thread_id)
+            .order_by(thread_customers.c.first_seen, thread_customers.c.address)
+        )
+        return [row.address for row in rows]
 
     def record(self, rec: Recorded, *, now: dt.datetime) -> None:
-        """Write a message's verdict, its thread, ids and outbox rows atomically."""
-        with self.transaction() as conn:
-            if rec.new_thread is not None:
-                _insert_ignore(
-                    conn,
-                    threads,
-                    "thread_id",
-                    rec.new_thread.thread_id,
-                    {
-                        "thread_id": rec.new_thread.thread_id,
-                        "issue_number": rec.new_thread.issue_number,
-                        "root_key": rec.new_thread.root_key,
-                        "title": rec.new_thread.title,
-                        "customers": json.dumps(list(rec.new_thread.customers)),
-                        "arrived_at": rec.new_thread.arrived_at,
-                        "assignee": rec.new_thread.assignee,
-                        "created_at": now,
-                    },
-                )
-            if rec.add_customers and rec.thread_id:
-                row = conn.execute(
-                    sa.select(threads.c.customers).where(threads.c.thread_id == rec.thread_id)
-                ).first()
-                if row is not None:
-                    known = json.loads(row.customers)
-                    merged = known + [c for c in rec.add_customers if c not in known]
-                    if merged != known:
-                        conn.execute(
-                            threads.update()
-                            .where(threads.c.thread_id == rec.thread_id)
-                            .values(customers=json.dumps(merged))
-                        )
-            for message_id, thread_id, source in rec.ids:
-                _insert_ignore(
-                    conn,
-                    message_ids,
-                    "message_id",
-                    message_id,
-                    {
-                        "message_id": message_id,
-                        "thread_id": thread_id,
-                        "source": source,
-                        "created_at": now,
-                    },
-                )
-            for item in rec.outbox:
-                _insert_ignore(
-                    conn,
-                    outbox,
-                    "key",
-                    item.key,
-                    {
-                        "key": item.key,
-                        "kind": item.kind,
-                        "thread_id": item.thread_id,
-                        "message_key": item.message_key,
-                        "payload": json.dumps(item.payload),
-                        "status": "pending",
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                        "created_at": now,
-                        "updated_at": now,
-                    },
-                )
+        self.record_many([rec], now=now)
+
+    def record_many(self, recs: Sequence[Recorded], *, now: dt.datetime) -> None:
+        """Write decisions (verdict, new thread, ids, customers, outbox rows): a few
+        executemany statements for the whole batch, inside the caller's transaction."""
+        if not recs:
+            return
+        conn = self.conn
+        new_threads = [
+            {
+                "thread_id": r.new_thread.thread_id,
+                "issue_number": r.new_thread.issue_number,
+                "root_key": r.new_thread.root_key,
+                "title": r.new_thread.title,
+                "arrived_at": r.new_thread.arrived_at,
+                "assignee": r.new_thread.assignee,
+                "created_at": now,
+            }
+            for r in recs
+            if r.new_thread is not None
+        ]
+        if new_threads:
+            conn.execute(_insert_or_ignore(conn, threads, ["thread_id"]), new_threads)
+        customers = [
+            {"thread_id": r.thread_id, "address": c, "first_seen": now}
+            for r in recs
+            if r.thread_id
+            for c in r.customers
+        ]
+        if customers:
             conn.execute(
-                messages.update()
-                .where(messages.c.key == rec.key)
-                .values(
-                    status="processed",
-                    verdict=rec.verdict,
-                    reason=rec.reason,
-                    detail=rec.detail or None,
-                    thread_id=rec.thread_id,
-                    processed_at=now,
-                )
+                _insert_or_ignore(conn, thread_customers, ["thread_id", "address"]), customers
             )
+        ids = [
+            {"message_id": m, "thread_id": t, "source": src, "created_at": now}
+            for r in recs
+            for m, t, src in r.ids
+        ]
+        if ids:
+            conn.execute(_insert_or_ignore(conn, message_ids, ["message_id"]), ids)
+        rows = [
+            {
+                "key": item.key,
+                "kind": item.kind,
+                "thread_id": item.thread_id,
+                "message_key": item.message_key,
+                "payload": json.dumps(item.payload),
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for r in recs
+            for item in r.outbox
+        ]
+        if rows:
+            conn.execute(_insert_or_ignore(conn, outbox, ["key"]), rows)
+        conn.execute(
+            _MARK_PROCESSED,
+            [
+                {
+                    "k": r.key,
+                    "verdict": r.verdict,
+                    "reason": r.reason,
+                    "detail": r.detail or None,
+                    "thread_id": r.thread_id,
+                    "processed_at": now,
+                }
+                for r in recs
+            ],
+        )
 
     # -- outbox (read side; the writer lives in gateway.outbound) ---------------------------------
 
     def outbox_rows(self, *, status: str | None = None) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            query = sa.select(outbox).order_by(outbox.c.id)
-            if status:
-                query = query.where(outbox.c.status == status)
-            return [dict(row._mapping) for row in conn.execute(query)]
+        query = sa.select(outbox).order_by(outbox.c.id)
+        if status:
+            query = query.where(outbox.c.status == status)
+        return [dict(row._mapping) for row in self.conn.execute(query)]
 
     # -- mailbox cursor ---------------------------------------------------------------------
 
     def mailbox_cursor(self, folder: str) -> tuple[int, int] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(mailbox_state).where(mailbox_state.c.folder == folder)
-            ).first()
-            return (row.uidvalidity, row.last_uid) if row is not None else None
+        row = self.conn.execute(
+            sa.select(mailbox_state).where(mailbox_state.c.folder == folder)
+        ).first()
+        return (row.uidvalidity, row.last_uid) if row is not None else None
 
     def set_mailbox_cursor(
         self, folder: str, uidvalidity: int, last_uid: int, *, now: dt.datetime
     ) -> None:
-        with self.transaction() as conn:
-            updated = conn.execute(
-                mailbox_state.update()
-                .where(mailbox_state.c.folder == folder)
-                .values(uidvalidity=uidvalidity, last_uid=last_uid, updated_at=now)
-            )
-            if updated.rowcount == 0:
-                conn.execute(
-                    mailbox_state.insert().values(
-                        folder=folder, uidvalidity=uidvalidity, last_uid=last_uid, updated_at=now
-                    )
+        updated = self.conn.execute(
+            mailbox_state.update()
+            .where(mailbox_state.c.folder == folder)
+            .values(uidvalidity=uidvalidity, last_uid=last_uid, updated_at=now)
+        )
+        if updated.rowcount == 0:
+            self.conn.execute(
+                mailbox_state.insert().values(
+                    folder=folder, uidvalidity=uidvalidity, last_uid=last_uid, updated_at=now
                 )
+            )
 
 
-def _insert_ignore(
-    conn: Connection, table: sa.Table, pk: str, value: Any, values: dict[str, Any]
-) -> bool:
-    exists = conn.execute(sa.select(table.c[pk]).where(table.c[pk] == value)).first()
-    if exists is not None:
-        return False
-    conn.execute(table.insert().values(**values))
-    return True
+_MESSAGES_BY_KEYS = sa.select(messages).where(
+    messages.c.key.in_(sa.bindparam("keys", expanding=True))
+)
+_MESSAGE_STATES = sa.select(messages.c.key, messages.c.status, messages.c.uid).where(
+    messages.c.key.in_(sa.bindparam("keys", expanding=True))
+)
+_IDS_LOOKUP = sa.select(message_ids.c.message_id, message_ids.c.thread_id).where(
+    message_ids.c.message_id.in_(sa.bindparam("ids", expanding=True))
+)
+_ISSUES_LOOKUP = sa.select(threads.c.issue_number, threads.c.thread_id).where(
+    threads.c.issue_number.in_(sa.bindparam("numbers", expanding=True))
+)
+_MARK_PROCESSED = (
+    messages.update()
+    .where(messages.c.key == sa.bindparam("k"))
+    .values(
+        status="processed",
+        verdict=sa.bindparam("verdict"),
+        reason=sa.bindparam("reason"),
+        detail=sa.bindparam("detail"),
+        thread_id=sa.bindparam("thread_id"),
+        processed_at=sa.bindparam("processed_at"),
+    )
+)
+
+
+_INSERT_CACHE: dict[tuple[str, str], Any] = {}
+
+
+def _insert_or_ignore(conn: Connection, table: sa.Table, keys: list[str]) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL (built once per table)."""
+    cache_key = (conn.dialect.name, table.name)
+    statement = _INSERT_CACHE.get(cache_key)
+    if statement is None:
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            statement = pg_insert(table).on_conflict_do_nothing(index_elements=keys)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=keys)
+        _INSERT_CACHE[cache_key] = statement
+    return statement
 
 
 def _stored(row: Any) -> StoredMessage:

@@ -144,6 +144,9 @@ def _is_quote_line(line: str) -> bool:
 
 def _attribution_at(lines: list[str], index: int) -> int:
     """Lines used by an attribution starting at `index` (it may wrap over up to 3 lines)."""
+    window = lines[index : index + 3]
+    if not any(line.rstrip().endswith(":") for line in window):
+        return 0  # every attribution ends with a colon: skip the regex for ordinary lines
     joined = ""
     for width in range(3):
         if index + width >= len(lines):

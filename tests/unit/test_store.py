@@ -27,35 +27,42 @@ def test_open_applies_migrations_and_is_idempotent(tmp_path: Path) -> None:
 
 
 def test_insert_raw_is_insert_or_ignore(store: Store) -> None:
-    inserted, row = store.insert_raw(key="mid:<a@b>", message_id="<a@b>", raw=b"x",
-                                     received_at=NOW, uid=7)
+    with store.tx() as tx:
+        inserted, row = tx.insert_raw(key="mid:<a@b>", message_id="<a@b>", raw=b"x",
+                                      received_at=NOW, uid=7)
     assert inserted and row.seq == 1 and row.status == "stored"
-    inserted, row = store.insert_raw(key="mid:<a@b>", message_id="<a@b>", raw=b"other",
-                                     received_at=NOW, uid=9)
+    with store.tx() as tx:
+        inserted, row = tx.insert_raw(key="mid:<a@b>", message_id="<a@b>", raw=b"other",
+                                      received_at=NOW, uid=9)
     assert not inserted and row.raw == b"x" and row.uid == 7
     assert store.unprocessed_keys() == ["mid:<a@b>"]
 
 
 def test_record_is_atomic(store: Store) -> None:
-    store.insert_raw(key="k1", message_id=None, raw=b"x", received_at=NOW)
-    thread = NewThread("th-1", None, "k1", "T", ("a@b.c",), NOW, "someone")
+    with store.tx() as tx:
+        tx.insert_raw(key="k1", message_id=None, raw=b"x", received_at=NOW)
+    thread = NewThread("th-1", None, "k1", "T", NOW, "someone")
     row = OutboxRow("issue:k1", "create_issue", "th-1", "k1", {"title": "T"})
     bad = Recorded(key="k1", verdict="new", reason="new-thread", detail="", thread_id="th-1",
                    new_thread=thread, ids=(("<a@b>", "th-1", "inbound"),),
                    outbox=(row, OutboxRow("issue:k1b", "create_issue", "th-1", "k1",
                                           {"unserialisable": object()})))
-    with pytest.raises(TypeError):
-        store.record(bad, now=NOW)
+    with pytest.raises(TypeError), store.tx() as tx:
+        tx.record(bad, now=NOW)
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(threads)).scalar() == 0
         assert conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar() == 0
         assert conn.execute(sa.select(messages.c.status)).scalar() == "stored"
     good = Recorded(key="k1", verdict="new", reason="new-thread", detail="", thread_id="th-1",
                     new_thread=thread, ids=(("<a@b>", "th-1", "inbound"),), outbox=(row,))
-    store.record(good, now=NOW)
-    store.record(good, now=NOW)  # replaying the same decision changes nothing
+    with store.tx() as tx:
+        tx.record(good, now=NOW)
+    with store.tx() as tx:
+        tx.record(good, now=NOW)  # replaying the same decision changes nothing
     assert [r["key"] for r in store.outbox_rows()] == ["issue:k1"]
     assert store.threads_for_ids(["<a@b>", "<x@y>"]) == {"<a@b>": "th-1"}
+    with store.read() as tx:
+        assert tx.customers("th-1") == []
     assert store.unprocessed_keys() == []
 
 
@@ -64,3 +71,32 @@ def test_mailbox_cursor(store: Store) -> None:
     store.set_mailbox_cursor("INBOX", 5, 10, now=NOW)
     store.set_mailbox_cursor("INBOX", 5, 12, now=NOW)
     assert store.mailbox_cursor("INBOX") == (5, 12)
+
+
+def test_savepoint_undoes_only_its_own_writes(store: Store) -> None:
+    with store.tx() as tx:
+        tx.insert_raw(key="k1", message_id=None, raw=b"1", received_at=NOW)
+        with pytest.raises(RuntimeError), tx.savepoint():
+            tx.insert_raw(key="k2", message_id=None, raw=b"2", received_at=NOW)
+            raise RuntimeError("boom")
+        tx.insert_raw(key="k3", message_id=None, raw=b"3", received_at=NOW)
+    assert store.unprocessed_keys() == ["k1", "k3"]
+
+
+def test_reads_do_not_take_the_write_lock(store: Store) -> None:
+    with store.tx() as tx:
+        tx.insert_raw(key="k1", message_id=None, raw=b"1", received_at=NOW)
+        # A concurrent reader (another connection) is not blocked by the open writer.
+        assert store.get_message("k1") is None
+    assert store.get_message("k1") is not None
+
+
+def test_migrations_match_the_table_definitions(store: Store) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from gateway.store import metadata
+
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []

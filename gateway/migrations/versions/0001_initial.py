@@ -1,4 +1,4 @@
-"""Initial schema: messages, threads, message_ids, outbox, deliveries, jobs, mailbox_state.
+"""Initial schema: messages, threads, thread_customers, message_ids, outbox, deliveries, jobs, mailbox_state.
 
 Revision ID: 0001
 Revises:
@@ -21,8 +21,8 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "messages",
-        sa.Column("key", sa.String(600), primary_key=True),
-        sa.Column("seq", sa.Integer, nullable=False, unique=True),
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("key", sa.String(600), nullable=False, unique=True),
         sa.Column("message_id", sa.String(600), nullable=True, index=True),
         sa.Column("raw", sa.LargeBinary, nullable=False),
         sa.Column("size", sa.Integer, nullable=False),
@@ -43,13 +43,18 @@ def upgrade() -> None:
         sa.Column("issue_number", sa.Integer, nullable=True, unique=True),
         sa.Column("root_key", sa.String(600), nullable=True),
         sa.Column("title", sa.Text, nullable=False, server_default=""),
-        sa.Column("customers", sa.Text, nullable=False, server_default="[]"),
         sa.Column("arrived_at", UTCDateTime, nullable=True),
         sa.Column("assignee", sa.String(100), nullable=True),
         sa.Column("first_response_at", UTCDateTime, nullable=True),
         sa.Column("first_response_by", sa.String(100), nullable=True),
         sa.Column("resolved_at", UTCDateTime, nullable=True),
         sa.Column("created_at", UTCDateTime, nullable=False),
+    )
+    op.create_table(
+        "thread_customers",
+        sa.Column("thread_id", sa.String(64), primary_key=True),
+        sa.Column("address", sa.String(320), primary_key=True),
+        sa.Column("first_seen", UTCDateTime, nullable=False),
     )
     op.create_table(
         "message_ids",
@@ -102,6 +107,7 @@ def downgrade() -> None:
         "deliveries",
         "outbox",
         "message_ids",
+        "thread_customers",
         "threads",
         "messages",
     ):
