@@ -123,7 +123,9 @@ class RelativeClosure:
             day + shift
             for y in (year - 1, year, year + 1)
             for day, names in national(y).items()
-            if self.holiday in (_base_name(n) for n in names) and (day + shift).year == year
+            # The holiday itself, not its "(observed)" day.
+            if self.holiday in (n.casefold().strip() for n in names)
+            and (day + shift).year == year
         ]
 
 
@@ -243,7 +245,7 @@ def wall_to_instant(day: dt.date, at: dt.time, tz: ZoneInfo, *, last: bool = Fal
             hi = mid
         else:
             lo = mid
-    return hi.replace(microsecond=0) if hi.microsecond else hi
+    return hi.replace(microsecond=0)  # zone transitions fall on whole seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,7 +386,8 @@ def read_toml(path: Path, *, what: str) -> tuple[dict[str, Any], str]:
 def table_line(text: str, table: str, index: int | None = None) -> int | None:
     """Line number (1-based) of the ``[table]`` header, or of the `index`-th ``[[table]]``."""
     brackets = (r"\[", r"\]") if index is None else (r"\[\[", r"\]\]")
-    pattern = re.compile(rf"^\s*{brackets[0]}\s*{re.escape(table)}\s*{brackets[1]}", re.MULTILINE)
+    pattern = re.compile(rf"^[ \t]*{brackets[0]}[ \t]*{re.escape(table)}[ \t]*{brackets[1]}",
+                         re.MULTILINE)
     for i, match in enumerate(pattern.finditer(text)):
         if index is None or i == index:
             return text.count("\n", 0, match.start()) + 1

@@ -91,6 +91,26 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_oncall(args: argparse.Namespace) -> int:
+    from gateway.oncall import describe_oncall
+    from gateway.wiring import require_schedule
+
+    _calendar, schedule = require_schedule(_config(args))
+    at = args.at or SystemClock().now()
+    print(describe_oncall(schedule, at, args.weeks))
+    return 0
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from gateway.oncall import check_schedule, render_report
+    from gateway.wiring import require_schedule
+
+    calendar, schedule = require_schedule(_config(args))
+    report = check_schedule(schedule, calendar, args.start or SystemClock().now(), args.weeks)
+    print(render_report(report))
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="visit-gateway",
@@ -130,6 +150,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--format", choices=["text", "json"], default="text")
     replay.set_defaults(func=cmd_replay, default_level="warning")
+
+    oncall = sub.add_parser("oncall", parents=[common],
+                            help="who is Primary and Backup now (or at --at), and the coming weeks")
+    oncall.add_argument("--at", type=parse_instant, metavar="T",
+                        help="ISO 8601 time with offset, e.g. 2026-12-07T09:00-08:00")
+    oncall.add_argument("--weeks", type=int, default=4, metavar="N",
+                        help="coming weeks to list (default 4)")
+    oncall.set_defaults(func=cmd_oncall, default_level="warning")
+
+    schedule = sub.add_parser("schedule", parents=[common],
+                              help="check the duty schedule: gaps, conflicts, load per person")
+    schedule.add_argument("schedule_command", choices=["check"])
+    schedule.add_argument("--weeks", type=int, default=12, metavar="N",
+                          help="weeks to check (default 12)")
+    schedule.add_argument("--from", dest="start", type=parse_instant, metavar="T",
+                          help="start of the horizon (default: now)")
+    schedule.set_defaults(func=cmd_schedule, default_level="warning")
 
     db = sub.add_parser("db", parents=[common], help="database schema: upgrade | current")
     db.add_argument("db_command", choices=["upgrade", "current"])

@@ -11,9 +11,10 @@ Naming convention (SUMMARY): ``Primary: <who>`` or ``Backup: <who>``, optionally
 ``/`` or ``,`` (``VisIt Primary - Kathleen``, ``Primary: Mark Miller; Backup: cyrush``). <who> is
 a name, first name, GitHub login or email; `schedule` resolves it. Events whose SUMMARY has
 neither word are not duty events and are ignored; one that has the word but not the form is an
-error. Cancelled events (STATUS:CANCELLED) are ignored. All-day and floating times are read in
-the business time zone. Where events for one role overlap, the shorter one wins (a one-day
-swap inside a week-long event), then the one that starts later.
+error. Cancelled events (STATUS:CANCELLED) are ignored. All-day dates, and floating times of a
+calendar without X-WR-TIMEZONE, are read in the business time zone. Where events for one role
+overlap, the shorter one wins (a one-day swap inside a week-long event), then the one that
+starts later.
 """
 
 from __future__ import annotations

@@ -5,27 +5,58 @@ The composition root and the CLI commands call these; components never see Confi
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+import datetime as dt
+import urllib.error
+import urllib.request
+from zoneinfo import ZoneInfo
 
 from gateway.body import BodySettings
+from gateway.businesstime import BusinessCalendar, calendar_from_mapping
 from gateway.config import Config
 from gateway.decide import DecideSettings
 from gateway.errors import ConfigError
 from gateway.inbound.classify import ClassifyRules
+from gateway.schedule import Schedule, assignee_at_arrival, load_schedule
 from gateway.pipeline import AssigneeFor, PipelineSettings
 
 
+def business_calendar(config: Config) -> BusinessCalendar:
+    """The `[business]` calendar (time zone, opening hours, holidays)."""
+    return calendar_from_mapping(config.raw.business, source=config.source,
+                                 base_dir=config.base_dir)
+
+
 def display_timezone(config: Config) -> ZoneInfo:
-    name = str(config.raw.business.get("timezone", "America/Los_Angeles"))
+    return business_calendar(config).tz
+
+
+def _fetch_calendar(url: str) -> str:
+    """Fetch an ICS calendar named by URL in the schedule file (the shared Outlook calendar)."""
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            "business.timezone",
-            f"unknown time zone {name!r}",
-            "use an IANA name such as America/Los_Angeles",
-            source=config.source,
-        ) from None
+        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (https URL from config)
+            data: bytes = response.read()
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise ConfigError("calendar.ics", f"cannot fetch {url}: {exc}",
+                          "check the URL, or export the calendar to a file and name the file")
+    return data.decode("utf-8", "replace")
+
+
+def duty_schedule(config: Config, calendar: BusinessCalendar) -> Schedule | None:
+    """The on-call schedule named by `schedule.file`, or None when none is configured."""
+    if not config.raw.schedule.file:
+        return None
+    return load_schedule(config.resolve(config.raw.schedule.file), calendar=calendar,
+                         fetch_url=_fetch_calendar)
+
+
+def require_schedule(config: Config) -> tuple[BusinessCalendar, Schedule]:
+    calendar = business_calendar(config)
+    schedule = duty_schedule(config, calendar)
+    if schedule is None:
+        raise ConfigError("schedule.file", "no duty schedule is configured",
+                          "set schedule.file to a schedule TOML file "
+                          "(see config/schedule.example.toml)", source=config.source)
+    return calendar, schedule
 
 
 def pipeline_settings(config: Config) -> PipelineSettings:
@@ -59,5 +90,15 @@ def pipeline_settings(config: Config) -> PipelineSettings:
 
 
 def assignee_function(config: Config) -> AssigneeFor:
-    """Who gets a new issue that arrived at a given instant (the Primary on duty then)."""
-    return lambda _arrival: None
+    """Who gets a new issue that arrived at a given instant: the Primary on duty at the
+    inquiry's first business opening, by GitHub login (None without a schedule)."""
+    calendar = business_calendar(config)
+    schedule = duty_schedule(config, calendar)
+    if schedule is None:
+        return lambda _arrival: None
+
+    def assignee(arrival: dt.datetime) -> str | None:
+        person = assignee_at_arrival(arrival, calendar, schedule)
+        return person.github if person is not None else None
+
+    return assignee
