@@ -16,8 +16,8 @@ from gateway.config import Config
 from gateway.decide import DecideSettings
 from gateway.errors import ConfigError
 from gateway.inbound.classify import ClassifyRules
-from gateway.schedule import Schedule, assignee_at_arrival, load_schedule
 from gateway.pipeline import AssigneeFor, PipelineSettings
+from gateway.schedule import Schedule, assignee_at_arrival, load_schedule
 
 
 def business_calendar(config: Config) -> BusinessCalendar:
@@ -33,11 +33,12 @@ def display_timezone(config: Config) -> ZoneInfo:
 def _fetch_calendar(url: str) -> str:
     """Fetch an ICS calendar named by URL in the schedule file (the shared Outlook calendar)."""
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (https URL from config)
+        with urllib.request.urlopen(url, timeout=30) as response:
             data: bytes = response.read()
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise ConfigError("calendar.ics", f"cannot fetch {url}: {exc}",
-                          "check the URL, or export the calendar to a file and name the file")
+                          "check the URL, or export the calendar to a file and name the file"
+                          ) from None
     return data.decode("utf-8", "replace")
 
 
