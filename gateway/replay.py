@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from gateway.errors import UsageError
 from gateway.models import AddComment, CreateIssue, Ignore, Outcome, Quarantine
 from gateway.pipeline import AssigneeFor, Pipeline, PipelineSettings, RawArrival
-from gateway.store import Store
+from gateway.store import Store, metadata
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +182,11 @@ def run_replay(
             )
     with tempfile.TemporaryDirectory(prefix="visit-gateway-replay-") as tmp:
         url = state_url or f"sqlite:///{Path(tmp) / 'state.db'}"
-        store = Store.open(url, synchronous="normal" if dry_run and not state_url else "full")
+        if state_url:
+            store = Store.open(url, synchronous="full")
+        else:  # a throwaway database: create the schema directly, no migration history needed
+            store = Store.open(url, synchronous="normal", migrate=False)
+            metadata.create_all(store.engine)
         try:
             replayer = Replayer(Pipeline(store, settings, assignee_for))
             counts: dict[str, int] = {}

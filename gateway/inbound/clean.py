@@ -56,9 +56,6 @@ _MOBILE_SIGNATURE = re.compile(
     r"|Envoyé\s+de\s+mon\s+\w+.*|Enviado\s+desde\s+mi\s+\w+.*|Inviato\s+da\s+\w+.*)$",
     re.IGNORECASE,
 )
-_MENTION = re.compile(r"(?<![\w`/.@-])@([A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9_.-]+)?)")
-_HTML_START = re.compile(r"<(?=[A-Za-z!/?])")
-_INLINE_CODE = re.compile(r"(`+)(.+?)\1")
 _DIFF_START = re.compile(r"^(?:diff --git |Index: |--- \S)")
 _DIFF_LINE = re.compile(
     r"^(?:[ +\-\\]|@@|diff |index |--- |\+\+\+ |new file|deleted file|similarity|rename |"
@@ -144,8 +141,11 @@ def _is_quote_line(line: str) -> bool:
 
 def _attribution_at(lines: list[str], index: int) -> int:
     """Lines used by an attribution starting at `index` (it may wrap over up to 3 lines)."""
-    window = lines[index : index + 3]
-    if not any(line.rstrip().endswith(":") for line in window):
+    if (
+        ":" not in lines[index]
+        and not (index + 1 < len(lines) and ":" in lines[index + 1])
+        and not (index + 2 < len(lines) and ":" in lines[index + 2])
+    ):
         return 0  # every attribution ends with a colon: skip the regex for ordinary lines
     joined = ""
     for width in range(3):
@@ -290,38 +290,49 @@ def fence_patches(text: str) -> str:
     return "\n".join(out)
 
 
+# One pass over prose: inline code spans are kept as they are; a tag or comment opener is
+# escaped (an email must not hide text or forge our marker); an @mention is put in backticks so
+# GitHub does not notify anyone (GitHub logins: alphanumerics and hyphens, up to 39 characters).
+_DEFUSE = re.compile(
+    r"(?P<code>(?P<ticks>`+).+?(?P=ticks))"
+    r"|(?P<html><(?=[A-Za-z!/?]))"
+    r"|(?<![\w`/.@-])@(?P<mention>[A-Za-z0-9][A-Za-z0-9-]{0,38}(?:/[A-Za-z0-9_.-]+)?)"
+)
+
+
+def _defuse_match(match: re.Match[str]) -> str:
+    if match.group("code") is not None:
+        return match.group(0)  # inline code renders literally: leave it alone
+    if match.group("html") is not None:
+        return "&lt;"
+    return f"`@{match.group('mention')}`"
+
+
 def neutralize(markdown: str, *, escape_headings: bool) -> str:
     """Defuse @mentions and raw HTML outside code; optionally escape '#' headings (plain text)."""
     out: list[str] = []
+    prose: list[str] = []
     in_fence = False
+
+    def flush() -> None:
+        if prose:
+            text = "\n".join(prose)
+            if escape_headings:
+                text = re.sub(r"(?m)^#", r"\\#", text)
+            out.append(_DEFUSE.sub(_defuse_match, text))
+            prose.clear()
+
     for line in markdown.split("\n"):
         if _FENCE.match(line):
+            flush()
             in_fence = not in_fence
             out.append(line)
-            continue
-        if in_fence:
+        elif in_fence:
             out.append(line)
-            continue
-        if escape_headings and line.startswith("#"):
-            line = "\\" + line
-        out.append(_outside_inline_code(line))
+        else:
+            prose.append(line)
+    flush()
     return "\n".join(out)
-
-
-def _outside_inline_code(line: str) -> str:
-    pieces: list[str] = []
-    position = 0
-    for match in _INLINE_CODE.finditer(line):
-        pieces.append(_defuse(line[position : match.start()]))
-        pieces.append(match.group(0))
-        position = match.end()
-    pieces.append(_defuse(line[position:]))
-    return "".join(pieces)
-
-
-def _defuse(text: str) -> str:
-    text = _HTML_START.sub("&lt;", text)
-    return _MENTION.sub(lambda m: f"`@{m.group(1)}`", text)
 
 
 def clean_body(email: Email, footer_markers: tuple[str, ...]) -> CleanBody:
