@@ -11,13 +11,15 @@ import urllib.request
 from zoneinfo import ZoneInfo
 
 from gateway.body import BodySettings
-from gateway.businesstime import BusinessCalendar, calendar_from_mapping
+from gateway.business_config import calendar_from_mapping
+from gateway.businesstime import BusinessCalendar
 from gateway.config import Config
 from gateway.decide import DecideSettings
 from gateway.errors import ConfigError
 from gateway.inbound.classify import ClassifyRules
 from gateway.pipeline import AssigneeFor, PipelineSettings
-from gateway.schedule import Schedule, assignee_at_arrival, load_schedule
+from gateway.schedule import Schedule, assignee_at_arrival
+from gateway.schedule_file import load_schedule
 
 
 def business_calendar(config: Config) -> BusinessCalendar:

@@ -11,14 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.businesstime import (
-    BusinessCalendar,
-    HolidayCalendar,
-    Span,
-    calendar_from_mapping,
-    wall_to_instant,
-)
+from gateway.business_config import calendar_from_mapping
+from gateway.businesstime import BusinessCalendar, Span, wall_to_instant
 from gateway.errors import ConfigError
+from gateway.holidays_calendar import HolidayCalendar
 
 LA = ZoneInfo("America/Los_Angeles")
 H = dt.timedelta(hours=1)

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.businesstime import calendar_from_mapping
+from gateway.business_config import calendar_from_mapping
 from gateway.oncall import Problem, check_schedule, describe_oncall, render_report
-from gateway.schedule import Schedule, load_schedule
+from gateway.schedule import Schedule
+from gateway.schedule_file import load_schedule
 
 LA = ZoneInfo("America/Los_Angeles")
 CAL = calendar_from_mapping({"holidays_country": "US"}, source="gateway.toml", base_dir=Path())

@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.businesstime import calendar_from_mapping
+from gateway.business_config import calendar_from_mapping
 from gateway.errors import ConfigError
 from gateway.oncall import check_schedule
-from gateway.schedule import Schedule, assignee_at_arrival, load_schedule
+from gateway.schedule import Schedule, assignee_at_arrival
+from gateway.schedule_file import load_schedule
 
 LA = ZoneInfo("America/Los_Angeles")
 H = dt.timedelta(hours=1)

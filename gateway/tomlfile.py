@@ -1,0 +1,65 @@
+"""TOML files: reading one with errors that point at a line, and the checks loaders share.
+
+Holds `read_toml`, `table_line` and `check_keys`, used by `business_config` (the `[business]`
+table and the holidays file) and `schedule_file` (the schedule). Every problem is a ConfigError
+naming the file and, where it can, the line. The only I/O is reading the file it is given; it
+must not know what any table means: that belongs to the loaders.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import ConfigError
+
+_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def read_toml(path: Path, *, what: str) -> tuple[dict[str, Any], str]:
+    """Parse a TOML file; returns (data, text). Syntax errors name the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file", f"{what} not found", "create it or correct the path",
+                          source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("file", f"cannot read {what}: {exc}",
+                          "check the file's permissions and that it is UTF-8",
+                          source=str(path)) from exc
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        pos = _TOML_POSITION.search(message)
+        line = f":{pos.group(1)}" if pos else ""
+        problem = _TOML_POSITION.sub(f"(column {pos.group(2)})" if pos else "", message).strip()
+        raise ConfigError("TOML syntax", problem,
+                          "correct the TOML at that line (https://toml.io)",
+                          source=f"{path}{line}") from exc
+
+
+def table_line(text: str, table: str, index: int | None = None) -> int | None:
+    """Line number (1-based) of the ``[table]`` header, or of the `index`-th ``[[table]]``."""
+    brackets = (r"\[", r"\]") if index is None else (r"\[\[", r"\]\]")
+    pattern = re.compile(rf"^[ \t]*{brackets[0]}[ \t]*{re.escape(table)}[ \t]*{brackets[1]}",
+                         re.MULTILINE)
+    for i, match in enumerate(pattern.finditer(text)):
+        if index is None or i == index:
+            return text.count("\n", 0, match.start()) + 1
+    return None
+
+
+def check_keys(table: Mapping[str, Any], allowed: Sequence[str], *, prefix: str,
+               source: str) -> None:
+    """Reject unknown keys, suggesting the closest known one."""
+    for key in table:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"{prefix}{key}", "unknown key",
+                              f"{hint}known keys: {', '.join(allowed)}", source=source)
