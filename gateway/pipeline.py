@@ -169,8 +169,8 @@ class Pipeline:
         """
         with self.store.tx() as tx:
             stored = tx.messages_by_keys(list(keys))
-            if len(stored) != len(set(keys)):
-                missing = set(keys) - {s.key for s in stored}
+            missing = set(keys) - {message.key for message in stored}
+            if missing:
                 raise KeyError(f"not stored: {sorted(missing)}")
             parsed = [self._parse(item) for item in stored if item.status == "stored"]
             index = self._prefetch(tx, [p.email for p in parsed if p.email is not None])
@@ -181,17 +181,17 @@ class Pipeline:
                 decided[item.stored.key] = (rec, outcome)
             tx.record_many([rec for rec, _ in decided.values()], now=now)
         outcomes = []
-        for item in stored:
-            if item.key in decided:
-                outcomes.append(decided[item.key][1])
+        for message in stored:
+            if message.key in decided:
+                outcomes.append(decided[message.key][1])
             else:
-                kind = Kind(item.verdict) if item.verdict else Kind.QUARANTINE
+                kind = Kind(message.verdict) if message.verdict else Kind.QUARANTINE
                 outcomes.append(
                     Outcome(
-                        item.key,
-                        item.message_id,
-                        Verdict(kind, item.reason or ""),
-                        item.thread_id,
+                        message.key,
+                        message.message_id,
+                        Verdict(kind, message.reason or ""),
+                        message.thread_id,
                         (),
                     )
                 )

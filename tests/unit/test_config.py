@@ -41,7 +41,7 @@ def test_bad_config_names_key_and_fix(text: str, key: str, words: str) -> None:
 
 
 def test_missing_file_says_how_to_create_it(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="gateway.example.toml"):
+    with pytest.raises(ConfigError, match=r"gateway\.example\.toml"):
         load_config(tmp_path / "nope.toml", env={})
 
 

@@ -22,7 +22,8 @@ def test_message_ids_in_keeps_order_and_drops_repeats() -> None:
 
 
 def test_key_uses_message_id_when_present() -> None:
-    assert message_key(raw({"Message-ID": "<q1@Univ.edu>"})) == ("mid:<q1@univ.edu>", "<q1@univ.edu>")
+    expected = ("mid:<q1@univ.edu>", "<q1@univ.edu>")
+    assert message_key(raw({"Message-ID": "<q1@Univ.edu>"})) == expected
 
 
 def test_key_without_message_id_ignores_trace_headers() -> None:

@@ -1,4 +1,5 @@
-"""Initial schema: messages, threads, thread_customers, message_ids, outbox, deliveries, jobs, mailbox_state.
+"""Initial schema: messages, threads, thread_customers, message_ids, outbox, deliveries, jobs,
+mailbox_state.
 
 Revision ID: 0001
 Revises:
