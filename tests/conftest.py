@@ -13,6 +13,8 @@ from gateway.pipeline import Pipeline
 from gateway.store import Store
 from gateway.wiring import pipeline_settings
 
+pytest_plugins = ["tests.integration.conftest_dovecot"]
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "emails"
 EXAMPLE_CONFIG = ROOT / "config" / "gateway.example.toml"
