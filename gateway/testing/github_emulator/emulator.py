@@ -1,0 +1,353 @@
+"""`Emulator`: the object a test holds. It owns the state, builds the aiohttp application, and
+offers the knobs tests turn: users, tokens, repos, collaborators, apps, limits, faults, webhooks,
+plus acting as a person (a teammate commenting) and reading back what GitHub now holds.
+
+    emulator = Emulator()
+    emulator.add_repo("acme/visit-users")  # private unless private=False
+    emulator.add_collaborator("acme/visit-users", "visit-bot", "write")
+    token = emulator.add_token("visit-bot")
+    with emulator.serve() as base_url:
+        ...  # point PyGithub (or the gateway) at base_url
+
+Inspection methods return copies; mutate state only through the methods here or the API.
+PyGithub throttles itself by default (0.25 s between requests, 1 s between writes); pass
+`seconds_between_requests=None, seconds_between_writes=None` where speed matters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from aiohttp import web
+
+from gateway.clock import Clock, SystemClock
+
+from .actions import Actions, Actor, AssigneePolicy
+from .context import Context
+from .faults import FaultKind, FaultPlan, FaultRule, FiredFault
+from .limits import Limits, RateLimiter
+from .model import ROLES, App, Comment, Installation, Issue, Label, Repo, Store, Token, User
+from .pipeline import Pipeline, RequestLog, RequestRecord
+from .render import Renderer
+from .routes_issues import IssueRoutes
+from .routes_repo import RepoRoutes
+from .server import serve_app
+from .webhooks import Hook, WebhookSender
+
+
+class Emulator:
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        limits: Limits | None = None,
+        seed: int = 0,
+        assignee_policy: AssigneePolicy | str = AssigneePolicy.GITHUB,
+        search_delay: float = 0.0,
+    ) -> None:
+        self.clock = clock or SystemClock()
+        self.store = Store()
+        self.render = Renderer(self.store)
+        self.webhooks = WebhookSender(self.render, random.Random(seed))
+        self.actions = Actions(
+            self.store, self._now, self.webhooks.emit, AssigneePolicy(assignee_policy)
+        )
+        self.limiter = RateLimiter(limits or Limits(), lambda: self.clock.now().timestamp())
+        self.faults = FaultPlan(seed)
+        self.log = RequestLog()
+        self.ctx = Context(
+            self.store,
+            self.actions,
+            self.render,
+            self.limiter,
+            self._now,
+            search_delay,
+            rng=random.Random(seed + 1),
+        )
+        self.base_url: str | None = None
+
+    @property
+    def assignee_policy(self) -> AssigneePolicy:
+        """What create/update do with assignees who cannot be assigned (see `actions.py`)."""
+        return self.actions.assignee_policy
+
+    @assignee_policy.setter
+    def assignee_policy(self, policy: AssigneePolicy | str) -> None:
+        self.actions.assignee_policy = AssigneePolicy(policy)
+
+    def _now(self) -> dt.datetime:
+        return self.clock.now().astimezone(dt.UTC).replace(microsecond=0)
+
+    # -- accounts and repositories -------------------------------------------------------------
+
+    def add_user(
+        self,
+        login: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        type: str = "User",
+        site_admin: bool = False,
+    ) -> User:
+        with self.store.lock:
+            user = self.store.user(login)
+            if user is None:
+                user = User(login, self.store.next_id(), self._now(), type, name, email, site_admin)
+                self.store.users[login.lower()] = user
+            return dataclasses.replace(user)
+
+    def add_token(
+        self,
+        login: str,
+        token: str | None = None,
+        *,
+        repos: list[str] | None = None,
+        expires_at: dt.datetime | None = None,
+    ) -> str:
+        """A personal access token for `login` (created if unknown), optionally limited to
+        `repos` (full names); returns the token string."""
+        self.add_user(login)
+        value = token or self.ctx.new_token("ghp_")
+        scope = frozenset(r.lower() for r in repos) if repos is not None else None
+        with self.store.lock:
+            self.store.tokens[value] = Token(value, login, None, scope, expires_at)
+        return value
+
+    def revoke_token(self, token: str) -> None:
+        with self.store.lock:
+            self.store.tokens[token].revoked = True
+
+    def add_repo(
+        self, full_name: str, *, private: bool = True, description: str | None = None
+    ) -> Repo:
+        owner, _, name = full_name.partition("/")
+        if not owner or not name:
+            raise ValueError(f"repository must be owner/name, not {full_name!r}")
+        self.add_user(owner)
+        with self.store.lock:
+            repo = self.store.repo(full_name)
+            if repo is None:
+                repo = Repo(self.store.next_id(), owner, name, self._now(), private, description)
+                self.store.repos[full_name.lower()] = repo
+            return repo
+
+    def add_collaborator(self, full_name: str, login: str, permission: str = "write") -> None:
+        """Give `login` a role in the repo: read, triage, write, maintain or admin."""
+        if permission not in ROLES:
+            raise ValueError(f"permission must be one of {ROLES}")
+        self.add_user(login)
+        with self.store.lock:
+            self._repo(full_name).collaborators[login.lower()] = permission
+
+    def remove_collaborator(self, full_name: str, login: str) -> None:
+        with self.store.lock:
+            self._repo(full_name).collaborators.pop(login.lower(), None)
+
+    def add_label(
+        self, full_name: str, name: str, *, color: str = "ededed", description: str | None = None
+    ) -> Label:
+        with self.store.lock:
+            repo = self._repo(full_name)
+            label = self.actions.create_label(
+                repo, Actor(repo.owner, "admin"), name, color, description
+            )
+            return dataclasses.replace(label)
+
+    def add_app(
+        self,
+        app_id: int,
+        *,
+        slug: str,
+        owner: str,
+        name: str | None = None,
+        public_key_pem: str | None = None,
+    ) -> App:
+        """A GitHub App; its JWTs are verified against `public_key_pem` when given."""
+        self.add_user(owner)
+        app = App(app_id, slug, name or slug, owner, f"Iv1.{app_id:016x}", public_key_pem)
+        self.add_user(app.bot_login, type="Bot")
+        with self.store.lock:
+            self.store.apps[app_id] = app
+        return app
+
+    def add_installation(
+        self, installation_id: int, app_id: int, account: str, repos: list[str] | None = None
+    ) -> Installation:
+        """Install an app on `account`, for all its repos or only `repos` (full names)."""
+        self.add_user(account)
+        scope = frozenset(r.lower() for r in repos) if repos is not None else None
+        inst = Installation(installation_id, app_id, account, scope)
+        with self.store.lock:
+            self.store.installations[installation_id] = inst
+        return inst
+
+    # -- acting as a person (events and webhooks as if done on github.com) -------------------
+
+    def create_issue(
+        self,
+        full_name: str,
+        title: str,
+        body: str | None = None,
+        *,
+        user: str,
+        labels: list[str] | None = None,
+        assignees: list[str] | None = None,
+    ) -> Issue:
+        with self.store.lock:
+            repo, actor = self._act(full_name, user)
+            return _copy(self.actions.create_issue(repo, actor, title, body, labels, assignees))
+
+    def comment(self, full_name: str, number: int, body: str, *, user: str) -> Comment:
+        with self.store.lock:
+            repo, actor = self._act(full_name, user)
+            return dataclasses.replace(self.actions.add_comment(repo, actor, number, body))
+
+    def edit_issue(self, full_name: str, number: int, *, user: str, **fields: Any) -> Issue:
+        """PATCH-like: title, body, state, state_reason, labels, assignees."""
+        with self.store.lock:
+            repo, actor = self._act(full_name, user)
+            return _copy(self.actions.update_issue(repo, actor, number, fields))
+
+    def close_issue(
+        self, full_name: str, number: int, *, user: str, reason: str = "completed"
+    ) -> Issue:
+        return self.edit_issue(full_name, number, user=user, state="closed", state_reason=reason)
+
+    # -- reading state back --------------------------------------------------------------------
+
+    def issues(self, full_name: str) -> list[Issue]:
+        with self.store.lock:
+            return [
+                _copy(i)
+                for i in sorted(self._repo(full_name).issues.values(), key=lambda i: i.number)
+            ]
+
+    def issue(self, full_name: str, number: int) -> Issue:
+        with self.store.lock:
+            return _copy(self.actions.issue(self._repo(full_name), number))
+
+    def comments(self, full_name: str, number: int | None = None) -> list[Comment]:
+        with self.store.lock:
+            return [
+                dataclasses.replace(c)
+                for c in self._repo(full_name).comments.values()
+                if number is None or c.issue_number == number
+            ]
+
+    def labels(self, full_name: str) -> list[Label]:
+        with self.store.lock:
+            return [dataclasses.replace(x) for x in self._repo(full_name).labels.values()]
+
+    def request_log(self) -> list[RequestRecord]:
+        return self.log.records()
+
+    # -- limits --------------------------------------------------------------------------------
+
+    def set_limits(self, limits: Limits | None = None, **changes: Any) -> Limits:
+        """Replace the limits, or change some fields: `set_limits(secondary=True, core=100)`."""
+        self.limiter.limits = dataclasses.replace(limits or self.limiter.limits, **changes)
+        return self.limiter.limits
+
+    @property
+    def limit_errors_served(self) -> int:
+        """Primary and secondary rate-limit errors answered so far."""
+        return self.limiter.errors_served
+
+    def reset_limits(self) -> None:
+        """Forget usage and the error count (the limits themselves stay)."""
+        self.limiter.reset()
+
+    # -- faults --------------------------------------------------------------------------------
+
+    def inject_fault(
+        self,
+        kind: FaultKind | str,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        times: int | None = 1,
+        probability: float | None = None,
+        status: int = 502,
+        delay: float = 0.0,
+        delay_max: float | None = None,
+    ) -> FaultRule:
+        """Schedule a fault; see `faults.py`. `path` is a route template such as
+        "/repos/{owner}/{repo}/issues", a concrete path, or a glob."""
+        return self.faults.add(
+            FaultRule(FaultKind(kind), method, path, times, probability, status, delay, delay_max)
+        )
+
+    def clear_faults(self, *, reseed: int | None = None) -> None:
+        self.faults.clear(reseed=reseed)
+
+    @property
+    def faults_fired(self) -> list[FiredFault]:
+        return list(self.faults.fired)
+
+    # -- webhooks ------------------------------------------------------------------------------
+
+    def add_webhook(
+        self,
+        url: str,
+        secret: str | None = None,
+        *,
+        events: set[str] | None = None,
+        installation_id: int | None = None,
+    ) -> Hook:
+        """Shortcut for `emulator.webhooks.add_hook`; the rest lives on `emulator.webhooks`."""
+        return self.webhooks.add_hook(url, secret, events=events, installation_id=installation_id)
+
+    # -- serving -------------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        """A fresh aiohttp application over this state (an app can only be started once)."""
+        app = web.Application(middlewares=[Pipeline(self.ctx, self.faults, self.log).handle])
+        IssueRoutes(self.ctx).register(app.router)
+        RepoRoutes(self.ctx).register(app.router)
+
+        async def start_webhooks(_: web.Application) -> None:
+            await self.webhooks.start()
+
+        async def stop_webhooks(_: web.Application) -> None:
+            await self.webhooks.stop()
+
+        app.on_startup.append(start_webhooks)
+        app.on_cleanup.append(stop_webhooks)
+        return app
+
+    @contextmanager
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+        """Serve on real TCP from a background thread; yields the base URL."""
+        app = self.app()
+        with serve_app(app, host, port) as url:
+            self.base_url = self.render.base_url = url
+            try:
+                yield url
+            finally:
+                self.base_url = None
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _repo(self, full_name: str) -> Repo:
+        repo = self.store.repo(full_name)
+        if repo is None:
+            raise KeyError(full_name)
+        return repo
+
+    def _act(self, full_name: str, login: str) -> tuple[Repo, Actor]:
+        repo = self._repo(full_name)
+        user = self.store.user(login)
+        if user is None:
+            raise KeyError(login)
+        role = self.store.role(repo, user.login)
+        app = self.store.app_of_bot(user.login)
+        return repo, Actor(user.login, role, app.id if app else None)
+
+
+def _copy(issue: Issue) -> Issue:
+    return dataclasses.replace(issue, labels=list(issue.labels), assignees=list(issue.assignees))

@@ -1,0 +1,17 @@
+"""Integration fixtures. `github_emulator`: an empty in-memory GitHub served on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from gateway.testing.github_emulator import Emulator
+
+
+@pytest.fixture
+def github_emulator() -> Iterator[Emulator]:
+    """A fresh `Emulator` listening on 127.0.0.1:<ephemeral>; its URL is `.base_url`."""
+    emulator = Emulator()
+    with emulator.serve():
+        yield emulator
