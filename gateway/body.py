@@ -46,7 +46,8 @@ def header_line(sender: Address | None, date: dt.datetime | None, settings: Body
     else:
         shown = sender.addr if settings.show_full_address else mask_address(sender.addr)
         name = sender.name.replace("*", "").replace("`", "").strip()
-        who = f"**{name}** ({shown})" if name else f"**{shown}**"
+        # In backticks: "j…@univ.edu" would otherwise read as a mention of user "univ".
+        who = f"**{name}** (`{shown}`)" if name else f"`{shown}`"
     when = ""
     if date is not None:
         local = date.astimezone(settings.display_tz)

@@ -72,6 +72,7 @@ def pipeline_settings(config: Config) -> PipelineSettings:
         ignore_precedence=frozenset(p.lower() for p in inbound.ignore_precedence),
         ignore_senders=frozenset(s.lower() for s in inbound.ignore_senders),
         github_reply_by_email_is_posted=inbound.github_reply_by_email == "ignore",
+        list_prefix=config.list.subject_prefix,
     )
     decide = DecideSettings(
         labels=config.github.labels,

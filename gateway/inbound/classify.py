@@ -38,6 +38,7 @@ class ClassifyRules:
     ignore_precedence: frozenset[str]
     ignore_senders: frozenset[str]
     github_reply_by_email_is_posted: bool
+    list_prefix: str = ""
 
 
 def _ignore(reason: str, detail: str = "") -> Verdict:
@@ -94,7 +95,8 @@ def classify(email: Email, rules: ClassifyRules) -> Verdict | None:
     precedence = (email.header("precedence") or "").strip().lower()
     if precedence in rules.ignore_precedence:
         return _ignore("precedence", precedence)
-    if _OUT_OF_OFFICE.match(email.subject):
+    subject = email.subject.replace(rules.list_prefix, " ", 1) if rules.list_prefix else email.subject
+    if _OUT_OF_OFFICE.match(subject):
         return _ignore("out-of-office-subject")
     sender = email.sender.addr if email.sender else ""
     if sender in rules.ignore_senders:

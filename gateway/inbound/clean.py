@@ -193,6 +193,8 @@ def _quote_start(lines: list[str], forwarded_subject: bool) -> int | None:
                 or any(colon[index + 1 : index + 3])):
             continue
         stripped = line.strip()
+        if stripped.startswith(">"):
+            continue  # inside a quote already: its own headers are not where a quote starts
         if _FORWARD_MARKER.match(stripped):
             return None  # everything below is forwarded content, which we keep
         if stripped == _OUTLOOK_SENTINEL or _ORIGINAL_MESSAGE.match(stripped):

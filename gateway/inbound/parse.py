@@ -255,7 +255,24 @@ def _first(items: tuple[Address, ...]) -> Address | None:
 
 
 def _text(part: str) -> str:
+    if "\x1b$" in part or "\x1b(" in part:
+        part = _decode_iso2022(part)
     return part.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _decode_iso2022(part: str) -> str:
+    """mail-parser leaves 7bit ISO-2022 text (Japanese, Korean mail) undecoded: its escape
+    sequences are plain ASCII. Decode it here; text that is not ISO-2022 is left alone."""
+    try:
+        raw = part.encode("ascii")
+    except UnicodeEncodeError:
+        return part
+    for codec in ("iso-2022-jp-2", "iso-2022-kr"):
+        try:
+            return raw.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return part
 
 
 def _attachment(item: dict[str, Any]) -> Attachment:
