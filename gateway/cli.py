@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="no GitHub or SMTP call; nothing is queued for delivery",
     )
     replay.add_argument("--format", choices=["text", "json"], default="text")
-    replay.set_defaults(func=cmd_replay, default_level="warning")
+    replay.set_defaults(func=cmd_replay, default_level="error")  # verdicts are the output
 
     oncall = sub.add_parser("oncall", parents=[common],
                             help="who is Primary and Backup now (or at --at), and the coming weeks")
