@@ -11,11 +11,10 @@ import datetime as dt
 import email.utils
 import json
 import mailbox
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -31,16 +30,21 @@ class RawItem:
     raw: bytes
 
 
+_DATE_LINE = re.compile(rb"^Date:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+
+
 def _header_date(raw: bytes) -> dt.datetime | None:
+    """The Date header of a raw message, for ordering files (a regex: parsing whole header
+    blocks just to sort them cost as much as a fifth of replay)."""
+    head = raw[: raw.find(b"\n\n") if b"\n\n" in raw[:65536] else 65536]
+    found = _DATE_LINE.search(head)
+    if not found:
+        return None
     try:
-        headers = BytesHeaderParser(policy=compat32).parsebytes(raw[:65536])
-        value = headers.get("date")
-        parsed = email.utils.parsedate_to_datetime(str(value)) if value else None
+        parsed = email.utils.parsedate_to_datetime(found.group(1).decode("ascii", "replace"))
     except (TypeError, ValueError, IndexError):
         return None
-    if parsed is not None and parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed
+    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed
 
 
 def _eml_files(paths: list[Path]) -> list[RawItem]:

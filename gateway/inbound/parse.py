@@ -17,6 +17,7 @@ from email.header import decode_header, make_header
 from typing import Any
 
 import mailparser
+import mailparser.utils
 
 from gateway.errors import MessageRejected
 from gateway.models import Address, Attachment, Email
@@ -167,17 +168,20 @@ def _date(value: str | None) -> dt.datetime | None:
     return parsed.astimezone(dt.UTC)
 
 
-def _header_pairs(decoded: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    """All headers as (lower-case name, decoded value) pairs, repeated headers kept."""
+def _header_pairs(message: Any) -> tuple[tuple[str, str], ...]:
+    """All headers as (lower-case name, value) pairs, repeated headers kept.
+
+    Only values that need it are decoded (RFC 2047 words, or raw 8-bit text that the
+    compat32 parser hands back as a Header): most headers are plain ASCII, and decoding every
+    one through mail-parser cost more than the rest of classification together.
+    """
     pairs: list[tuple[str, str]] = []
-    for name, value in decoded.items():
-        values = value if isinstance(value, list) else [value]
-        if values and isinstance(values[0], tuple):  # an address header, already split
-            text = ", ".join(f"{n} <{a}>" if n else str(a) for n, a in values)
-            pairs.append((name.lower(), text))
-            continue
-        for item in values:
-            pairs.append((name.lower(), " ".join(str(item).split())))
+    for name, value in message.items():
+        if isinstance(value, str):
+            text = _decode(value) if "=?" in value else value
+        else:
+            text = str(mailparser.utils.decode_header_part(value))
+        pairs.append((name.lower(), " ".join(text.split())))
     return tuple(pairs)
 
 
@@ -218,7 +222,7 @@ def parse_email(raw: bytes, *, list_address: str, key: str | None = None) -> Ema
     names = {name.lower() for name in message}
     if not names & _KNOWN_HEADERS:
         raise MessageRejected("unparseable", "no RFC 5322 header found")
-    headers = _header_pairs(parsed.headers)
+    headers = _header_pairs(message)
     from_ = _first(_address_pairs(parsed.from_))
     sender_header = _first(_addresses(message.get_all("sender", [])))
     reply_to = _address_pairs(parsed.reply_to)
