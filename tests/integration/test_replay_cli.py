@@ -126,3 +126,16 @@ def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     done = replay(str(tmp_path / "nope"), "--dry-run")
     assert done.returncode == 2
     assert "does not exist" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_db_upgrade_and_current(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'[database]\npath = "{tmp_path / "state" / "state.db"}"\n')
+    base = [sys.executable, "-m", "gateway.cli", "db"]
+    done = subprocess.run([*base, "upgrade", "--config", str(config)], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "database at revision 0001 (was empty)" in done.stdout
+    done = subprocess.run([*base, "current", "--config", str(config)], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.stdout.strip() == "current 0001, head 0001"
