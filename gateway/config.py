@@ -67,6 +67,14 @@ class ListSection(_Section):
         return _check_email(value)
 
 
+class GitHubLimitsSection(_Section):
+    min_write_interval: Annotated[float, Field(ge=0)] = 1.0
+    writes_per_minute: Annotated[int, Field(ge=1)] = 80
+    writes_per_hour: Annotated[int, Field(ge=1)] = 500
+    secondary_wait: Annotated[float, Field(ge=0)] = 60.0
+    request_timeout: Annotated[float, Field(gt=0)] = 30.0
+
+
 class GitHubSection(_Section):
     repository: str = "visit-dav/live-customer-response"
     api_url: str = "https://api.github.com"
@@ -74,6 +82,7 @@ class GitHubSection(_Section):
     token: SecretStr | None = None
     token_file: str = ""
     labels: tuple[str, ...] = ("customer-response",)
+    limits: GitHubLimitsSection = GitHubLimitsSection()
 
     @field_validator("repository")
     @classmethod
@@ -127,6 +136,34 @@ class InboundSection(_Section):
     max_body_chars: Annotated[int, Field(ge=1000, le=65536)] = 65000
 
 
+class ImapSection(_Section):
+    host: str = "localhost"
+    port: Annotated[int, Field(ge=0, le=65535)] = 0  # 0: 993 for tls, else 143
+    security: Literal["tls", "starttls", "plain"] = "tls"
+    ca_file: str = ""
+    username: str = ""
+    auth: Literal["password", "xoauth2"] = "password"
+    password: SecretStr | None = None
+    password_file: str = ""
+    oauth2_token_file: str = ""
+    oauth2_token_command: str = ""
+    folder: str = "INBOX"
+    processed: Literal["flag", "move"] = "flag"
+    processed_flag: str = "$Gatewayed"
+    processed_folder: str = "Gatewayed"
+    idle: bool = True
+    idle_renew_seconds: Annotated[int, Field(ge=60, le=1740)] = 1500
+    poll_interval: Annotated[float, Field(gt=0)] = 60.0
+    fetch_batch: Annotated[int, Field(ge=1, le=1000)] = 50
+    timeout: Annotated[float, Field(gt=0)] = 60.0
+
+    @property
+    def effective_port(self) -> int:
+        if self.port:
+            return self.port
+        return 993 if self.security == "tls" else 143
+
+
 class LogSection(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -141,6 +178,7 @@ class RawConfig(_Section):
     list: ListSection = ListSection()
     github: GitHubSection = GitHubSection()
     mail: MailSection = MailSection()
+    imap: ImapSection = ImapSection()
     inbound: InboundSection = InboundSection()
     log: LogSection = LogSection()
     schedule: ScheduleSection = ScheduleSection()
@@ -156,6 +194,7 @@ class Config(BaseModel):
     source: str
     base_dir: Path
     github_token: SecretStr | None = None
+    imap_password: SecretStr | None = None
 
     @property
     def database(self) -> DatabaseSection:
@@ -172,6 +211,10 @@ class Config(BaseModel):
     @property
     def mail(self) -> MailSection:
         return self.raw.mail
+
+    @property
+    def imap(self) -> ImapSection:
+        return self.raw.imap
 
     @property
     def inbound(self) -> InboundSection:
@@ -196,6 +239,17 @@ class Config(BaseModel):
         state_dir = os.environ.get("STATE_DIRECTORY")
         path = Path(state_dir) / "state.db" if state_dir else self.resolve(self.raw.database.path)
         return f"sqlite:///{path}"
+
+    def require_imap_password(self) -> SecretStr:
+        if self.imap_password is None:
+            raise ConfigError(
+                "imap.password",
+                "no IMAP password is configured",
+                "set imap.password_file, VISIT_GATEWAY_IMAP_PASSWORD, or a systemd credential "
+                "named imap-password",
+                source=self.source,
+            )
+        return self.imap_password
 
     def require_github_token(self) -> SecretStr:
         if self.github_token is None:
@@ -257,7 +311,12 @@ def parse_config(
         base_dir=base_dir,
         source=source,
     )
-    return Config(raw=raw, source=source, base_dir=base_dir, github_token=token)
+    password = _secret(
+        "imap-password", "IMAP_PASSWORD", raw.imap.password, raw.imap.password_file,
+        key="imap.password", env=env, base_dir=base_dir, source=source,
+    )
+    return Config(raw=raw, source=source, base_dir=base_dir, github_token=token,
+                  imap_password=password)
 
 
 def _secret(

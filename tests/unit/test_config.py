@@ -81,7 +81,7 @@ def _keys(model: type[BaseModel], prefix: str = "") -> set[str]:
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             keys |= _keys(annotation, f"{prefix}{name}.")
-        elif name != "token":  # secrets are documented, not written into the example
+        elif name not in ("token", "password"):  # secrets: documented, never in the example
             keys.add(prefix + name)
     return keys
 
