@@ -1,0 +1,207 @@
+"""The GitHub adapter: create issues and comments, and find them again by their hidden marker.
+
+PyGithub is used with its own retry and throttling turned off (`retry=None`): its default retry
+re-sends a POST after a 5xx, and GitHub may already have applied the first one, which is how
+other bridges create duplicate issues. The writer owns retries; this module only translates
+outcomes at the boundary:
+
+- `RateLimited` — GitHub said wait (403/429 rate limit); nothing was written.
+- `OutcomeUnknown` — a write may or may not have been applied (5xx, timeout, dropped connection):
+  find the marker before writing again.
+- `WriteRejected` — GitHub refused this write for good (422 validation, 404 issue, 410 gone).
+- `GitHubAuthError` / `RepositoryNotFound` — the token or repository is wrong: nothing heals
+  until an admin fixes the configuration.
+
+Blocking: call it from the writer's thread, never from the event loop.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import github
+import requests
+from github import Auth, Github, GithubException
+
+from gateway.errors import PermanentError, RateLimited, TransientError
+
+
+class OutcomeUnknown(TransientError):
+    """A write was sent but its outcome is unknown; look for it before sending it again."""
+
+
+class WriteRejected(PermanentError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"GitHub refused the write ({status}): {message}")
+        self.status = status
+
+
+class GitHubAuthError(PermanentError):
+    """The token is missing, revoked or lacks permission."""
+
+
+class RepositoryNotFound(PermanentError):
+    """The repository does not exist, or the token cannot see it."""
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedIssue:
+    number: int
+    url: str
+    assignees: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedComment:
+    comment_id: int
+    url: str
+
+
+class IssueTracker(Protocol):
+    def create_issue(self, title: str, body: str, labels: Sequence[str],
+                     assignee: str | None) -> CreatedIssue: ...
+    def add_comment(self, number: int, body: str) -> CreatedComment: ...
+    def find_issue(self, marker: str, since: dt.datetime) -> CreatedIssue | None: ...
+    def find_comment(
+        self, number: int, marker: str, since: dt.datetime
+    ) -> CreatedComment | None: ...
+    def can_assign(self, login: str) -> bool: ...
+
+
+def _retry_after(exc: GithubException, secondary_wait: float) -> float:
+    """Seconds to wait, from GitHub's headers (docs: 'rate limits for the REST API')."""
+    headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+    if "retry-after" in headers:
+        try:
+            return max(float(headers["retry-after"]), 1.0)
+        except ValueError:
+            pass
+    if headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
+        try:
+            return max(float(headers["x-ratelimit-reset"]) - time.time(), 1.0)
+        except ValueError:
+            pass
+    # A secondary limit without retry-after: GitHub says wait at least a minute.
+    return max(secondary_wait, 60.0)
+
+
+def _message(exc: GithubException) -> str:
+    data = exc.data if isinstance(exc.data, dict) else {}
+    message = str(data.get("message", "")) or str(exc)
+    errors = data.get("errors")
+    if isinstance(errors, list) and errors:
+        details = [str(e.get("message") or e.get("code")) if isinstance(e, dict) else str(e)
+                   for e in errors]
+        message += ": " + "; ".join(details)
+    return message[:300]
+
+
+def _is_rate_limit(exc: GithubException) -> bool:
+    if isinstance(exc, github.RateLimitExceededException) or exc.status == 429:
+        return True
+    text = _message(exc).lower()
+    return exc.status == 403 and ("rate limit" in text or "abuse" in text)
+
+
+class GitHubTracker:
+    """`IssueTracker` over PyGithub for one repository."""
+
+    def __init__(self, *, api_url: str, token: str, repository: str, bot_login: str,
+                 timeout: float, secondary_wait: float) -> None:
+        self._gh = Github(
+            base_url=api_url, auth=Auth.Token(token), retry=None, timeout=int(timeout),
+            seconds_between_requests=None, seconds_between_writes=None, per_page=100, lazy=True,
+        )
+        self._repo = self._gh.get_repo(repository)
+        self._repository = repository
+        self._bot = bot_login
+        self._secondary_wait = secondary_wait
+
+    def close(self) -> None:
+        self._gh.close()
+
+    # -- translation ------------------------------------------------------------------------
+
+    def _fail(self, exc: Exception, *, write: bool) -> Exception:
+        if isinstance(exc, GithubException):
+            if _is_rate_limit(exc):
+                return RateLimited(_message(exc), _retry_after(exc, self._secondary_wait))
+            if exc.status == 401:
+                return GitHubAuthError(f"GitHub rejected the token: {_message(exc)}")
+            if exc.status >= 500:
+                reason = f"GitHub answered {exc.status}"
+                return OutcomeUnknown(reason) if write else TransientError(reason)
+            if exc.status == 403:
+                return GitHubAuthError(f"the token may not do this: {_message(exc)}")
+            return WriteRejected(exc.status, _message(exc))
+        if isinstance(exc, requests.exceptions.RequestException | ConnectionError | TimeoutError):
+            reason = f"no answer from GitHub ({type(exc).__name__})"
+            return OutcomeUnknown(reason) if write else TransientError(reason)
+        return exc
+
+    def _call(self, write: bool, func: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (GithubException, requests.exceptions.RequestException, ConnectionError,
+                TimeoutError) as exc:
+            raise self._fail(exc, write=write) from exc
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def check_repository(self) -> None:
+        """Fail fast with a clear error when the token or repository is wrong."""
+        try:
+            _ = self._repo.id  # completing the lazy object is one GET /repos/{owner}/{repo}
+        except github.UnknownObjectException:
+            raise RepositoryNotFound(
+                f"repository {self._repository} does not exist or the token cannot see it"
+            ) from None
+        except (GithubException, requests.exceptions.RequestException) as exc:
+            raise self._fail(exc, write=False) from exc
+
+    def can_assign(self, login: str) -> bool:
+        try:
+            return bool(self._call(False, self._repo.has_in_assignees, login))
+        except WriteRejected:
+            return False
+
+    def find_issue(self, marker: str, since: dt.datetime) -> CreatedIssue | None:
+        """An issue by the bot, updated since `since`, whose body carries `marker`."""
+        issues = self._call(False, self._repo.get_issues, state="all", sort="created",
+                            direction="desc", since=since, creator=self._gh.get_user(self._bot))
+        try:
+            for issue in issues:
+                if marker in (issue.body or ""):
+                    return CreatedIssue(issue.number, issue.html_url,
+                                        tuple(a.login for a in issue.assignees))
+        except (GithubException, requests.exceptions.RequestException) as exc:
+            raise self._fail(exc, write=False) from exc
+        return None
+
+    def find_comment(self, number: int, marker: str, since: dt.datetime) -> CreatedComment | None:
+        comments = self._call(False, self._repo.get_issue(number).get_comments, since=since)
+        try:
+            for comment in comments:
+                if marker in (comment.body or ""):
+                    return CreatedComment(comment.id, comment.html_url)
+        except (GithubException, requests.exceptions.RequestException) as exc:
+            raise self._fail(exc, write=False) from exc
+        return None
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def create_issue(self, title: str, body: str, labels: Sequence[str],
+                     assignee: str | None) -> CreatedIssue:
+        kwargs: dict[str, Any] = {"title": title, "body": body, "labels": list(labels)}
+        if assignee:
+            kwargs["assignees"] = [assignee]
+        issue = self._call(True, self._repo.create_issue, **kwargs)
+        return CreatedIssue(issue.number, issue.html_url, tuple(a.login for a in issue.assignees))
+
+    def add_comment(self, number: int, body: str) -> CreatedComment:
+        comment = self._call(True, self._repo.get_issue(number).create_comment, body)
+        return CreatedComment(comment.id, comment.html_url)

@@ -1,0 +1,159 @@
+"""Outbox rows as the writer and the `outbox` command see them: queries and state changes.
+
+States: `pending` (not sent yet, or sent and known not applied), `sending` (a write may have
+reached GitHub: find its marker before sending again — also what a crash mid-write leaves),
+`done`, `failed` (GitHub refused it for good; kept for the admin), `dropped` (by an admin).
+Every change is one short transaction. Knows nothing about GitHub; values only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from gateway.store import Store, message_ids, messages, outbox, threads
+
+OPEN = ("pending", "sending")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    key: str
+    kind: str
+    thread_id: str | None
+    message_key: str | None
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    created_at: dt.datetime
+    last_error: str | None
+    issue_number: int | None  # of the row's thread, when known
+
+
+def _item(row: Any) -> OutboxItem:
+    return OutboxItem(
+        id=row.id, key=row.key, kind=row.kind, thread_id=row.thread_id,
+        message_key=row.message_key, payload=json.loads(row.payload), status=row.status,
+        attempts=row.attempts, next_attempt_at=row.next_attempt_at, created_at=row.created_at,
+        last_error=row.last_error, issue_number=row.issue_number,
+    )
+
+
+_SELECT = sa.select(outbox, threads.c.issue_number).select_from(
+    outbox.outerjoin(threads, outbox.c.thread_id == threads.c.thread_id)
+)
+
+
+class Outbox:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def open_items(self) -> list[OutboxItem]:
+        """Every pending or in-flight row, oldest first."""
+        with self.store.read() as tx:
+            rows = tx.conn.execute(
+                _SELECT.where(outbox.c.status.in_(OPEN)).order_by(outbox.c.id))
+            return [_item(row) for row in rows]
+
+    def items(self, *, status: str | None = None, limit: int = 200) -> list[OutboxItem]:
+        query = _SELECT.order_by(outbox.c.id.desc()).limit(limit)
+        if status:
+            query = query.where(outbox.c.status == status)
+        with self.store.read() as tx:
+            return [_item(row) for row in tx.conn.execute(query)]
+
+    def next_ready(self, now: dt.datetime) -> tuple[OutboxItem | None, dt.datetime | None]:
+        """The row to send now, and otherwise when the earliest blocked row becomes due.
+
+        Rows go in id (arrival) order within a thread: a thread's later rows wait while an
+        earlier one is open, and a comment waits until its thread has an issue number.
+        """
+        blocked: set[str] = set()
+        soonest: dt.datetime | None = None
+        for item in self.open_items():
+            thread = item.thread_id or f"row-{item.id}"
+            if thread in blocked:
+                continue
+            blocked.add(thread)
+            if item.kind == "add_comment" and item.issue_number is None:
+                continue  # waits for its issue to be created
+            due = item.next_attempt_at or item.created_at
+            if due <= now:
+                return item, None
+            soonest = due if soonest is None else min(soonest, due)
+        return None, soonest
+
+    def mark_sending(self, item: OutboxItem, now: dt.datetime) -> None:
+        self._update(item.id, now, status="sending", attempts=item.attempts + 1)
+
+    def reschedule(self, item: OutboxItem, now: dt.datetime, *, status: str, error: str,
+                   at: dt.datetime) -> None:
+        self._update(item.id, now, status=status, last_error=error[:500], next_attempt_at=at)
+
+    def fail(self, item: OutboxItem, now: dt.datetime, error: str) -> None:
+        self._update(item.id, now, status="failed", last_error=error[:500])
+
+    def done(self, item: OutboxItem, now: dt.datetime, result: dict[str, Any],
+             *, issue_number: int | None = None) -> None:
+        """Record success; for a new issue also give its thread the issue number."""
+        with self.store.tx() as tx:
+            tx.conn.execute(outbox.update().where(outbox.c.id == item.id).values(
+                status="done", result=json.dumps(result), last_error=None, updated_at=now))
+            if issue_number is not None and item.thread_id:
+                _claim_issue(tx.conn, item.thread_id, issue_number)
+
+    def _update(self, row_id: int, now: dt.datetime, **values: Any) -> None:
+        with self.store.tx() as tx:
+            tx.conn.execute(outbox.update().where(outbox.c.id == row_id)
+                            .values(updated_at=now, **values))
+
+    # -- admin ------------------------------------------------------------------------------
+
+    def retry(self, key: str, now: dt.datetime) -> bool:
+        """Make a failed (or waiting) row due now. A `sending` row stays `sending`: its marker
+        is still checked before it is sent again."""
+        with self.store.tx() as tx:
+            row = tx.conn.execute(sa.select(outbox.c.status).where(outbox.c.key == key)).first()
+            if row is None or row.status in ("done", "dropped"):
+                return False
+            status = "sending" if row.status == "sending" else "pending"
+            tx.conn.execute(outbox.update().where(outbox.c.key == key).values(
+                status=status, next_attempt_at=now, updated_at=now))
+            return True
+
+    def drop(self, key: str, now: dt.datetime) -> bool:
+        with self.store.tx() as tx:
+            result = tx.conn.execute(outbox.update().where(
+                outbox.c.key == key, outbox.c.status.in_(("pending", "sending", "failed"))
+            ).values(status="dropped", updated_at=now))
+            return result.rowcount == 1
+
+    def writes_since(self, since: dt.datetime) -> list[dt.datetime]:
+        """When recent writes finished (to resume the rate budget after a restart)."""
+        with self.store.read() as tx:
+            rows = tx.conn.execute(sa.select(outbox.c.updated_at).where(
+                outbox.c.status == "done", outbox.c.updated_at >= since))
+            return sorted(row.updated_at for row in rows)
+
+
+def _claim_issue(conn: sa.Connection, thread_id: str, number: int) -> None:
+    """Give `thread_id` issue `number`. A thread made earlier for the same issue from a GitHub
+    notification id (`gh-N`) is merged into it, so both sets of ids keep threading."""
+    other = conn.execute(sa.select(threads.c.thread_id).where(
+        threads.c.issue_number == number, threads.c.thread_id != thread_id)).first()
+    if other is not None:
+        conn.execute(message_ids.update().where(message_ids.c.thread_id == other.thread_id)
+                     .values(thread_id=thread_id))
+        conn.execute(messages.update().where(messages.c.thread_id == other.thread_id)
+                     .values(thread_id=thread_id))
+        conn.execute(outbox.update().where(outbox.c.thread_id == other.thread_id)
+                     .values(thread_id=thread_id))
+        conn.execute(threads.delete().where(threads.c.thread_id == other.thread_id))
+    conn.execute(threads.update().where(threads.c.thread_id == thread_id)
+                 .values(issue_number=number))

@@ -1,0 +1,55 @@
+"""The write budget: GitHub's content-creation limits as a pure calculator.
+
+GitHub documents at most 80 content-creating requests a minute and 500 an hour, and asks for
+writes at least a second apart (docs: "Best practices for using the REST API"). `WriteBudget`
+remembers when recent writes happened and answers when the next one may go; a rate-limit
+answer from GitHub pauses everything until its `retry-after`. No clock, no sleeping: callers
+pass `now` and wait themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+MINUTE = dt.timedelta(minutes=1)
+HOUR = dt.timedelta(hours=1)
+
+
+@dataclass(slots=True)
+class WriteBudget:
+    min_interval: dt.timedelta
+    per_minute: int
+    per_hour: int
+    _writes: deque[dt.datetime] = field(default_factory=deque)
+    paused_until: dt.datetime | None = None
+
+    def seed(self, past_writes: Iterable[dt.datetime]) -> None:
+        """Start from the writes made in the last hour (e.g. before a restart)."""
+        for when in sorted(past_writes):
+            self._writes.append(when)
+
+    def record(self, when: dt.datetime) -> None:
+        self._writes.append(when)
+
+    def pause(self, until: dt.datetime) -> None:
+        if self.paused_until is None or until > self.paused_until:
+            self.paused_until = until
+
+    def next_allowed(self, now: dt.datetime) -> dt.datetime:
+        """The earliest instant >= now at which a write stays within every limit."""
+        while self._writes and self._writes[0] <= now - HOUR:
+            self._writes.popleft()
+        candidates = [now]
+        if self.paused_until is not None:
+            candidates.append(self.paused_until)
+        if self._writes:
+            candidates.append(self._writes[-1] + self.min_interval)
+            in_minute = [w for w in self._writes if w > now - MINUTE]
+            if len(in_minute) >= self.per_minute:
+                candidates.append(in_minute[len(in_minute) - self.per_minute] + MINUTE)
+            if len(self._writes) >= self.per_hour:
+                candidates.append(self._writes[len(self._writes) - self.per_hour] + HOUR)
+        return max(candidates)

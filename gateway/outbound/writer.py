@@ -1,0 +1,237 @@
+"""The single serial GitHub writer: executes outbox rows, exactly once, in order.
+
+For each row: if a previous attempt may have reached GitHub (`sending`: an unclear answer, or
+a crash between POST and commit), look for the row's hidden marker first and record what is
+found; only if it is not there, wait for the write budget, mark the row `sending` (committed),
+POST, and record the result. Rate-limit answers pause all writes until GitHub's `retry-after`;
+an unclear answer is retried with backoff after the marker check; a refused write is kept as
+`failed` with GitHub's reason. A bad token or repository pauses the writer and logs it; mail
+keeps arriving and waits in the outbox. Runs in its own thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from gateway.clock import Clock
+from gateway.errors import PermanentError, RateLimited, TransientError
+from gateway.inbound.thread import marker
+from gateway.outbound.github import (
+    CreatedComment,
+    CreatedIssue,
+    GitHubAuthError,
+    IssueTracker,
+    OutcomeUnknown,
+    RepositoryNotFound,
+    WriteRejected,
+)
+from gateway.outbound.outbox import Outbox, OutboxItem
+from gateway.outbound.pacing import WriteBudget
+
+log = structlog.get_logger("gateway.github")
+
+MARKER_SLACK = dt.timedelta(minutes=10)  # clock skew between us and GitHub
+AUTH_PAUSE = dt.timedelta(minutes=5)
+ASSIGNABLE_TTL = dt.timedelta(hours=1)
+
+
+@dataclass(slots=True)
+class WriterStatus:
+    """What /healthz and sd_notify read."""
+
+    last_success: dt.datetime | None = None
+    last_error: str = ""
+    paused_until: dt.datetime | None = None
+    healthy: bool = True
+    writes: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+class GitHubWriter:
+    def __init__(self, outbox: Outbox, tracker_factory: Callable[[], IssueTracker],
+                 budget: WriteBudget, clock: Clock, *, status: WriterStatus | None = None,
+                 seed: int | None = None, backoff_base: float = 1.0) -> None:
+        self.outbox = outbox
+        self._tracker_factory = tracker_factory
+        self._tracker: IssueTracker | None = None
+        self.budget = budget
+        self.clock = clock
+        self.status = status or WriterStatus()
+        self._assignable: dict[str, tuple[bool, dt.datetime]] = {}
+        self._random = random.Random(seed)
+        self._backoff_base = backoff_base
+
+    @property
+    def tracker(self) -> IssueTracker:
+        if self._tracker is None:
+            self._tracker = self._tracker_factory()
+        return self._tracker
+
+    def run(self, stop: threading.Event, wake: threading.Event) -> None:
+        """Send rows until `stop` is set; sleep until `wake`, a due row or a budget slot."""
+        now = self.clock.now()
+        self.budget.seed(self.outbox.writes_since(now - dt.timedelta(hours=1)))
+        while not stop.is_set():
+            delay = self.step()
+            if delay is None:
+                continue
+            wake.wait(timeout=delay)
+            wake.clear()
+
+    def step(self) -> float | None:
+        """Do one unit of work. Returns None to go on at once, else seconds to wait at most."""
+        now = self.clock.now()
+        item, due = self.outbox.next_ready(now)
+        if item is None:
+            return 30.0 if due is None else max((due - now).total_seconds(), 0.05)
+        allowed = self.budget.next_allowed(now)
+        if allowed > now:
+            return max((allowed - now).total_seconds(), 0.01)
+        self._send(item, now)
+        return None
+
+    # -- one row ----------------------------------------------------------------------------
+
+    def _send(self, item: OutboxItem, now: dt.datetime) -> None:
+        bound = log.bind(row=item.key, thread=item.thread_id, kind=item.kind)
+        try:
+            if item.status == "sending" and self._found(item, now, bound):
+                return
+            now = self.clock.now()
+            self.outbox.mark_sending(item, now)
+            self.budget.record(now)
+            self.status.writes += 1
+            self._write(item, bound)
+        except RateLimited as exc:
+            until = self.clock.now() + dt.timedelta(seconds=exc.retry_after)
+            self.budget.pause(until)
+            self.status.paused_until = until
+            # Nothing was written: a rate-limited request is refused before it is applied.
+            status = "sending" if item.status == "sending" else "pending"
+            self.outbox.reschedule(item, self.clock.now(), status=status, error=str(exc), at=until)
+            self.status.count("rate_limited")
+            bound.warning("github.rate_limited", retry_after=exc.retry_after, reason=str(exc))
+        except OutcomeUnknown as exc:
+            at = self.clock.now() + self._backoff(item.attempts + 1)
+            self.outbox.reschedule(item, self.clock.now(), status="sending", error=str(exc), at=at)
+            self.status.count("unclear")
+            self.status.last_error = str(exc)
+            bound.warning("github.write_unclear", reason=str(exc), attempt=item.attempts + 1,
+                          retry_at=at.isoformat())
+        except (GitHubAuthError, RepositoryNotFound) as exc:
+            until = self.clock.now() + AUTH_PAUSE
+            self.budget.pause(until)
+            status = "sending" if item.status == "sending" else "pending"
+            self.outbox.reschedule(item, self.clock.now(), status=status, error=str(exc), at=until)
+            self.status.healthy = False
+            self.status.last_error = str(exc)
+            self.status.count("auth_failed")
+            bound.error("github.auth_failed", reason=str(exc), retry_at=until.isoformat())
+        except WriteRejected as exc:
+            self.outbox.fail(item, self.clock.now(), str(exc))
+            self.status.count("rejected")
+            bound.error("github.write_failed", status=exc.status, reason=str(exc))
+        except TransientError as exc:  # a read during the marker check failed
+            at = self.clock.now() + self._backoff(item.attempts + 1)
+            status = "sending" if item.status == "sending" else "pending"
+            self.outbox.reschedule(item, self.clock.now(), status=status, error=str(exc), at=at)
+            self.status.count("transient")
+            bound.warning("github.retry", reason=str(exc), retry_at=at.isoformat())
+        except PermanentError as exc:
+            self.outbox.fail(item, self.clock.now(), str(exc))
+            self.status.count("rejected")
+            bound.error("github.write_failed", reason=str(exc))
+
+    def _found(self, item: OutboxItem, now: dt.datetime, bound: structlog.BoundLogger) -> bool:
+        """After an unclear attempt: is the write already on GitHub? Record it if so."""
+        if item.message_key is None:
+            return False
+        token = marker(item.message_key)
+        since = item.created_at - MARKER_SLACK
+        if item.kind == "create_issue":
+            issue = self.tracker.find_issue(token, since)
+            if issue is not None:
+                self._issue_done(item, issue, bound, found=True)
+                return True
+        elif item.kind == "add_comment" and item.issue_number is not None:
+            comment = self.tracker.find_comment(item.issue_number, token, since)
+            if comment is not None:
+                self._comment_done(item, comment, bound, found=True)
+                return True
+        bound.info("github.not_found_after_unclear", attempt=item.attempts)
+        return False
+
+    def _write(self, item: OutboxItem, bound: structlog.BoundLogger) -> None:
+        payload = item.payload
+        if item.kind == "create_issue":
+            assignee = payload.get("assignee")
+            if assignee and not self._can_assign(assignee):
+                bound.warning("github.assignee_not_assignable", assignee=assignee,
+                              fix="give the account push access to the repository")
+                assignee = None
+            try:
+                issue = self.tracker.create_issue(payload["title"], payload["body"],
+                                                  payload.get("labels", []), assignee)
+            except WriteRejected as exc:
+                if not (assignee and exc.status == 422 and "assign" in str(exc).lower()):
+                    raise
+                # GitHub refuses (422) an assignee it cannot assign when the token has push
+                # access; create the issue anyway, unassigned, and say so.
+                bound.warning("github.assignee_refused", assignee=assignee, reason=str(exc))
+                self._assignable[assignee] = (False, self.clock.now())
+                issue = self.tracker.create_issue(payload["title"], payload["body"],
+                                                  payload.get("labels", []), None)
+            if assignee and assignee not in issue.assignees:
+                bound.warning("github.assignee_dropped", assignee=assignee, issue=issue.number)
+            self._issue_done(item, issue, bound, found=False)
+        elif item.kind == "add_comment":
+            if item.issue_number is None:
+                raise TransientError("the thread has no issue yet")
+            comment = self.tracker.add_comment(item.issue_number, payload["body"])
+            self._comment_done(item, comment, bound, found=False)
+        else:
+            raise PermanentError(f"unknown outbox row kind {item.kind!r}")
+
+    def _issue_done(self, item: OutboxItem, issue: CreatedIssue, bound: structlog.BoundLogger,
+                    *, found: bool) -> None:
+        self.outbox.done(item, self.clock.now(), {"number": issue.number, "url": issue.url},
+                         issue_number=issue.number)
+        self._success("found_existing" if found else "created")
+        bound.info("github.found_existing" if found else "github.issue_created",
+                   issue=issue.number)
+
+    def _comment_done(self, item: OutboxItem, comment: CreatedComment,
+                      bound: structlog.BoundLogger, *, found: bool) -> None:
+        self.outbox.done(item, self.clock.now(), {"comment_id": comment.comment_id,
+                                                  "url": comment.url})
+        self._success("found_existing" if found else "created")
+        bound.info("github.found_existing" if found else "github.comment_created",
+                   issue=item.issue_number, comment=comment.comment_id)
+
+    def _success(self, outcome: str) -> None:
+        self.status.last_success = self.clock.now()
+        self.status.healthy = True
+        self.status.paused_until = None
+        self.status.count(outcome)
+
+    def _can_assign(self, login: str) -> bool:
+        cached = self._assignable.get(login)
+        now = self.clock.now()
+        if cached is not None and now - cached[1] < ASSIGNABLE_TTL:
+            return cached[0]
+        answer = self.tracker.can_assign(login)
+        self._assignable[login] = (answer, now)
+        return answer
+
+    def _backoff(self, attempt: int) -> dt.timedelta:
+        base = min(self._backoff_base * 2.0 ** min(attempt, 10), 600.0)
+        return dt.timedelta(seconds=base * (0.5 + self._random.random()))

@@ -1,0 +1,55 @@
+"""The write budget keeps writes a second apart and within 80/minute and 500/hour."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.outbound.pacing import WriteBudget
+
+T0 = dt.datetime(2026, 3, 2, 16, 0, tzinfo=dt.UTC)
+S = dt.timedelta(seconds=1)
+
+
+def budget() -> WriteBudget:
+    return WriteBudget(min_interval=S, per_minute=80, per_hour=500)
+
+
+def test_min_interval_and_pause() -> None:
+    b = budget()
+    assert b.next_allowed(T0) == T0
+    b.record(T0)
+    assert b.next_allowed(T0) == T0 + S
+    b.pause(T0 + 90 * S)
+    assert b.next_allowed(T0 + 2 * S) == T0 + 90 * S
+    assert b.next_allowed(T0 + 100 * S) == T0 + 100 * S
+
+
+def test_greedy_writer_never_exceeds_any_limit() -> None:
+    b = WriteBudget(min_interval=dt.timedelta(0), per_minute=80, per_hour=500)
+    now = T0
+    sent: list[dt.datetime] = []
+    for _ in range(1200):
+        now = b.next_allowed(now)
+        b.record(now)
+        sent.append(now)
+    for i, when in enumerate(sent):
+        assert sum(1 for w in sent[i:] if w < when + dt.timedelta(minutes=1)) <= 80
+        assert sum(1 for w in sent[i:] if w < when + dt.timedelta(hours=1)) <= 500
+    # ...and uses what the limits allow: 500 in the first hour.
+    assert sum(1 for w in sent if w < T0 + dt.timedelta(hours=1)) == 500
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=7200), min_size=1, max_size=300))
+def test_seeded_history_is_respected(offsets: list[float]) -> None:
+    b = budget()
+    past = sorted(T0 + dt.timedelta(seconds=o) for o in offsets)
+    b.seed(past)
+    now = past[-1]
+    allowed = b.next_allowed(now)
+    window = [w for w in past if w > allowed - dt.timedelta(hours=1)]
+    assert len(window) < 500 or allowed > now
+    assert allowed >= past[-1] + S
