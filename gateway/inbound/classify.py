@@ -95,7 +95,9 @@ def classify(email: Email, rules: ClassifyRules) -> Verdict | None:
     precedence = (email.header("precedence") or "").strip().lower()
     if precedence in rules.ignore_precedence:
         return _ignore("precedence", precedence)
-    subject = email.subject.replace(rules.list_prefix, " ", 1) if rules.list_prefix else email.subject
+    subject = (
+        email.subject.replace(rules.list_prefix, " ", 1) if rules.list_prefix else email.subject
+    )
     if _OUT_OF_OFFICE.match(subject):
         return _ignore("out-of-office-subject")
     sender = email.sender.addr if email.sender else ""
