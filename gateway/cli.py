@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import structlog
+
 from gateway import __version__
 from gateway.clock import SystemClock
 from gateway.config import Config, default_config_path, load_config
@@ -20,6 +22,7 @@ from gateway.errors import ConfigError, GatewayError, UsageError
 from gateway.log import configure
 
 EXIT_USAGE = 2
+EXIT_CONFIG = 78  # sysexits EX_CONFIG: systemd's RestartPreventExitStatus= keeps it from looping
 
 
 def parse_instant(text: str) -> dt.datetime:
@@ -111,6 +114,60 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from gateway import app
+
+    try:
+        config = _config(args)
+    except ConfigError as exc:
+        print(f"visit-gateway: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure(args.log_level or config.log.level, config.log.format, stream=sys.stdout)
+    try:
+        asyncio.run(app.run(config))
+    except (app.FatalError, ConfigError) as exc:
+        structlog.get_logger("gateway.app").error("gateway.fatal", reason=str(exc))
+        print(f"visit-gateway: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return 0
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from gateway.outbound.outbox import Outbox
+    from gateway.store import Store
+
+    config = _config(args)
+    store = Store.open(config.database_url(), synchronous=config.database.sqlite_synchronous)
+    try:
+        box = Outbox(store)
+        now = SystemClock().now()
+        if args.outbox_command == "list":
+            items = box.items(status=args.status, limit=args.limit)
+            print(f"{'key':<58} {'kind':<13} {'status':<8} {'tries':>5}  note")
+            for item in reversed(items):
+                note = item.last_error or (f"issue #{item.issue_number}"
+                                           if item.issue_number else "")
+                if item.kind == "add_comment" and item.issue_number is None:
+                    note = note or "waits for its issue"
+                print(f"{item.key[:58]:<58} {item.kind:<13} {item.status:<8} "
+                      f"{item.attempts:>5}  {note[:80]}")
+            return 0
+        if not args.key:
+            raise UsageError(f"outbox {args.outbox_command} needs a KEY (see `outbox list`)")
+        if args.outbox_command == "retry":
+            changed = box.retry(args.key, now)
+        else:
+            changed = box.drop(args.key, now)
+        if not changed:
+            raise UsageError(f"outbox: no open or failed row with key {args.key!r}")
+        print(f"{args.outbox_command}: {args.key}")
+        return 0
+    finally:
+        store.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="visit-gateway",
@@ -150,6 +207,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--format", choices=["text", "json"], default="text")
     replay.set_defaults(func=cmd_replay, default_level="error")  # verdicts are the output
+
+    run = sub.add_parser("run", parents=[common],
+                         help="run the daemon: IMAP in, GitHub out (stops on SIGTERM/SIGINT)")
+    run.set_defaults(func=cmd_run, default_level="info")
+
+    box = sub.add_parser("outbox", parents=[common],
+                         help="pending GitHub writes: list | retry KEY | drop KEY")
+    box.add_argument("outbox_command", choices=["list", "retry", "drop"])
+    box.add_argument("key", nargs="?", metavar="KEY")
+    box.add_argument("--status", choices=["pending", "sending", "done", "failed", "dropped"])
+    box.add_argument("--limit", type=int, default=50)
+    box.set_defaults(func=cmd_outbox, default_level="warning")
 
     oncall = sub.add_parser("oncall", parents=[common],
                             help="who is Primary and Backup now (or at --at), and the coming weeks")

@@ -73,6 +73,8 @@ class GitHubLimitsSection(_Section):
     writes_per_hour: Annotated[int, Field(ge=1)] = 500
     secondary_wait: Annotated[float, Field(ge=0)] = 60.0
     request_timeout: Annotated[float, Field(gt=0)] = 30.0
+    retry_base: Annotated[float, Field(gt=0)] = 2.0
+    retry_max: Annotated[float, Field(gt=0)] = 600.0
 
 
 class GitHubSection(_Section):

@@ -59,7 +59,8 @@ class WriterStatus:
 class GitHubWriter:
     def __init__(self, outbox: Outbox, tracker_factory: Callable[[], IssueTracker],
                  budget: WriteBudget, clock: Clock, *, status: WriterStatus | None = None,
-                 seed: int | None = None, backoff_base: float = 1.0) -> None:
+                 seed: int | None = None, backoff_base: float = 1.0,
+                 backoff_max: float = 600.0) -> None:
         self.outbox = outbox
         self._tracker_factory = tracker_factory
         self._tracker: IssueTracker | None = None
@@ -69,6 +70,7 @@ class GitHubWriter:
         self._assignable: dict[str, tuple[bool, dt.datetime]] = {}
         self._random = random.Random(seed)
         self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
 
     @property
     def tracker(self) -> IssueTracker:
@@ -233,5 +235,5 @@ class GitHubWriter:
         return answer
 
     def _backoff(self, attempt: int) -> dt.timedelta:
-        base = min(self._backoff_base * 2.0 ** min(attempt, 10), 600.0)
+        base = min(self._backoff_base * 2.0 ** min(attempt - 1, 16), self._backoff_max)
         return dt.timedelta(seconds=base * (0.5 + self._random.random()))

@@ -1,0 +1,198 @@
+"""Benchmarks of `visit-gateway run` against a real Dovecot and the GitHub emulator.
+
+  latency   APPEND -> issue exists, p50/p99 over --messages messages appended --spacing s
+            apart, beside Dovecot's own IDLE notification delay measured by a second client in
+            the same run.
+  backlog   --backlog messages waiting before the daemon starts: drain rate with the emulator's
+            limits off, beside raw PyGithub create-issue calls/s against the same emulator, and
+            the daemon's peak RSS.
+  limits    --limited messages waiting, GitHub's limits on in the emulator (80/min, 500/h) and
+            the gateway's default pacing (1 s apart): limit errors provoked, and the drain rate
+            as a fraction of what the limits allow.
+
+    .venv/bin/python bench/daemon.py latency|backlog|limits|all
+
+Prints figures; never pass/fail. Needs Dovecot (scripts/install-test-servers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import github  # noqa: E402
+from github import Auth  # noqa: E402
+
+from gateway.testing.dovecot import DovecotServer  # noqa: E402
+from gateway.testing.github_emulator import Emulator  # noqa: E402
+from tests.integration.daemon import REPO, Daemon, setup_github, wait_for, write_config  # noqa: E402
+from tests.unit.mail import raw  # noqa: E402
+
+
+def question(n: int) -> bytes:
+    return raw({"Message-ID": f"<bench-{n}-{time.time_ns()}@univ.edu>",
+                "Subject": f"[visit-users] Benchmark question {n}"}, f"Question {n}.\n" * 20)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def idle_delays(dovecot: DovecotServer, stop: threading.Event, appended: list[float],
+                seen: list[float]) -> None:
+    """A second client IDLEs on INBOX and stamps every EXISTS it is told about."""
+    client = dovecot.client()
+    client.select_folder("INBOX")
+    client.idle()
+    try:
+        while not stop.is_set():
+            for response in client.idle_check(timeout=0.5):
+                if len(response) > 1 and response[1] == b"EXISTS":
+                    seen.append(time.monotonic())
+    finally:
+        client.idle_done()
+        client.logout()
+
+
+def peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def latency(count: int, spacing: float) -> None:
+    with tempfile.TemporaryDirectory() as tmp, DovecotServer() as dovecot:
+        emu = Emulator()
+        token = setup_github(emu)
+        with emu.serve() as url:
+            daemon = Daemon(write_config(Path(tmp), dovecot, url, poll_interval=300.0),
+                            token=token, password=dovecot.password, log=Path(tmp) / "d.log")
+            daemon.start()
+            wait_for(lambda: '"imap.connected"' in daemon.output(), 30, "login", daemon)
+            stop = threading.Event()
+            appended: list[float] = []
+            seen: list[float] = []
+            watcher = threading.Thread(target=idle_delays, args=(dovecot, stop, appended, seen))
+            watcher.start()
+            time.sleep(1.0)
+            delays: list[float] = []
+            for n in range(count):
+                before = len(emu.issues(REPO))
+                dovecot.append("INBOX", question(n))
+                t0 = time.monotonic()
+                appended.append(t0)
+                while len(emu.issues(REPO)) <= before:
+                    time.sleep(0.005)
+                delays.append(time.monotonic() - t0)
+                time.sleep(max(spacing - delays[-1], 0))
+            stop.set()
+            watcher.join()
+            daemon.stop()
+        idle = [s - a for a, s in zip(appended, seen, strict=False) if s >= a]
+        print(f"latency over {count} messages ({spacing}s apart, IDLE, default pacing):")
+        print(f"  APPEND -> issue   p50 {statistics.median(delays) * 1000:7.0f} ms   "
+              f"p99 {percentile(delays, 0.99) * 1000:7.0f} ms")
+        if idle:
+            print(f"  Dovecot IDLE EXISTS delay   p50 {statistics.median(idle) * 1000:7.0f} ms   "
+                  f"p99 {percentile(idle, 0.99) * 1000:7.0f} ms")
+
+
+def raw_pygithub_rate(url: str, token: str, count: int) -> float:
+    gh = github.Github(base_url=url, auth=Auth.Token(token), retry=None,
+                       seconds_between_requests=None, seconds_between_writes=None)
+    repo = gh.get_repo(REPO)
+    start = time.perf_counter()
+    for n in range(count):
+        repo.create_issue(title=f"raw {n}", body="x" * 400)
+    gh.close()
+    return count / (time.perf_counter() - start)
+
+
+def backlog(count: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp, DovecotServer() as dovecot:
+        for n in range(count):
+            dovecot.append("INBOX", question(n))
+        emu = Emulator()
+        token = setup_github(emu)
+        with emu.serve() as url:
+            config = write_config(Path(tmp), dovecot, url)  # the gateway's pacing off, too
+            daemon = Daemon(config, token=token, password=dovecot.password,
+                            log=Path(tmp) / "d.log")
+            start = time.monotonic()
+            daemon.start()
+            peak = 0.0
+            while len(emu.issues(REPO)) < count:
+                assert daemon.process is not None
+                peak = max(peak, peak_rss_mb(daemon.process.pid))
+                time.sleep(0.05)
+            elapsed = time.monotonic() - start
+            daemon.stop()
+            rate = raw_pygithub_rate(url, token, min(count, 500))
+        print(f"backlog of {count} messages, emulator limits off (includes daemon start):")
+        print(f"  drained at {count / elapsed:6.1f} messages/s ({elapsed:.1f} s)")
+        print(f"  raw PyGithub create_issue against the same emulator: {rate:6.1f} calls/s")
+        print(f"  daemon peak RSS during the backlog: {peak:.0f} MB")
+
+
+def limits(count: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp, DovecotServer() as dovecot:
+        for n in range(count):
+            dovecot.append("INBOX", question(n))
+        emu = Emulator()
+        token = setup_github(emu)
+        emu.set_limits(secondary=True, content_per_minute=80, content_per_hour=500)
+        with emu.serve() as url:
+            config = write_config(Path(tmp), dovecot, url)
+            text = config.read_text()  # the gateway's default pacing
+            for old, new in (("min_write_interval = 0.0", "min_write_interval = 1.0"),
+                             ("writes_per_minute = 100000", "writes_per_minute = 80"),
+                             ("writes_per_hour = 100000", "writes_per_hour = 500")):
+                text = text.replace(old, new)
+            config.write_text(text)
+            daemon = Daemon(config, token=token, password=dovecot.password,
+                            log=Path(tmp) / "d.log")
+            daemon.start()
+            wait_for(lambda: len(emu.issues(REPO)) >= 1, 60, "first issue", daemon)
+            first = time.monotonic()
+            while len(emu.issues(REPO)) < count:
+                time.sleep(0.1)
+            elapsed = time.monotonic() - first
+            daemon.stop()
+            errors = emu.limit_errors_served
+        writes = count - 1
+        allowed = min(1.0, 80 / 60, 500 / 3600 if writes > 500 else 1.0)
+        print(f"{count} messages with GitHub's limits on (80/min, 500/h, 1 s apart):")
+        print(f"  limit errors provoked: {errors}")
+        print(f"  drain rate {writes / elapsed:.3f} writes/s = "
+              f"{writes / elapsed / allowed:.0%} of what the limits allow ({allowed:.3f}/s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=["latency", "backlog", "limits", "all"])
+    parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument("--spacing", type=float, default=1.2)
+    parser.add_argument("--backlog", type=int, default=1000)
+    parser.add_argument("--limited", type=int, default=120)
+    args = parser.parse_args()
+    if args.what in ("latency", "all"):
+        latency(args.messages, args.spacing)
+    if args.what in ("backlog", "all"):
+        backlog(args.backlog)
+    if args.what in ("limits", "all"):
+        limits(args.limited)
+
+
+if __name__ == "__main__":
+    main()

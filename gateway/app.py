@@ -1,0 +1,158 @@
+"""The composition root of `visit-gateway run`: build every component from the Config, start
+them in one TaskGroup with a shared stop event, and stop them cleanly on SIGTERM/SIGINT.
+
+Components: the IMAP source (a thread: imapclient blocks) and the serial GitHub writer (a
+thread: PyGithub blocks), joined by a wake-up event so new work is sent at once. Fatal problems
+that cannot heal without an admin (a wrong IMAP password, a revoked token or a missing
+repository at start) raise `FatalError` with the fix; everything else is retried with backoff
+and logged. On stop, the write in flight finishes, the IMAP IDLE is ended, cursors stay where
+the last durable commit put them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from gateway.clock import Clock, SystemClock
+from gateway.config import Config
+from gateway.errors import GatewayError, PermanentError
+from gateway.inbound.imap import ImapAuthError, ImapMailbox
+from gateway.inbound.source import MailSource, SourceStatus
+from gateway.outbound.github import GitHubAuthError, GitHubTracker, RepositoryNotFound
+from gateway.outbound.outbox import Outbox
+from gateway.outbound.pacing import WriteBudget
+from gateway.outbound.writer import GitHubWriter, WriterStatus
+from gateway.pipeline import Pipeline
+from gateway.store import Store
+from gateway.wiring import assignee_function, pipeline_settings
+
+log = structlog.get_logger("gateway.app")
+
+
+class FatalError(GatewayError):
+    """The daemon cannot run until an admin changes something; the message says what."""
+
+
+@dataclass(slots=True)
+class Components:
+    store: Store
+    pipeline: Pipeline
+    source: MailSource
+    writer: GitHubWriter
+    source_status: SourceStatus
+    writer_status: WriterStatus
+
+
+def build(config: Config, clock: Clock, wake: threading.Event) -> Components:
+    store = Store.open(config.database_url(), synchronous=config.database.sqlite_synchronous)
+    pipeline = Pipeline(store, pipeline_settings(config), assignee_function(config))
+    gh = config.github
+    token = config.require_github_token().get_secret_value()
+
+    def tracker() -> GitHubTracker:
+        return GitHubTracker(api_url=gh.api_url, token=token, repository=gh.repository,
+                             bot_login=gh.bot_login, timeout=gh.limits.request_timeout,
+                             secondary_wait=gh.limits.secondary_wait)
+
+    budget = WriteBudget(min_interval=dt.timedelta(seconds=gh.limits.min_write_interval),
+                         per_minute=gh.limits.writes_per_minute,
+                         per_hour=gh.limits.writes_per_hour)
+    writer_status = WriterStatus()
+    writer = GitHubWriter(Outbox(store), tracker, budget, clock, status=writer_status,
+                          backoff_base=gh.limits.retry_base, backoff_max=gh.limits.retry_max)
+    imap = config.imap
+    password = config.imap_password.get_secret_value() if config.imap_password else None
+    if imap.auth == "password" and password is None:
+        config.require_imap_password()
+
+    def mailbox() -> ImapMailbox:
+        return ImapMailbox(imap, password=password, token_provider=None, base_dir=config.base_dir)
+
+    source_status = SourceStatus()
+    source = MailSource(mailbox, pipeline, imap, clock=clock, on_new_work=wake.set,
+                        status=source_status)
+    return Components(store, pipeline, source, writer, source_status, writer_status)
+
+
+def check_github(config: Config) -> None:
+    """At start: a wrong token or repository is fatal (nothing heals it but the admin)."""
+    gh = config.github
+    tracker = GitHubTracker(api_url=gh.api_url,
+                            token=config.require_github_token().get_secret_value(),
+                            repository=gh.repository, bot_login=gh.bot_login,
+                            timeout=gh.limits.request_timeout,
+                            secondary_wait=gh.limits.secondary_wait)
+    try:
+        tracker.check_repository()
+    except GitHubAuthError as exc:
+        raise FatalError(f"{exc} (fix: github.token_file / VISIT_GATEWAY_GITHUB_TOKEN must "
+                         "hold a valid token with access to the repository)") from None
+    except RepositoryNotFound as exc:
+        raise FatalError(f"{exc} (fix: github.repository, or give the token access)") from None
+    except GatewayError as exc:  # GitHub unreachable at start: not fatal, the writer retries
+        log.warning("github.unreachable_at_start", reason=str(exc))
+    finally:
+        tracker.close()
+
+
+async def run(config: Config, *, clock: Clock | None = None,
+              stop: asyncio.Event | None = None) -> None:
+    """Run until SIGTERM/SIGINT (or `stop`). Raises FatalError for what cannot heal."""
+    clock = clock or SystemClock()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await asyncio.to_thread(check_github, config)
+    wake = threading.Event()
+    parts = await asyncio.to_thread(build, config, clock, wake)
+    halt = threading.Event()
+    log.info("gateway.starting", repository=config.github.repository,
+             imap=f"{config.imap.host}:{config.imap.effective_port}/{config.imap.folder}",
+             database=_safe_url(config.database_url()))
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(_thread("imap", parts.source.run, halt, stop))
+            group.create_task(_thread("github", parts.writer.run, halt, stop, wake))
+            group.create_task(_stopper(stop, halt, wake))
+    except* ImapAuthError as errors:
+        raise FatalError(f"{errors.exceptions[0]} (fix: imap.username and the imap-password "
+                         "secret, or the OAuth2 token)") from None
+    except* PermanentError as errors:
+        raise FatalError(str(errors.exceptions[0])) from None
+    finally:
+        parts.store.close()
+        log.info("gateway.stopped")
+
+
+async def _thread(name: str, target: object, halt: threading.Event, stop: asyncio.Event,
+                  *args: object) -> None:
+    """Run a blocking loop in a thread; if it dies, stop the whole daemon."""
+    try:
+        await asyncio.to_thread(target, halt, *args)  # type: ignore[arg-type]
+    finally:
+        if not stop.is_set():
+            log.error("gateway.component_stopped", component=name)
+            stop.set()
+
+
+async def _stopper(stop: asyncio.Event, halt: threading.Event, wake: threading.Event) -> None:
+    await stop.wait()
+    log.info("gateway.stopping")
+    halt.set()
+    wake.set()
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password, for the logs."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://…@{rest.split('@', 1)[1]}"
+    return url if url.startswith("sqlite") else str(Path(url).name)

@@ -1,0 +1,469 @@
+"""The IMAP edge: one blocking imapclient connection to the list's mailbox, behind `Mailbox`.
+
+`ImapMailbox` connects (implicit TLS, STARTTLS or plain; password or XOAUTH2), selects the folder
+read-write, lists messages above a UID cursor and fetches them with `BODY.PEEK[]` (never
+`RFC822`/`BODY[]`, which set \\Seen), marks them processed (a keyword, or a move), and waits for
+new mail with IDLE or by sleeping for the poll interval. `MemoryMailbox` is its in-memory twin.
+
+Library exceptions are translated here, once: a refused login becomes `ImapAuthError`; network
+trouble, timeouts, TLS failures and BYE become `TransientError`; a missing folder or a command
+the server refuses becomes `PermanentError`. This module must not store, parse or decide mail,
+keep a cursor, retry, or log message contents: `gateway.inbound.source` drives it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import shlex
+import ssl
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import imapclient
+from imapclient.exceptions import (
+    IMAPClientAbortError,
+    IMAPClientError,
+    IMAPClientReadOnlyError,
+    LoginError,
+)
+
+from gateway.config import ImapSection
+from gateway.errors import ConfigError, GatewayError, PermanentError, TransientError
+
+IDLE_SLICE = 0.5  # seconds per idle_check: how quickly a set stop event is noticed
+CLOSE_TIMEOUT = 5.0  # seconds LOGOUT may take before the socket is just closed
+TOKEN_COMMAND_TIMEOUT = 30.0
+
+
+class ImapAuthError(PermanentError):
+    """The server refused the login (wrong password or token); an admin must fix a setting."""
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedMessage:
+    uid: int
+    raw: bytes
+    internal_date: dt.datetime  # aware, UTC
+
+
+class Mailbox(Protocol):
+    """What the mail source needs from a mailbox; every method may raise a GatewayError."""
+
+    @property
+    def uidvalidity(self) -> int: ...
+    @property
+    def uses_idle(self) -> bool: ...
+    def connect(self) -> None: ...
+    def fetch_after(self, last_uid: int, limit: int) -> list[FetchedMessage]: ...
+    def unprocessed_uids(self) -> list[int]: ...
+    def mark_processed(self, uids: Sequence[int]) -> None: ...
+    def wait(self, timeout: float, stop: threading.Event) -> bool: ...
+    def close(self) -> None: ...
+
+
+def oauth2_token_reader(settings: ImapSection, base_dir: Path) -> Callable[[], str]:
+    """A callable that reads a fresh XOAUTH2 access token (file or command) on every call."""
+    if settings.oauth2_token_file:
+        path = Path(settings.oauth2_token_file).expanduser()
+        path = path if path.is_absolute() else base_dir / path
+
+        def from_file() -> str:
+            try:
+                return _token(path.read_text(encoding="utf-8"), "imap.oauth2_token_file")
+            except OSError as exc:
+                raise ImapAuthError(
+                    f"imap.oauth2_token_file: cannot read {path}: {exc.strerror}"
+                ) from None
+
+        return from_file
+    if settings.oauth2_token_command:
+        argv = shlex.split(settings.oauth2_token_command)
+
+        def from_command() -> str:
+            try:
+                done = subprocess.run(argv, capture_output=True, text=True, cwd=base_dir,
+                                      timeout=TOKEN_COMMAND_TIMEOUT, check=False)
+            except FileNotFoundError:
+                raise ImapAuthError(
+                    f"imap.oauth2_token_command: {argv[0]!r} not found") from None
+            except subprocess.TimeoutExpired:
+                raise TransientError("imap.oauth2_token_command timed out") from None
+            if done.returncode != 0:
+                said = (done.stderr.strip().splitlines() or [""])[-1][:200]
+                raise TransientError(
+                    f"imap.oauth2_token_command exited {done.returncode}: {said}")
+            return _token(done.stdout, "imap.oauth2_token_command")
+
+        return from_command
+    raise ConfigError("imap.oauth2_token_file", "imap.auth is xoauth2 but no token source is set",
+                      "set imap.oauth2_token_file or imap.oauth2_token_command")
+
+
+def _token(text: str, setting: str) -> str:
+    token = text.strip()
+    if not token:
+        raise ImapAuthError(f"{setting} gave an empty token")
+    return token
+
+
+def _reason(exc: BaseException) -> str:
+    """One short line for logs: the exception type and message, never a traceback."""
+    text = str(exc) or "no details"
+    return f"{type(exc).__name__}: {text}"[:300]
+
+
+class ImapMailbox:
+    """One connection to `settings.folder`; call `connect()` again after any error."""
+
+    def __init__(
+        self,
+        settings: ImapSection,
+        *,
+        password: str | None,
+        token_provider: Callable[[], str] | None,
+        base_dir: Path,
+    ) -> None:
+        self._settings = settings
+        self._password = password
+        self._where = f"{settings.host}:{settings.effective_port}"
+        if settings.auth == "xoauth2" and token_provider is None:
+            token_provider = oauth2_token_reader(settings, base_dir)
+        self._token_provider = token_provider
+        self._context = self._ssl_context(base_dir) if settings.security != "plain" else None
+        self._client: Any = None
+        self._broken = False
+        self._uidvalidity = 0
+        self._idle = self._move = self._uidplus = False
+
+    @property
+    def uidvalidity(self) -> int:
+        return self._uidvalidity
+
+    @property
+    def uses_idle(self) -> bool:
+        return self._idle
+
+    def _ssl_context(self, base_dir: Path) -> ssl.SSLContext:
+        context = ssl.create_default_context()  # system trust store, hostname checks on
+        if self._settings.ca_file:
+            path = Path(self._settings.ca_file).expanduser()
+            path = path if path.is_absolute() else base_dir / path
+            try:
+                context.load_verify_locations(cafile=str(path))
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError("imap.ca_file", f"cannot load {path}: {_reason(exc)}",
+                                  "point it at a PEM file of the CA that signed the server's "
+                                  "certificate") from None
+        return context
+
+    @contextlib.contextmanager
+    def _boundary(self, doing: str) -> Iterator[None]:
+        """Translate library exceptions raised while `doing` something (see module docstring)."""
+        try:
+            yield
+        except GatewayError:
+            self._broken = True
+            raise
+        except IMAPClientReadOnlyError as exc:  # a subclass of the abort error: check it first
+            self._broken = True
+            raise PermanentError(f"imap.folder: {self._settings.folder!r} can only be opened "
+                                 "read-only; the account needs write access to flag mail"
+                                 ) from exc
+        except (OSError, IMAPClientError) as exc:
+            # OSError: refused, reset, timeouts, DNS, ssl.SSLError. imaplib's abort error: EOF,
+            # BYE. Any other IMAPClientError is a NO/BAD answer to a command.
+            self._broken = True
+            if isinstance(exc, OSError | IMAPClientAbortError):
+                raise TransientError(f"{doing} {self._where}: {_reason(exc)}") from exc
+            raise PermanentError(f"{doing} {self._where}: server said {exc}") from exc
+
+    def connect(self) -> None:
+        settings = self._settings
+        if self._client is not None:
+            self.close()
+        self._broken = False
+        with self._boundary("connecting to"):
+            self._client = imapclient.IMAPClient(
+                settings.host, port=settings.effective_port, ssl=settings.security == "tls",
+                ssl_context=self._context, timeout=settings.timeout)
+        try:
+            with self._boundary("logging in to"):
+                self._client.normalise_times = False  # keep INTERNALDATE's zone: aware datetimes
+                if settings.security == "starttls":
+                    if not self._client.has_capability("STARTTLS"):
+                        raise PermanentError(f"imap.security: {self._where} does not offer "
+                                             "STARTTLS; use tls (port 993) or plain")
+                    self._client.starttls(ssl_context=self._context)
+                self._login()
+            with self._boundary("selecting the folder on"):
+                self._select()
+        except BaseException:
+            self.close()
+            raise
+
+    def _login(self) -> None:
+        settings = self._settings
+        account = f"{settings.username!r} at {self._where}"
+        if settings.auth == "xoauth2":
+            assert self._token_provider is not None
+            token, setting = self._token_provider(), "imap.oauth2_token_file or _command"
+        else:
+            token, setting = self._password or "", "imap.password (or its file/credential)"
+            if self._password is None:
+                raise ImapAuthError(f"no IMAP password for {account}; set {setting}")
+        try:
+            if settings.auth == "xoauth2":
+                self._client.oauth2_login(settings.username, token)
+            else:
+                self._client.login(settings.username, token)
+        except LoginError as exc:
+            text = str(exc)
+            if text[:2] in ("b'", 'b"') and text[-1:] == text[1]:  # imaplib hands us a bytes repr
+                text = text[2:-1]
+            if "[UNAVAILABLE]" in text.upper():  # RFC 5530: the auth backend is down
+                raise TransientError(f"login to {self._where}: {text}") from None
+            raise ImapAuthError(f"IMAP login as {account} was refused ({text}); "
+                                f"check imap.username and {setting}") from None
+
+    def _select(self) -> None:
+        settings, client = self._settings, self._client
+        if settings.processed == "move" and settings.processed_folder == settings.folder:
+            raise PermanentError("imap.processed_folder must differ from imap.folder")
+        try:
+            selected = client.select_folder(settings.folder)  # read-write: we set flags
+        except IMAPClientError as exc:
+            if not isinstance(exc, IMAPClientAbortError) and not client.folder_exists(
+                settings.folder
+            ):
+                raise PermanentError(f"imap.folder: no folder {settings.folder!r} on "
+                                     f"{self._where} for {settings.username!r}") from None
+            raise
+        self._uidvalidity = int(selected[b"UIDVALIDITY"])
+        self._idle = settings.idle and client.has_capability("IDLE")
+        self._move = client.has_capability("MOVE")  # RFC 6851
+        self._uidplus = client.has_capability("UIDPLUS")  # RFC 4315: UID EXPUNGE
+        if settings.processed == "move" and not client.folder_exists(settings.processed_folder):
+            client.create_folder(settings.processed_folder)
+        self._take_news()
+
+    def _take_news(self) -> bool:
+        """Forget the untagged responses earlier commands left behind; True if mail came.
+
+        imaplib files every untagged response it reads under its name and keeps it. A message
+        that arrives while we FETCH or STORE is announced (RFC 3501 7.3.1 EXISTS) inside that
+        command's response, and the server will not repeat it once we IDLE.
+        """
+        stash: dict[str, list[bytes]] = self._client._imap.untagged_responses
+        exists = stash.pop("EXISTS", None)
+        recent = stash.pop("RECENT", None)
+        stash.clear()  # EXPUNGE/FETCH lines would pile up for the whole session otherwise
+        return bool(exists) or any(int(n) > 0 for n in recent or ())
+
+    def _need_client(self) -> Any:
+        if self._client is None or self._broken:
+            raise TransientError(f"not connected to {self._where}")
+        return self._client
+
+    def fetch_after(self, last_uid: int, limit: int) -> list[FetchedMessage]:
+        client = self._need_client()
+        with self._boundary("fetching from"):
+            self._take_news()  # the SEARCH below sees everything announced so far
+            # "n:*" always matches the highest UID, even when it is below n (RFC 3501 6.4.8).
+            found = client.search(["UID", f"{last_uid + 1}:*"])
+            uids = sorted(uid for uid in found if uid > last_uid)[:limit]
+            if not uids:
+                return []
+            data = client.fetch(uids, ["BODY.PEEK[]", "INTERNALDATE"])
+        fetched = []
+        for uid in uids:
+            item = data.get(uid)
+            if item is None:  # expunged by someone else between SEARCH and FETCH
+                continue
+            when: dt.datetime = item[b"INTERNALDATE"]
+            when = when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when
+            raw: bytes = item.get(b"BODY[]") or b""  # NIL body: stored, then quarantined
+            fetched.append(FetchedMessage(uid, raw, when.astimezone(dt.UTC)))
+        return fetched
+
+    def unprocessed_uids(self) -> list[int]:
+        client = self._need_client()
+        with self._boundary("searching on"):
+            if self._settings.processed == "flag":
+                return sorted(client.search(["UNKEYWORD", self._settings.processed_flag]))
+            return sorted(client.search("ALL"))  # move mode: whatever is still here
+
+    def mark_processed(self, uids: Sequence[int]) -> None:
+        if not uids:
+            return
+        client, settings = self._need_client(), self._settings
+        with self._boundary("marking mail processed on"):
+            if settings.processed == "flag":
+                client.add_flags(list(uids), [settings.processed_flag], silent=True)
+            elif self._move:
+                client.move(list(uids), settings.processed_folder)
+            else:  # no MOVE: COPY, \Deleted, then expunge only these (UIDPLUS) or all \Deleted
+                client.copy(list(uids), settings.processed_folder)
+                client.delete_messages(list(uids), silent=True)
+                if self._uidplus:
+                    client.uid_expunge(list(uids))
+                else:
+                    client.expunge()
+
+    def wait(self, timeout: float, stop: threading.Event) -> bool:
+        """Block until new mail may be there (True), or `timeout`/`stop` (False with IDLE)."""
+        if not self._idle:
+            return not stop.wait(timeout)
+        client = self._need_client()
+        deadline = time.monotonic() + timeout
+        with self._boundary("waiting in IDLE on"):
+            if self._take_news():
+                return True
+            while True:
+                client.idle()
+                # RFC 2177: servers may drop a client idle for 30 minutes; re-issue IDLE before.
+                renew = time.monotonic() + self._settings.idle_renew_seconds
+                news = self._idle_until(min(deadline, renew), stop)
+                client.idle_done()  # on a dead connection this raises: that is the check
+                if news or stop.is_set() or time.monotonic() >= deadline:
+                    return news
+
+    def _idle_until(self, until: float, stop: threading.Event) -> bool:
+        while not stop.is_set():
+            left = until - time.monotonic()
+            if left <= 0:
+                return False
+            window = min(left, IDLE_SLICE)
+            started = time.monotonic()
+            responses = self._client.idle_check(timeout=window)
+            for response in responses:
+                if response and response[0] == b"BYE":
+                    raise TransientError(f"{self._where} closed the connection: "
+                                         f"{b' '.join(map(bytes, response[1:])).decode()}")
+                if len(response) >= 2 and (
+                    response[1] == b"EXISTS" or (response[1] == b"RECENT" and response[0])
+                ):
+                    return True
+            if not responses and time.monotonic() - started < window / 2:
+                # The socket became readable but no whole line came: EOF or reset. Leave IDLE
+                # and let idle_done() find out; on a live connection we just fetch once more.
+                return True
+        return False
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        if not self._broken:
+            with contextlib.suppress(Exception):
+                client.socket().settimeout(CLOSE_TIMEOUT)
+                client.logout()
+                return
+        with contextlib.suppress(Exception):
+            client.shutdown()
+
+
+class MemoryMailbox:
+    """An in-memory `Mailbox` for unit tests: same contract, no server. Thread-safe.
+
+    `append()` delivers mail (waking `wait`), `fail(method, exc)` makes the next call of
+    `method` raise `exc`, `reset_uidvalidity()` changes the epoch, `processed` holds the marked
+    UIDs (moved ones leave `messages`).
+    """
+
+    def __init__(self, *, uidvalidity: int = 1, idle: bool = True, move: bool = False) -> None:
+        self.messages: dict[int, tuple[bytes, dt.datetime]] = {}
+        self.processed: set[int] = set()
+        self.connects = 0
+        self.connected = False
+        self._uidvalidity = uidvalidity
+        self._next_uid = 1
+        self._idle = idle
+        self._move = move
+        self._failures: dict[str, list[BaseException]] = {}
+        self._news = threading.Condition()
+        self._announced = 0
+
+    @property
+    def uidvalidity(self) -> int:
+        return self._uidvalidity
+
+    @property
+    def uses_idle(self) -> bool:
+        return self._idle
+
+    def append(self, raw: bytes, when: dt.datetime | None = None) -> int:
+        with self._news:
+            uid, self._next_uid = self._next_uid, self._next_uid + 1
+            self.messages[uid] = (raw, (when or dt.datetime.now(dt.UTC)).astimezone(dt.UTC))
+            self._news.notify_all()
+            return uid
+
+    def reset_uidvalidity(self, *, renumber: bool = False) -> None:
+        with self._news:
+            self._uidvalidity += 1
+            self.connected = False  # like Dovecot: the session must log in again
+            if renumber:  # every message gets a new, higher UID; marks travel with it
+                for old_uid in sorted(self.messages):
+                    uid, self._next_uid = self._next_uid, self._next_uid + 1
+                    self.messages[uid] = self.messages.pop(old_uid)
+                    if old_uid in self.processed:
+                        self.processed.discard(old_uid)
+                        self.processed.add(uid)
+
+    def fail(self, method: str, exc: BaseException) -> None:
+        self._failures.setdefault(method, []).append(exc)
+
+    def _enter(self, method: str, *, needs_session: bool = True) -> None:
+        pending = self._failures.get(method)
+        if pending:
+            raise pending.pop(0)
+        if needs_session and not self.connected:
+            raise TransientError("memory mailbox: not connected")
+
+    def connect(self) -> None:
+        self._enter("connect", needs_session=False)
+        self.connects += 1
+        self.connected = True
+
+    def fetch_after(self, last_uid: int, limit: int) -> list[FetchedMessage]:
+        self._enter("fetch_after")
+        with self._news:
+            self._announced = self._next_uid
+            uids = sorted(uid for uid in self.messages if uid > last_uid)[:limit]
+            return [FetchedMessage(uid, *self.messages[uid]) for uid in uids]
+
+    def unprocessed_uids(self) -> list[int]:
+        self._enter("unprocessed_uids")
+        return sorted(uid for uid in self.messages if uid not in self.processed)
+
+    def mark_processed(self, uids: Sequence[int]) -> None:
+        self._enter("mark_processed")
+        with self._news:
+            self.processed.update(uids)
+            if self._move:
+                for uid in uids:
+                    self.messages.pop(uid, None)
+
+    def wait(self, timeout: float, stop: threading.Event) -> bool:
+        self._enter("wait")
+        if not self._idle:
+            return not stop.wait(timeout)
+        deadline = time.monotonic() + timeout
+        with self._news:
+            while self._next_uid == self._announced and self.connected and not stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._news.wait(min(left, IDLE_SLICE))
+            if not self.connected:
+                raise TransientError("memory mailbox: the server closed the connection")
+            return self._next_uid != self._announced
+
+    def close(self) -> None:
+        self.connected = False

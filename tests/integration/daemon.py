@@ -1,0 +1,133 @@
+"""Run `visit-gateway run` as a real subprocess against a real Dovecot and the GitHub emulator.
+
+Used by the end-to-end and chaos tests: write a config pointing at the test servers, start the
+daemon, wait for conditions with a deadline, stop it with SIGTERM or kill it with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from gateway.testing.dovecot import DovecotServer
+from gateway.testing.github_emulator import Emulator
+
+ROOT = Path(__file__).resolve().parents[2]
+REPO = "visit-dav/live-customer-response"
+BOT = "visit-users-bot"
+
+
+def setup_github(emulator: Emulator) -> str:
+    """The repository, the bot's token, and an assignable team (the example roster)."""
+    token = emulator.add_token(BOT)
+    emulator.add_repo(REPO)
+    emulator.add_collaborator(REPO, BOT, "write")
+    for login in ("markcmiller86", "cyrush", "biagas", "brugger1", "JustinPrivitera"):
+        emulator.add_collaborator(REPO, login, "write")
+    return token
+
+
+def write_config(directory: Path, dovecot: DovecotServer, github_url: str, *,
+                 extra: str = "", poll_interval: float = 2.0) -> Path:
+    schedule = ROOT / "config" / "schedule.example.toml"
+    text = f"""
+[database]
+path = "{directory / 'state.db'}"
+sqlite_synchronous = "full"
+
+[imap]
+host = "{dovecot.host}"
+port = {dovecot.port}
+security = "plain"
+username = "{dovecot.username}"
+poll_interval = {poll_interval}
+fetch_batch = 25
+timeout = 10
+
+[github]
+repository = "{REPO}"
+api_url = "{github_url}"
+bot_login = "{BOT}"
+
+[github.limits]
+min_write_interval = 0.0
+writes_per_minute = 100000
+writes_per_hour = 100000
+request_timeout = 5.0
+retry_base = 0.2
+retry_max = 3.0
+
+[schedule]
+file = "{schedule}"
+
+[log]
+level = "info"
+format = "json"
+{extra}
+"""
+    path = directory / "gateway.toml"
+    path.write_text(text)
+    return path
+
+
+class Daemon:
+    """One `visit-gateway run` process; its output goes to a log file in the test directory."""
+
+    def __init__(self, config: Path, *, token: str, password: str, log: Path) -> None:
+        self.config = config
+        self.env = {**os.environ, "VISIT_GATEWAY_GITHUB_TOKEN": token,
+                    "VISIT_GATEWAY_IMAP_PASSWORD": password}
+        self.env.pop("VISIT_GATEWAY_CONFIG", None)
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        handle = self.log.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "run", "--config", str(self.config)],
+            stdout=handle, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT,
+        )
+        handle.close()
+        self.starts += 1
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self, timeout: float = 20) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def close(self) -> None:
+        if self.alive():
+            assert self.process is not None
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str,
+             daemon: Daemon | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if daemon is not None and daemon.process is not None and not daemon.alive():
+            raise AssertionError(f"daemon exited while waiting for {what}:\n"
+                                 + daemon.output()[-4000:])
+        time.sleep(0.1)
+    tail = daemon.output()[-4000:] if daemon else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{tail}")

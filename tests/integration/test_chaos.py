@@ -1,0 +1,166 @@
+"""Chaos: mail keeps arriving while `visit-gateway run` is SIGKILLed at random moments and the
+GitHub emulator fails writes before and after applying them, drops connections and adds
+latency. At the end: exactly one issue per thread, one comment per reply, in arrival order,
+nothing missing, nothing twice.
+
+Size: CHAOS_THREADS (default 70 threads -> 70 questions, ~200 replies and ~45 mails to ignore,
+>300 messages) and CHAOS_KILLS (default 12) environment variables; bench/chaos.py runs it
+larger.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from gateway.testing.dovecot import DovecotServer
+from gateway.testing.github_emulator import Emulator, FaultKind
+from tests.unit.mail import raw
+
+from .daemon import REPO, Daemon, setup_github, wait_for, write_config
+
+pytestmark = [pytest.mark.integration, pytest.mark.chaos]
+
+ISSUES = "/repos/{owner}/{repo}/issues"
+COMMENTS = "/repos/{owner}/{repo}/issues/{issue_number}/comments"
+
+
+@dataclass
+class Plan:
+    """The mail to send, in arrival order, and what GitHub must end up holding."""
+
+    messages: list[bytes] = field(default_factory=list)
+    threads: dict[str, list[str]] = field(default_factory=dict)  # title -> reply texts in order
+    ignored: int = 0
+
+
+def make_plan(n_threads: int, seed: int) -> Plan:
+    """Questions and replies interleaved across a few active threads, plus auto-replies."""
+    rng = random.Random(seed)
+    plan = Plan()
+    wanted = {t: rng.randint(1, 5) for t in range(n_threads)}
+    sent: dict[int, int] = {}
+    last_id: dict[int, str] = {}
+    waiting = list(range(n_threads))
+    active: list[int] = []
+    while waiting or active:
+        if waiting and (not active or (len(active) < 6 and rng.random() < 0.4)):
+            t = waiting.pop(0)
+            title = f"Chaos question {t:03d}"
+            last_id[t] = f"<chaos-{t}@univ.edu>"
+            plan.messages.append(raw({"Message-ID": last_id[t],
+                                      "Subject": f"[visit-users] {title}",
+                                      "From": f"User {t} <user{t}@univ.edu>"},
+                                     f"Question body {t}.\n"))
+            plan.threads[title] = []
+            sent[t] = 0
+            active.append(t)
+        else:
+            t = rng.choice(active)
+            k = sent[t]
+            title = f"Chaos question {t:03d}"
+            mid = f"<chaos-{t}-r{k}@lab.gov>"
+            text = f"Reply {k} to chaos question {t:03d}."
+            plan.messages.append(raw({"Message-ID": mid, "Subject": f"Re: [visit-users] {title}",
+                                      "From": f"Helper {k} <helper{k}@lab.gov>",
+                                      "In-Reply-To": last_id[t],
+                                      "References": f"<chaos-{t}@univ.edu> {last_id[t]}"},
+                                     f"{text}\n\n> quoted earlier text\n"))
+            plan.threads[title].append(text)
+            last_id[t] = mid
+            sent[t] = k + 1
+            if sent[t] >= wanted[t]:
+                active.remove(t)
+        if rng.random() < 0.15:
+            n = len(plan.messages)
+            plan.messages.append(raw({"Message-ID": f"<auto-{n}@univ.edu>",
+                                      "Auto-Submitted": "auto-replied",
+                                      "Subject": "Automatic reply: [visit-users] away"},
+                                     "I am away.\n"))
+            plan.ignored += 1
+    return plan
+
+
+@pytest.fixture
+def emulator() -> Iterator[tuple[Emulator, str, str]]:
+    emu = Emulator(seed=11)
+    token = setup_github(emu)
+    with emu.serve() as url:
+        yield emu, url, token
+
+
+def test_chaos_kill9_and_github_faults_lose_and_duplicate_nothing(
+        tmp_path: Path, dovecot: DovecotServer, emulator: tuple[Emulator, str, str]) -> None:
+    emu, url, token = emulator
+    seed = int(os.environ.get("CHAOS_SEED", "20261124"))
+    plan = make_plan(int(os.environ.get("CHAOS_THREADS", "70")), seed)
+    kills = int(os.environ.get("CHAOS_KILLS", "12"))
+    replies = sum(len(r) for r in plan.threads.values())
+    assert len(plan.messages) >= 300 or os.environ.get("CHAOS_THREADS")
+    rng = random.Random(seed)
+    for kind, path, probability in (
+        (FaultKind.ERROR_BEFORE_WRITE, ISSUES, 0.05), (FaultKind.ERROR_AFTER_WRITE, ISSUES, 0.08),
+        (FaultKind.DROP_AFTER_WRITE, ISSUES, 0.05), (FaultKind.DROP_BEFORE_WRITE, ISSUES, 0.03),
+        (FaultKind.ERROR_BEFORE_WRITE, COMMENTS, 0.05),
+        (FaultKind.ERROR_AFTER_WRITE, COMMENTS, 0.08),
+        (FaultKind.DROP_AFTER_WRITE, COMMENTS, 0.05),
+        (FaultKind.DROP_BEFORE_WRITE, COMMENTS, 0.03),
+    ):
+        emu.inject_fault(kind, method="POST", path=path, times=None, probability=probability)
+    emu.inject_fault(FaultKind.LATENCY, times=None, probability=0.1, delay=0.02, delay_max=0.3)
+
+    daemon = Daemon(write_config(tmp_path, dovecot, url, poll_interval=1.0), token=token,
+                    password=dovecot.password, log=tmp_path / "daemon.log")
+
+    def feed() -> None:
+        feeder_rng = random.Random(seed + 1)
+        for message in plan.messages:
+            dovecot.append("INBOX", message)
+            time.sleep(feeder_rng.uniform(0.0, 0.02))
+
+    feeder = threading.Thread(target=feed, name="chaos-feeder")
+    started = time.monotonic()
+    try:
+        daemon.start()
+        feeder.start()
+        for _ in range(kills):
+            time.sleep(rng.uniform(0.3, 2.5))
+            daemon.kill()
+            daemon.start()
+        feeder.join(timeout=120)
+        wait_for(lambda: len(emu.issues(REPO)) >= len(plan.threads)
+                 and len(emu.comments(REPO)) >= replies, 240,
+                 f"{len(plan.threads)} issues and {replies} comments", daemon)
+        time.sleep(2.0)  # a duplicate, if any, would appear now
+        assert daemon.stop() == 0
+    finally:
+        daemon.close()
+        if feeder.is_alive():
+            feeder.join(timeout=30)
+
+    issues = emu.issues(REPO)
+    by_title: dict[str, list[int]] = {}
+    for issue in issues:
+        by_title.setdefault(issue.title, []).append(issue.number)
+    duplicated = {t: n for t, n in by_title.items() if len(n) > 1}
+    assert not duplicated, f"duplicate issues: {duplicated}"
+    assert set(by_title) == set(plan.threads), "missing or unexpected issues"
+    for title, expected in plan.threads.items():
+        [number] = by_title[title]
+        got = [re.search(r"Reply \d+ to chaos question \d+\.", c.body).group(0)  # type: ignore[union-attr]
+               for c in emu.comments(REPO, number)]
+        assert got == expected, f"{title}: comments {got} != {expected}"
+    fired = emu.faults_fired
+    print(f"chaos: {len(plan.messages)} messages ({len(plan.threads)} threads, {replies} "
+          f"replies, {plan.ignored} ignored), {daemon.starts - 1} SIGKILLs, "
+          f"{len(fired)} faults fired, {time.monotonic() - started:.1f}s")
+    assert daemon.starts - 1 >= 10
+    assert {f.kind for f in fired} >= {FaultKind.ERROR_AFTER_WRITE, FaultKind.DROP_AFTER_WRITE}

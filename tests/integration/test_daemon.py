@@ -1,0 +1,186 @@
+"""`visit-gateway run` end to end: a real Dovecot, the GitHub emulator over HTTP, the daemon as a
+subprocess. Mail in, issues and comments out; ignored mail creates nothing; IDLE beats polling;
+UIDVALIDITY changes and bad configuration are handled as documented."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.config import load_config
+from gateway.testing.dovecot import DovecotServer
+from gateway.testing.github_emulator import Emulator
+from gateway.wiring import assignee_function
+from tests.unit.mail import raw
+
+from .daemon import REPO, Daemon, setup_github, wait_for, write_config
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def emulator() -> Iterator[tuple[Emulator, str, str]]:
+    emu = Emulator(seed=5)
+    token = setup_github(emu)
+    with emu.serve() as url:
+        yield emu, url, token
+
+
+def make_daemon(tmp_path: Path, dovecot: DovecotServer, url: str, token: str,
+                **options: object) -> Daemon:
+    config = write_config(tmp_path, dovecot, url, **options)  # type: ignore[arg-type]
+    return Daemon(config, token=token, password=dovecot.password, log=tmp_path / "daemon.log")
+
+
+def titles(emu: Emulator) -> list[str]:
+    return [issue.title for issue in sorted(emu.issues(REPO), key=lambda i: i.number)]
+
+
+def comment_bodies(emu: Emulator, number: int) -> list[str]:
+    return [c.body for c in emu.comments(REPO, number)]
+
+
+QUESTION = raw({"Message-ID": "<q1@univ.edu>", "Subject": "[visit-users] Pseudocolor of a zonal "
+                "variable", "Cc": "Ana Lima <ana@univ.edu>"}, "How do I plot a zonal variable?\n")
+CUSTOMER = raw({"Message-ID": "<q1.r1@univ.edu>", "In-Reply-To": "<q1@univ.edu>",
+                "References": "<q1@univ.edu>", "Subject": "Re: [visit-users] Pseudocolor"},
+               "More detail: it is a Silo file.\n")
+COLLEAGUE = raw({"Message-ID": "<q1.r2@univ.edu>", "From": "Ana Lima <ana@univ.edu>",
+                 "In-Reply-To": "<q1.r1@univ.edu>", "Subject": "Re: [visit-users] Pseudocolor"},
+                "Same problem here with VisIt 3.4.\n")
+REPLY_ALL = raw({"Message-ID": "<q1.r3@lab.gov>", "From": "Bob <bob@lab.gov>",
+                 "References": "<q1@univ.edu> <q1.r2@univ.edu>",
+                 "Subject": "Re: [visit-users] Pseudocolor"}, "Try the zonal setting.\n")
+AUTO = raw({"Message-ID": "<ooo@univ.edu>", "Auto-Submitted": "auto-replied",
+            "Subject": "Automatic reply: [visit-users] Pseudocolor"}, "I am away.\n")
+NOTIFICATION = raw({"Message-ID": f"<{REPO}/issues/1/77@github.com>",
+                    "From": "Cyrus <notifications@github.com>", "X-GitHub-Reason": "subscribed",
+                    "Subject": f"Re: [{REPO}] Pseudocolor (Issue #1)"}, "A comment.\n")
+BOUNCE = raw({"Message-ID": "<b1@mx.example.org>", "From": "MAILER-DAEMON@mx.example.org",
+              "X-Failed-Recipients": "gone@example.org", "Subject": "Undeliverable"}, "Bounce\n")
+
+
+def test_mail_becomes_an_assigned_issue_and_replies_comments_in_order(
+        tmp_path: Path, dovecot: DovecotServer, emulator: tuple[Emulator, str, str]) -> None:
+    emu, url, token = emulator
+    daemon = make_daemon(tmp_path, dovecot, url, token)
+    daemon.start()
+    try:
+        for message in (QUESTION, CUSTOMER, COLLEAGUE, REPLY_ALL, AUTO, NOTIFICATION, BOUNCE):
+            dovecot.append("INBOX", message)
+        wait_for(lambda: len(emu.issues(REPO)) == 1 and len(emu.comments(REPO)) >= 3, 30,
+                 "the issue and three comments", daemon)
+        time.sleep(1.0)  # anything else would show up now
+        [issue] = emu.issues(REPO)
+        assert issue.title == "Pseudocolor of a zonal variable"
+        assert issue.labels == ["customer-response"]
+        config = load_config(daemon.config, env={})
+        expected = assignee_function(config)(dt.datetime.now(dt.UTC))
+        assert issue.assignees == ([expected] if expected else [])
+        bodies = comment_bodies(emu, issue.number)
+        assert len(bodies) == 3  # auto-reply, notification and bounce made nothing
+        assert "it is a Silo file" in bodies[0]
+        assert "Same problem here" in bodies[1]
+        assert "Try the zonal setting" in bodies[2]
+        flags = {uid: dovecot.flags("INBOX", uid) for uid in dovecot.uids("INBOX")}
+        assert all("$Gatewayed" in f and "\\Seen" not in f for f in flags.values())
+        assert daemon.stop() == 0
+    finally:
+        daemon.close()
+    assert "Traceback" not in daemon.output()
+
+
+def test_idle_delivers_without_waiting_for_the_poll_interval(
+        tmp_path: Path, dovecot: DovecotServer, emulator: tuple[Emulator, str, str]) -> None:
+    emu, url, token = emulator
+    daemon = make_daemon(tmp_path, dovecot, url, token, poll_interval=300.0)
+    daemon.start()
+    try:
+        wait_for(lambda: '"imap.connected"' in daemon.output(), 20, "IMAP login", daemon)
+        time.sleep(0.5)
+        started = time.monotonic()
+        dovecot.append("INBOX", QUESTION)
+        wait_for(lambda: len(emu.issues(REPO)) == 1, 20, "the issue", daemon)
+        elapsed = time.monotonic() - started
+        print(f"APPEND to issue over IDLE: {elapsed:.2f}s (poll interval 300 s)")
+        assert elapsed < 15
+        assert daemon.stop() == 0
+    finally:
+        daemon.close()
+
+
+def test_uidvalidity_change_rereads_without_duplicates(
+        tmp_path: Path, dovecot: DovecotServer, emulator: tuple[Emulator, str, str]) -> None:
+    emu, url, token = emulator
+    daemon = make_daemon(tmp_path, dovecot, url, token)
+    daemon.start()
+    try:
+        dovecot.append("INBOX", QUESTION)
+        dovecot.append("INBOX", CUSTOMER)
+        wait_for(lambda: len(emu.comments(REPO)) == 1, 30, "issue and comment", daemon)
+        dovecot.reset_uidvalidity("INBOX", renumber=True)
+        dovecot.append("INBOX", COLLEAGUE)
+        wait_for(lambda: len(emu.comments(REPO)) == 2, 30, "the next comment", daemon)
+        wait_for(lambda: '"imap.uidvalidity_changed"' in daemon.output(), 10,
+                 "the UIDVALIDITY log line", daemon)
+        time.sleep(1.0)
+        assert len(emu.issues(REPO)) == 1 and len(emu.comments(REPO)) == 2
+        assert daemon.stop() == 0
+    finally:
+        daemon.close()
+
+
+def test_wrong_imap_password_exits_with_one_clear_line(
+        tmp_path: Path, dovecot: DovecotServer, emulator: tuple[Emulator, str, str]) -> None:
+    _emu, url, token = emulator
+    config = write_config(tmp_path, dovecot, url)
+    daemon = Daemon(config, token=token, password="wrong", log=tmp_path / "daemon.log")
+    daemon.start()
+    assert daemon.process is not None
+    assert daemon.process.wait(timeout=60) == 78
+    out = daemon.output()
+    assert "Traceback" not in out
+    assert "imap" in out.lower() and "fix:" in out
+
+
+@pytest.mark.parametrize("problem", ["revoked-token", "missing-repository"])
+def test_bad_github_access_exits_with_one_clear_line(
+        tmp_path: Path, dovecot: DovecotServer, emulator: tuple[Emulator, str, str],
+        problem: str) -> None:
+    emu, url, token = emulator
+    extra = ""
+    if problem == "revoked-token":
+        emu.revoke_token(token)
+    config = write_config(tmp_path, dovecot, url, extra=extra)
+    if problem == "missing-repository":
+        config.write_text(config.read_text().replace(REPO, "visit-dav/no-such-repo"))
+    daemon = Daemon(config, token=token, password=dovecot.password, log=tmp_path / "daemon.log")
+    daemon.start()
+    assert daemon.process is not None
+    assert daemon.process.wait(timeout=60) == 78
+    out = daemon.output()
+    assert "Traceback" not in out and "fix:" in out
+    assert ("token" in out) if problem == "revoked-token" else ("no-such-repo" in out)
+
+
+def test_unreachable_imap_server_is_retried_and_mail_flows_when_it_returns(
+        tmp_path: Path, dovecot: DovecotServer, emulator: tuple[Emulator, str, str]) -> None:
+    emu, url, token = emulator
+    dovecot.stop()
+    daemon = make_daemon(tmp_path, dovecot, url, token)
+    daemon.start()
+    try:
+        wait_for(lambda: daemon.output().count('"imap.reconnecting"') >= 2, 30,
+                 "reconnect attempts", daemon)
+        dovecot.start()
+        dovecot.append("INBOX", QUESTION)
+        wait_for(lambda: len(emu.issues(REPO)) == 1, 60, "the issue after IMAP returned",
+                 daemon)
+        assert daemon.stop() == 0
+    finally:
+        daemon.close()
+    assert "Traceback" not in daemon.output()
