@@ -1,6 +1,7 @@
 """structlog setup: JSON lines off a TTY (journald keeps them), a readable console on a TTY.
 
-Event names are stable (`mail.classified`, `github.issue_created`, ...; see docs/logging.md).
+Event names are stable (`mail.classified`, `github.issue_created`, ...; catalogued in the
+README, "Operations").
 Callers bind context (message key, UID, delivery id) per unit of work. Bodies, tokens and full
 addresses are never passed to a logger.
 """
