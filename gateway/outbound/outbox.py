@@ -48,6 +48,15 @@ def _item(row: Any) -> OutboxItem:
 _SELECT = sa.select(outbox, threads.c.issue_number).select_from(
     outbox.outerjoin(threads, outbox.c.thread_id == threads.c.thread_id)
 )
+# The scheduling scan reads only small columns: a backlog of thousands of rows must not be
+# re-read with its bodies on every step.
+_SCAN = (
+    sa.select(outbox.c.id, outbox.c.kind, outbox.c.thread_id, outbox.c.next_attempt_at,
+              outbox.c.created_at, threads.c.issue_number)
+    .select_from(outbox.outerjoin(threads, outbox.c.thread_id == threads.c.thread_id))
+    .where(outbox.c.status.in_(OPEN))
+    .order_by(outbox.c.id)
+)
 
 
 class Outbox:
@@ -76,17 +85,19 @@ class Outbox:
         """
         blocked: set[str] = set()
         soonest: dt.datetime | None = None
-        for item in self.open_items():
-            thread = item.thread_id or f"row-{item.id}"
-            if thread in blocked:
-                continue
-            blocked.add(thread)
-            if item.kind == "add_comment" and item.issue_number is None:
-                continue  # waits for its issue to be created
-            due = item.next_attempt_at or item.created_at
-            if due <= now:
-                return item, None
-            soonest = due if soonest is None else min(soonest, due)
+        with self.store.read() as tx:
+            for row in tx.conn.execute(_SCAN):
+                thread = row.thread_id or f"row-{row.id}"
+                if thread in blocked:
+                    continue
+                blocked.add(thread)
+                if row.kind == "add_comment" and row.issue_number is None:
+                    continue  # waits for its issue to be created
+                due = row.next_attempt_at or row.created_at
+                if due <= now:
+                    chosen = tx.conn.execute(_SELECT.where(outbox.c.id == row.id)).one()
+                    return _item(chosen), None
+                soonest = due if soonest is None else min(soonest, due)
         return None, soonest
 
     def mark_sending(self, item: OutboxItem, now: dt.datetime) -> None:
