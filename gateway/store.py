@@ -75,6 +75,11 @@ threads = sa.Table(
     sa.Column("first_response_by", sa.String(100), nullable=True),
     sa.Column("resolved_at", UTCDateTime, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # Tracking (migration 0002): what GitHub says about the issue.
+    sa.Column("issue_author", sa.String(100), nullable=True),
+    sa.Column("state", sa.String(10), nullable=False, server_default="open"),
+    sa.Column("reopened_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("labels", sa.Text, nullable=False, server_default="[]"),  # JSON list
 )
 
 thread_customers = sa.Table(
@@ -109,6 +114,33 @@ outbox = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("result", sa.Text, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+gh_comments = sa.Table(
+    "gh_comments", metadata,
+    sa.Column("comment_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("issue_number", sa.Integer, nullable=False, index=True),
+    sa.Column("author", sa.String(100), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+effort = sa.Table(
+    "effort", metadata,
+    sa.Column("comment_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("thread_id", sa.String(64), nullable=False, index=True),
+    sa.Column("login", sa.String(100), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("minutes", sa.Integer, nullable=False),
+)
+
+kv = sa.Table(
+    "kv", metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 

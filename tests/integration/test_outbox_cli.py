@@ -13,19 +13,37 @@ from ..conftest import EXAMPLE_CONFIG
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True,
-                          text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_outbox_list_retry_drop(tmp_path: Path) -> None:
     config = tmp_path / "gateway.toml"
-    config.write_text(EXAMPLE_CONFIG.read_text().replace(
-        'path = "../var/state.db"', f'path = "{tmp_path / "state.db"}"').replace(
-        'file = "schedule.example.toml"', f'file = "{EXAMPLE_CONFIG.parent}/schedule.example.toml"'))
+    config.write_text(
+        EXAMPLE_CONFIG.read_text()
+        .replace('path = "../var/state.db"', f'path = "{tmp_path / "state.db"}"')
+        .replace(
+            'file = "schedule.example.toml"',
+            f'file = "{EXAMPLE_CONFIG.parent}/schedule.example.toml"',
+        )
+    )
     (tmp_path / "q.eml").write_bytes(raw({"Message-ID": "<q@univ.edu>"}, "Question\n"))
-    (tmp_path / "r.eml").write_bytes(raw({"Message-ID": "<r@lab.gov>", "From": "b@lab.gov",
-                                          "In-Reply-To": "<q@univ.edu>",
-                                          "Date": "Tue, 3 Mar 2026 10:14:00 -0800"}, "Reply\n"))
+    (tmp_path / "r.eml").write_bytes(
+        raw(
+            {
+                "Message-ID": "<r@lab.gov>",
+                "From": "b@lab.gov",
+                "In-Reply-To": "<q@univ.edu>",
+                "Date": "Tue, 3 Mar 2026 10:14:00 -0800",
+            },
+            "Reply\n",
+        )
+    )
     done = cli("replay", str(tmp_path / "q.eml"), str(tmp_path / "r.eml"), "--config", str(config))
     assert done.returncode == 0, done.stderr
     assert "queued in the outbox" in done.stderr

@@ -100,3 +100,22 @@ def test_migrations_match_the_table_definitions(store: Store) -> None:
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
+
+
+def test_upgrade_from_the_first_revision_keeps_data(tmp_path: Path) -> None:
+    from gateway.migrate import upgrade
+    from gateway.store import create_engine
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    upgrade(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO threads (thread_id, title, created_at) VALUES ('th-1', 'T', :now)"),
+            {"now": NOW.replace(tzinfo=None)})
+    engine.dispose()
+    store = Store.open(url)
+    assert current_revision(store.engine) == head_revision()
+    row = store.thread("th-1")
+    assert row is not None and row["state"] == "open" and row["labels"] == "[]"
+    store.close()
