@@ -22,7 +22,7 @@ import structlog
 
 from gateway.clock import Clock, SystemClock
 from gateway.config import Config
-from gateway.errors import GatewayError, PermanentError
+from gateway.errors import ConfigError, GatewayError, PermanentError
 from gateway.inbound.imap import ImapAuthError, ImapMailbox
 from gateway.inbound.source import MailSource, SourceStatus
 from gateway.outbound.github import GitHubAuthError, GitHubTracker, RepositoryNotFound
@@ -75,6 +75,8 @@ def build(config: Config, clock: Clock, wake: threading.Event) -> Components:
     def mailbox() -> ImapMailbox:
         return ImapMailbox(imap, password=password, token_provider=None, base_dir=config.base_dir)
 
+    mailbox()  # no network: a bad ca_file or missing token source fails here, at start
+
     source_status = SourceStatus()
     source = MailSource(mailbox, pipeline, imap, clock=clock, on_new_work=wake.set,
                         status=source_status)
@@ -122,6 +124,8 @@ async def run(config: Config, *, clock: Clock | None = None,
             group.create_task(_thread("imap", parts.source.run, halt, stop))
             group.create_task(_thread("github", parts.writer.run, halt, stop, wake))
             group.create_task(_stopper(stop, halt, wake))
+    except* ConfigError as errors:
+        raise errors.exceptions[0] from None
     except* ImapAuthError as errors:
         raise FatalError(f"{errors.exceptions[0]} (fix: imap.username and the imap-password "
                          "secret, or the OAuth2 token)") from None

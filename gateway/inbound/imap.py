@@ -245,6 +245,11 @@ class ImapMailbox:
                                      f"{self._where} for {settings.username!r}") from None
             raise
         self._uidvalidity = int(selected[b"UIDVALIDITY"])
+        keeps = selected.get(b"PERMANENTFLAGS")  # RFC 3501 7.1: "\\*" allows new keywords
+        if settings.processed == "flag" and keeps is not None and not {
+            b"\\*", settings.processed_flag.encode()} & set(keeps):
+            raise PermanentError(f"imap.processed: {self._where} does not keep the keyword "
+                                 f"{settings.processed_flag!r}; set imap.processed = \"move\"")
         self._idle = settings.idle and client.has_capability("IDLE")
         self._move = client.has_capability("MOVE")  # RFC 6851
         self._uidplus = client.has_capability("UIDPLUS")  # RFC 4315: UID EXPUNGE
@@ -330,6 +335,7 @@ class ImapMailbox:
                 renew = time.monotonic() + self._settings.idle_renew_seconds
                 news = self._idle_until(min(deadline, renew), stop)
                 client.idle_done()  # on a dead connection this raises: that is the check
+                news = self._take_news() or news  # EXISTS may come with the answer to DONE
                 if news or stop.is_set() or time.monotonic() >= deadline:
                     return news
 
@@ -376,6 +382,8 @@ class MemoryMailbox:
     UIDs (moved ones leave `messages`).
     """
 
+    default_date = dt.datetime(2026, 3, 3, 17, 14, tzinfo=dt.UTC)  # INTERNALDATE if none given
+
     def __init__(self, *, uidvalidity: int = 1, idle: bool = True, move: bool = False) -> None:
         self.messages: dict[int, tuple[bytes, dt.datetime]] = {}
         self.processed: set[int] = set()
@@ -400,7 +408,7 @@ class MemoryMailbox:
     def append(self, raw: bytes, when: dt.datetime | None = None) -> int:
         with self._news:
             uid, self._next_uid = self._next_uid, self._next_uid + 1
-            self.messages[uid] = (raw, (when or dt.datetime.now(dt.UTC)).astimezone(dt.UTC))
+            self.messages[uid] = (raw, (when or self.default_date).astimezone(dt.UTC))
             self._news.notify_all()
             return uid
 

@@ -108,7 +108,8 @@ class MailSource:
             return
         if not isinstance(failure, GatewayError):  # a bug or a database problem: keep the trace
             log.error("imap.round_failed", exc_info=failure)
-        log.warning("imap.reconnecting", attempt=attempt, delay=round(delay, 1), reason=reason)
+        level = log.warning if isinstance(failure, TransientError) else log.error
+        level("imap.reconnecting", attempt=attempt, delay=round(delay, 1), reason=reason)
 
     def _session(self, stop: threading.Event) -> tuple[BaseException | None, bool]:
         """Connect and serve rounds until stopped (None) or something fails (the error)."""
@@ -128,6 +129,8 @@ class MailSource:
                 count, cursor = self._round(mailbox, cursor)
                 self._served = True
                 if count < self._settings.fetch_batch and not stop.is_set():
+                    # Fetch after the wait whatever it returns: the SEARCH is the truth, and
+                    # one per poll interval also catches an IDLE notification that never came.
                     mailbox.wait(self._settings.poll_interval, stop)
         except Exception as exc:
             return exc, connected
