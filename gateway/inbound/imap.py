@@ -118,6 +118,9 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:300]
 
 
+FETCH_BUDGET = 32 * 1024 * 1024  # bytes of message bodies fetched in one round trip
+
+
 class ImapMailbox:
     """One connection to `settings.folder`; call `connect()` again after any error."""
 
@@ -284,6 +287,7 @@ class ImapMailbox:
             uids = sorted(uid for uid in found if uid > last_uid)[:limit]
             if not uids:
                 return []
+            uids = self._within_budget(client, uids)
             data = client.fetch(uids, ["BODY.PEEK[]", "INTERNALDATE"])
         fetched = []
         for uid in uids:
@@ -295,6 +299,21 @@ class ImapMailbox:
             raw: bytes = item.get(b"BODY[]") or b""  # NIL body: stored, then quarantined
             fetched.append(FetchedMessage(uid, raw, when.astimezone(dt.UTC)))
         return fetched
+
+    @staticmethod
+    def _within_budget(client: Any, uids: list[int]) -> list[int]:
+        """The first UIDs whose bodies fit FETCH_BUDGET together (at least one): a batch of
+        messages near the 25 MB limit must not be held in memory all at once."""
+        sizes = client.fetch(uids, ["RFC822.SIZE"])
+        chosen: list[int] = []
+        total = 0
+        for uid in uids:
+            size = int(sizes.get(uid, {}).get(b"RFC822.SIZE", 0))
+            if chosen and total + size > FETCH_BUDGET:
+                break
+            chosen.append(uid)
+            total += size
+        return chosen
 
     def unprocessed_uids(self) -> list[int]:
         client = self._need_client()

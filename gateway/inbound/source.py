@@ -128,7 +128,8 @@ class MailSource:
             while not stop.is_set():
                 count, cursor = self._round(mailbox, cursor)
                 self._served = True
-                if count < self._settings.fetch_batch and not stop.is_set():
+                # A short batch is not the end: fetch_after also stops at a size budget.
+                if count == 0 and not stop.is_set():
                     # Fetch after the wait whatever it returns: the SEARCH is the truth, and
                     # one per poll interval also catches an IDLE notification that never came.
                     mailbox.wait(self._settings.poll_interval, stop)

@@ -528,3 +528,28 @@ def test_an_unexpected_error_after_start_is_logged_with_its_trace_and_retried(
     assert failed["log_level"] == "error" and isinstance(failed["exc_info"], RuntimeError)
     assert src.status.last_error == "RuntimeError: database is locked"
     assert memory.connects == 2 and memory.processed == {1}
+
+
+def test_a_batch_of_large_messages_is_fetched_within_the_byte_budget(
+    dovecot: DovecotServer, example_config: Config, pipeline: Pipeline, store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gateway.inbound.imap as imap_module
+
+    big = [raw({"Message-ID": f"<big{n}@univ.edu>", "Subject": f"[visit-users] Big {n}"},
+               f"Log {n}\n" + "x" * 3000 + "\n") for n in range(5)]
+    uids = [dovecot.append("INBOX", message) for message in big]
+    monkeypatch.setattr(imap_module, "FETCH_BUDGET", 7000)  # two of these messages per round
+    settings = settings_for(example_config, dovecot, fetch_batch=50)
+    with connected(ImapMailbox(settings, password=dovecot.password, token_provider=None,
+                               base_dir=Path())) as mailbox:
+        first = mailbox.fetch_after(0, 50)
+        assert [m.uid for m in first] == uids[:2]
+        assert [m.uid for m in mailbox.fetch_after(uids[1], 50)] == uids[2:4]
+    # The source keeps fetching short batches until the folder is empty, without waiting for
+    # the poll interval (300 s here).
+    settings = settings.model_copy(update={"poll_interval": 300.0})
+    with running(pipeline, settings, imap_factory(settings, dovecot)):
+        until(lambda: store.mailbox_cursor("INBOX") == (dovecot.uidvalidity(), uids[-1]),
+              "all five stored", timeout=10)
+    assert len(issues(store)) == 5
