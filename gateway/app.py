@@ -15,6 +15,7 @@ import asyncio
 import datetime as dt
 import signal
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,13 +26,23 @@ from gateway.config import Config
 from gateway.errors import ConfigError, GatewayError, PermanentError
 from gateway.inbound.imap import ImapAuthError, ImapMailbox
 from gateway.inbound.source import MailSource, SourceStatus
+from gateway.metrics import GatewayMetrics
 from gateway.outbound.github import GitHubAuthError, GitHubTracker, RepositoryNotFound
 from gateway.outbound.outbox import Outbox
 from gateway.outbound.pacing import WriteBudget
 from gateway.outbound.writer import GitHubWriter, WriterStatus
 from gateway.pipeline import Pipeline
+from gateway.reconcile import Reconciler
 from gateway.store import Store
-from gateway.wiring import assignee_function, pipeline_settings
+from gateway.tracking import Rules
+from gateway.tracking_service import TrackingService
+from gateway.web import Delivery, DeliveryResult, Health, assess_health, make_app, serve
+from gateway.wiring import (
+    assignee_function,
+    business_calendar,
+    duty_schedule,
+    pipeline_settings,
+)
 
 log = structlog.get_logger("gateway.app")
 
@@ -48,11 +59,18 @@ class Components:
     writer: GitHubWriter
     source_status: SourceStatus
     writer_status: WriterStatus
+    tracking: TrackingService
+    reconciler: Reconciler
+    metrics: GatewayMetrics
+    outbox: Outbox
 
 
 def build(config: Config, clock: Clock, wake: threading.Event) -> Components:
     store = Store.open(config.database_url(), synchronous=config.database.sqlite_synchronous)
-    pipeline = Pipeline(store, pipeline_settings(config), assignee_function(config))
+    metrics = GatewayMetrics()
+    pipeline = Pipeline(store, pipeline_settings(config), assignee_function(config),
+                        on_outcome=lambda outcome: metrics.count_message(
+                            outcome.verdict.kind.value))
     gh = config.github
     token = config.require_github_token().get_secret_value()
 
@@ -64,8 +82,9 @@ def build(config: Config, clock: Clock, wake: threading.Event) -> Components:
     budget = WriteBudget(min_interval=dt.timedelta(seconds=gh.limits.min_write_interval),
                          per_minute=gh.limits.writes_per_minute,
                          per_hour=gh.limits.writes_per_hour)
-    writer_status = WriterStatus()
-    writer = GitHubWriter(Outbox(store), tracker, budget, clock, status=writer_status,
+    writer_status = WriterStatus(listener=metrics.count_github)
+    outbox = Outbox(store)
+    writer = GitHubWriter(outbox, tracker, budget, clock, status=writer_status,
                           backoff_base=gh.limits.retry_base, backoff_max=gh.limits.retry_max)
     imap = config.imap
     password = config.imap_password.get_secret_value() if config.imap_password else None
@@ -80,7 +99,19 @@ def build(config: Config, clock: Clock, wake: threading.Event) -> Components:
     source_status = SourceStatus()
     source = MailSource(mailbox, pipeline, imap, clock=clock, on_new_work=wake.set,
                         status=source_status)
-    return Components(store, pipeline, source, writer, source_status, writer_status)
+    calendar = business_calendar(config)
+    schedule = duty_schedule(config, calendar)
+    rules = Rules.from_people(gh.bot_login, schedule.people if schedule else ())
+    tracking = TrackingService(store, rules, calendar, gh.repository,
+                               on_first_response=metrics.observe_first_response)
+    reconciler = Reconciler(tracking, tracker(), clock, repository=gh.repository,
+                            interval=config.raw.tracking.reconcile_interval,
+                            first_lookback=dt.timedelta(
+                                hours=config.raw.tracking.first_lookback_hours))
+    metrics.set_imap_probe(lambda: source_status.connected)
+    metrics.set_outbox_probe(lambda: outbox.depth(clock.now()))
+    return Components(store, pipeline, source, writer, source_status, writer_status, tracking,
+                      reconciler, metrics, outbox)
 
 
 def check_github(config: Config) -> None:
@@ -113,9 +144,15 @@ async def run(config: Config, *, clock: Clock | None = None,
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await asyncio.to_thread(check_github, config)
+    secret = config.require_webhook_secret().get_secret_value().encode()
     wake = threading.Event()
     parts = await asyncio.to_thread(build, config, clock, wake)
     halt = threading.Event()
+    web_app = make_app(secret=secret, handle_delivery=_delivery_handler(parts, clock),
+                       health=_health_probe(parts, config, clock), metrics=parts.metrics,
+                       max_body=config.raw.web.max_body_bytes, clock=clock)
+    server = await serve(web_app, config.raw.web.listen, config.raw.web.port)
+    log.info("web.listening", host=config.raw.web.listen, port=server.port)
     log.info("gateway.starting", repository=config.github.repository,
              imap=f"{config.imap.host}:{config.imap.effective_port}/{config.imap.folder}",
              database=_safe_url(config.database_url()))
@@ -123,6 +160,7 @@ async def run(config: Config, *, clock: Clock | None = None,
         async with asyncio.TaskGroup() as group:
             group.create_task(_thread("imap", parts.source.run, halt, stop))
             group.create_task(_thread("github", parts.writer.run, halt, stop, wake))
+            group.create_task(_thread("reconcile", parts.reconciler.run, halt, stop))
             group.create_task(_stopper(stop, halt, wake))
     except* ConfigError as errors:
         raise errors.exceptions[0] from None
@@ -132,6 +170,7 @@ async def run(config: Config, *, clock: Clock | None = None,
     except* PermanentError as errors:
         raise FatalError(str(errors.exceptions[0])) from None
     finally:
+        await server.close()
         parts.store.close()
         log.info("gateway.stopped")
 
@@ -145,6 +184,36 @@ async def _thread(name: str, target: object, halt: threading.Event, stop: asynci
         if not stop.is_set():
             log.error("gateway.component_stopped", component=name)
             stop.set()
+
+
+def _delivery_handler(parts: Components, clock: Clock) -> Callable[[Delivery],
+                                                                  Awaitable[DeliveryResult]]:
+    async def handle(delivery: Delivery) -> DeliveryResult:
+        result = await asyncio.to_thread(parts.tracking.handle_delivery, delivery.guid,
+                                         delivery.event, delivery.payload, clock.now())
+        return DeliveryResult(result)
+
+    return handle
+
+
+def _health_probe(parts: Components, config: Config,
+                  clock: Clock) -> Callable[[], Awaitable[Health]]:
+    stale = dt.timedelta(seconds=config.raw.tracking.poll_stale_after)
+
+    def assess() -> Health:
+        now = clock.now()
+        try:
+            depth = parts.outbox.depth(now)
+            database_ok = True
+        except Exception:  # the database itself is what is being checked
+            depth, database_ok = (0, 0.0), False
+        return assess_health(now=now, source=parts.source_status, writer=parts.writer_status,
+                             outbox=depth, database_ok=database_ok, poll_stale_after=stale)
+
+    async def probe() -> Health:
+        return await asyncio.to_thread(assess)
+
+    return probe
 
 
 async def _stopper(stop: asyncio.Event, halt: threading.Event, wake: threading.Event) -> None:

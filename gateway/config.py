@@ -166,6 +166,20 @@ class ImapSection(_Section):
         return 993 if self.security == "tls" else 143
 
 
+class WebSection(_Section):
+    listen: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8787
+    webhook_secret: SecretStr | None = None
+    webhook_secret_file: str = ""
+    max_body_bytes: Annotated[int, Field(gt=0)] = 25 * 1024 * 1024
+
+
+class TrackingSection(_Section):
+    reconcile_interval: Annotated[float, Field(gt=0)] = 300.0
+    first_lookback_hours: Annotated[float, Field(gt=0)] = 72.0
+    poll_stale_after: Annotated[float, Field(gt=0)] = 900.0
+
+
 class LogSection(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -182,6 +196,8 @@ class RawConfig(_Section):
     mail: MailSection = MailSection()
     imap: ImapSection = ImapSection()
     inbound: InboundSection = InboundSection()
+    web: WebSection = WebSection()
+    tracking: TrackingSection = TrackingSection()
     log: LogSection = LogSection()
     schedule: ScheduleSection = ScheduleSection()
     business: dict[str, Any] = {}
@@ -197,6 +213,7 @@ class Config(BaseModel):
     base_dir: Path
     github_token: SecretStr | None = None
     imap_password: SecretStr | None = None
+    webhook_secret: SecretStr | None = None
 
     @property
     def database(self) -> DatabaseSection:
@@ -252,6 +269,16 @@ class Config(BaseModel):
                 source=self.source,
             )
         return self.imap_password
+
+    def require_webhook_secret(self) -> SecretStr:
+        if self.webhook_secret is None or not self.webhook_secret.get_secret_value():
+            raise ConfigError(
+                "web.webhook_secret", "no webhook secret is configured",
+                "set web.webhook_secret_file, VISIT_GATEWAY_WEBHOOK_SECRET, or a systemd "
+                "credential named webhook-secret, and the same secret on GitHub's webhook",
+                source=self.source,
+            )
+        return self.webhook_secret
 
     def require_github_token(self) -> SecretStr:
         if self.github_token is None:
@@ -317,8 +344,12 @@ def parse_config(
         "imap-password", "IMAP_PASSWORD", raw.imap.password, raw.imap.password_file,
         key="imap.password", env=env, base_dir=base_dir, source=source,
     )
+    webhook = _secret(
+        "webhook-secret", "WEBHOOK_SECRET", raw.web.webhook_secret, raw.web.webhook_secret_file,
+        key="web.webhook_secret", env=env, base_dir=base_dir, source=source,
+    )
     return Config(raw=raw, source=source, base_dir=base_dir, github_token=token,
-                  imap_password=password)
+                  imap_password=password, webhook_secret=webhook)
 
 
 def _secret(

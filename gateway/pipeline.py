@@ -91,10 +91,18 @@ class _Parsed:
 
 
 class Pipeline:
-    def __init__(self, store: Store, settings: PipelineSettings, assignee_for: AssigneeFor) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: PipelineSettings,
+        assignee_for: AssigneeFor,
+        *,
+        on_outcome: Callable[[Outcome], None] | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.assignee_for = assignee_for
+        self.on_outcome = on_outcome
 
     # -- step 1 -----------------------------------------------------------------------------
 
@@ -180,6 +188,9 @@ class Pipeline:
                 index.learn(rec)
                 decided[item.stored.key] = (rec, outcome)
             tx.record_many([rec for rec, _ in decided.values()], now=now)
+        if self.on_outcome is not None:
+            for _rec, outcome in decided.values():
+                self.on_outcome(outcome)
         outcomes = []
         for message in stored:
             if message.key in decided:

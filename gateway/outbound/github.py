@@ -61,6 +61,32 @@ class CreatedComment:
     url: str
 
 
+@dataclass(frozen=True, slots=True)
+class RemoteComment:
+    comment_id: int
+    number: int
+    author: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteIssue:
+    number: int
+    author: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    closed_at: dt.datetime | None
+    state: str
+    assignees: tuple[str, ...]
+    labels: tuple[str, ...]
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
 class IssueTracker(Protocol):
     def create_issue(self, title: str, body: str, labels: Sequence[str],
                      assignee: str | None) -> CreatedIssue: ...
@@ -191,6 +217,34 @@ class GitHubTracker:
         except (GithubException, requests.exceptions.RequestException) as exc:
             raise self._fail(exc, write=False) from exc
         return None
+
+    def comments_since(self, since: dt.datetime) -> list[RemoteComment]:
+        """Every comment in the repository updated since `since`, oldest first
+        (`GET /repos/{owner}/{repo}/issues/comments?since=`)."""
+        pages = self._call(False, self._repo.get_issues_comments, sort="updated",
+                           direction="asc", since=since)
+        out: list[RemoteComment] = []
+        try:
+            for comment in pages:
+                number = int(comment.issue_url.rstrip("/").rsplit("/", 1)[1])
+                out.append(RemoteComment(comment.id, number, comment.user.login,
+                                         _utc(comment.created_at), _utc(comment.updated_at),
+                                         comment.body or ""))
+        except (GithubException, requests.exceptions.RequestException) as exc:
+            raise self._fail(exc, write=False) from exc
+        return out
+
+    def issue(self, number: int) -> RemoteIssue:
+        issue = self._repo.get_issue(number)
+        try:
+            return RemoteIssue(
+                number=issue.number, author=issue.user.login, created_at=_utc(issue.created_at),
+                updated_at=_utc(issue.updated_at),
+                closed_at=_utc(issue.closed_at) if issue.closed_at else None, state=issue.state,
+                assignees=tuple(a.login for a in issue.assignees),
+                labels=tuple(label.name for label in issue.labels))
+        except (GithubException, requests.exceptions.RequestException) as exc:
+            raise self._fail(exc, write=False) from exc
 
     # -- writes -----------------------------------------------------------------------------
 

@@ -100,6 +100,17 @@ class Outbox:
                 soonest = due if soonest is None else min(soonest, due)
         return None, soonest
 
+    def depth(self, now: dt.datetime) -> tuple[int, float]:
+        """(rows waiting, age in seconds of the oldest) for /healthz and /metrics."""
+        with self.store.read() as tx:
+            row = tx.conn.execute(sa.select(sa.func.count(), sa.func.min(outbox.c.created_at))
+                                  .where(outbox.c.status.in_(OPEN))).one()
+        count, oldest = int(row[0]), row[1]
+        if oldest is None:
+            return count, 0.0
+        oldest = oldest.replace(tzinfo=dt.UTC) if oldest.tzinfo is None else oldest
+        return count, max((now - oldest).total_seconds(), 0.0)
+
     def mark_sending(self, item: OutboxItem, now: dt.datetime) -> None:
         self._update(item.id, now, status="sending", attempts=item.attempts + 1)
 
@@ -156,9 +167,21 @@ class Outbox:
 def _claim_issue(conn: sa.Connection, thread_id: str, number: int) -> None:
     """Give `thread_id` issue `number`. A thread made earlier for the same issue from a GitHub
     notification id (`gh-N`) is merged into it, so both sets of ids keep threading."""
-    other = conn.execute(sa.select(threads.c.thread_id).where(
+    other = conn.execute(sa.select(threads).where(
         threads.c.issue_number == number, threads.c.thread_id != thread_id)).first()
     if other is not None:
+        # A webhook for our own new issue may have come before this commit: keep what it
+        # tracked (a first response, a close) on the thread that survives.
+        mine = conn.execute(sa.select(threads).where(threads.c.thread_id == thread_id)).one()
+        kept: dict[str, Any] = {}
+        if other.first_response_at and (mine.first_response_at is None
+                                        or other.first_response_at < mine.first_response_at):
+            kept |= {"first_response_at": other.first_response_at,
+                     "first_response_by": other.first_response_by}
+        for column in ("state", "resolved_at", "reopened_count", "labels"):
+            kept[column] = getattr(other, column)
+        if kept:
+            conn.execute(threads.update().where(threads.c.thread_id == thread_id).values(**kept))
         conn.execute(message_ids.update().where(message_ids.c.thread_id == other.thread_id)
                      .values(thread_id=thread_id))
         conn.execute(messages.update().where(messages.c.thread_id == other.thread_id)

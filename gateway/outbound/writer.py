@@ -51,9 +51,12 @@ class WriterStatus:
     healthy: bool = True
     writes: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
+    listener: Callable[[str], None] | None = None  # e.g. the Prometheus counter
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        if self.listener is not None:
+            self.listener(outcome)
 
 
 class GitHubWriter:

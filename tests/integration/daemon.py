@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -32,8 +33,18 @@ def setup_github(emulator: Emulator) -> str:
     return token
 
 
+WEBHOOK_SECRET = "chaos-and-order"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def write_config(directory: Path, dovecot: DovecotServer, github_url: str, *,
-                 extra: str = "", poll_interval: float = 2.0) -> Path:
+                 extra: str = "", poll_interval: float = 2.0, web_port: int | None = None,
+                 reconcile_interval: float = 5.0) -> Path:
     schedule = ROOT / "config" / "schedule.example.toml"
     text = f"""
 [database]
@@ -65,6 +76,14 @@ retry_max = 3.0
 [schedule]
 file = "{schedule}"
 
+[web]
+listen = "127.0.0.1"
+port = {web_port or free_port()}
+
+[tracking]
+reconcile_interval = {reconcile_interval}
+first_lookback_hours = 100000  # tests pin the emulator's clock in the past
+
 [log]
 level = "info"
 format = "json"
@@ -81,7 +100,8 @@ class Daemon:
     def __init__(self, config: Path, *, token: str, password: str, log: Path) -> None:
         self.config = config
         self.env = {**os.environ, "VISIT_GATEWAY_GITHUB_TOKEN": token,
-                    "VISIT_GATEWAY_IMAP_PASSWORD": password}
+                    "VISIT_GATEWAY_IMAP_PASSWORD": password,
+                    "VISIT_GATEWAY_WEBHOOK_SECRET": WEBHOOK_SECRET}
         self.env.pop("VISIT_GATEWAY_CONFIG", None)
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None

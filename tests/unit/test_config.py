@@ -81,7 +81,7 @@ def _keys(model: type[BaseModel], prefix: str = "") -> set[str]:
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             keys |= _keys(annotation, f"{prefix}{name}.")
-        elif name not in ("token", "password"):  # secrets: documented, never in the example
+        elif name not in ("token", "password", "webhook_secret"):  # secrets: never in it
             keys.add(prefix + name)
     return keys
 

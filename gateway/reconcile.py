@@ -1,0 +1,92 @@
+"""Reconcile: read from GitHub what webhooks may have missed, and apply it idempotently.
+
+GitHub never redelivers a webhook the gateway missed (down, restarting, unreachable), so every
+`interval` this loop reads the repository's comments updated since its cursor
+(`GET /repos/{o}/{r}/issues/comments?since=`) and the state of every open tracked issue, and
+feeds them through the same `TrackingService` as webhooks. A webhook arriving after reconcile,
+or reconcile reading what a webhook already applied, changes nothing. Runs in its own thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import sqlalchemy as sa
+import structlog
+
+from gateway.clock import Clock
+from gateway.errors import GatewayError
+from gateway.outbound.github import GitHubTracker, RemoteIssue
+from gateway.store import threads
+from gateway.tracking import CommentEvent, IssueEvent
+from gateway.tracking_service import TrackingService
+
+log = structlog.get_logger("gateway.reconcile")
+
+CURSOR = "reconcile.comments_since"
+OVERLAP = dt.timedelta(minutes=5)  # re-read a little: GitHub's `since` is by update time
+
+
+class Reconciler:
+    def __init__(self, service: TrackingService, tracker: GitHubTracker, clock: Clock,
+                 *, repository: str, interval: float, first_lookback: dt.timedelta) -> None:
+        self.service = service
+        self.tracker = tracker
+        self.clock = clock
+        self.repository = repository
+        self.interval = interval
+        self.first_lookback = first_lookback
+        self.last_success: dt.datetime | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.once()
+            except GatewayError as exc:
+                log.warning("reconcile.failed", reason=str(exc))
+            stop.wait(self.interval)
+
+    def once(self) -> dict[str, int]:
+        """One pass; returns what it applied, for logs and tests."""
+        now = self.clock.now()
+        stored = self.service.cursor(CURSOR)
+        since = dt.datetime.fromisoformat(stored) - OVERLAP if stored else now - self.first_lookback
+        applied = {"comments": 0, "issues": 0}
+        issue_cache: dict[int, RemoteIssue] = {}
+        newest = since
+        for comment in self.tracker.comments_since(since):
+            info = issue_cache.get(comment.number) or self.tracker.issue(comment.number)
+            issue_cache[comment.number] = info
+            event = CommentEvent(action="created", number=comment.number,
+                                 comment_id=comment.comment_id, author=comment.author,
+                                 at=comment.created_at, body=comment.body,
+                                 issue_author=info.author, repository=self.repository)
+            if self.service.apply_event(event, now) == "applied":
+                applied["comments"] += 1
+            newest = max(newest, comment.updated_at)
+        for number in self._open_issues():
+            info = issue_cache.get(number) or self.tracker.issue(number)
+            if info.state == "closed" and info.closed_at is not None:
+                closed = IssueEvent(action="closed", number=number, actor="", at=info.closed_at,
+                                   issue_author=info.author, issue_created_at=info.created_at,
+                                   state="closed", assignees=info.assignees, labels=info.labels,
+                                   repository=self.repository)
+                if self.service.apply_event(closed, now) == "applied":
+                    applied["issues"] += 1
+        if newest > since:
+            # GitHub's own timestamps move the cursor, never our clock: no skew can skip a
+            # comment. With nothing new the window stays where it is.
+            self.service.set_cursor(CURSOR, newest.isoformat(), now)
+        elif stored is None:
+            self.service.set_cursor(CURSOR, (since + OVERLAP).isoformat(), now)
+        self.last_success = now
+        if any(applied.values()):
+            log.info("reconcile.applied", **applied)
+        return applied
+
+    def _open_issues(self) -> list[int]:
+        with self.service.store.read() as tx:
+            rows = tx.conn.execute(sa.select(threads.c.issue_number).where(
+                threads.c.state == "open", threads.c.issue_number.is_not(None)))
+            return [row.issue_number for row in rows]

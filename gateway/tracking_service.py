@@ -1,0 +1,195 @@
+"""The tracking shell: apply GitHub events (webhook deliveries and reconcile reads) to the
+store, idempotently, through the pure rules in `gateway.tracking`.
+
+A delivery is recorded by its `X-GitHub-Delivery` GUID in the same transaction as its effect,
+so the same delivery twice is applied once. Comments are remembered by id, so a comment seen
+by both a webhook and the reconcile loop changes nothing the second time, and `/spend` lines
+are replaced, never added twice, when a comment is edited. Issues the gateway did not open (a
+phone call written up on GitHub, an issue from before the gateway) get a thread on first sight.
+Blocking: call it from a worker thread, not the event loop.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+
+from gateway.businesstime import BusinessCalendar
+from gateway.inbound.thread import issue_thread_id
+from gateway.store import Store, Tx, deliveries, effort, gh_comments, kv, threads
+from gateway.tracking import (
+    CommentEvent,
+    Event,
+    IssueEvent,
+    Rules,
+    TrackedIssue,
+    apply,
+    issue_opened_on_github,
+    parse_spend,
+    parse_webhook,
+    response_hours,
+)
+
+log = structlog.get_logger("gateway.tracking")
+
+Observer = Callable[[float], None]
+
+
+class TrackingService:
+    def __init__(self, store: Store, rules: Rules, calendar: BusinessCalendar, repository: str,
+                 *, on_first_response: Observer | None = None) -> None:
+        self.store = store
+        self.rules = rules
+        self.calendar = calendar
+        self.repository = repository.lower()
+        self._observe = on_first_response
+
+    # -- webhook deliveries -----------------------------------------------------------------
+
+    def handle_delivery(self, guid: str, event_name: str, payload: dict[str, Any],
+                        now: dt.datetime) -> str:
+        """Apply one delivery: "applied", "duplicate" or "ignored". A payload that cannot be
+        used raises tracking.PayloadError (a ValueError: the web layer answers 400)."""
+        event = parse_webhook(event_name, payload)
+        with self.store.tx() as tx:
+            inserted = tx.conn.execute(
+                sa.select(deliveries.c.guid).where(deliveries.c.guid == guid)).first() is None
+            if not inserted:
+                return "duplicate"
+            result = "ignored" if event is None else self._apply(tx, event, now)
+            tx.conn.execute(deliveries.insert().values(guid=guid, event=event_name,
+                                                       received_at=now, result=result))
+        return result
+
+    # -- events (webhooks and reconcile) ----------------------------------------------------
+
+    def apply_event(self, event: Event, now: dt.datetime) -> str:
+        with self.store.tx() as tx:
+            return self._apply(tx, event, now)
+
+    def _apply(self, tx: Tx, event: Event, now: dt.datetime) -> str:
+        if event.repository.lower() != self.repository:
+            return "ignored"
+        if isinstance(event, CommentEvent) and not self._remember_comment(tx, event, now):
+            return "duplicate"
+        tracked, row_exists = self._load(tx, event)
+        updated = apply(tracked, event, self.rules)
+        if not row_exists:
+            self._insert(tx, updated, now)
+            log.info("tracking.issue_seen", issue=event.number, thread=updated.thread_id)
+        elif updated is not tracked:
+            self._save(tx, updated)
+        if updated.first_response_at and tracked.first_response_at != updated.first_response_at:
+            hours = response_hours(updated, self.calendar)
+            log.info("tracking.first_response", issue=event.number, by=updated.first_response_by,
+                     business_hours=None if hours is None else round(hours, 2))
+            if hours is not None and self._observe is not None and not tracked.first_response_at:
+                self._observe(hours)
+        if isinstance(event, CommentEvent):
+            self._record_effort(tx, updated.thread_id, event)
+        return "applied"
+
+    def _remember_comment(self, tx: Tx, event: CommentEvent, now: dt.datetime) -> bool:
+        """Record the comment; False when this exact change was already applied."""
+        row = tx.conn.execute(sa.select(gh_comments).where(
+            gh_comments.c.comment_id == event.comment_id)).first()
+        if event.action == "created":
+            if row is not None:
+                return False
+            tx.conn.execute(gh_comments.insert().values(
+                comment_id=event.comment_id, issue_number=event.number, author=event.author,
+                created_at=event.at, updated_at=now, deleted=False))
+            return True
+        if row is None:
+            tx.conn.execute(gh_comments.insert().values(
+                comment_id=event.comment_id, issue_number=event.number, author=event.author,
+                created_at=event.at, updated_at=now, deleted=event.action == "deleted"))
+            return True
+        if row.deleted:
+            return False
+        tx.conn.execute(gh_comments.update().where(gh_comments.c.comment_id == event.comment_id)
+                        .values(updated_at=now, deleted=event.action == "deleted"))
+        return True
+
+    def _record_effort(self, tx: Tx, thread_id: str, event: CommentEvent) -> None:
+        tx.conn.execute(effort.delete().where(effort.c.comment_id == event.comment_id))
+        if event.action == "deleted" or not self.rules.is_team(event.author):
+            return
+        lines = parse_spend(event.body, event.at, self.calendar.tz)
+        for problem in lines.problems:
+            log.warning("tracking.spend_unreadable", issue=event.number, comment=event.comment_id,
+                        reason=problem.reason)
+        rows = [{"comment_id": event.comment_id, "seq": n, "thread_id": thread_id,
+                 "login": event.author, "day": spend.day, "minutes": spend.minutes}
+                for n, spend in enumerate(lines.spends)]
+        if rows:
+            tx.conn.execute(effort.insert(), rows)
+
+    # -- thread rows <-> TrackedIssue -------------------------------------------------------
+
+    def _load(self, tx: Tx, event: Event) -> tuple[TrackedIssue, bool]:
+        row = tx.conn.execute(sa.select(threads).where(
+            threads.c.issue_number == event.number)).first()
+        if row is not None:
+            return self._tracked(row), True
+        thread_id = issue_thread_id(event.number)
+        if isinstance(event, IssueEvent):
+            return issue_opened_on_github(event, thread_id, self.rules), False
+        # A comment on an issue we have not seen: it existed before the gateway, or its
+        # "opened" delivery was missed. The payload has no creation time for the issue we
+        # trust more than the comment's own, so the issue "arrives" with the comment.
+        opened = IssueEvent(action="opened", number=event.number, actor=event.issue_author,
+                            at=event.at, issue_author=event.issue_author,
+                            issue_created_at=event.at, state="open", assignees=(), labels=(),
+                            repository=event.repository)
+        return issue_opened_on_github(opened, thread_id, self.rules), False
+
+    def _insert(self, tx: Tx, issue: TrackedIssue, now: dt.datetime) -> None:
+        tx.conn.execute(threads.insert().values(
+            thread_id=issue.thread_id, issue_number=issue.issue_number, root_key=None,
+            title="", arrived_at=issue.arrived_at, created_at=now, **_columns(issue)))
+
+    def _save(self, tx: Tx, issue: TrackedIssue) -> None:
+        tx.conn.execute(threads.update().where(threads.c.thread_id == issue.thread_id)
+                        .values(**_columns(issue)))
+
+    def _tracked(self, row: Any) -> TrackedIssue:
+        author = row.issue_author
+        customer = (author is not None and not self.rules.is_team(author)
+                    and not self.rules.is_bot(author))
+        return TrackedIssue(
+            thread_id=row.thread_id, issue_number=row.issue_number,
+            arrived_at=row.arrived_at or row.created_at, issue_author=author,
+            customer_logins=frozenset({author.casefold()}) if customer else frozenset(),
+            state=row.state, assignee=row.assignee,
+            first_response_at=row.first_response_at,
+            first_response_by=row.first_response_by, resolved_at=row.resolved_at,
+            reopened_count=row.reopened_count, labels=tuple(json.loads(row.labels or "[]")),
+        )
+
+    # -- cursors ----------------------------------------------------------------------------
+
+    def cursor(self, name: str) -> str | None:
+        with self.store.read() as tx:
+            row = tx.conn.execute(sa.select(kv.c.value).where(kv.c.key == name)).first()
+            return row.value if row is not None else None
+
+    def set_cursor(self, name: str, value: str, now: dt.datetime) -> None:
+        with self.store.tx() as tx:
+            if tx.conn.execute(kv.update().where(kv.c.key == name)
+                               .values(value=value, updated_at=now)).rowcount == 0:
+                tx.conn.execute(kv.insert().values(key=name, value=value, updated_at=now))
+
+
+def _columns(issue: TrackedIssue) -> dict[str, Any]:
+    return {
+        "issue_author": issue.issue_author, "state": issue.state, "assignee": issue.assignee,
+        "first_response_at": issue.first_response_at,
+        "first_response_by": issue.first_response_by, "resolved_at": issue.resolved_at,
+        "reopened_count": issue.reopened_count, "labels": json.dumps(list(issue.labels)),
+    }
