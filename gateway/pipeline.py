@@ -12,7 +12,7 @@ it never stops the loop. The daemon and `replay` share this code.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -46,6 +46,7 @@ class PipelineSettings:
     max_message_bytes: int
     classify: ClassifyRules
     decide: DecideSettings
+    team_logins: Mapping[str, str] = field(default_factory=dict)  # roster email -> login
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +330,11 @@ class Pipeline:
             if match.issue_number is not None and match.issue_number not in index.issues:
                 new_thread = _issue_thread(match.issue_number, thread_id, email, arrival)
         actions = decide(email, verdict, thread_id, assignee=assignee, settings=settings.decide)
+        team_login = settings.team_logins.get(sender or "")
+        responder = None
+        if verdict.kind is Kind.REPLY and team_login:
+            # A team member answered by email (the bot posts it): that is a response too.
+            responder = (team_login, email.date or arrival)
         rec = Recorded(
             key=email.key,
             verdict=verdict.kind.value,
@@ -342,7 +348,8 @@ class Pipeline:
                 for action in actions
                 if isinstance(action, CreateIssue | AddComment)
             ),
-            customers=(sender,) if sender else (),
+            customers=(sender,) if sender and not team_login else (),
+            responder=responder,
         )
         return rec, Outcome(
             email.key, email.message_id, verdict, thread_id, actions, sender, email.subject

@@ -118,7 +118,8 @@ outbox = sa.Table(
 )
 
 gh_comments = sa.Table(
-    "gh_comments", metadata,
+    "gh_comments",
+    metadata,
     sa.Column("comment_id", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("issue_number", sa.Integer, nullable=False, index=True),
     sa.Column("author", sa.String(100), nullable=False),
@@ -128,7 +129,8 @@ gh_comments = sa.Table(
 )
 
 effort = sa.Table(
-    "effort", metadata,
+    "effort",
+    metadata,
     sa.Column("comment_id", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("thread_id", sa.String(64), nullable=False, index=True),
@@ -138,7 +140,8 @@ effort = sa.Table(
 )
 
 kv = sa.Table(
-    "kv", metadata,
+    "kv",
+    metadata,
     sa.Column("key", sa.String(100), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
@@ -227,6 +230,7 @@ class Recorded:
     ids: tuple[tuple[str, str, str], ...]  # (message_id, thread_id, source)
     outbox: tuple[OutboxRow, ...]
     customers: tuple[str, ...] = ()  # addresses to remember for the thread (never published)
+    responder: tuple[str, dt.datetime] | None = None  # a team member's emailed reply
 
 
 def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
@@ -500,6 +504,13 @@ class Tx:
         ]
         if rows:
             conn.execute(_insert_or_ignore(conn, outbox, ["key"]), rows)
+        responses = [
+            {"t": r.thread_id, "by": r.responder[0], "at": r.responder[1]}
+            for r in recs
+            if r.responder and r.thread_id
+        ]
+        if responses:
+            conn.execute(_EARLIER_RESPONSE, responses)
         conn.execute(
             _MARK_PROCESSED,
             [
@@ -558,6 +569,18 @@ _IDS_LOOKUP = sa.select(message_ids.c.message_id, message_ids.c.thread_id).where
 )
 _ISSUES_LOOKUP = sa.select(threads.c.issue_number, threads.c.thread_id).where(
     threads.c.issue_number.in_(sa.bindparam("numbers", expanding=True))
+)
+# The earliest response wins, however events arrive (see gateway.tracking).
+_EARLIER_RESPONSE = (
+    threads.update()
+    .where(
+        threads.c.thread_id == sa.bindparam("t"),
+        sa.or_(
+            threads.c.first_response_at.is_(None),
+            threads.c.first_response_at > sa.bindparam("at"),
+        ),
+    )
+    .values(first_response_at=sa.bindparam("at"), first_response_by=sa.bindparam("by"))
 )
 _MARK_PROCESSED = (
     messages.update()

@@ -193,18 +193,26 @@ class _Endpoints:
             return self._summary(request, started, DeliveryResult.IGNORED, delivery, action,
                                  answer)
         try:
-            outcome = DeliveryResult(await self._handle(delivery))
+            outcome = await self._handle(delivery)
         except ValueError as exc:  # the handler cannot use this payload: GitHub shows the reason
             reason = str(exc)[:200] or "unusable payload"
             return self._summary(request, started, "bad_request", delivery, action,
                                  _error(400, reason), reason=reason)
         except Exception:
-            self._metrics.count_delivery("error")
-            log.error("webhook.failed", github_event=delivery.event, action=action,
-                      delivery=delivery.guid, result="error", ms=_ms(started), exc_info=True)
-            return _error(500, "internal error; the delivery can be redelivered from GitHub")
-        return self._summary(request, started, outcome, delivery, action,
-                             web.json_response({"result": outcome.value}))
+            return self._failed(started, delivery, action)
+        try:
+            result = DeliveryResult(outcome)
+        except ValueError:  # a handler bug, not the client's fault
+            return self._failed(started, delivery, action)
+        return self._summary(request, started, result, delivery, action,
+                             web.json_response({"result": result.value}))
+
+    def _failed(self, started: float, delivery: Delivery, action: str | None) -> web.Response:
+        """Called inside an `except`: logs the exception with the summary fields."""
+        self._metrics.count_delivery("error")
+        log.error("webhook.failed", github_event=delivery.event, action=action,
+                  delivery=delivery.guid, result="error", ms=_ms(started), exc_info=True)
+        return _error(500, "internal error; the delivery can be redelivered from GitHub")
 
     async def _read_body(self, request: web.Request) -> bytes:
         limit = self._max_body
@@ -237,7 +245,7 @@ class _Endpoints:
 
     async def _parse(self, request: web.Request, body: bytes,
                      received_at: dt.datetime) -> Delivery:
-        if "Content-Type" not in request.headers or request.content_type != "application/json":
+        if request.content_type != "application/json":  # no header: application/octet-stream
             raise _Refused(415, "bad_request", "content_type",
                            "Content-Type must be application/json (set it on the webhook)")
         try:

@@ -84,7 +84,11 @@ def pipeline_settings(config: Config) -> PipelineSettings:
             display_tz=display_timezone(config),
         ),
     )
+    calendar = business_calendar(config)
+    schedule = duty_schedule(config, calendar)
+    team = {p.email.lower(): p.github for p in schedule.people} if schedule else {}
     return PipelineSettings(
+        team_logins=team,
         list_address=config.list.address,
         repository=config.github.repository,
         max_message_bytes=inbound.max_message_bytes,

@@ -74,7 +74,7 @@ def test_webhook_records_first_response_in_business_hours(
     emu.comment(REPO, issue.number, "Use the Elevate operator.\n\n/spend 45m", user="cyrush")
     wait_for(lambda: response(db, issue.number)[0] == "cyrush", 20, "the first response",
              daemon)
-    by, at, arrived = response(db, issue.number)
+    _by, at, arrived = response(db, issue.number)
     assert at is not None and arrived is not None
     answered = dt.datetime.fromisoformat(at).replace(tzinfo=dt.UTC)
     came = dt.datetime.fromisoformat(arrived).replace(tzinfo=dt.UTC)
