@@ -53,6 +53,18 @@ def _eml_files(paths: list[Path]) -> list[RawItem]:
     return sorted(items, key=lambda item: (_header_date(item.raw) or far, item.name))
 
 
+_MAILDIR_NAME = re.compile(r"(\d+)\.(?:M(\d+))?(?:P\d+)?(?:Q(\d+))?")
+
+
+def _maildir_order(key: str) -> tuple[int, int, int, str]:
+    """Delivery order from a Maildir file name (`secs.M<usecs>P<pid>Q<n>.host`), compared as
+    numbers: as text, "M999" would sort after "M1000"."""
+    found = _MAILDIR_NAME.match(key)
+    if found is None:
+        return (2**62, 0, 0, key)
+    return (int(found[1]), int(found[2] or 0), int(found[3] or 0), key)
+
+
 def iter_source(path: Path) -> Iterator[RawItem]:
     """Yield the raw messages at `path` in arrival order."""
     if not path.exists():
@@ -63,7 +75,7 @@ def iter_source(path: Path) -> Iterator[RawItem]:
     if path.is_dir():
         if all((path / sub).is_dir() for sub in ("cur", "new", "tmp")):
             box = mailbox.Maildir(path, factory=None, create=False)
-            for key in sorted(box.keys(), key=lambda k: (k.split(".", 1)[0], k)):
+            for key in sorted(box.keys(), key=_maildir_order):
                 yield RawItem(f"{path}:{key}", box.get_bytes(key))
             return
         yield from _eml_files(sorted(p for p in path.iterdir() if p.suffix == ".eml"))

@@ -365,7 +365,7 @@ class Tx:
         if not rows:
             return
         self.conn.execute(
-            _insert_or_ignore(self.conn, messages, ["key"]),
+            insert_or_ignore(self.conn, messages, ["key"]),
             [
                 {
                     "key": r.key,
@@ -468,7 +468,7 @@ class Tx:
             if r.new_thread is not None
         ]
         if new_threads:
-            conn.execute(_insert_or_ignore(conn, threads, ["thread_id"]), new_threads)
+            conn.execute(insert_or_ignore(conn, threads, ["thread_id"]), new_threads)
         customers = [
             {"thread_id": r.thread_id, "address": c, "first_seen": now}
             for r in recs
@@ -477,7 +477,7 @@ class Tx:
         ]
         if customers:
             conn.execute(
-                _insert_or_ignore(conn, thread_customers, ["thread_id", "address"]), customers
+                insert_or_ignore(conn, thread_customers, ["thread_id", "address"]), customers
             )
         ids = [
             {"message_id": m, "thread_id": t, "source": src, "created_at": now}
@@ -485,7 +485,7 @@ class Tx:
             for m, t, src in r.ids
         ]
         if ids:
-            conn.execute(_insert_or_ignore(conn, message_ids, ["message_id"]), ids)
+            conn.execute(insert_or_ignore(conn, message_ids, ["message_id"]), ids)
         rows = [
             {
                 "key": item.key,
@@ -503,7 +503,7 @@ class Tx:
             for item in r.outbox
         ]
         if rows:
-            conn.execute(_insert_or_ignore(conn, outbox, ["key"]), rows)
+            conn.execute(insert_or_ignore(conn, outbox, ["key"]), rows)
         responses = [
             {"t": r.thread_id, "by": r.responder[0], "at": r.responder[1]}
             for r in recs
@@ -599,7 +599,7 @@ _MARK_PROCESSED = (
 _INSERT_CACHE: dict[tuple[str, str], Any] = {}
 
 
-def _insert_or_ignore(conn: Connection, table: sa.Table, keys: list[str]) -> Any:
+def insert_or_ignore(conn: Connection, table: sa.Table, keys: list[str]) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL (built once per table)."""
     cache_key = (conn.dialect.name, table.name)
     statement = _INSERT_CACHE.get(cache_key)

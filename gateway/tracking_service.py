@@ -21,7 +21,16 @@ import structlog
 
 from gateway.businesstime import BusinessCalendar
 from gateway.inbound.thread import issue_thread_id
-from gateway.store import Store, Tx, deliveries, effort, gh_comments, kv, threads
+from gateway.store import (
+    Store,
+    Tx,
+    deliveries,
+    effort,
+    gh_comments,
+    insert_or_ignore,
+    kv,
+    threads,
+)
 from gateway.tracking import (
     CommentEvent,
     Event,
@@ -57,13 +66,16 @@ class TrackingService:
         used raises tracking.PayloadError (a ValueError: the web layer answers 400)."""
         event = parse_webhook(event_name, payload)
         with self.store.tx() as tx:
-            inserted = tx.conn.execute(
-                sa.select(deliveries.c.guid).where(deliveries.c.guid == guid)).first() is None
-            if not inserted:
+            # Insert first: of two concurrent deliveries with one GUID, exactly one inserts.
+            claimed = tx.conn.execute(
+                insert_or_ignore(tx.conn, deliveries, ["guid"]),
+                {"guid": guid, "event": event_name, "received_at": now, "result": "pending"},
+            ).rowcount
+            if claimed != 1:
                 return "duplicate"
             result = "ignored" if event is None else self._apply(tx, event, now)
-            tx.conn.execute(deliveries.insert().values(guid=guid, event=event_name,
-                                                       received_at=now, result=result))
+            tx.conn.execute(deliveries.update().where(deliveries.c.guid == guid)
+                            .values(result=result))
         return result
 
     # -- events (webhooks and reconcile) ----------------------------------------------------
