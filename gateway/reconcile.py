@@ -65,9 +65,17 @@ class Reconciler:
             if self.service.apply_event(event, now) == "applied":
                 applied["comments"] += 1
             newest = max(newest, comment.updated_at)
-        for number in self._open_issues():
+        for number, state in self._issues_to_check(now):
             info = issue_cache.get(number) or self.tracker.issue(number)
-            if info.state == "closed" and info.closed_at is not None:
+            if state == "closed" and info.state == "open":
+                reopened = IssueEvent(action="reopened", number=number, actor="",
+                                      at=info.updated_at, issue_author=info.author,
+                                      issue_created_at=info.created_at, state="open",
+                                      assignees=info.assignees, labels=info.labels,
+                                      repository=self.repository)
+                if self.service.apply_event(reopened, now) == "applied":
+                    applied["issues"] += 1
+            elif state == "open" and info.state == "closed" and info.closed_at is not None:
                 closed = IssueEvent(action="closed", number=number, actor="", at=info.closed_at,
                                    issue_author=info.author, issue_created_at=info.created_at,
                                    state="closed", assignees=info.assignees, labels=info.labels,
@@ -85,8 +93,12 @@ class Reconciler:
             log.info("reconcile.applied", **applied)
         return applied
 
-    def _open_issues(self) -> list[int]:
+    def _issues_to_check(self, now: dt.datetime) -> list[tuple[int, str]]:
+        """Open tracked issues (missed close), and those closed within the look-back window
+        (missed reopen)."""
+        recent = now - self.first_lookback
         with self.service.store.read() as tx:
-            rows = tx.conn.execute(sa.select(threads.c.issue_number).where(
-                threads.c.state == "open", threads.c.issue_number.is_not(None)))
-            return [row.issue_number for row in rows]
+            rows = tx.conn.execute(sa.select(threads.c.issue_number, threads.c.state).where(
+                threads.c.issue_number.is_not(None),
+                sa.or_(threads.c.state == "open", threads.c.resolved_at >= recent)))
+            return [(row.issue_number, row.state) for row in rows]
