@@ -80,6 +80,7 @@ class GitHubLimitsSection(_Section):
 class GitHubSection(_Section):
     repository: str = "visit-dav/live-customer-response"
     api_url: str = "https://api.github.com"
+    web_url: str = "https://github.com"
     bot_login: str = "visit-users-bot"
     token: SecretStr | None = None
     token_file: str = ""
@@ -166,6 +167,36 @@ class ImapSection(_Section):
         return 993 if self.security == "tls" else 143
 
 
+class SmtpSection(_Section):
+    host: str = "localhost"
+    port: Annotated[int, Field(ge=0, le=65535)] = 0  # 0: 465 for tls, 587 starttls, 25 plain
+    security: Literal["tls", "starttls", "plain"] = "starttls"
+    ca_file: str = ""
+    username: str = ""
+    password: SecretStr | None = None
+    password_file: str = ""
+    timeout: Annotated[float, Field(gt=0)] = 30.0
+
+    @property
+    def effective_port(self) -> int:
+        if self.port:
+            return self.port
+        return {"tls": 465, "starttls": 587, "plain": 25}[self.security]
+
+
+class NotifySection(_Section):
+    acknowledge: bool = True
+    handoff: bool = True
+    keep_label: str = "handoff:keep"
+    reminders: bool = True
+    reminder_share: Annotated[float, Field(gt=0, lt=1)] = 0.75
+    goal_hours: Annotated[float, Field(gt=0)] = 4.0
+    serious_label: str = "incident:serious"
+    postmortem: bool = True
+    templates_dir: str = ""
+    tick_seconds: Annotated[float, Field(gt=0)] = 60.0
+
+
 class WebSection(_Section):
     listen: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8787
@@ -196,6 +227,8 @@ class RawConfig(_Section):
     mail: MailSection = MailSection()
     imap: ImapSection = ImapSection()
     inbound: InboundSection = InboundSection()
+    smtp: SmtpSection = SmtpSection()
+    notify: NotifySection = NotifySection()
     web: WebSection = WebSection()
     tracking: TrackingSection = TrackingSection()
     log: LogSection = LogSection()
@@ -214,6 +247,7 @@ class Config(BaseModel):
     github_token: SecretStr | None = None
     imap_password: SecretStr | None = None
     webhook_secret: SecretStr | None = None
+    smtp_password: SecretStr | None = None
 
     @property
     def database(self) -> DatabaseSection:
@@ -348,8 +382,12 @@ def parse_config(
         "webhook-secret", "WEBHOOK_SECRET", raw.web.webhook_secret, raw.web.webhook_secret_file,
         key="web.webhook_secret", env=env, base_dir=base_dir, source=source,
     )
+    smtp_password = _secret(
+        "smtp-password", "SMTP_PASSWORD", raw.smtp.password, raw.smtp.password_file,
+        key="smtp.password", env=env, base_dir=base_dir, source=source,
+    )
     return Config(raw=raw, source=source, base_dir=base_dir, github_token=token,
-                  imap_password=password, webhook_secret=webhook)
+                  imap_password=password, webhook_secret=webhook, smtp_password=smtp_password)
 
 
 def _secret(
