@@ -135,7 +135,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    from gateway.outbound.outbox import Outbox
+    from gateway.outbound.outbox import NEEDS_ISSUE, Outbox
     from gateway.store import Store
 
     config = _config(args)
@@ -149,7 +149,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
             for item in reversed(items):
                 note = item.last_error or (f"issue #{item.issue_number}"
                                            if item.issue_number else "")
-                if item.kind == "add_comment" and item.issue_number is None:
+                if item.kind in NEEDS_ISSUE and item.issue_number is None:
                     note = note or "waits for its issue"
                 print(f"{item.key[:58]:<58} {item.kind:<13} {item.status:<8} "
                       f"{item.attempts:>5}  {note[:80]}")

@@ -96,6 +96,7 @@ class IssueTracker(Protocol):
         self, number: int, marker: str, since: dt.datetime
     ) -> CreatedComment | None: ...
     def can_assign(self, login: str) -> bool: ...
+    def set_assignee(self, number: int, login: str) -> tuple[str, ...]: ...
 
 
 def _retry_after(exc: GithubException, secondary_wait: float) -> float:
@@ -255,6 +256,13 @@ class GitHubTracker:
             kwargs["assignees"] = [assignee]
         issue = self._call(True, self._repo.create_issue, **kwargs)
         return CreatedIssue(issue.number, issue.html_url, tuple(a.login for a in issue.assignees))
+
+    def set_assignee(self, number: int, login: str) -> tuple[str, ...]:
+        """Make `login` the issue's only assignee (idempotent: a repeat changes nothing)."""
+        issue = self._call(True, self._repo.get_issue(number).edit, assignees=[login])
+        del issue
+        current = self._call(False, lambda: self._repo.get_issue(number).assignees)
+        return tuple(a.login for a in current)
 
     def add_comment(self, number: int, body: str) -> CreatedComment:
         comment = self._call(True, self._repo.get_issue(number).create_comment, body)

@@ -18,6 +18,10 @@ import sqlalchemy as sa
 from gateway.store import Store, message_ids, messages, outbox, threads
 
 OPEN = ("pending", "sending")
+# Rows that act on their thread's issue wait until it exists.
+NEEDS_ISSUE = frozenset({"add_comment", "assign", "send_mail"})
+GITHUB_KINDS = frozenset({"create_issue", "add_comment", "assign"})
+MAIL_KINDS = frozenset({"send_mail"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +81,8 @@ class Outbox:
         with self.store.read() as tx:
             return [_item(row) for row in tx.conn.execute(query)]
 
-    def next_ready(self, now: dt.datetime) -> tuple[OutboxItem | None, dt.datetime | None]:
+    def next_ready(self, now: dt.datetime, kinds: frozenset[str] | None = None
+                   ) -> tuple[OutboxItem | None, dt.datetime | None]:
         """The row to send now, and otherwise when the earliest blocked row becomes due.
 
         Rows go in id (arrival) order within a thread: a thread's later rows wait while an
@@ -85,13 +90,14 @@ class Outbox:
         """
         blocked: set[str] = set()
         soonest: dt.datetime | None = None
+        scan = _SCAN if kinds is None else _SCAN.where(outbox.c.kind.in_(sorted(kinds)))
         with self.store.read() as tx:
-            for row in tx.conn.execute(_SCAN):
+            for row in tx.conn.execute(scan):
                 thread = row.thread_id or f"row-{row.id}"
                 if thread in blocked:
                     continue
                 blocked.add(thread)
-                if row.kind == "add_comment" and row.issue_number is None:
+                if row.kind in NEEDS_ISSUE and row.issue_number is None:
                     continue  # waits for its issue to be created
                 due = row.next_attempt_at or row.created_at
                 if due <= now:

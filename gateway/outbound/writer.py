@@ -31,7 +31,7 @@ from gateway.outbound.github import (
     RepositoryNotFound,
     WriteRejected,
 )
-from gateway.outbound.outbox import Outbox, OutboxItem
+from gateway.outbound.outbox import GITHUB_KINDS, Outbox, OutboxItem
 from gateway.outbound.pacing import WriteBudget
 
 log = structlog.get_logger("gateway.github")
@@ -95,7 +95,7 @@ class GitHubWriter:
     def step(self) -> float | None:
         """Do one unit of work. Returns None to go on at once, else seconds to wait at most."""
         now = self.clock.now()
-        item, due = self.outbox.next_ready(now)
+        item, due = self.outbox.next_ready(now, GITHUB_KINDS)
         if item is None:
             return 30.0 if due is None else max((due - now).total_seconds(), 0.05)
         allowed = self.budget.next_allowed(now)
@@ -158,9 +158,9 @@ class GitHubWriter:
 
     def _found(self, item: OutboxItem, now: dt.datetime, bound: structlog.BoundLogger) -> bool:
         """After an unclear attempt: is the write already on GitHub? Record it if so."""
-        if item.message_key is None:
-            return False
-        token = marker(item.message_key)
+        if item.kind == "assign":
+            return False  # setting the assignee again is harmless: no marker needed
+        token = marker(item.message_key or item.key)
         since = item.created_at - MARKER_SLACK
         if item.kind == "create_issue":
             issue = self.tracker.find_issue(token, since)
@@ -201,8 +201,22 @@ class GitHubWriter:
         elif item.kind == "add_comment":
             if item.issue_number is None:
                 raise TransientError("the thread has no issue yet")
-            comment = self.tracker.add_comment(item.issue_number, payload["body"])
+            body = payload["body"]
+            if item.message_key is None:  # a comment of our own (handoff, reminder): mark it
+                body = f"{body}\n\n{marker(item.key)}"
+            comment = self.tracker.add_comment(item.issue_number, body)
             self._comment_done(item, comment, bound, found=False)
+        elif item.kind == "assign":
+            if item.issue_number is None:
+                raise TransientError("the thread has no issue yet")
+            login = payload["login"]
+            if not self._can_assign(login):
+                raise WriteRejected(422, f"{login} cannot be assigned: give the account push "
+                                         "access to the repository")
+            assignees = self.tracker.set_assignee(item.issue_number, login)
+            self.outbox.done(item, self.clock.now(), {"assignees": list(assignees)})
+            self._success("created")
+            bound.info("github.assigned", issue=item.issue_number, assignee=login)
         else:
             raise PermanentError(f"unknown outbox row kind {item.kind!r}")
 
