@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-from gateway.store import Store, message_ids, messages, outbox, threads
+from gateway.store import (
+    OutboxRow,
+    Store,
+    Tx,
+    insert_or_ignore,
+    message_ids,
+    messages,
+    outbox,
+    threads,
+)
 
 OPEN = ("pending", "sending")
 # Rows that act on their thread's issue wait until it exists.
@@ -128,13 +138,23 @@ class Outbox:
         self._update(item.id, now, status="failed", last_error=error[:500])
 
     def done(self, item: OutboxItem, now: dt.datetime, result: dict[str, Any],
-             *, issue_number: int | None = None) -> None:
-        """Record success; for a new issue also give its thread the issue number."""
+             *, issue_number: int | None = None,
+             follow_up: Callable[[Tx], Sequence[OutboxRow]] | None = None) -> None:
+        """Record success; for a new issue also give its thread the issue number, and queue
+        `follow_up` rows (the acknowledgement) in the same transaction."""
         with self.store.tx() as tx:
             tx.conn.execute(outbox.update().where(outbox.c.id == item.id).values(
                 status="done", result=json.dumps(result), last_error=None, updated_at=now))
             if issue_number is not None and item.thread_id:
                 _claim_issue(tx.conn, item.thread_id, issue_number)
+            if follow_up is not None:
+                rows = follow_up(tx)
+                if rows:
+                    tx.conn.execute(insert_or_ignore(tx.conn, outbox, ["key"]), [
+                        {"key": r.key, "kind": r.kind, "thread_id": r.thread_id,
+                         "message_key": r.message_key, "payload": json.dumps(r.payload),
+                         "status": "pending", "attempts": 0, "next_attempt_at": now,
+                         "created_at": now, "updated_at": now} for r in rows])
 
     def _update(self, row_id: int, now: dt.datetime, **values: Any) -> None:
         with self.store.tx() as tx:

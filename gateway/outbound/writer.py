@@ -33,6 +33,7 @@ from gateway.outbound.github import (
 )
 from gateway.outbound.outbox import GITHUB_KINDS, Outbox, OutboxItem
 from gateway.outbound.pacing import WriteBudget
+from gateway.store import OutboxRow, Tx
 
 log = structlog.get_logger("gateway.github")
 
@@ -63,7 +64,9 @@ class GitHubWriter:
     def __init__(self, outbox: Outbox, tracker_factory: Callable[[], IssueTracker],
                  budget: WriteBudget, clock: Clock, *, status: WriterStatus | None = None,
                  seed: int | None = None, backoff_base: float = 1.0,
-                 backoff_max: float = 600.0) -> None:
+                 backoff_max: float = 600.0,
+                 on_issue_created: Callable[[Tx, str, int], OutboxRow | None] | None = None
+                 ) -> None:
         self.outbox = outbox
         self._tracker_factory = tracker_factory
         self._tracker: IssueTracker | None = None
@@ -74,6 +77,7 @@ class GitHubWriter:
         self._random = random.Random(seed)
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
+        self._on_issue_created = on_issue_created
 
     @property
     def tracker(self) -> IssueTracker:
@@ -222,8 +226,21 @@ class GitHubWriter:
 
     def _issue_done(self, item: OutboxItem, issue: CreatedIssue, bound: structlog.BoundLogger,
                     *, found: bool) -> None:
+        hook = self._on_issue_created
+        thread = item.thread_id
+
+        def follow_up(tx: Tx) -> list[OutboxRow]:
+            if hook is None or thread is None:
+                return []
+            try:
+                row = hook(tx, thread, issue.number)
+            except Exception:  # never lose the record of an issue GitHub already has
+                bound.exception("notify.ack_failed", issue=issue.number)
+                return []
+            return [row] if row is not None else []
+
         self.outbox.done(item, self.clock.now(), {"number": issue.number, "url": issue.url},
-                         issue_number=issue.number)
+                         issue_number=issue.number, follow_up=follow_up)
         self._success("found_existing" if found else "created")
         bound.info("github.found_existing" if found else "github.issue_created",
                    issue=issue.number)

@@ -1,0 +1,235 @@
+"""The notification shell: turn due jobs (gateway.jobs) and new issues into outbox rows.
+
+Every `tick`, it loads the tracked issues and the keys of jobs already done, asks the pure
+planner what is due (the weekly handoff, reminders and escalations, post-mortem prompts),
+renders the templates now (so a row holds finished text), and writes the rows and the job keys
+in ONE transaction: a job fires once, across crashes and restarts. The acknowledgement of a new
+inquiry is built when its issue exists (it links to it) and is written in the same transaction
+that records the issue. Sending is the writers' job; this module only queues.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+
+from gateway.businesstime import BusinessCalendar
+from gateway.config import NotifySection
+from gateway.inbound.clean import issue_title
+from gateway.inbound.parse import parse_email
+from gateway.jobs import (
+    HandoffPlan,
+    OpenIssue,
+    due_handoff,
+    due_nudges,
+    due_postmortems,
+    plan_handoff,
+)
+from gateway.outbound.mail import OutboundMail
+from gateway.outbound.render import Renderer
+from gateway.schedule import Person, Schedule
+from gateway.store import OutboxRow, Store, Tx, insert_or_ignore, jobs, messages, outbox, threads
+from gateway.store import thread_customers as customers_table
+
+log = structlog.get_logger("gateway.notify")
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyContext:
+    settings: NotifySection
+    calendar: BusinessCalendar
+    schedule: Schedule | None
+    renderer: Renderer
+    list_address: str
+    list_prefix: str
+    issue_url: str  # "{web_url}/{owner}/{repo}/issues/{number}"
+    team_emails: frozenset[str]
+
+    @property
+    def goal(self) -> dt.timedelta:
+        return dt.timedelta(hours=self.settings.goal_hours)
+
+    def url(self, number: int) -> str:
+        return self.issue_url.format(number=number)
+
+
+class Notifier:
+    def __init__(self, store: Store, context: NotifyContext) -> None:
+        self.store = store
+        self.ctx = context
+
+    # -- acknowledgement --------------------------------------------------------------------
+
+    def ack_row(self, tx: Tx, thread_id: str, number: int) -> OutboxRow | None:
+        """The acknowledgement for a new inquiry whose issue `number` now exists, or None
+        (turned off, no human sender, a team member, or the list itself)."""
+        ctx = self.ctx
+        if not ctx.settings.acknowledge:
+            return None
+        thread = tx.conn.execute(sa.select(threads).where(threads.c.thread_id == thread_id)).first()
+        if thread is None or thread.root_key is None:
+            return None  # an issue opened on GitHub: nobody to acknowledge by mail
+        row = tx.conn.execute(sa.select(messages.c.raw).where(
+            messages.c.key == thread.root_key)).first()
+        if row is None:
+            return None
+        email = parse_email(row.raw, list_address=ctx.list_address, key=thread.root_key)
+        sender = email.sender
+        if (sender is None or sender.addr == ctx.list_address
+                or sender.addr in ctx.team_emails):
+            return None
+        arrived = thread.arrived_at or thread.created_at
+        primary = self._person(thread.assignee)
+        subject, body = ctx.renderer.render(
+            "ack.txt", customer_name=sender.name, subject=email.subject,
+            issue={"number": number, "title": issue_title(thread.title, ctx.list_prefix),
+                   "url": ctx.url(number)},
+            primary=primary, deadline=ctx.calendar.add_business(arrived, ctx.goal),
+            goal=ctx.goal)
+        day = arrived.astimezone(ctx.calendar.tz).date().isoformat()
+        mail = OutboundMail(
+            kind="ack", to=((sender.name, sender.addr),), cc=(), subject=subject, body=body,
+            in_reply_to=email.message_id,
+            references=(email.message_id,) if email.message_id else (),
+            auto_submitted="auto-replied", thread_id=thread_id)
+        # One per sender per thread per day: the key says so, and keys are unique.
+        return OutboxRow(key=f"mail:ack:{thread_id}:{sender.addr}:{day}", kind="send_mail",
+                         thread_id=thread_id, message_key=None, payload=mail.as_payload())
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    def tick(self, now: dt.datetime) -> list[str]:
+        """Queue whatever is due; returns the keys of the jobs that fired."""
+        ctx = self.ctx
+        if ctx.schedule is None:
+            return []
+        with self.store.read() as tx:
+            issues = self._issues(tx)
+            done = {row.key for row in tx.conn.execute(sa.select(jobs.c.key))}
+        rows: list[OutboxRow] = []
+        fired: list[str] = []
+        if ctx.settings.handoff:
+            handoff = due_handoff(now, ctx.schedule, done)
+            if handoff is not None:
+                plan = plan_handoff(handoff, issues, keep_label=ctx.settings.keep_label,
+                                    calendar=ctx.calendar, now=now, goal=ctx.goal)
+                rows += self._handoff_rows(plan)
+                fired.append(handoff.key)
+        if ctx.settings.reminders:
+            for nudge in due_nudges(now, issues, calendar=ctx.calendar, schedule=ctx.schedule,
+                                    done=done, share=ctx.settings.reminder_share,
+                                    goal=ctx.goal):
+                rows.append(self._comment(nudge.key, nudge.issue, nudge.template,
+                                          nudge.context))
+                if nudge.mail_template and nudge.email_to:
+                    rows.append(self._team_mail(nudge.key, nudge.issue.thread_id,
+                                                nudge.mail_template, nudge.context,
+                                                to=nudge.email_to, cc=()))
+                fired.append(nudge.key)
+        if ctx.settings.postmortem:
+            for prompt in due_postmortems(issues, serious_label=ctx.settings.serious_label,
+                                          done=done, calendar=ctx.calendar,
+                                          schedule=ctx.schedule, goal=ctx.goal):
+                rows.append(self._comment(prompt.key, prompt.issue, prompt.template,
+                                          prompt.context))
+                fired.append(prompt.key)
+        if fired:
+            self._commit(rows, fired, now)
+            log.info("notify.fired", jobs=fired, rows=len(rows))
+        return fired
+
+    def _commit(self, rows: Sequence[OutboxRow], keys: Sequence[str], now: dt.datetime) -> None:
+        with self.store.tx() as tx:
+            claimed = [key for key in keys if tx.conn.execute(
+                insert_or_ignore(tx.conn, jobs, ["key"]), {"key": key, "done_at": now}
+            ).rowcount == 1]
+            if len(claimed) != len(keys):  # another tick got there first: do nothing twice
+                raise RuntimeError(f"jobs already done: {sorted(set(keys) - set(claimed))}")
+            if rows:
+                tx.conn.execute(insert_or_ignore(tx.conn, outbox, ["key"]), [
+                    {"key": r.key, "kind": r.kind, "thread_id": r.thread_id,
+                     "message_key": r.message_key, "payload": json.dumps(r.payload),
+                     "status": "pending", "attempts": 0, "next_attempt_at": now,
+                     "created_at": now, "updated_at": now} for r in rows])
+
+    def _handoff_rows(self, plan: HandoffPlan) -> list[OutboxRow]:
+        key = plan.handoff.key
+        rows = [OutboxRow(key=f"assign:{key}:{r.issue.thread_id}", kind="assign",
+                          thread_id=r.issue.thread_id, message_key=None,
+                          payload={"login": r.login}) for r in plan.reassign]
+        rows += [self._comment(f"{key}:{c.issue.thread_id}", c.issue, c.template, c.context)
+                 for c in plan.comments]
+        for notice in plan.customer_notices:
+            subject, body = self.ctx.renderer.render(
+                "handoff_customer.txt", subject=notice.issue.title, **_without(
+                    notice.context, "subject"))
+            to = tuple(("", addr) for addr in notice.issue.customers)
+            mail = OutboundMail(
+                kind="handoff_customer", to=to, cc=(), subject=subject, body=body,
+                in_reply_to=notice.issue.root_message_id,
+                references=(notice.issue.root_message_id,) if notice.issue.root_message_id
+                else (), auto_submitted="auto-generated", thread_id=notice.issue.thread_id)
+            rows.append(OutboxRow(key=f"mail:{key}:{notice.issue.thread_id}", kind="send_mail",
+                                  thread_id=notice.issue.thread_id, message_key=None,
+                                  payload=mail.as_payload()))
+        if plan.team_summary is not None and plan.team_summary.to:
+            rows.append(self._team_mail(f"{key}:team", None, "handoff_team.txt",
+                                        plan.team_summary.context, to=plan.team_summary.to,
+                                        cc=plan.team_summary.cc))
+        return rows
+
+    def _comment(self, key: str, issue: OpenIssue, template: str,
+                 context: Any) -> OutboxRow:
+        body = self.ctx.renderer.render_comment(template, **dict(context))
+        return OutboxRow(key=f"comment:{key}", kind="add_comment", thread_id=issue.thread_id,
+                         message_key=None, payload={"body": body})
+
+    def _team_mail(self, key: str, thread_id: str | None, template: str, context: Any, *,
+                   to: Sequence[Person], cc: Sequence[Person]) -> OutboxRow:
+        subject, body = self.ctx.renderer.render(template, **dict(context))
+        mail = OutboundMail(kind=template.split(".")[0], to=tuple((p.name, p.email) for p in to),
+                            cc=tuple((p.name, p.email) for p in cc), subject=subject,
+                            body=body, auto_submitted="auto-generated", thread_id=thread_id)
+        return OutboxRow(key=f"mail:{key}", kind="send_mail", thread_id=thread_id,
+                         message_key=None, payload=mail.as_payload())
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _issues(self, tx: Tx) -> list[OpenIssue]:
+        rows = tx.conn.execute(sa.select(threads).where(threads.c.issue_number.is_not(None)))
+        found: list[OpenIssue] = []
+        for row in rows:
+            customers = tuple(r.address for r in tx.conn.execute(
+                sa.select(customers_table.c.address).where(
+                    customers_table.c.thread_id == row.thread_id)))
+            root_id = None
+            if row.root_key and row.root_key.startswith("mid:"):
+                root_id = row.root_key.removeprefix("mid:")
+            found.append(OpenIssue(
+                thread_id=row.thread_id, issue_number=row.issue_number,
+                title=issue_title(row.title, self.ctx.list_prefix),
+                url=self.ctx.url(row.issue_number),
+                arrived_at=row.arrived_at or row.created_at, assignee=row.assignee,
+                first_response_at=row.first_response_at,
+                first_response_by=row.first_response_by,
+                labels=tuple(json.loads(row.labels or "[]")), customers=customers,
+                root_message_id=root_id, state=row.state, resolved_at=row.resolved_at))
+        return found
+
+    def _person(self, login: str | None) -> Person | None:
+        if login is None or self.ctx.schedule is None:
+            return None
+        for person in self.ctx.schedule.people:
+            if person.github.casefold() == login.casefold():
+                return person
+        return None
+
+
+def _without(context: Any, *names: str) -> dict[str, Any]:
+    return {k: v for k, v in dict(context).items() if k not in names}

@@ -1,0 +1,109 @@
+"""The mail sender: executes `send_mail` outbox rows through SMTP, in order, retrying.
+
+A row carries a finished `OutboundMail` (rendered when it was queued). Its Message-ID is derived
+from the row key, so the copy re-sent after a crash between SMTP's final reply and our commit
+carries the same id and mail clients collapse the two; SMTP itself has no idempotency. After a
+send, our Message-ID is recorded under the row's thread, so a customer's reply to it threads
+into the right issue. SMTP down: rows wait with backoff, then go out in order, once each.
+Runs in its own thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+from dataclasses import dataclass, field
+
+import structlog
+
+from gateway.clock import Clock
+from gateway.errors import PermanentError, TransientError
+from gateway.outbound.mail import MailIdentity, OutboundMail, compose, message_id_for
+from gateway.outbound.outbox import MAIL_KINDS, Outbox, OutboxItem
+from gateway.outbound.smtp import Mailer
+from gateway.store import insert_or_ignore, message_ids
+
+log = structlog.get_logger("gateway.mail")
+
+
+@dataclass(slots=True)
+class SenderStatus:
+    last_success: dt.datetime | None = None
+    last_error: str = ""
+    sent: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+class MailSender:
+    def __init__(self, outbox: Outbox, mailer: Mailer, identity: MailIdentity, clock: Clock,
+                 *, backoff_base: float = 5.0, backoff_max: float = 900.0,
+                 seed: int | None = None) -> None:
+        self.outbox = outbox
+        self.mailer = mailer
+        self.identity = identity
+        self.clock = clock
+        self.status = SenderStatus()
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+        self._random = random.Random(seed)
+
+    def run(self, stop: threading.Event, wake: threading.Event) -> None:
+        while not stop.is_set():
+            delay = self.step()
+            if delay is None:
+                continue
+            wake.wait(timeout=delay)
+            wake.clear()
+
+    def step(self) -> float | None:
+        now = self.clock.now()
+        item, due = self.outbox.next_ready(now, MAIL_KINDS)
+        if item is None:
+            return 30.0 if due is None else max((due - now).total_seconds(), 0.05)
+        self._send(item, now)
+        return None
+
+    def _send(self, item: OutboxItem, now: dt.datetime) -> None:
+        bound = log.bind(row=item.key, thread=item.thread_id)
+        mail = OutboundMail.from_payload(item.payload)
+        message_id = message_id_for(item.key, self.identity.message_id_domain)
+        try:
+            raw = compose(mail, self.identity, message_id, item.created_at)
+            if item.thread_id:
+                # Recorded before sending: a reply to this mail must thread even if we crash
+                # right after SMTP accepts it; an id for mail never sent threads nothing.
+                with self.outbox.store.tx() as tx:
+                    tx.conn.execute(insert_or_ignore(tx.conn, message_ids, ["message_id"]), {
+                        "message_id": message_id, "thread_id": item.thread_id,
+                        "source": "outbound", "created_at": now})
+            self.outbox.mark_sending(item, now)
+            self.mailer.send(raw, self.identity.from_address, mail.recipients)
+        except TransientError as exc:
+            at = self.clock.now() + self._backoff(item.attempts + 1)
+            status = "sending" if item.status == "sending" else "pending"
+            self.outbox.reschedule(item, self.clock.now(), status=status, error=str(exc), at=at)
+            self.status.last_error = str(exc)
+            self._count("retry")
+            bound.warning("mail.send_retry", kind=mail.kind, reason=str(exc),
+                          retry_at=at.isoformat())
+            return
+        except PermanentError as exc:
+            self.outbox.fail(item, self.clock.now(), str(exc))
+            self.status.last_error = str(exc)
+            self._count("failed")
+            bound.error("mail.send_failed", kind=mail.kind, reason=str(exc))
+            return
+        now = self.clock.now()
+        self.outbox.done(item, now, {"message_id": message_id})
+        self.status.last_success = now
+        self.status.sent += 1
+        self._count("sent")
+        bound.info("mail.sent", kind=mail.kind, recipients=len(mail.recipients))
+
+    def _count(self, outcome: str) -> None:
+        self.status.outcomes[outcome] = self.status.outcomes.get(outcome, 0) + 1
+
+    def _backoff(self, attempt: int) -> dt.timedelta:
+        base = min(self._backoff_base * 2.0 ** min(attempt - 1, 16), self._backoff_max)
+        return dt.timedelta(seconds=base * (0.5 + self._random.random()))
