@@ -27,9 +27,14 @@ from gateway.errors import ConfigError, GatewayError, PermanentError
 from gateway.inbound.imap import ImapAuthError, ImapMailbox
 from gateway.inbound.source import MailSource, SourceStatus
 from gateway.metrics import GatewayMetrics
+from gateway.notify import Notifier, NotifyContext
 from gateway.outbound.github import GitHubAuthError, GitHubTracker, RepositoryNotFound
+from gateway.outbound.mail import MailIdentity
 from gateway.outbound.outbox import Outbox
 from gateway.outbound.pacing import WriteBudget
+from gateway.outbound.render import Renderer
+from gateway.outbound.sender import MailSender
+from gateway.outbound.smtp import SmtpMailer
 from gateway.outbound.writer import GitHubWriter, WriterStatus
 from gateway.pipeline import Pipeline
 from gateway.reconcile import Reconciler
@@ -63,6 +68,9 @@ class Components:
     reconciler: Reconciler
     metrics: GatewayMetrics
     outbox: Outbox
+    notifier: Notifier
+    sender: MailSender
+    tick_seconds: float
 
 
 def build(config: Config, clock: Clock, wake: threading.Event) -> Components:
@@ -82,10 +90,34 @@ def build(config: Config, clock: Clock, wake: threading.Event) -> Components:
     budget = WriteBudget(min_interval=dt.timedelta(seconds=gh.limits.min_write_interval),
                          per_minute=gh.limits.writes_per_minute,
                          per_hour=gh.limits.writes_per_hour)
+    calendar = business_calendar(config)
+    schedule = duty_schedule(config, calendar)
+    notify = config.raw.notify
+    renderer = Renderer(calendar, config.resolve(notify.templates_dir)
+                        if notify.templates_dir else None)
+    renderer.check()  # a broken override template fails here, at start
+    team_emails = frozenset(p.email.lower() for p in schedule.people) if schedule else frozenset()
+    notifier = Notifier(store, NotifyContext(
+        settings=notify, calendar=calendar, schedule=schedule, renderer=renderer,
+        list_address=config.list.address, list_prefix=config.list.subject_prefix,
+        issue_url=f"{gh.web_url.rstrip('/')}/{gh.repository}/issues/{{number}}",
+        team_emails=team_emails))
     writer_status = WriterStatus(listener=metrics.count_github)
     outbox = Outbox(store)
     writer = GitHubWriter(outbox, tracker, budget, clock, status=writer_status,
-                          backoff_base=gh.limits.retry_base, backoff_max=gh.limits.retry_max)
+                          backoff_base=gh.limits.retry_base, backoff_max=gh.limits.retry_max,
+                          on_issue_created=notifier.ack_row)
+    smtp = config.raw.smtp
+    mailer = SmtpMailer(smtp.host, smtp.effective_port, smtp.security, smtp.username,
+                        config.smtp_password.get_secret_value() if config.smtp_password
+                        else None, smtp.timeout,
+                        config.resolve(smtp.ca_file) if smtp.ca_file else None)
+    identity = MailIdentity(from_address=config.mail.from_address,
+                            from_name=config.mail.from_name, reply_to=config.list.address,
+                            loop_header=config.mail.loop_header, loop_id=config.loop_id,
+                            message_id_domain=config.mail.message_id_domain)
+    sender = MailSender(outbox, mailer, identity, clock,
+                        backoff_base=gh.limits.retry_base, backoff_max=gh.limits.retry_max)
     imap = config.imap
     password = config.imap_password.get_secret_value() if config.imap_password else None
     if imap.auth == "password" and password is None:
@@ -99,8 +131,6 @@ def build(config: Config, clock: Clock, wake: threading.Event) -> Components:
     source_status = SourceStatus()
     source = MailSource(mailbox, pipeline, imap, clock=clock, on_new_work=wake.set,
                         status=source_status)
-    calendar = business_calendar(config)
-    schedule = duty_schedule(config, calendar)
     rules = Rules.from_people(gh.bot_login, schedule.people if schedule else ())
     tracking = TrackingService(store, rules, calendar, gh.repository,
                                on_first_response=metrics.observe_first_response)
@@ -111,7 +141,7 @@ def build(config: Config, clock: Clock, wake: threading.Event) -> Components:
     metrics.set_imap_probe(lambda: source_status.connected)
     metrics.set_outbox_probe(lambda: outbox.depth(clock.now()))
     return Components(store, pipeline, source, writer, source_status, writer_status, tracking,
-                      reconciler, metrics, outbox)
+                      reconciler, metrics, outbox, notifier, sender, notify.tick_seconds)
 
 
 def check_github(config: Config) -> None:
@@ -146,6 +176,7 @@ async def run(config: Config, *, clock: Clock | None = None,
     await asyncio.to_thread(check_github, config)
     secret = config.require_webhook_secret().get_secret_value().encode()
     wake = threading.Event()
+    mail_wake = threading.Event()
     parts = await asyncio.to_thread(build, config, clock, wake)
     halt = threading.Event()
     web_app = make_app(secret=secret, handle_delivery=_delivery_handler(parts, clock),
@@ -161,7 +192,10 @@ async def run(config: Config, *, clock: Clock | None = None,
             group.create_task(_thread("imap", parts.source.run, halt, stop))
             group.create_task(_thread("github", parts.writer.run, halt, stop, wake))
             group.create_task(_thread("reconcile", parts.reconciler.run, halt, stop))
-            group.create_task(_stopper(stop, halt, wake))
+            group.create_task(_thread("mail", parts.sender.run, halt, stop, mail_wake))
+            group.create_task(_thread("jobs", _ticker(parts, clock, wake, mail_wake), halt,
+                                      stop))
+            group.create_task(_stopper(stop, halt, wake, mail_wake))
     except* ConfigError as errors:
         raise errors.exceptions[0] from None
     except* ImapAuthError as errors:
@@ -216,11 +250,30 @@ def _health_probe(parts: Components, config: Config,
     return probe
 
 
-async def _stopper(stop: asyncio.Event, halt: threading.Event, wake: threading.Event) -> None:
+def _ticker(parts: Components, clock: Clock, wake: threading.Event,
+            mail_wake: threading.Event) -> Callable[[threading.Event], None]:
+    """The job loop: every tick, queue due handoffs, reminders and post-mortem prompts."""
+
+    def run(halt: threading.Event) -> None:
+        while not halt.is_set():
+            try:
+                if parts.notifier.tick(clock.now()):
+                    wake.set()
+                    mail_wake.set()
+            except GatewayError as exc:
+                log.warning("notify.tick_failed", reason=str(exc))
+            halt.wait(parts.tick_seconds)
+
+    return run
+
+
+async def _stopper(stop: asyncio.Event, halt: threading.Event, wake: threading.Event,
+                   mail_wake: threading.Event) -> None:
     await stop.wait()
     log.info("gateway.stopping")
     halt.set()
     wake.set()
+    mail_wake.set()
 
 
 def _safe_url(url: str) -> str:

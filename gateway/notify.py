@@ -39,6 +39,8 @@ from gateway.store import thread_customers as customers_table
 
 log = structlog.get_logger("gateway.notify")
 
+STALE_NUDGE = dt.timedelta(days=1)
+
 
 @dataclass(frozen=True, slots=True)
 class NotifyContext:
@@ -125,13 +127,18 @@ class Notifier:
             for nudge in due_nudges(now, issues, calendar=ctx.calendar, schedule=ctx.schedule,
                                     done=done, share=ctx.settings.reminder_share,
                                     goal=ctx.goal):
+                fired.append(nudge.key)
+                if nudge.due_at < now - STALE_NUDGE:
+                    # Long overdue (a fresh install adopting old issues, a long outage):
+                    # a reminder now would be noise. Retire it without sending.
+                    log.info("notify.nudge_retired", job=nudge.key, due=nudge.due_at.isoformat())
+                    continue
                 rows.append(self._comment(nudge.key, nudge.issue, nudge.template,
                                           nudge.context))
                 if nudge.mail_template and nudge.email_to:
                     rows.append(self._team_mail(nudge.key, nudge.issue.thread_id,
                                                 nudge.mail_template, nudge.context,
                                                 to=nudge.email_to, cc=()))
-                fired.append(nudge.key)
         if ctx.settings.postmortem:
             for prompt in due_postmortems(issues, serious_label=ctx.settings.serious_label,
                                           done=done, calendar=ctx.calendar,
@@ -167,8 +174,8 @@ class Notifier:
                  for c in plan.comments]
         for notice in plan.customer_notices:
             subject, body = self.ctx.renderer.render(
-                "handoff_customer.txt", subject=notice.issue.title, **_without(
-                    notice.context, "subject"))
+                "handoff_customer.txt", subject=notice.issue.title, customer_name="",
+                **_without(notice.context, "subject", "customer_name"))
             to = tuple(("", addr) for addr in notice.issue.customers)
             mail = OutboundMail(
                 kind="handoff_customer", to=to, cc=(), subject=subject, body=body,

@@ -107,8 +107,8 @@ class Outbox:
                 if thread in blocked:
                     continue
                 blocked.add(thread)
-                if row.kind in NEEDS_ISSUE and row.issue_number is None:
-                    continue  # waits for its issue to be created
+                if row.kind in NEEDS_ISSUE and row.thread_id and row.issue_number is None:
+                    continue  # waits for its thread's issue to be created
                 due = row.next_attempt_at or row.created_at
                 if due <= now:
                     chosen = tx.conn.execute(_SELECT.where(outbox.c.id == row.id)).one()
