@@ -56,27 +56,35 @@ class OpenIssue:
     business_age: dt.timedelta  # business time since arrival
     first_response_at: dt.datetime | None
     first_response_by: str | None  # GitHub login
+    # What the handoff does with it (gateway.jobs.Disposition): reassigned, kept-label,
+    # kept-assignee, already-incoming, same-primary or no-primary; and who holds it.
+    disposition: str = "reassigned"
+    assignee: str | None = None
 
 
-# The contract with the jobs that render: every name listed must be passed (None where the
-# comment says so); extra names are allowed and ignored by the built-in templates.
-# Types: Person = gateway.schedule.Person; datetimes aware; durations timedelta.
+# The contract with the jobs that render (gateway.jobs builds these contexts): every name
+# listed must be passed; extra names are allowed. Types: a person is a `schedule.Person`, a
+# GitHub login (str) for someone not on the roster, or None for nobody; `issue` is an IssueRef
+# or a dict with number, title and url; datetimes are aware; durations are timedeltas; `goal`
+# is the response goal (4 business hours); `deadline` is arrival plus the goal in business time.
 TEMPLATE_VARIABLES: Mapping[str, tuple[str, ...]] = {
-    # customer_name: str ("" when unknown); subject: the customer's subject line; primary:
-    # Person | None; deadline: the response-goal deadline; goal: the goal (4 h) as a timedelta.
+    # customer_name: "" when unknown; subject: the customer's subject line.
     "ack.txt": ("customer_name", "subject", "issue", "primary", "deadline", "goal"),
-    # outgoing, incoming: Person | None; handoff_at: the moment duty passes on.
+    # handoff_at: the moment duty passes on; business_age: business time since arrival.
+    "handoff.md": (
+        "issue", "incoming", "backup", "outgoing", "handoff_at", "arrived", "deadline",
+        "first_response_at", "first_response_by", "business_age",
+    ),
     "handoff_customer.txt": (
         "customer_name", "subject", "issue", "outgoing", "incoming", "handoff_at",
     ),
-    # incoming, backup, outgoing: Person | None; issues: sequence of OpenIssue, oldest first.
+    # issues: OpenIssue values (or dicts with the same names), oldest first.
     "handoff_team.txt": ("incoming", "backup", "outgoing", "handoff_at", "issues"),
-    # percent: int share of the goal already used (75); backup: Person | None.
+    # percent: share of the goal used (75). Optional: past_deadline (bool).
     "reminder.md": ("primary", "backup", "arrived", "deadline", "goal", "percent"),
     "escalation.md": ("primary", "backup", "arrived", "deadline", "goal"),
     "escalation_mail.txt": ("primary", "backup", "issue", "arrived", "deadline", "goal"),
-    # first_response_at/_by: None when nobody responded; response_time: business time from
-    # arrival to the first response, or None.
+    # first_response_at/_by and response_time (business time to it): None if never answered.
     "postmortem.md": (
         "primary", "issue", "arrived", "first_response_at", "first_response_by", "resolved_at",
         "response_time",
@@ -133,7 +141,7 @@ class Renderer:
             raise error from None
         if name.endswith(".md"):
             return "", _tidy(text)
-        return self._split_subject(name, template.filename or name, text)
+        return self._split_subject(template.filename or name, text)
 
     def render_comment(self, name: str, **context: Any) -> str:
         """The body of a `.md` comment template."""
@@ -142,9 +150,9 @@ class Renderer:
         return self.render(name, **context)[1]
 
     def check(self) -> None:
-        """Render every template with sample values (both with and without optional people),
-        so a broken override fails at start, not when the first mail is due. Files in the
-        override directory whose names the gateway never uses (except `_partials`) are errors.
+        """Render every template with `sample_contexts` (everyone known, nobody on duty, people
+        as bare logins), so a broken override fails at start, not when the first mail is due.
+        Files in the override directory the gateway never uses (except `_partials`) are errors.
         """
         if self._override is not None:
             for path in sorted(self._override.iterdir()):
@@ -174,7 +182,7 @@ class Renderer:
         )
         env.filters.update(
             local=self._local, day=self._day, hours=hours, business_hours=business_hours,
-            duration=duration, mention=mention,
+            duration=duration, mention=mention, who=who, reply_subject=reply_subject,
         )
         env.globals["opening_hours"] = opening_hours(self._calendar)
         return env
@@ -208,7 +216,7 @@ class Renderer:
 
     # -- errors ----------------------------------------------------------------------------------
 
-    def _split_subject(self, name: str, filename: str, text: str) -> tuple[str, str]:
+    def _split_subject(self, filename: str, text: str) -> tuple[str, str]:
         first, _, rest = text.partition("\n")
         blank, _, body = rest.partition("\n")
         if not first.startswith("Subject:") or blank.strip():
@@ -288,6 +296,21 @@ def mention(who: Person | str | None) -> Mention:
     return Mention(f"@{login}" if login else "")
 
 
+def who(person: Person | str | None, fallback: str = "nobody") -> str:
+    """A person's name; a login not on the roster as it is; `fallback` for nobody."""
+    if isinstance(person, Person):
+        return person.name
+    return str(person) if person else fallback
+
+
+def reply_subject(subject: str) -> str:
+    """`Re: <subject>`, unless it already starts with a reply prefix (Re:, RE:, AW:, SV:)."""
+    subject = subject.strip()
+    if subject[:3].lower() in ("re:", "aw:", "sv:"):
+        return subject
+    return f"Re: {subject}" if subject else "Re: your message"
+
+
 def hours(value: dt.timedelta) -> str:
     """`3.5` for three and a half hours; whole hours without a decimal point."""
     amount = round(value.total_seconds() / 3600, 1)
@@ -338,24 +361,28 @@ _HOUR = dt.timedelta(hours=1)
 
 
 def sample_contexts(name: str) -> list[dict[str, Any]]:
-    """Realistic values for template `name`: one set with everyone known, one with the optional
-    people and times absent."""
+    """Realistic values for template `name`: everyone known; nobody on duty and nothing
+    answered; and people who are only GitHub logins (not on the roster)."""
     open_issue = OpenIssue(_ISSUE, _T0, 7 * 24 * _HOUR, 38 * _HOUR, _T0 + _HOUR, "alice-p")
     unanswered = OpenIssue(IssueRef(15, "Slow render", _ISSUE.url[:-2] + "15"), _T0 + 50 * _HOUR,
                            4 * 24 * _HOUR, 26 * _HOUR, None, None)
+    kept = OpenIssue(IssueRef(16, "Plugin build", _ISSUE.url[:-2] + "16"), _T0 + 60 * _HOUR,
+                     3 * 24 * _HOUR, 20 * _HOUR, None, None, "kept-label", "bob-b")
     full: dict[str, Any] = {
         "customer_name": "Jane Roe", "subject": "[visit-users] " + _ISSUE.title,
         "issue": _ISSUE, "primary": _ALICE, "backup": _BOB, "incoming": _ALICE,
         "outgoing": _CAROL, "arrived": _T0, "deadline": _T0 + 4 * _HOUR, "goal": 4 * _HOUR,
-        "percent": 75, "handoff_at": _T0 + 7 * 24 * _HOUR, "issues": [open_issue, unanswered],
-        "first_response_at": _T0 + _HOUR, "first_response_by": "alice-p",
-        "resolved_at": _T0 + 30 * _HOUR, "response_time": _HOUR,
+        "percent": 75, "handoff_at": _T0 + 7 * 24 * _HOUR,
+        "issues": [open_issue, unanswered, kept], "first_response_at": _T0 + _HOUR,
+        "first_response_by": "alice-p", "resolved_at": _T0 + 30 * _HOUR,
+        "response_time": _HOUR, "business_age": 38 * _HOUR,
     }
-    sparse = full | {
+    nobody = full | {
         "customer_name": "", "primary": None, "backup": None, "incoming": None, "outgoing": None,
         "issues": [], "first_response_at": None, "first_response_by": None,
         "response_time": None,
     }
-    if name in ("reminder.md", "escalation.md", "escalation_mail.txt", "postmortem.md"):
-        sparse["primary"] = _ALICE  # these are about the Primary: there always is one
-    return [full, sparse]
+    logins = full | {"primary": "dave-x", "backup": "erin-y", "incoming": "dave-x",
+                     "outgoing": "frank-z", "issue": {"number": 12, "title": _ISSUE.title,
+                                                      "url": _ISSUE.url}}
+    return [full, nobody, logins]

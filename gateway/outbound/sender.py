@@ -21,7 +21,7 @@ from gateway.clock import Clock
 from gateway.errors import PermanentError, TransientError
 from gateway.outbound.mail import MailIdentity, OutboundMail, compose, message_id_for
 from gateway.outbound.outbox import MAIL_KINDS, Outbox, OutboxItem
-from gateway.outbound.smtp import Mailer
+from gateway.outbound.smtp import Mailer, MailerSetupError
 from gateway.store import insert_or_ignore, message_ids
 
 log = structlog.get_logger("gateway.mail")
@@ -66,10 +66,16 @@ class MailSender:
 
     def _send(self, item: OutboxItem, now: dt.datetime) -> None:
         bound = log.bind(row=item.key, thread=item.thread_id)
-        mail = OutboundMail.from_payload(item.payload)
         message_id = message_id_for(item.key, self.identity.message_id_domain)
         try:
+            mail = OutboundMail.from_payload(item.payload)
             raw = compose(mail, self.identity, message_id, item.created_at)
+        except (ValueError, KeyError, TypeError, PermanentError) as exc:  # this row is broken
+            self.outbox.fail(item, self.clock.now(), f"cannot compose: {exc}")
+            self._count("failed")
+            bound.error("mail.send_failed", reason=f"cannot compose: {exc}")
+            return
+        try:
             if item.thread_id:
                 # Recorded before sending: a reply to this mail must thread even if we crash
                 # right after SMTP accepts it; an id for mail never sent threads nothing.
@@ -78,8 +84,10 @@ class MailSender:
                         "message_id": message_id, "thread_id": item.thread_id,
                         "source": "outbound", "created_at": now})
             self.outbox.mark_sending(item, now)
-            self.mailer.send(raw, self.identity.from_address, mail.recipients)
-        except TransientError as exc:
+            refused = self.mailer.send(raw, self.identity.from_address, mail.recipients)
+        except (TransientError, MailerSetupError) as exc:
+            # MailerSetupError (bad login, untrusted certificate) is the server's or the
+            # config's fault, not this row's: keep the mail and retry after the fix.
             at = self.clock.now() + self._backoff(item.attempts + 1)
             status = "sending" if item.status == "sending" else "pending"
             self.outbox.reschedule(item, self.clock.now(), status=status, error=str(exc), at=at)
@@ -95,7 +103,10 @@ class MailSender:
             bound.error("mail.send_failed", kind=mail.kind, reason=str(exc))
             return
         now = self.clock.now()
-        self.outbox.done(item, now, {"message_id": message_id})
+        result: dict[str, object] = {"message_id": message_id}
+        if refused:
+            result["refused"] = [str(r) for r in refused]
+        self.outbox.done(item, now, result)
         self.status.last_success = now
         self.status.sent += 1
         self._count("sent")

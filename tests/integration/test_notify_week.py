@@ -58,7 +58,7 @@ LA = ZoneInfo("America/Los_Angeles")
 class Inbox:
     messages: list[tuple[list[str], bytes]] = field(default_factory=list)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append((list(envelope.rcpt_tos), bytes(envelope.original_content)))
         return "250 OK"
 
