@@ -260,4 +260,11 @@ def test_a_simulated_week(week: Week, example_config: Config) -> None:
               local(9, 15))
     week.drain()
     assert any("More details" in c.body for c in week.emulator.comments(REPO, friday))
+    # ...and a reply to the handoff notice threads into the Thursday issue.
+    week.mail({"Message-ID": "<thu-2@univ.edu>", "From": "Thu Customer <thu@univ.edu>",
+               "Subject": f"Re: {notice[0]['Subject']}",
+               "In-Reply-To": notice[0]["Message-ID"]}, "Thanks for the note\n", local(9, 16))
+    week.drain()
+    assert any("Thanks for the note" in c.body
+               for c in week.emulator.comments(REPO, thursday.number))
     time.sleep(0)  # keep the event loop of the SMTP controller happy on slow machines
