@@ -11,6 +11,7 @@ that records the issue. Sending is the writers' job; this module only queues.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -100,8 +101,10 @@ class Notifier:
             in_reply_to=email.message_id,
             references=(email.message_id,) if email.message_id else (),
             auto_submitted="auto-replied", thread_id=thread_id)
-        # One per sender per thread per day: the key says so, and keys are unique.
-        return OutboxRow(key=f"mail:ack:{thread_id}:{sender.addr}:{day}", kind="send_mail",
+        # One per sender per thread per day: the key says so, and keys are unique. The address
+        # is hashed: row keys appear in logs, addresses must not.
+        who = hashlib.sha256(sender.addr.encode()).hexdigest()[:12]
+        return OutboxRow(key=f"mail:ack:{thread_id}:{who}:{day}", kind="send_mail",
                          thread_id=thread_id, message_key=None, payload=mail.as_payload())
 
     # -- jobs -------------------------------------------------------------------------------
