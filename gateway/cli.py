@@ -154,6 +154,10 @@ def cmd_outbox(args: argparse.Namespace) -> int:
                 print(f"{item.key[:58]:<58} {item.kind:<13} {item.status:<8} "
                       f"{item.attempts:>5}  {note[:80]}")
             return 0
+        if args.outbox_command == "recheck":
+            count = box.recheck(now)
+            print(f"recheck: {count} pending GitHub writes will look for their marker first")
+            return 0
         if not args.key:
             raise UsageError(f"outbox {args.outbox_command} needs a KEY (see `outbox list`)")
         if args.outbox_command == "retry":
@@ -166,6 +170,18 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         return 0
     finally:
         store.close()
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from gateway.checks import run_checks, summary
+
+    path = Path(args.config) if args.config else default_config_path()
+    results = []
+    for check in run_checks(path, online=args.online):
+        results.append(check)
+        print(check.line(), flush=True)
+    print(summary(results, online=args.online))
+    return 0 if all(check.ok for check in results) else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -213,8 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run, default_level="info")
 
     box = sub.add_parser("outbox", parents=[common],
-                         help="pending GitHub writes: list | retry KEY | drop KEY")
-    box.add_argument("outbox_command", choices=["list", "retry", "drop"])
+                         help="pending writes: list | retry KEY | drop KEY | recheck (after a restore)")
+    box.add_argument("outbox_command", choices=["list", "retry", "drop", "recheck"])
     box.add_argument("key", nargs="?", metavar="KEY")
     box.add_argument("--status", choices=["pending", "sending", "done", "failed", "dropped"])
     box.add_argument("--limit", type=int, default=50)
@@ -240,6 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", parents=[common], help="database schema: upgrade | current")
     db.add_argument("db_command", choices=["upgrade", "current"])
     db.set_defaults(func=cmd_db, default_level="warning")
+
+    check = sub.add_parser("check-config", parents=[common],
+                           help="check the configuration (and with --online the servers); "
+                                "one line per check, exit 1 if any fails")
+    check.add_argument("--online", action="store_true",
+                       help="also log in to IMAP, GitHub and SMTP (nothing is sent or changed)")
+    check.set_defaults(func=cmd_check_config, default_level="error")
     return parser
 
 

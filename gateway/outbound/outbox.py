@@ -175,6 +175,16 @@ class Outbox:
                 status=status, next_attempt_at=now, updated_at=now))
             return True
 
+    def recheck(self, now: dt.datetime) -> int:
+        """Make every pending GitHub write look for its marker before it is sent (after a
+        database restore, GitHub may already hold what the restored outbox thinks is new)."""
+        with self.store.tx() as tx:
+            result = tx.conn.execute(outbox.update().where(
+                outbox.c.status == "pending",
+                outbox.c.kind.in_(("create_issue", "add_comment")),
+            ).values(status="sending", updated_at=now))
+            return int(result.rowcount)
+
     def drop(self, key: str, now: dt.datetime) -> bool:
         with self.store.tx() as tx:
             result = tx.conn.execute(outbox.update().where(

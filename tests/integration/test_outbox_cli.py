@@ -58,5 +58,8 @@ def test_outbox_list_retry_drop(tmp_path: Path) -> None:
     again = cli("outbox", "drop", "comment:mid:<r@lab.gov>", "--config", str(config))
     assert again.returncode == 2 and "no open or failed row" in again.stderr
     assert cli("outbox", "retry", "issue:mid:<q@univ.edu>", "--config", str(config)).returncode == 0
+    recheck = cli("outbox", "recheck", "--config", str(config))
+    assert recheck.returncode == 0 and "recheck: 1 pending" in recheck.stdout
+    assert "sending" in cli("outbox", "list", "--config", str(config)).stdout.splitlines()[1]
     missing_key = cli("outbox", "retry", "--config", str(config))
     assert missing_key.returncode == 2 and "needs a KEY" in missing_key.stderr
