@@ -184,6 +184,46 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0 if all(check.ok for check in results) else 1
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from gateway.report import RENDERERS, build_report
+    from gateway.report_data import default_range, load_rows, report_weeks
+    from gateway.store import Store
+    from gateway.wiring import require_schedule
+
+    config = _config(args)
+    calendar, schedule = require_schedule(config)
+    now = SystemClock().now()
+    since, until = default_range(calendar.local(now).date())
+    since, until = args.since or since, args.until or until
+    if until < since:
+        raise UsageError(f"report: --until {until} is before --since {since}")
+    weeks = report_weeks(schedule, calendar, since, until)
+    store = Store.open(config.database_url(), synchronous=config.database.sqlite_synchronous)
+    try:
+        rows = load_rows(store, before=weeks[-1].end)
+    finally:
+        store.close()
+    report = build_report(rows.threads, rows.effort, rows.handoffs, weeks, schedule.people,
+                          calendar, as_of=min(now, weeks[-1].end),
+                          goal=dt.timedelta(hours=config.raw.notify.goal_hours))
+    text = RENDERERS[args.format](report)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"report written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def parse_date(text: str) -> dt.date:
+    """An ISO date, 2026-03-02."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date such as 2026-03-02"
+                                         ) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="visit-gateway",
@@ -229,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run, default_level="info")
 
     box = sub.add_parser("outbox", parents=[common],
-                         help="pending writes: list | retry KEY | drop KEY | recheck (after a restore)")
+                         help="pending writes: list | retry KEY | drop KEY | recheck")
     box.add_argument("outbox_command", choices=["list", "retry", "drop", "recheck"])
     box.add_argument("key", nargs="?", metavar="KEY")
     box.add_argument("--status", choices=["pending", "sending", "done", "failed", "dropped"])
@@ -256,6 +296,16 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", parents=[common], help="database schema: upgrade | current")
     db.add_argument("db_command", choices=["upgrade", "current"])
     db.set_defaults(func=cmd_db, default_level="warning")
+
+    report = sub.add_parser("report", parents=[common],
+                            help="response times and load per rotation week, person and label")
+    report.add_argument("--since", type=parse_date, metavar="D",
+                        help="first local day, ISO (default: 11 weeks before today)")
+    report.add_argument("--until", type=parse_date, metavar="D",
+                        help="last local day, ISO (default: today)")
+    report.add_argument("--format", choices=["table", "csv", "json", "html"], default="table")
+    report.add_argument("--output", metavar="FILE", help="write here instead of stdout")
+    report.set_defaults(func=cmd_report, default_level="warning")
 
     check = sub.add_parser("check-config", parents=[common],
                            help="check the configuration (and with --online the servers); "
