@@ -21,6 +21,7 @@ from pathlib import Path
 
 import structlog
 
+from gateway import sdnotify  # systemd sd_notify: READY/STATUS/WATCHDOG/STOPPING
 from gateway.clock import Clock, SystemClock
 from gateway.config import Config
 from gateway.errors import ConfigError, GatewayError, PermanentError
@@ -196,6 +197,15 @@ async def run(config: Config, *, clock: Clock | None = None,
             group.create_task(_thread("jobs", _ticker(parts, clock, wake, mail_wake), halt,
                                       stop))
             group.create_task(_stopper(stop, halt, wake, mail_wake))
+            # --- systemd sd_notify (gateway/sdnotify.py, docs/systemd.md): READY=1 once IMAP
+            # has logged in (the web server already listens), STATUS= lines, WATCHDOG=1 pings
+            # from this event loop, STOPPING=1 on stop. No-ops without $NOTIFY_SOCKET. ---
+            systemd = sdnotify.Notifier.from_env()
+            group.create_task(sdnotify.report(
+                systemd, stop, ready=lambda: parts.source_status.connected,
+                status=lambda: _systemd_status(parts, clock)))
+            group.create_task(sdnotify.watchdog(systemd, stop))
+            # --- end sd_notify ---
     except* ConfigError as errors:
         raise errors.exceptions[0] from None
     except* ImapAuthError as errors:
@@ -274,6 +284,17 @@ async def _stopper(stop: asyncio.Event, halt: threading.Event, wake: threading.E
     halt.set()
     wake.set()
     mail_wake.set()
+
+
+def _systemd_status(parts: Components, clock: Clock) -> str:
+    """The sd_notify STATUS= line (runs in a thread: the outbox depth reads the database)."""
+    source = parts.source_status
+    count, oldest = parts.outbox.depth(clock.now())
+    last = (f"last mail at {source.last_mail:%Y-%m-%d %H:%M:%S}Z" if source.last_mail
+            else "no mail yet")
+    work = "idle, 0 pending" if count == 0 else f"{count} pending (oldest {oldest:.0f} s)"
+    imap = "" if source.connected else "IMAP reconnecting, "
+    return f"{imap}{work}, {last}"
 
 
 def _safe_url(url: str) -> str:
