@@ -81,10 +81,10 @@ def build(config: Config, clock: Clock, wake: threading.Event) -> Components:
                         on_outcome=lambda outcome: metrics.count_message(
                             outcome.verdict.kind.value))
     gh = config.github
-    token = config.require_github_token().get_secret_value()
+    auth = config.github_auth()
 
     def tracker() -> GitHubTracker:
-        return GitHubTracker(api_url=gh.api_url, token=token, repository=gh.repository,
+        return GitHubTracker(api_url=gh.api_url, auth=auth, repository=gh.repository,
                              bot_login=gh.bot_login, timeout=gh.limits.request_timeout,
                              secondary_wait=gh.limits.secondary_wait)
 
@@ -148,8 +148,7 @@ def build(config: Config, clock: Clock, wake: threading.Event) -> Components:
 def check_github(config: Config) -> None:
     """At start: a wrong token or repository is fatal (nothing heals it but the admin)."""
     gh = config.github
-    tracker = GitHubTracker(api_url=gh.api_url,
-                            token=config.require_github_token().get_secret_value(),
+    tracker = GitHubTracker(api_url=gh.api_url, auth=config.github_auth(),
                             repository=gh.repository, bot_login=gh.bot_login,
                             timeout=gh.limits.request_timeout,
                             secondary_wait=gh.limits.secondary_wait)

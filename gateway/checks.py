@@ -210,10 +210,10 @@ def check_github(config: Config, schedule: Schedule | None, *,
     gh = config.github
     read = f"GitHub token can read {gh.repository} at {gh.api_url}"
     try:
-        token = config.require_github_token().get_secret_value()
+        auth = config.github_auth()
     except ConfigError as exc:
         return [failed(read, exc.problem, exc.fix)]
-    tracker = GitHubTracker(api_url=gh.api_url, token=token, repository=gh.repository,
+    tracker = GitHubTracker(api_url=gh.api_url, auth=auth, repository=gh.repository,
                             bot_login=gh.bot_login, timeout=gh.limits.request_timeout,
                             secondary_wait=gh.limits.secondary_wait)
     try:
@@ -227,7 +227,7 @@ def check_github(config: Config, schedule: Schedule | None, *,
         except GatewayError as exc:
             return [failed(read, str(exc), "check github.api_url and that GitHub is reachable "
                                            "from this host")]
-        checks = [passed(read), _check_push(config, token)]
+        checks = [passed(read), _check_push(config, auth)]
         if roster:
             checks.append(_check_roster(tracker, gh.repository, schedule))
         return checks
@@ -235,12 +235,12 @@ def check_github(config: Config, schedule: Schedule | None, *,
         tracker.close()
 
 
-def _check_push(config: Config, token: str) -> Check:
+def _check_push(config: Config, auth: Auth.Auth) -> Check:
     gh = config.github
     name = f"GitHub token may create issues in {gh.repository}"
     fix = (f"give {gh.bot_login} (the token's account) write access to {gh.repository}, or "
            "use a token with the Issues: write permission")
-    client = Github(base_url=gh.api_url, auth=Auth.Token(token), retry=None,
+    client = Github(base_url=gh.api_url, auth=auth, retry=None,
                     timeout=int(gh.limits.request_timeout))
     try:
         repo = client.get_repo(gh.repository)

@@ -84,6 +84,10 @@ class GitHubSection(_Section):
     bot_login: str = "visit-users-bot"
     token: SecretStr | None = None
     token_file: str = ""
+    auth: Literal["token", "app"] = "token"
+    app_id: Annotated[int, Field(ge=0)] = 0
+    installation_id: Annotated[int, Field(ge=0)] = 0
+    private_key_file: str = ""
     labels: tuple[str, ...] = ("customer-response",)
     limits: GitHubLimitsSection = GitHubLimitsSection()
 
@@ -313,6 +317,29 @@ class Config(BaseModel):
                 source=self.source,
             )
         return self.webhook_secret
+
+    def github_auth(self) -> Any:
+        """PyGithub auth for the configured method: a token, or a GitHub App installation."""
+        from github import Auth
+
+        gh = self.raw.github
+        if gh.auth == "token":
+            return Auth.Token(self.require_github_token().get_secret_value())
+        if not gh.app_id or not gh.installation_id:
+            raise ConfigError("github.app_id", "github.auth is \"app\" but app_id or "
+                              "installation_id is 0",
+                              "set both from the App's settings page and its installation URL",
+                              source=self.source)
+        key = _secret("github-app-key", "GITHUB_APP_KEY", None, gh.private_key_file,
+                      key="github.private_key", env=os.environ, base_dir=self.base_dir,
+                      source=self.source)
+        if key is None:
+            raise ConfigError("github.private_key_file", "no GitHub App private key",
+                              "download a .pem from the App's settings and point "
+                              "github.private_key_file (or a github-app-key credential) at it",
+                              source=self.source)
+        return Auth.AppAuth(gh.app_id, key.get_secret_value()).get_installation_auth(
+            gh.installation_id)
 
     def require_github_token(self) -> SecretStr:
         if self.github_token is None:

@@ -137,10 +137,17 @@ def _is_rate_limit(exc: GithubException) -> bool:
 class GitHubTracker:
     """`IssueTracker` over PyGithub for one repository."""
 
-    def __init__(self, *, api_url: str, token: str, repository: str, bot_login: str,
-                 timeout: float, secondary_wait: float) -> None:
+    def __init__(self, *, api_url: str, token: str | None = None, repository: str,
+                 bot_login: str, timeout: float, secondary_wait: float,
+                 auth: Auth.Auth | None = None) -> None:
+        """`token` (a personal access token) or `auth` (e.g. a GitHub App installation, whose
+        short-lived token PyGithub refreshes before it expires)."""
+        if auth is None:
+            if not token:
+                raise ValueError("GitHubTracker needs a token or an auth")
+            auth = Auth.Token(token)
         self._gh = Github(
-            base_url=api_url, auth=Auth.Token(token), retry=None, timeout=int(timeout),
+            base_url=api_url, auth=auth, retry=None, timeout=int(timeout),
             seconds_between_requests=None, seconds_between_writes=None, per_page=100, lazy=True,
         )
         self._repo = self._gh.get_repo(repository)
