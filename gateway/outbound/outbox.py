@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -198,6 +199,26 @@ class Outbox:
             rows = tx.conn.execute(sa.select(outbox.c.updated_at).where(
                 outbox.c.status == "done", outbox.c.updated_at >= since))
             return sorted(row.updated_at for row in rows)
+
+
+IDLE_WAIT = 30.0  # seconds a sender sleeps with nothing due (a wake-up event cuts it short)
+
+
+def wait_for(due: dt.datetime | None, now: dt.datetime) -> float:
+    """Seconds until the earliest waiting row is due, or IDLE_WAIT when nothing waits."""
+    return IDLE_WAIT if due is None else max((due - now).total_seconds(), 0.05)
+
+
+def drive(step: Callable[[], float | None], stop: threading.Event,
+          wake: threading.Event) -> None:
+    """Run a sender's `step` until `stop`: at once again when it returns None, else after at
+    most the seconds it returns, or sooner when `wake` is set (new work)."""
+    while not stop.is_set():
+        delay = step()
+        if delay is None:
+            continue
+        wake.wait(timeout=delay)
+        wake.clear()
 
 
 def _claim_issue(conn: sa.Connection, thread_id: str, number: int) -> None:

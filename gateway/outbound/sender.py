@@ -20,7 +20,7 @@ import structlog
 from gateway.clock import Clock
 from gateway.errors import PermanentError, TransientError
 from gateway.outbound.mail import MailIdentity, OutboundMail, compose, message_id_for
-from gateway.outbound.outbox import MAIL_KINDS, Outbox, OutboxItem
+from gateway.outbound.outbox import MAIL_KINDS, Outbox, OutboxItem, drive, wait_for
 from gateway.outbound.smtp import Mailer, MailerSetupError
 from gateway.store import insert_or_ignore, message_ids
 
@@ -49,18 +49,13 @@ class MailSender:
         self._random = random.Random(seed)
 
     def run(self, stop: threading.Event, wake: threading.Event) -> None:
-        while not stop.is_set():
-            delay = self.step()
-            if delay is None:
-                continue
-            wake.wait(timeout=delay)
-            wake.clear()
+        drive(self.step, stop, wake)
 
     def step(self) -> float | None:
         now = self.clock.now()
         item, due = self.outbox.next_ready(now, MAIL_KINDS)
         if item is None:
-            return 30.0 if due is None else max((due - now).total_seconds(), 0.05)
+            return wait_for(due, now)
         self._send(item, now)
         return None
 

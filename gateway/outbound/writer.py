@@ -31,7 +31,7 @@ from gateway.outbound.github import (
     RepositoryNotFound,
     WriteRejected,
 )
-from gateway.outbound.outbox import GITHUB_KINDS, Outbox, OutboxItem
+from gateway.outbound.outbox import GITHUB_KINDS, Outbox, OutboxItem, drive, wait_for
 from gateway.outbound.pacing import WriteBudget
 from gateway.store import OutboxRow, Tx
 
@@ -89,19 +89,14 @@ class GitHubWriter:
         """Send rows until `stop` is set; sleep until `wake`, a due row or a budget slot."""
         now = self.clock.now()
         self.budget.seed(self.outbox.writes_since(now - dt.timedelta(hours=1)))
-        while not stop.is_set():
-            delay = self.step()
-            if delay is None:
-                continue
-            wake.wait(timeout=delay)
-            wake.clear()
+        drive(self.step, stop, wake)
 
     def step(self) -> float | None:
         """Do one unit of work. Returns None to go on at once, else seconds to wait at most."""
         now = self.clock.now()
         item, due = self.outbox.next_ready(now, GITHUB_KINDS)
         if item is None:
-            return 30.0 if due is None else max((due - now).total_seconds(), 0.05)
+            return wait_for(due, now)
         allowed = self.budget.next_allowed(now)
         if allowed > now:
             return max((allowed - now).total_seconds(), 0.01)
