@@ -74,7 +74,8 @@ class Components:
     tick_seconds: float
 
 
-def build(config: Config, clock: Clock, wake: threading.Event) -> Components:
+def build(config: Config, clock: Clock, wake: threading.Event,
+          mail_wake: threading.Event | None = None) -> Components:
     store = Store.open(config.database_url(), synchronous=config.database.sqlite_synchronous)
     metrics = GatewayMetrics()
     pipeline = Pipeline(store, pipeline_settings(config), assignee_function(config),
@@ -107,7 +108,8 @@ def build(config: Config, clock: Clock, wake: threading.Event) -> Components:
     outbox = Outbox(store)
     writer = GitHubWriter(outbox, tracker, budget, clock, status=writer_status,
                           backoff_base=gh.limits.retry_base, backoff_max=gh.limits.retry_max,
-                          on_issue_created=notifier.ack_row)
+                          on_issue_created=notifier.ack_row,
+                          on_success=mail_wake.set if mail_wake is not None else None)
     smtp = config.raw.smtp
     mailer = SmtpMailer(smtp.host, smtp.effective_port, smtp.security, smtp.username,
                         config.smtp_password.get_secret_value() if config.smtp_password
@@ -177,7 +179,7 @@ async def run(config: Config, *, clock: Clock | None = None,
     secret = config.require_webhook_secret().get_secret_value().encode()
     wake = threading.Event()
     mail_wake = threading.Event()
-    parts = await asyncio.to_thread(build, config, clock, wake)
+    parts = await asyncio.to_thread(build, config, clock, wake, mail_wake)
     halt = threading.Event()
     web_app = make_app(secret=secret, handle_delivery=_delivery_handler(parts, clock),
                        health=_health_probe(parts, config, clock), metrics=parts.metrics,

@@ -78,6 +78,17 @@ class Email:
         return self.to + self.cc
 
 
+@dataclass(frozen=True, slots=True)
+class RawArrival:
+    """One message as the mailbox (or a file, for replay) hands it over, before it is stored."""
+
+    raw: bytes
+    received_at: dt.datetime
+    folder: str | None = None
+    uidvalidity: int | None = None
+    uid: int | None = None
+
+
 class Kind(StrEnum):
     NEW = "new"
     REPLY = "reply"

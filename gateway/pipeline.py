@@ -31,7 +31,16 @@ from gateway.inbound.thread import (
     subject_issue_number,
     thread_id_for,
 )
-from gateway.models import AddComment, CreateIssue, Email, Kind, Outcome, ThreadMatch, Verdict
+from gateway.models import (
+    AddComment,
+    CreateIssue,
+    Email,
+    Kind,
+    Outcome,
+    RawArrival,
+    ThreadMatch,
+    Verdict,
+)
 from gateway.store import NewRaw, NewThread, OutboxRow, Recorded, Store, StoredMessage, Tx
 
 log = structlog.get_logger("gateway.pipeline")
@@ -47,17 +56,6 @@ class PipelineSettings:
     classify: ClassifyRules
     decide: DecideSettings
     team_logins: Mapping[str, str] = field(default_factory=dict)  # roster email -> login
-
-
-@dataclass(frozen=True, slots=True)
-class RawArrival:
-    """One message as the mailbox hands it over."""
-
-    raw: bytes
-    received_at: dt.datetime
-    folder: str | None = None
-    uidvalidity: int | None = None
-    uid: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,17 +132,7 @@ class Pipeline:
                 state = states.get(key)
                 if state is None:
                     states[key] = ("batch", arrival.uid)
-                    fresh.append(
-                        NewRaw(
-                            key,
-                            message_id,
-                            arrival.raw,
-                            arrival.received_at,
-                            arrival.folder,
-                            arrival.uidvalidity,
-                            arrival.uid,
-                        )
-                    )
+                    fresh.append(NewRaw(key, message_id, arrival))
                     result.append(Ingested(key, message_id, "new"))
                     continue
                 status, uid = state

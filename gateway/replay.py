@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from gateway.errors import UsageError
-from gateway.models import AddComment, CreateIssue, Ignore, Outcome, Quarantine
-from gateway.pipeline import AssigneeFor, Pipeline, PipelineSettings, RawArrival
+from gateway.models import AddComment, CreateIssue, Ignore, Outcome, Quarantine, RawArrival
+from gateway.pipeline import AssigneeFor, Pipeline, PipelineSettings
 from gateway.store import Store, metadata
 
 

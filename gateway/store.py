@@ -19,6 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from gateway.models import RawArrival
+
 metadata = sa.MetaData()
 
 
@@ -191,11 +193,7 @@ class StoredMessage:
 class NewRaw:
     key: str
     message_id: str | None
-    raw: bytes
-    received_at: dt.datetime
-    folder: str | None = None
-    uidvalidity: int | None = None
-    uid: int | None = None
+    arrival: RawArrival
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,7 +355,8 @@ class Tx:
         existing = self.messages_by_keys([key])
         if existing:
             return False, existing[0]
-        self.insert_raw_many([NewRaw(key, message_id, raw, received_at, folder, uidvalidity, uid)])
+        arrival = RawArrival(raw, received_at, folder, uidvalidity, uid)
+        self.insert_raw_many([NewRaw(key, message_id, arrival)])
         return True, self.messages_by_keys([key])[0]
 
     def insert_raw_many(self, rows: Sequence[NewRaw]) -> None:
@@ -370,12 +369,12 @@ class Tx:
                 {
                     "key": r.key,
                     "message_id": r.message_id,
-                    "raw": r.raw,
-                    "size": len(r.raw),
-                    "folder": r.folder,
-                    "uidvalidity": r.uidvalidity,
-                    "uid": r.uid,
-                    "received_at": r.received_at,
+                    "raw": r.arrival.raw,
+                    "size": len(r.arrival.raw),
+                    "folder": r.arrival.folder,
+                    "uidvalidity": r.arrival.uidvalidity,
+                    "uid": r.arrival.uid,
+                    "received_at": r.arrival.received_at,
                     "status": "stored",
                 }
                 for r in rows

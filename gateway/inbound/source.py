@@ -27,7 +27,8 @@ from gateway.clock import Clock
 from gateway.config import ImapSection
 from gateway.errors import ConfigError, GatewayError, TransientError
 from gateway.inbound.imap import ImapAuthError, Mailbox
-from gateway.pipeline import Pipeline, RawArrival
+from gateway.models import RawArrival
+from gateway.pipeline import Pipeline
 
 log = structlog.get_logger("gateway.inbound.source")
 

@@ -65,8 +65,8 @@ class GitHubWriter:
                  budget: WriteBudget, clock: Clock, *, status: WriterStatus | None = None,
                  seed: int | None = None, backoff_base: float = 1.0,
                  backoff_max: float = 600.0,
-                 on_issue_created: Callable[[Tx, str, int], OutboxRow | None] | None = None
-                 ) -> None:
+                 on_issue_created: Callable[[Tx, str, int], OutboxRow | None] | None = None,
+                 on_success: Callable[[], None] | None = None) -> None:
         self.outbox = outbox
         self._tracker_factory = tracker_factory
         self._tracker: IssueTracker | None = None
@@ -78,6 +78,7 @@ class GitHubWriter:
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._on_issue_created = on_issue_created
+        self._on_success = on_success  # e.g. wake the mail sender: an ack may be queued
 
     @property
     def tracker(self) -> IssueTracker:
@@ -249,6 +250,8 @@ class GitHubWriter:
                    issue=item.issue_number, comment=comment.comment_id)
 
     def _success(self, outcome: str) -> None:
+        if self._on_success is not None:
+            self._on_success()
         self.status.last_success = self.clock.now()
         self.status.healthy = True
         self.status.paused_until = None

@@ -32,7 +32,8 @@ from gateway.inbound.imap import (
     MemoryMailbox,
 )
 from gateway.inbound.source import MailSource, SourceStatus
-from gateway.pipeline import Pipeline, RawArrival
+from gateway.models import RawArrival
+from gateway.pipeline import Pipeline
 from gateway.store import Store
 from gateway.testing.dovecot import DovecotServer
 from tests.unit.mail import raw
