@@ -43,12 +43,7 @@ from gateway.store import Store
 from gateway.tracking import Rules
 from gateway.tracking_service import TrackingService
 from gateway.web import Delivery, DeliveryResult, Health, assess_health, make_app, serve
-from gateway.wiring import (
-    assignee_function,
-    business_calendar,
-    duty_schedule,
-    pipeline_settings,
-)
+from gateway.wiring import assignee_function, load_duties, pipeline_settings
 
 log = structlog.get_logger("gateway.app")
 
@@ -74,53 +69,95 @@ class Components:
     tick_seconds: float
 
 
-def build(config: Config, clock: Clock, wake: threading.Event,
-          mail_wake: threading.Event | None = None) -> Components:
+def build(
+    config: Config, clock: Clock, wake: threading.Event, mail_wake: threading.Event | None = None
+) -> Components:
     store = Store.open(config.database_url(), synchronous=config.database.sqlite_synchronous)
     metrics = GatewayMetrics()
-    pipeline = Pipeline(store, pipeline_settings(config), assignee_function(config),
-                        on_outcome=lambda outcome: metrics.count_message(
-                            outcome.verdict.kind.value))
+    duties = load_duties(config)
+    calendar, schedule = duties.calendar, duties.schedule
+    pipeline = Pipeline(
+        store,
+        pipeline_settings(config, duties),
+        assignee_function(config, duties),
+        on_outcome=lambda outcome: metrics.count_message(outcome.verdict.kind.value),
+    )
     gh = config.github
     auth = config.github_auth()
 
     def tracker() -> GitHubTracker:
-        return GitHubTracker(api_url=gh.api_url, auth=auth, repository=gh.repository,
-                             bot_login=gh.bot_login, timeout=gh.limits.request_timeout,
-                             secondary_wait=gh.limits.secondary_wait)
+        return GitHubTracker(
+            api_url=gh.api_url,
+            auth=auth,
+            repository=gh.repository,
+            bot_login=gh.bot_login,
+            timeout=gh.limits.request_timeout,
+            secondary_wait=gh.limits.secondary_wait,
+        )
 
-    budget = WriteBudget(min_interval=dt.timedelta(seconds=gh.limits.min_write_interval),
-                         per_minute=gh.limits.writes_per_minute,
-                         per_hour=gh.limits.writes_per_hour)
-    calendar = business_calendar(config)
-    schedule = duty_schedule(config, calendar)
+    budget = WriteBudget(
+        min_interval=dt.timedelta(seconds=gh.limits.min_write_interval),
+        per_minute=gh.limits.writes_per_minute,
+        per_hour=gh.limits.writes_per_hour,
+    )
     notify = config.raw.notify
-    renderer = Renderer(calendar, config.resolve(notify.templates_dir)
-                        if notify.templates_dir else None)
+    renderer = Renderer(
+        calendar, config.resolve(notify.templates_dir) if notify.templates_dir else None
+    )
     renderer.check()  # a broken override template fails here, at start
     team_emails = frozenset(p.email.lower() for p in schedule.people) if schedule else frozenset()
-    notifier = Notifier(store, NotifyContext(
-        settings=notify, calendar=calendar, schedule=schedule, renderer=renderer,
-        list_address=config.list.address, list_prefix=config.list.subject_prefix,
-        issue_url=f"{gh.web_url.rstrip('/')}/{gh.repository}/issues/{{number}}",
-        team_emails=team_emails))
+    notifier = Notifier(
+        store,
+        NotifyContext(
+            settings=notify,
+            calendar=calendar,
+            schedule=schedule,
+            renderer=renderer,
+            list_address=config.list.address,
+            list_prefix=config.list.subject_prefix,
+            issue_url=f"{gh.web_url.rstrip('/')}/{gh.repository}/issues/{{number}}",
+            team_emails=team_emails,
+        ),
+    )
     writer_status = WriterStatus(listener=metrics.count_github)
     outbox = Outbox(store)
-    writer = GitHubWriter(outbox, tracker, budget, clock, status=writer_status,
-                          backoff_base=gh.limits.retry_base, backoff_max=gh.limits.retry_max,
-                          on_issue_created=notifier.ack_row,
-                          on_success=mail_wake.set if mail_wake is not None else None)
+    writer = GitHubWriter(
+        outbox,
+        tracker,
+        budget,
+        clock,
+        status=writer_status,
+        backoff_base=gh.limits.retry_base,
+        backoff_max=gh.limits.retry_max,
+        on_issue_created=notifier.ack_row,
+        on_success=mail_wake.set if mail_wake is not None else None,
+    )
     smtp = config.raw.smtp
-    mailer = SmtpMailer(smtp.host, smtp.effective_port, smtp.security, smtp.username,
-                        config.smtp_password.get_secret_value() if config.smtp_password
-                        else None, smtp.timeout,
-                        config.resolve(smtp.ca_file) if smtp.ca_file else None)
-    identity = MailIdentity(from_address=config.mail.from_address,
-                            from_name=config.mail.from_name, reply_to=config.list.address,
-                            loop_header=config.mail.loop_header, loop_id=config.loop_id,
-                            message_id_domain=config.mail.message_id_domain)
-    sender = MailSender(outbox, mailer, identity, clock,
-                        backoff_base=gh.limits.retry_base, backoff_max=gh.limits.retry_max)
+    mailer = SmtpMailer(
+        smtp.host,
+        smtp.effective_port,
+        smtp.security,
+        smtp.username,
+        config.smtp_password.get_secret_value() if config.smtp_password else None,
+        smtp.timeout,
+        config.resolve(smtp.ca_file) if smtp.ca_file else None,
+    )
+    identity = MailIdentity(
+        from_address=config.mail.from_address,
+        from_name=config.mail.from_name,
+        reply_to=config.list.address,
+        loop_header=config.mail.loop_header,
+        loop_id=config.loop_id,
+        message_id_domain=config.mail.message_id_domain,
+    )
+    sender = MailSender(
+        outbox,
+        mailer,
+        identity,
+        clock,
+        backoff_base=gh.limits.retry_base,
+        backoff_max=gh.limits.retry_max,
+    )
     imap = config.imap
     password = config.imap_password.get_secret_value() if config.imap_password else None
     if imap.auth == "password" and password is None:
@@ -132,33 +169,58 @@ def build(config: Config, clock: Clock, wake: threading.Event,
     mailbox()  # no network: a bad ca_file or missing token source fails here, at start
 
     source_status = SourceStatus()
-    source = MailSource(mailbox, pipeline, imap, clock=clock, on_new_work=wake.set,
-                        status=source_status)
+    source = MailSource(
+        mailbox, pipeline, imap, clock=clock, on_new_work=wake.set, status=source_status
+    )
     rules = Rules.from_people(gh.bot_login, schedule.people if schedule else ())
-    tracking = TrackingService(store, rules, calendar, gh.repository,
-                               on_first_response=metrics.observe_first_response)
-    reconciler = Reconciler(tracking, tracker(), clock, repository=gh.repository,
-                            interval=config.raw.tracking.reconcile_interval,
-                            first_lookback=dt.timedelta(
-                                hours=config.raw.tracking.first_lookback_hours))
+    tracking = TrackingService(
+        store, rules, calendar, gh.repository, on_first_response=metrics.observe_first_response
+    )
+    reconciler = Reconciler(
+        tracking,
+        tracker(),
+        clock,
+        repository=gh.repository,
+        interval=config.raw.tracking.reconcile_interval,
+        first_lookback=dt.timedelta(hours=config.raw.tracking.first_lookback_hours),
+    )
     metrics.set_imap_probe(lambda: source_status.connected)
     metrics.set_outbox_probe(lambda: outbox.depth(clock.now()))
-    return Components(store, pipeline, source, writer, source_status, writer_status, tracking,
-                      reconciler, metrics, outbox, notifier, sender, notify.tick_seconds)
+    return Components(
+        store,
+        pipeline,
+        source,
+        writer,
+        source_status,
+        writer_status,
+        tracking,
+        reconciler,
+        metrics,
+        outbox,
+        notifier,
+        sender,
+        notify.tick_seconds,
+    )
 
 
 def check_github(config: Config) -> None:
     """At start: a wrong token or repository is fatal (nothing heals it but the admin)."""
     gh = config.github
-    tracker = GitHubTracker(api_url=gh.api_url, auth=config.github_auth(),
-                            repository=gh.repository, bot_login=gh.bot_login,
-                            timeout=gh.limits.request_timeout,
-                            secondary_wait=gh.limits.secondary_wait)
+    tracker = GitHubTracker(
+        api_url=gh.api_url,
+        auth=config.github_auth(),
+        repository=gh.repository,
+        bot_login=gh.bot_login,
+        timeout=gh.limits.request_timeout,
+        secondary_wait=gh.limits.secondary_wait,
+    )
     try:
         tracker.check_repository()
     except GitHubAuthError as exc:
-        raise FatalError(f"{exc} (fix: github.token_file / VISIT_GATEWAY_GITHUB_TOKEN must "
-                         "hold a valid token with access to the repository)") from None
+        raise FatalError(
+            f"{exc} (fix: github.token_file / VISIT_GATEWAY_GITHUB_TOKEN must "
+            "hold a valid token with access to the repository)"
+        ) from None
     except RepositoryNotFound as exc:
         raise FatalError(f"{exc} (fix: github.repository, or give the token access)") from None
     except GatewayError as exc:  # GitHub unreachable at start: not fatal, the writer retries
@@ -167,8 +229,9 @@ def check_github(config: Config) -> None:
         tracker.close()
 
 
-async def run(config: Config, *, clock: Clock | None = None,
-              stop: asyncio.Event | None = None) -> None:
+async def run(
+    config: Config, *, clock: Clock | None = None, stop: asyncio.Event | None = None
+) -> None:
     """Run until SIGTERM/SIGINT (or `stop`). Raises FatalError for what cannot heal."""
     clock = clock or SystemClock()
     stop = stop or asyncio.Event()
@@ -181,37 +244,51 @@ async def run(config: Config, *, clock: Clock | None = None,
     mail_wake = threading.Event()
     parts = await asyncio.to_thread(build, config, clock, wake, mail_wake)
     halt = threading.Event()
-    web_app = make_app(secret=secret, handle_delivery=_delivery_handler(parts, clock),
-                       health=_health_probe(parts, config, clock), metrics=parts.metrics,
-                       max_body=config.raw.web.max_body_bytes, clock=clock)
+    web_app = make_app(
+        secret=secret,
+        handle_delivery=_delivery_handler(parts, clock),
+        health=_health_probe(parts, config, clock),
+        metrics=parts.metrics,
+        max_body=config.raw.web.max_body_bytes,
+        clock=clock,
+    )
     server = await serve(web_app, config.raw.web.listen, config.raw.web.port)
     log.info("web.listening", host=config.raw.web.listen, port=server.port)
-    log.info("gateway.starting", repository=config.github.repository,
-             imap=f"{config.imap.host}:{config.imap.effective_port}/{config.imap.folder}",
-             database=_safe_url(config.database_url()))
+    log.info(
+        "gateway.starting",
+        repository=config.github.repository,
+        imap=f"{config.imap.host}:{config.imap.effective_port}/{config.imap.folder}",
+        database=_safe_url(config.database_url()),
+    )
     try:
         async with asyncio.TaskGroup() as group:
             group.create_task(_thread("imap", parts.source.run, halt, stop))
             group.create_task(_thread("github", parts.writer.run, halt, stop, wake))
             group.create_task(_thread("reconcile", parts.reconciler.run, halt, stop))
             group.create_task(_thread("mail", parts.sender.run, halt, stop, mail_wake))
-            group.create_task(_thread("jobs", _ticker(parts, clock, wake, mail_wake), halt,
-                                      stop))
+            group.create_task(_thread("jobs", _ticker(parts, clock, wake, mail_wake), halt, stop))
             group.create_task(_stopper(stop, halt, wake, mail_wake))
             # --- systemd sd_notify (gateway/sdnotify.py, docs/systemd.md): READY=1 once IMAP
             # has logged in (the web server already listens), STATUS= lines, WATCHDOG=1 pings
             # from this event loop, STOPPING=1 on stop. No-ops without $NOTIFY_SOCKET. ---
             systemd = sdnotify.Notifier.from_env()
-            group.create_task(sdnotify.report(
-                systemd, stop, ready=lambda: parts.source_status.connected,
-                status=lambda: _systemd_status(parts, clock)))
+            group.create_task(
+                sdnotify.report(
+                    systemd,
+                    stop,
+                    ready=lambda: parts.source_status.connected,
+                    status=lambda: _systemd_status(parts, clock),
+                )
+            )
             group.create_task(sdnotify.watchdog(systemd, stop))
             # --- end sd_notify ---
     except* ConfigError as errors:
         raise errors.exceptions[0] from None
     except* ImapAuthError as errors:
-        raise FatalError(f"{errors.exceptions[0]} (fix: imap.username and the imap-password "
-                         "secret, or the OAuth2 token)") from None
+        raise FatalError(
+            f"{errors.exceptions[0]} (fix: imap.username and the imap-password "
+            "secret, or the OAuth2 token)"
+        ) from None
     except* PermanentError as errors:
         raise FatalError(str(errors.exceptions[0])) from None
     finally:
@@ -220,8 +297,9 @@ async def run(config: Config, *, clock: Clock | None = None,
         log.info("gateway.stopped")
 
 
-async def _thread(name: str, target: object, halt: threading.Event, stop: asyncio.Event,
-                  *args: object) -> None:
+async def _thread(
+    name: str, target: object, halt: threading.Event, stop: asyncio.Event, *args: object
+) -> None:
     """Run a blocking loop in a thread; if it dies, stop the whole daemon."""
     try:
         await asyncio.to_thread(target, halt, *args)  # type: ignore[arg-type]
@@ -231,18 +309,25 @@ async def _thread(name: str, target: object, halt: threading.Event, stop: asynci
             stop.set()
 
 
-def _delivery_handler(parts: Components, clock: Clock) -> Callable[[Delivery],
-                                                                  Awaitable[DeliveryResult]]:
+def _delivery_handler(
+    parts: Components, clock: Clock
+) -> Callable[[Delivery], Awaitable[DeliveryResult]]:
     async def handle(delivery: Delivery) -> DeliveryResult:
-        result = await asyncio.to_thread(parts.tracking.handle_delivery, delivery.guid,
-                                         delivery.event, delivery.payload, clock.now())
+        result = await asyncio.to_thread(
+            parts.tracking.handle_delivery,
+            delivery.guid,
+            delivery.event,
+            delivery.payload,
+            clock.now(),
+        )
         return DeliveryResult(result)
 
     return handle
 
 
-def _health_probe(parts: Components, config: Config,
-                  clock: Clock) -> Callable[[], Awaitable[Health]]:
+def _health_probe(
+    parts: Components, config: Config, clock: Clock
+) -> Callable[[], Awaitable[Health]]:
     stale = dt.timedelta(seconds=config.raw.tracking.poll_stale_after)
 
     def assess() -> Health:
@@ -252,8 +337,14 @@ def _health_probe(parts: Components, config: Config,
             database_ok = True
         except Exception:  # the database itself is what is being checked
             depth, database_ok = (0, 0.0), False
-        return assess_health(now=now, source=parts.source_status, writer=parts.writer_status,
-                             outbox=depth, database_ok=database_ok, poll_stale_after=stale)
+        return assess_health(
+            now=now,
+            source=parts.source_status,
+            writer=parts.writer_status,
+            outbox=depth,
+            database_ok=database_ok,
+            poll_stale_after=stale,
+        )
 
     async def probe() -> Health:
         return await asyncio.to_thread(assess)
@@ -261,8 +352,9 @@ def _health_probe(parts: Components, config: Config,
     return probe
 
 
-def _ticker(parts: Components, clock: Clock, wake: threading.Event,
-            mail_wake: threading.Event) -> Callable[[threading.Event], None]:
+def _ticker(
+    parts: Components, clock: Clock, wake: threading.Event, mail_wake: threading.Event
+) -> Callable[[threading.Event], None]:
     """The job loop: every tick, queue due handoffs, reminders and post-mortem prompts."""
 
     def run(halt: threading.Event) -> None:
@@ -278,8 +370,9 @@ def _ticker(parts: Components, clock: Clock, wake: threading.Event,
     return run
 
 
-async def _stopper(stop: asyncio.Event, halt: threading.Event, wake: threading.Event,
-                   mail_wake: threading.Event) -> None:
+async def _stopper(
+    stop: asyncio.Event, halt: threading.Event, wake: threading.Event, mail_wake: threading.Event
+) -> None:
     await stop.wait()
     log.info("gateway.stopping")
     halt.set()
@@ -291,8 +384,9 @@ def _systemd_status(parts: Components, clock: Clock) -> str:
     """The sd_notify STATUS= line (runs in a thread: the outbox depth reads the database)."""
     source = parts.source_status
     count, oldest = parts.outbox.depth(clock.now())
-    last = (f"last mail at {source.last_mail:%Y-%m-%d %H:%M:%S}Z" if source.last_mail
-            else "no mail yet")
+    last = (
+        f"last mail at {source.last_mail:%Y-%m-%d %H:%M:%S}Z" if source.last_mail else "no mail yet"
+    )
     work = "idle, 0 pending" if count == 0 else f"{count} pending (oldest {oldest:.0f} s)"
     imap = "" if source.connected else "IMAP reconnecting, "
     return f"{imap}{work}, {last}"

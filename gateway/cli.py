@@ -46,17 +46,18 @@ def _config(args: argparse.Namespace) -> Config:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from gateway.replay import run_replay
-    from gateway.wiring import assignee_function, pipeline_settings
+    from gateway.wiring import assignee_function, load_duties, pipeline_settings
 
     config = _config(args)
+    duties = load_duties(config)
     if not args.dry_run and not args.state:
         state_url: str | None = config.database_url()
     else:
         state_url = f"sqlite:///{Path(args.state).resolve()}" if args.state else None
     counts = run_replay(
         [Path(p) for p in args.paths],
-        settings=pipeline_settings(config),
-        assignee_for=assignee_function(config),
+        settings=pipeline_settings(config, duties),
+        assignee_for=assignee_function(config, duties),
         state_url=state_url,
         dry_run=args.dry_run,
         fmt=args.format,

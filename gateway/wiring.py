@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import urllib.error
 import urllib.request
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass
 
 from gateway.body import BodySettings
 from gateway.business_config import calendar_from_mapping
@@ -24,12 +24,23 @@ from gateway.schedule_file import load_schedule
 
 def business_calendar(config: Config) -> BusinessCalendar:
     """The `[business]` calendar (time zone, opening hours, holidays)."""
-    return calendar_from_mapping(config.raw.business, source=config.source,
-                                 base_dir=config.base_dir)
+    return calendar_from_mapping(
+        config.raw.business, source=config.source, base_dir=config.base_dir
+    )
 
 
-def display_timezone(config: Config) -> ZoneInfo:
-    return business_calendar(config).tz
+@dataclass(frozen=True, slots=True)
+class Duties:
+    """The business calendar and the duty schedule, loaded once per process: loading the
+    schedule may fetch the team's ICS calendar over the network."""
+
+    calendar: BusinessCalendar
+    schedule: Schedule | None
+
+
+def load_duties(config: Config) -> Duties:
+    calendar = business_calendar(config)
+    return Duties(calendar, duty_schedule(config, calendar))
 
 
 def _fetch_calendar(url: str) -> str:
@@ -38,9 +49,11 @@ def _fetch_calendar(url: str) -> str:
         with urllib.request.urlopen(url, timeout=30) as response:
             data: bytes = response.read()
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise ConfigError("calendar.ics", f"cannot fetch {url}: {exc}",
-                          "check the URL, or export the calendar to a file and name the file"
-                          ) from None
+        raise ConfigError(
+            "calendar.ics",
+            f"cannot fetch {url}: {exc}",
+            "check the URL, or export the calendar to a file and name the file",
+        ) from None
     return data.decode("utf-8", "replace")
 
 
@@ -48,21 +61,26 @@ def duty_schedule(config: Config, calendar: BusinessCalendar) -> Schedule | None
     """The on-call schedule named by `schedule.file`, or None when none is configured."""
     if not config.raw.schedule.file:
         return None
-    return load_schedule(config.resolve(config.raw.schedule.file), calendar=calendar,
-                         fetch_url=_fetch_calendar)
+    return load_schedule(
+        config.resolve(config.raw.schedule.file), calendar=calendar, fetch_url=_fetch_calendar
+    )
 
 
 def require_schedule(config: Config) -> tuple[BusinessCalendar, Schedule]:
     calendar = business_calendar(config)
     schedule = duty_schedule(config, calendar)
     if schedule is None:
-        raise ConfigError("schedule.file", "no duty schedule is configured",
-                          "set schedule.file to a schedule TOML file "
-                          "(see config/schedule.example.toml)", source=config.source)
+        raise ConfigError(
+            "schedule.file",
+            "no duty schedule is configured",
+            "set schedule.file to a schedule TOML file (see config/schedule.example.toml)",
+            source=config.source,
+        )
     return calendar, schedule
 
 
-def pipeline_settings(config: Config) -> PipelineSettings:
+def pipeline_settings(config: Config, duties: Duties | None = None) -> PipelineSettings:
+    duties = duties or load_duties(config)
     inbound = config.inbound
     classify = ClassifyRules(
         own_addresses=frozenset({config.mail.from_address}),
@@ -81,11 +99,10 @@ def pipeline_settings(config: Config) -> PipelineSettings:
         body=BodySettings(
             show_full_address=inbound.show_full_address,
             max_chars=inbound.max_body_chars,
-            display_tz=display_timezone(config),
+            display_tz=duties.calendar.tz,
         ),
     )
-    calendar = business_calendar(config)
-    schedule = duty_schedule(config, calendar)
+    schedule = duties.schedule
     team = {p.email.lower(): p.github for p in schedule.people} if schedule else {}
     return PipelineSettings(
         team_logins=team,
@@ -97,11 +114,11 @@ def pipeline_settings(config: Config) -> PipelineSettings:
     )
 
 
-def assignee_function(config: Config) -> AssigneeFor:
+def assignee_function(config: Config, duties: Duties | None = None) -> AssigneeFor:
     """Who gets a new issue that arrived at a given instant: the Primary on duty at the
     inquiry's first business opening, by GitHub login (None without a schedule)."""
-    calendar = business_calendar(config)
-    schedule = duty_schedule(config, calendar)
+    duties = duties or load_duties(config)
+    calendar, schedule = duties.calendar, duties.schedule
     if schedule is None:
         return lambda _arrival: None
 

@@ -35,6 +35,7 @@ from imapclient.exceptions import (
 
 from gateway.config import ImapSection
 from gateway.errors import ConfigError, GatewayError, PermanentError, TransientError
+from gateway.tls import client_context
 
 IDLE_SLICE = 0.5  # seconds per idle_check: how quickly a set stop event is noticed
 CLOSE_TIMEOUT = 5.0  # seconds LOGOUT may take before the socket is just closed
@@ -153,17 +154,11 @@ class ImapMailbox:
         return self._idle
 
     def _ssl_context(self, base_dir: Path) -> ssl.SSLContext:
-        context = ssl.create_default_context()  # system trust store, hostname checks on
+        ca_file = None
         if self._settings.ca_file:
-            path = Path(self._settings.ca_file).expanduser()
-            path = path if path.is_absolute() else base_dir / path
-            try:
-                context.load_verify_locations(cafile=str(path))
-            except (OSError, ssl.SSLError) as exc:
-                raise ConfigError("imap.ca_file", f"cannot load {path}: {_reason(exc)}",
-                                  "point it at a PEM file of the CA that signed the server's "
-                                  "certificate") from None
-        return context
+            ca_file = Path(self._settings.ca_file).expanduser()
+            ca_file = ca_file if ca_file.is_absolute() else base_dir / ca_file
+        return client_context(ca_file, setting="imap.ca_file")
 
     @contextlib.contextmanager
     def _boundary(self, doing: str) -> Iterator[None]:

@@ -30,6 +30,7 @@ import structlog
 
 from gateway.body import mask_address
 from gateway.errors import ConfigError, GatewayError, PermanentError, TransientError
+from gateway.tls import client_context
 
 log = structlog.get_logger("gateway.outbound.smtp")
 
@@ -211,16 +212,8 @@ def _reply_error(where: str, exc: smtplib.SMTPResponseException) -> GatewayError
 
 
 def _ssl_context(ca_file: Path | str | None) -> ssl.SSLContext:
-    context = ssl.create_default_context()  # system trust store, hostname checks on
-    if ca_file:
-        path = Path(ca_file).expanduser()
-        try:
-            context.load_verify_locations(cafile=str(path))
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError("smtp.ca_file", f"cannot load {path}: {exc}",
-                              "point it at a PEM file of the CA that signed the server's "
-                              "certificate") from None
-    return context
+    path = Path(ca_file).expanduser() if ca_file else None
+    return client_context(path, setting="smtp.ca_file")
 
 
 def _close(client: smtplib.SMTP) -> None:
