@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageChops
 
 from ..conftest import EXAMPLE_CONFIG
 from ..unit.test_report import build_month_db
@@ -83,3 +86,70 @@ def test_report_default_range_is_twelve_weeks(config: Path) -> None:
     done = run(config, "--format", "json")
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["weeks"]) == 12
+
+
+# ---- the HTML page as a person sees it: rendered by headless Chromium ------------------------
+
+_CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                   "--disable-background-networking", "--disable-component-update",
+                   "--disable-sync", "--no-first-run", "--hide-scrollbars",
+                   "--force-device-scale-factor=1")
+_RECT = re.compile(r'<rect x="[\d.]+" y="[\d.]+" width="([\d.]+)" height="([\d.]+)" '
+                   r'fill="(#[0-9a-f]{6})"')
+_SERIES = {"#2f6fdb": "blue (median, weeks served)", "#f08c2e": "orange (p90, effort)",
+           "#3a9d5d": "green (inquiries)"}
+WIDTH, HEIGHT = 1200, 2400
+
+
+@pytest.fixture
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    pytest.fail("Chromium is not installed: run scripts/install-test-servers "
+                "(it installs Debian's chromium package)")
+
+
+def screenshot(browser: str, page: Path, png: Path, profile: Path) -> None:
+    done = subprocess.run([browser, *_CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                           f"--window-size={WIDTH},{HEIGHT}", f"--screenshot={png}",
+                           page.as_uri()],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and png.exists(), done.stderr[-2000:]
+
+
+def painted(image: Image.Image, colour: str, tolerance: int = 6) -> int:
+    """Pixels within `tolerance` of `colour` on every channel."""
+    target = tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    masks = [band.point(lambda v, t=t: 255 if abs(v - t) <= tolerance else 0)
+             for band, t in zip(image.convert("RGB").split(), target, strict=True)]
+    both = ImageChops.multiply(ImageChops.multiply(masks[0], masks[1]), masks[2])
+    return int(sum(both.histogram()[255:]))
+
+
+def test_report_html_renders_in_chromium(config: Path, tmp_path: Path, chromium: str) -> None:
+    """The page, drawn by a real browser: every bar the SVG declares is painted at its size.
+
+    The painted area of each series colour is compared with the area of the SVG rectangles in
+    that colour (bars plus legend swatches), so a chart that is clipped, hidden, scaled or not
+    drawn at all fails; bar edges fall on fractional pixels and are anti-aliased, hence the
+    lower bound of 85%."""
+    page, png = tmp_path / "report.html", tmp_path / "report.png"
+    done = run(config, *MONTH, "--format", "html", "--output", str(page))
+    assert done.returncode == 0, done.stderr
+    screenshot(chromium, page, png, tmp_path / "profile")
+
+    with Image.open(png) as image:
+        assert image.size == (WIDTH, HEIGHT)
+        declared: dict[str, float] = {}
+        for w, h, colour in _RECT.findall(page.read_text()):
+            declared[colour] = declared.get(colour, 0.0) + float(w) * float(h)
+        assert set(_SERIES) <= set(declared), declared
+        for colour, what in _SERIES.items():
+            drawn = painted(image, colour)
+            assert 0.85 * declared[colour] <= drawn <= 1.02 * declared[colour], (
+                f"{what}: {drawn} px painted, SVG declares {declared[colour]:.0f} px²")
+        assert painted(image, "#d64545") > 200, "the dashed goal line is not drawn"
+        # Below the last table the page is blank: the tables were laid out inside the window.
+        bottom = image.convert("L").crop((0, HEIGHT - 200, WIDTH, HEIGHT))
+        assert bottom.getextrema() == (255, 255), "the page is longer than the window"
