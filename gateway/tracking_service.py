@@ -21,6 +21,7 @@ import structlog
 
 from gateway.businesstime import BusinessCalendar
 from gateway.inbound.thread import issue_thread_id
+from gateway.spend import parse_spend
 from gateway.store import (
     Store,
     Tx,
@@ -39,7 +40,6 @@ from gateway.tracking import (
     TrackedIssue,
     apply,
     issue_opened_on_github,
-    parse_spend,
     parse_webhook,
     response_hours,
 )

@@ -23,12 +23,12 @@ from hypothesis import strategies as st
 from gateway.businesstime import BusinessCalendar
 from gateway.errors import PermanentError
 from gateway.schedule import Person
+from gateway.spend import Spend, parse_spend
 from gateway.tracking import (
     CommentEvent,
     IssueEvent,
     PayloadError,
     Rules,
-    Spend,
     TrackedIssue,
     apply,
     deadline,
@@ -36,7 +36,6 @@ from gateway.tracking import (
     issue_opened_on_github,
     logins_by_email,
     met_goal,
-    parse_spend,
     parse_webhook,
     response_hours,
 )
