@@ -29,13 +29,13 @@ from gateway.inbound.imap import (
     ImapAuthError,
     ImapMailbox,
     Mailbox,
-    MemoryMailbox,
 )
 from gateway.inbound.source import MailSource, SourceStatus
 from gateway.models import RawArrival
 from gateway.pipeline import Pipeline
 from gateway.store import Store
 from gateway.testing.dovecot import DovecotServer
+from gateway.testing.memory_mailbox import MemoryMailbox
 from tests.unit.mail import raw
 
 pytestmark = pytest.mark.integration
