@@ -35,8 +35,9 @@ from gateway.jobs import (
 from gateway.outbound.mail import OutboundMail
 from gateway.outbound.render import Renderer
 from gateway.schedule import Person, Schedule
-from gateway.store import OutboxRow, Store, Tx, insert_or_ignore, jobs, messages, outbox, threads
-from gateway.store import thread_customers as customers_table
+from gateway.schema import jobs, messages, outbox, threads
+from gateway.schema import thread_customers as customers_table
+from gateway.store import OutboxRow, Store, Tx, insert_or_ignore
 
 log = structlog.get_logger("gateway.notify")
 

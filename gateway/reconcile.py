@@ -18,7 +18,7 @@ import structlog
 from gateway.clock import Clock
 from gateway.errors import GatewayError
 from gateway.outbound.github import GitHubTracker, RemoteIssue
-from gateway.store import threads
+from gateway.schema import threads
 from gateway.tracking import CommentEvent, IssueEvent
 from gateway.tracking_service import TrackingService
 

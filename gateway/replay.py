@@ -21,7 +21,8 @@ from typing import Any, TextIO
 from gateway.errors import UsageError
 from gateway.models import AddComment, CreateIssue, Ignore, Outcome, Quarantine, RawArrival
 from gateway.pipeline import AssigneeFor, Pipeline, PipelineSettings
-from gateway.store import Store, metadata
+from gateway.schema import metadata
+from gateway.store import Store
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from gateway.businesstime import BusinessCalendar, wall_to_instant
 from gateway.report import EffortRow, HandoffRow, ThreadRow
 from gateway.schedule import Duty, Schedule
-from gateway.store import Store, effort, outbox, threads
+from gateway.schema import effort, outbox, threads
+from gateway.store import Store
 
 HANDOFF_PREFIX = "assign:handoff:"
 DEFAULT_WEEKS = 12

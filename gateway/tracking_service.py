@@ -21,17 +21,9 @@ import structlog
 
 from gateway.businesstime import BusinessCalendar
 from gateway.inbound.thread import issue_thread_id
+from gateway.schema import deliveries, effort, gh_comments, kv, threads
 from gateway.spend import parse_spend
-from gateway.store import (
-    Store,
-    Tx,
-    deliveries,
-    effort,
-    gh_comments,
-    insert_or_ignore,
-    kv,
-    threads,
-)
+from gateway.store import Store, Tx, insert_or_ignore
 from gateway.tracking import (
     CommentEvent,
     Event,

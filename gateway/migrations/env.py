@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from gateway.store import metadata
+from gateway.schema import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -17,16 +17,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gateway.store import (
-    OutboxRow,
-    Store,
-    Tx,
-    insert_or_ignore,
-    message_ids,
-    messages,
-    outbox,
-    threads,
-)
+from gateway.schema import message_ids, messages, outbox, threads
+from gateway.store import OutboxRow, Store, Tx, insert_or_ignore
 
 OPEN = ("pending", "sending")
 # Rows that act on their thread's issue wait until it exists.

@@ -22,7 +22,8 @@ from gateway.errors import PermanentError, TransientError
 from gateway.outbound.mail import MailIdentity, OutboundMail, compose, message_id_for
 from gateway.outbound.outbox import MAIL_KINDS, Outbox, OutboxItem, drive, wait_for
 from gateway.outbound.smtp import Mailer, MailerSetupError
-from gateway.store import insert_or_ignore, message_ids
+from gateway.schema import message_ids
+from gateway.store import insert_or_ignore
 
 log = structlog.get_logger("gateway.mail")
 

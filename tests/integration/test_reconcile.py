@@ -13,7 +13,8 @@ from gateway.businesstime import BusinessCalendar
 from gateway.clock import ManualClock
 from gateway.outbound.github import GitHubTracker
 from gateway.reconcile import Reconciler
-from gateway.store import Store, threads
+from gateway.schema import threads
+from gateway.store import Store
 from gateway.testing.github_emulator import Emulator
 from gateway.tracking import Rules
 from gateway.tracking_service import TrackingService

@@ -43,7 +43,8 @@ from gateway.report import (
     render_table,
 )
 from gateway.report_data import load_rows, report_weeks
-from gateway.store import Store, effort, outbox, threads
+from gateway.schema import effort, outbox, threads
+from gateway.store import Store
 from gateway.wiring import business_calendar, duty_schedule
 
 from ..conftest import EXAMPLE_CONFIG

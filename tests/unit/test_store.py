@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from gateway.migrate import current_revision, head_revision
-from gateway.store import NewThread, OutboxRow, Recorded, Store, messages, outbox, threads
+from gateway.schema import messages, outbox, threads
+from gateway.store import NewThread, OutboxRow, Recorded, Store
 
 NOW = dt.datetime(2026, 3, 3, 17, 0, tzinfo=dt.UTC)
 
@@ -95,7 +96,7 @@ def test_migrations_match_the_table_definitions(store: Store) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from gateway.store import metadata
+    from gateway.schema import metadata
 
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)

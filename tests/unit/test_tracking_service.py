@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from gateway.businesstime import BusinessCalendar
 from gateway.config import Config
 from gateway.pipeline import Pipeline
-from gateway.store import Store, effort, threads
+from gateway.schema import effort, threads
+from gateway.store import Store
 from gateway.tracking import CommentEvent, Rules
 from gateway.tracking_service import TrackingService
 from gateway.wiring import pipeline_settings

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from gateway.store import UTCDateTime
+from gateway.schema import UTCDateTime
 
 revision = "0001"
 down_revision = None
