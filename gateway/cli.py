@@ -186,8 +186,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from gateway.report import RENDERERS, build_report
+    from gateway.report import build_report
     from gateway.report_data import default_range, load_rows, report_weeks
+    from gateway.report_render import RENDERERS
     from gateway.store import Store
     from gateway.wiring import require_schedule
 

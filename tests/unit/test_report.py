@@ -33,16 +33,12 @@ from gateway.report import (
     EffortRow,
     HandoffRow,
     ThreadRow,
-    bar_chart,
     build_report,
     median,
     percentile,
-    render_csv,
-    render_html,
-    render_json,
-    render_table,
 )
 from gateway.report_data import load_rows, report_weeks
+from gateway.report_render import bar_chart, render_csv, render_html, render_json, render_table
 from gateway.schema import effort, outbox, threads
 from gateway.store import Store
 from gateway.wiring import business_calendar, duty_schedule
