@@ -35,9 +35,9 @@ from gateway.jobs import (
 from gateway.outbound.mail import OutboundMail
 from gateway.outbound.render import Renderer
 from gateway.schedule import Person, Schedule
-from gateway.schema import jobs, messages, outbox, threads
+from gateway.schema import jobs, messages, threads
 from gateway.schema import thread_customers as customers_table
-from gateway.store import OutboxRow, Store, Tx, insert_or_ignore
+from gateway.store import OutboxRow, Store, Tx, insert_or_ignore, queue_rows
 
 log = structlog.get_logger("gateway.notify")
 
@@ -162,12 +162,7 @@ class Notifier:
             ).rowcount == 1]
             if len(claimed) != len(keys):  # another tick got there first: do nothing twice
                 raise RuntimeError(f"jobs already done: {sorted(set(keys) - set(claimed))}")
-            if rows:
-                tx.conn.execute(insert_or_ignore(tx.conn, outbox, ["key"]), [
-                    {"key": r.key, "kind": r.kind, "thread_id": r.thread_id,
-                     "message_key": r.message_key, "payload": json.dumps(r.payload),
-                     "status": "pending", "attempts": 0, "next_attempt_at": now,
-                     "created_at": now, "updated_at": now} for r in rows])
+            queue_rows(tx.conn, rows, now)
 
     def _handoff_rows(self, plan: HandoffPlan) -> list[OutboxRow]:
         key = plan.handoff.key

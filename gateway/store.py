@@ -333,24 +333,7 @@ class Tx:
         ]
         if ids:
             conn.execute(insert_or_ignore(conn, message_ids, ["message_id"]), ids)
-        rows = [
-            {
-                "key": item.key,
-                "kind": item.kind,
-                "thread_id": item.thread_id,
-                "message_key": item.message_key,
-                "payload": json.dumps(item.payload),
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for r in recs
-            for item in r.outbox
-        ]
-        if rows:
-            conn.execute(insert_or_ignore(conn, outbox, ["key"]), rows)
+        queue_rows(conn, [item for r in recs for item in r.outbox], now)
         responses = [
             {"t": r.thread_id, "by": r.responder[0], "at": r.responder[1]}
             for r in recs
@@ -461,6 +444,16 @@ def insert_or_ignore(conn: Connection, table: sa.Table, keys: list[str]) -> Any:
             statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=keys)
         _INSERT_CACHE[cache_key] = statement
     return statement
+
+
+def queue_rows(conn: Connection, rows: Sequence[OutboxRow], now: dt.datetime) -> None:
+    """Queue outbox rows, due now; a row whose key is already queued is left as it is."""
+    if rows:
+        conn.execute(insert_or_ignore(conn, outbox, ["key"]), [
+            {"key": r.key, "kind": r.kind, "thread_id": r.thread_id,
+             "message_key": r.message_key, "payload": json.dumps(r.payload),
+             "status": "pending", "attempts": 0, "next_attempt_at": now,
+             "created_at": now, "updated_at": now} for r in rows])
 
 
 def _stored(row: Any) -> StoredMessage:

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from gateway.schema import message_ids, messages, outbox, threads
-from gateway.store import OutboxRow, Store, Tx, insert_or_ignore
+from gateway.store import OutboxRow, Store, Tx, queue_rows
 
 OPEN = ("pending", "sending")
 # Rows that act on their thread's issue wait until it exists.
@@ -141,13 +141,7 @@ class Outbox:
             if issue_number is not None and item.thread_id:
                 _claim_issue(tx.conn, item.thread_id, issue_number)
             if follow_up is not None:
-                rows = follow_up(tx)
-                if rows:
-                    tx.conn.execute(insert_or_ignore(tx.conn, outbox, ["key"]), [
-                        {"key": r.key, "kind": r.kind, "thread_id": r.thread_id,
-                         "message_key": r.message_key, "payload": json.dumps(r.payload),
-                         "status": "pending", "attempts": 0, "next_attempt_at": now,
-                         "created_at": now, "updated_at": now} for r in rows])
+                queue_rows(tx.conn, follow_up(tx), now)
 
     def _update(self, row_id: int, now: dt.datetime, **values: Any) -> None:
         with self.store.tx() as tx:

@@ -5,7 +5,13 @@ from the row key, so the copy re-sent after a crash between SMTP's final reply a
 carries the same id and mail clients collapse the two; SMTP itself has no idempotency. After a
 send, our Message-ID is recorded under the row's thread, so a customer's reply to it threads
 into the right issue. SMTP down: rows wait with backoff, then go out in order, once each.
-Runs in its own thread.
+
+Recipients the server refuses one by one with a temporary reply (4xx: greylisting, a full
+mailbox, a busy server) while it accepts the others get the same message later: a follow-up
+row (`<key>#resend-<n>`, queued in the transaction that records the send) carries the refused
+addresses as its envelope and the original's Message-ID and Date, so the copy is byte for byte
+the message the others received. A permanent refusal (5xx) is only recorded in the row's
+result. Runs in its own thread.
 """
 
 from __future__ import annotations
@@ -21,11 +27,13 @@ from gateway.clock import Clock
 from gateway.errors import PermanentError, TransientError
 from gateway.outbound.mail import MailIdentity, OutboundMail, compose, message_id_for
 from gateway.outbound.outbox import MAIL_KINDS, Outbox, OutboxItem, drive, wait_for
-from gateway.outbound.smtp import Mailer, MailerSetupError
+from gateway.outbound.smtp import Mailer, MailerSetupError, Refusal
 from gateway.schema import message_ids
-from gateway.store import insert_or_ignore
+from gateway.store import OutboxRow, insert_or_ignore
 
 log = structlog.get_logger("gateway.mail")
+
+RESEND_LIMIT = 5  # follow-up generations for recipients refused temporarily, one by one
 
 
 @dataclass(slots=True)
@@ -62,10 +70,13 @@ class MailSender:
 
     def _send(self, item: OutboxItem, now: dt.datetime) -> None:
         bound = log.bind(row=item.key, thread=item.thread_id)
-        message_id = message_id_for(item.key, self.identity.message_id_domain)
+        original = str(item.payload.get("resend_of") or item.key)
+        message_id = message_id_for(original, self.identity.message_id_domain)
         try:
             mail = OutboundMail.from_payload(item.payload)
-            raw = compose(mail, self.identity, message_id, item.created_at)
+            composed_at = _composed_at(item)
+            raw = compose(mail, self.identity, message_id, composed_at)
+            recipients = tuple(str(a) for a in item.payload.get("envelope") or mail.recipients)
         except (ValueError, KeyError, TypeError, PermanentError) as exc:  # this row is broken
             self.outbox.fail(item, self.clock.now(), f"cannot compose: {exc}")
             self._count("failed")
@@ -80,7 +91,7 @@ class MailSender:
                         "message_id": message_id, "thread_id": item.thread_id,
                         "source": "outbound", "created_at": now})
             self.outbox.mark_sending(item, now)
-            refused = self.mailer.send(raw, self.identity.from_address, mail.recipients)
+            refused = self.mailer.send(raw, self.identity.from_address, recipients)
         except (TransientError, MailerSetupError) as exc:
             # MailerSetupError (bad login, untrusted certificate) is the server's or the
             # config's fault, not this row's: keep the mail and retry after the fix.
@@ -102,11 +113,16 @@ class MailSender:
         result: dict[str, object] = {"message_id": message_id}
         if refused:
             result["refused"] = [str(r) for r in refused]
-        self.outbox.done(item, now, result)
+        resend = _resend_row(item, original, composed_at, refused)
+        if resend is not None:
+            result["resend"] = resend.key
+        self.outbox.done(item, now, result,
+                         follow_up=None if resend is None else lambda _tx: [resend])
         self.status.last_success = now
         self.status.sent += 1
         self._count("sent")
-        bound.info("mail.sent", kind=mail.kind, recipients=len(mail.recipients))
+        bound.info("mail.sent", kind=mail.kind, recipients=len(recipients) - len(refused),
+                   refused=len(refused), resend=None if resend is None else resend.key)
 
     def _count(self, outcome: str) -> None:
         self.status.outcomes[outcome] = self.status.outcomes.get(outcome, 0) + 1
@@ -114,3 +130,22 @@ class MailSender:
     def _backoff(self, attempt: int) -> dt.timedelta:
         base = min(self._backoff_base * 2.0 ** min(attempt - 1, 16), self._backoff_max)
         return dt.timedelta(seconds=base * (0.5 + self._random.random()))
+
+
+def _composed_at(item: OutboxItem) -> dt.datetime:
+    """The Date of the row's message: a follow-up keeps its original's."""
+    text = item.payload.get("composed_at")
+    return dt.datetime.fromisoformat(str(text)) if text else item.created_at
+
+
+def _resend_row(item: OutboxItem, original: str, composed_at: dt.datetime,
+                refused: tuple[Refusal, ...]) -> OutboxRow | None:
+    """A follow-up row for the recipients refused with a temporary (4xx) reply, if any."""
+    later = [r.address for r in refused if 400 <= r.code < 500]
+    generation = int(item.payload.get("resend_generation", 0)) + 1
+    if not later or generation > RESEND_LIMIT:
+        return None
+    payload = {**item.payload, "resend_of": original, "envelope": later,
+               "composed_at": composed_at.isoformat(), "resend_generation": generation}
+    return OutboxRow(key=f"{original}#resend-{generation}", kind=item.kind,
+                     thread_id=item.thread_id, message_key=item.message_key, payload=payload)
