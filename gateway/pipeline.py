@@ -12,6 +12,7 @@ it never stops the loop. The daemon and `replay` share this code.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -21,6 +22,7 @@ import structlog
 from gateway.decide import DecideSettings, decide
 from gateway.errors import MessageRejected
 from gateway.inbound.classify import ClassifyRules, classify
+from gateway.inbound.clean import clean_body
 from gateway.inbound.parse import message_key, parse_email
 from gateway.inbound.thread import (
     candidate_ids,
@@ -41,7 +43,17 @@ from gateway.models import (
     ThreadMatch,
     Verdict,
 )
-from gateway.store import NewRaw, NewThread, OutboxRow, Recorded, Store, StoredMessage, Tx
+from gateway.spend import parse_spend
+from gateway.store import (
+    EffortEntry,
+    NewRaw,
+    NewThread,
+    OutboxRow,
+    Recorded,
+    Store,
+    StoredMessage,
+    Tx,
+)
 
 log = structlog.get_logger("gateway.pipeline")
 
@@ -320,9 +332,12 @@ class Pipeline:
         actions = decide(email, verdict, thread_id, assignee=assignee, settings=settings.decide)
         team_login = settings.team_logins.get(sender or "")
         responder = None
+        spent: tuple[EffortEntry, ...] = ()
         if verdict.kind is Kind.REPLY and team_login:
-            # A team member answered by email (the bot posts it): that is a response too.
+            # A team member answered by email (the bot posts it): that is a response too, and
+            # /spend lines in it are their effort (the bot's comment would not count).
             responder = (team_login, email.date or arrival)
+            spent = emailed_effort(email, team_login, responder[1], settings)
         rec = Recorded(
             key=email.key,
             verdict=verdict.kind.value,
@@ -338,6 +353,7 @@ class Pipeline:
             ),
             customers=(sender,) if sender and not team_login else (),
             responder=responder,
+            effort=spent,
         )
         return rec, Outcome(
             email.key, email.message_id, verdict, thread_id, actions, sender, email.subject
@@ -425,3 +441,22 @@ def _outbox_row(action: CreateIssue | AddComment) -> OutboxRow:
         message_key=action.message_key,
         payload={"body": action.body},
     )
+
+
+def emailed_effort_id(key: str) -> int:
+    """The effort table's comment id for a message's /spend lines: negative, so it never meets
+    a GitHub comment id (whose webhooks replace their own entries), and stable per message."""
+    return -int.from_bytes(hashlib.sha256(key.encode()).digest()[:7], "big") - 1
+
+
+def emailed_effort(email: Email, login: str, at: dt.datetime,
+                   settings: PipelineSettings) -> tuple[EffortEntry, ...]:
+    """The `/spend` lines a team member wrote in the new text of an emailed reply; quoted
+    text (an earlier mail's /spend included) is not read."""
+    visible = clean_body(email, settings.decide.footer_markers).visible
+    lines = parse_spend(visible, at, settings.decide.body.display_tz)
+    for problem in lines.problems:
+        log.warning("mail.spend_unreadable", key=email.key, reason=problem.reason)
+    comment_id = emailed_effort_id(email.key)
+    return tuple(EffortEntry(comment_id, n, login, spend.day, spend.minutes)
+                 for n, spend in enumerate(lines.spends))

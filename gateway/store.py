@@ -20,7 +20,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from gateway.models import RawArrival
-from gateway.schema import mailbox_state, message_ids, messages, outbox, thread_customers, threads
+from gateway.schema import (
+    effort,
+    mailbox_state,
+    message_ids,
+    messages,
+    outbox,
+    thread_customers,
+    threads,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +72,18 @@ class OutboxRow:
 
 
 @dataclass(frozen=True, slots=True)
+class EffortEntry:
+    """One `/spend` line: `comment_id` is GitHub's comment id, or negative for one read from an
+    emailed reply (see `pipeline.emailed_effort_id`)."""
+
+    comment_id: int
+    seq: int
+    login: str
+    day: dt.date
+    minutes: int
+
+
+@dataclass(frozen=True, slots=True)
 class Recorded:
     """Everything one processed message writes, applied in one transaction."""
 
@@ -77,6 +97,7 @@ class Recorded:
     outbox: tuple[OutboxRow, ...]
     customers: tuple[str, ...] = ()  # addresses to remember for the thread (never published)
     responder: tuple[str, dt.datetime] | None = None  # a team member's emailed reply
+    effort: tuple[EffortEntry, ...] = ()  # /spend lines in that reply
 
 
 def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
@@ -334,6 +355,11 @@ class Tx:
         if ids:
             conn.execute(insert_or_ignore(conn, message_ids, ["message_id"]), ids)
         queue_rows(conn, [item for r in recs for item in r.outbox], now)
+        spent = [{"comment_id": e.comment_id, "seq": e.seq, "thread_id": r.thread_id,
+                  "login": e.login, "day": e.day, "minutes": e.minutes}
+                 for r in recs if r.thread_id for e in r.effort]
+        if spent:
+            conn.execute(insert_or_ignore(conn, effort, ["comment_id", "seq"]), spent)
         responses = [
             {"t": r.thread_id, "by": r.responder[0], "at": r.responder[1]}
             for r in recs

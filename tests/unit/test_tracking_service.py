@@ -125,3 +125,37 @@ def test_a_team_members_emailed_reply_is_a_first_response(store: Store,
     assert row.first_response_at == dt.datetime(2026, 3, 2, 18, 15, tzinfo=dt.UTC)
     with store.read() as tx:
         assert tx.customers(row.thread_id) == ["jane.roe@univ.edu"]  # the team is no customer
+
+
+def test_spend_in_a_team_members_emailed_reply_is_their_effort_once(
+        store: Store, example_config: Config) -> None:
+    """The bot posts the reply, so no webhook would credit it: the pipeline records the /spend
+    lines of the reply's new text (not its quote) for the team member, once, and the bot's
+    comment webhook does not erase them."""
+    pipeline = Pipeline(store, pipeline_settings(example_config), lambda _t: "biagas")
+    question = raw({"Message-ID": "<sq@univ.edu>", "Date": "Mon, 2 Mar 2026 09:00:00 -0800"},
+                   "Question\n")
+    answer = raw({"Message-ID": "<sa@llnl.gov>", "From": "Cyrus Harrison <cyrush@llnl.gov>",
+                  "In-Reply-To": "<sq@univ.edu>", "Date": "Tue, 3 Mar 2026 10:15:00 -0800"},
+                 "Use the Elevate operator.\n/spend 1h30m\n/spend 20m 2026-03-02\n"
+                 "/spend lots\n\n-----Original Message-----\n"
+                 "From: Jane Roe <jane.roe@univ.edu>\nSent: Monday, March 2, 2026 9:00 AM\n"
+                 "To: visit-users@elist.ornl.gov\nSubject: Question\n\nQuestion\n/spend 5h\n")
+    customer = raw({"Message-ID": "<sc@univ.edu>", "In-Reply-To": "<sa@llnl.gov>",
+                    "Date": "Tue, 3 Mar 2026 11:00:00 -0800"},
+                   "Thanks!\n/spend 2h\n")
+    for message in (question, answer, answer, customer):
+        pipeline.process(pipeline.ingest(message, received_at=T0).key, now=T0)
+    with store.read() as tx:
+        rows = [(r.login, r.day, r.minutes) for r in tx.conn.execute(
+            sa.select(effort).order_by(effort.c.seq))]
+    assert rows == [("cyrush", dt.date(2026, 3, 3), 90), ("cyrush", dt.date(2026, 3, 2), 20)]
+    # The webhook of the bot's comment carrying the reply leaves the entries alone.
+    number = 11
+    with store.tx() as tx:
+        tx.conn.execute(threads.update().values(issue_number=number))
+    payload = comment_payload("created", 900, "visit-users-bot", "Use the Elevate operator.\n"
+                              "/spend 1h30m")
+    payload["issue"]["number"] = number
+    assert service(store).handle_delivery("g9", "issue_comment", payload, T0) == "applied"
+    assert sorted(spent(store)) == [("cyrush", 20), ("cyrush", 90)]
