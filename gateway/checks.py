@@ -149,6 +149,26 @@ def check_webhook_secret(config: Config) -> Check:
     return passed(name)
 
 
+def check_github_credentials(config: Config) -> Check:
+    """The token, or the App's ids and a private key that loads, without asking GitHub."""
+    name = "GitHub credentials are set"
+    try:
+        config.github_auth()
+        if config.github.auth != "app":
+            return passed(name, "token")
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        load_pem_private_key(config.github_app_key().get_secret_value().encode(), None)
+    except ConfigError as exc:
+        return failed(name, exc.problem, exc.fix)
+    except (ValueError, TypeError) as exc:
+        return failed(name, f"the GitHub App private key does not load: {exc}",
+                      "generate a new private key on the App's settings page and use its "
+                      ".pem file unchanged")
+    return passed(name, f"GitHub App {config.github.app_id}, installation "
+                        f"{config.github.installation_id}")
+
+
 # -- online ---------------------------------------------------------------------------------------
 
 
@@ -339,6 +359,7 @@ def run_checks(path: Path, *, online: bool = False) -> Iterator[Check]:
         yield from _guarded("templates render", lambda: [check_templates(config, calendar)])
     yield from _guarded("database", lambda: [check_database(config)])
     yield check_webhook_secret(config)
+    yield check_github_credentials(config)
     if not online:
         return
     yield from _guarded("IMAP", lambda: check_imap(config))

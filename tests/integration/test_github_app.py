@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from gateway.checks import check_github_credentials
 from gateway.clock import ManualClock
 from gateway.config import parse_config
 from gateway.errors import ConfigError
@@ -85,3 +86,27 @@ def test_app_settings_missing_name_the_key(tmp_path: Path) -> None:
                           source="t.toml", base_dir=tmp_path, env={})
     with pytest.raises(ConfigError, match="private_key_file"):
         config.github_auth()
+
+
+def test_check_config_loads_the_app_key_offline(tmp_path: Path) -> None:
+    pem = app_world(tmp_path, Emulator(seed=1))
+    url = "https://api.github.com"
+
+    def check(text: str) -> str:
+        config = parse_config(text, source="t.toml", base_dir=tmp_path, env={})
+        return check_github_credentials(config).line()
+
+    assert check(config_text(url, pem)) == (
+        "ok   GitHub credentials are set (GitHub App 4242, installation 99)")
+    (tmp_path / "broken.pem").write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n"
+                                         "-----END PRIVATE KEY-----\n")
+    line = check(config_text(url, tmp_path / "broken.pem"))
+    assert line.startswith("FAIL GitHub credentials are set: the GitHub App private key does "
+                           "not load") and "generate a new private key" in line
+    line = check(config_text(url, tmp_path / "absent.pem"))
+    assert line.startswith("FAIL") and "absent.pem" in line
+    line = check('[github]\nauth = "app"\napp_id = 4242\ninstallation_id = 99\n')
+    assert line.startswith("FAIL") and "no GitHub App private key" in line
+    line = check("")
+    assert line.startswith("FAIL") and "VISIT_GATEWAY_GITHUB_TOKEN" in line
+    assert "not a key" not in line

@@ -29,6 +29,9 @@ def _parse(text: str, env: dict[str, str] | None = None, base: Path = Path("."))
         ('[log]\nlevel = "loud"\n', "log.level", "'debug', 'info', 'warning' or 'error'"),
         ('[mail]\nmessage_id_domain = "x"\n', "mail.message_id_domain", "domain name"),
         ("[github\n", "toml", "line 1"),
+        ("[github.limits]\nsecondary_wait = 5\n", "github.limits.secondary_wait",
+         "greater than or equal to 60"),
+        ('[list]\nlist_id = "visit-users.elist.ornl.gov"\n', "list.list_id", "unknown key"),
     ],
 )
 def test_bad_config_names_key_and_fix(text: str, key: str, words: str) -> None:
@@ -67,6 +70,24 @@ def test_unreadable_token_file_names_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         _parse('[github]\ntoken_file = "missing"\n', {}, tmp_path)
     assert info.value.key == "github.token_file"
+
+
+def test_an_empty_secret_file_is_an_error_not_an_empty_secret(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("\n")
+    with pytest.raises(ConfigError, match=r"token is empty.*fix: put the secret in it") as info:
+        _parse('[github]\ntoken_file = "token"\n', {}, tmp_path)
+    assert info.value.key == "github.token_file"
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "imap-password").write_text("")
+    with pytest.raises(ConfigError, match="credential imap-password .* is empty") as info:
+        _parse("", {"CREDENTIALS_DIRECTORY": str(creds)}, tmp_path)
+    assert info.value.key == "imap.password"
+    # A blank environment variable is not set: the file is used.
+    (tmp_path / "token").write_text("t0ken\n")
+    cfg = _parse('[github]\ntoken_file = "token"\n', {"VISIT_GATEWAY_GITHUB_TOKEN": " "},
+                 tmp_path)
+    assert cfg.github_token.get_secret_value() == "t0ken"  # type: ignore[attr-defined]
 
 
 def test_missing_token_is_reported_only_when_needed() -> None:
