@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -188,6 +189,13 @@ class Outbox:
 
 
 IDLE_WAIT = 30.0  # seconds a sender sleeps with nothing due (a wake-up event cuts it short)
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> dt.timedelta:
+    """Exponential backoff with jitter for the `attempt`-th retry: base * 2^(attempt-1) seconds,
+    times a random 0.5-1.5, never more than `cap`."""
+    raw = base * 2.0 ** min(attempt - 1, 16) * (0.5 + rng.random())
+    return dt.timedelta(seconds=min(raw, cap))
 
 
 def wait_for(due: dt.datetime | None, now: dt.datetime) -> float:

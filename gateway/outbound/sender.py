@@ -26,7 +26,14 @@ import structlog
 from gateway.clock import Clock
 from gateway.errors import PermanentError, TransientError
 from gateway.outbound.mail import MailIdentity, OutboundMail, compose, message_id_for
-from gateway.outbound.outbox import MAIL_KINDS, Outbox, OutboxItem, drive, wait_for
+from gateway.outbound.outbox import (
+    MAIL_KINDS,
+    Outbox,
+    OutboxItem,
+    backoff_delay,
+    drive,
+    wait_for,
+)
 from gateway.outbound.smtp import Mailer, MailerSetupError, Refusal
 from gateway.schema import message_ids
 from gateway.store import OutboxRow, insert_or_ignore
@@ -128,8 +135,7 @@ class MailSender:
         self.status.outcomes[outcome] = self.status.outcomes.get(outcome, 0) + 1
 
     def _backoff(self, attempt: int) -> dt.timedelta:
-        base = min(self._backoff_base * 2.0 ** min(attempt - 1, 16), self._backoff_max)
-        return dt.timedelta(seconds=base * (0.5 + self._random.random()))
+        return backoff_delay(attempt, self._backoff_base, self._backoff_max, self._random)
 
 
 def _composed_at(item: OutboxItem) -> dt.datetime:

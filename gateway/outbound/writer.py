@@ -31,7 +31,14 @@ from gateway.outbound.github import (
     RepositoryNotFound,
     WriteRejected,
 )
-from gateway.outbound.outbox import GITHUB_KINDS, Outbox, OutboxItem, drive, wait_for
+from gateway.outbound.outbox import (
+    GITHUB_KINDS,
+    Outbox,
+    OutboxItem,
+    backoff_delay,
+    drive,
+    wait_for,
+)
 from gateway.outbound.pacing import WriteBudget
 from gateway.store import OutboxRow, Tx
 
@@ -267,5 +274,4 @@ class GitHubWriter:
         return answer
 
     def _backoff(self, attempt: int) -> dt.timedelta:
-        base = min(self._backoff_base * 2.0 ** min(attempt - 1, 16), self._backoff_max)
-        return dt.timedelta(seconds=base * (0.5 + self._random.random()))
+        return backoff_delay(attempt, self._backoff_base, self._backoff_max, self._random)
