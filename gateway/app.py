@@ -15,7 +15,7 @@ import asyncio
 import datetime as dt
 import signal
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -282,19 +282,39 @@ async def run(
             )
             group.create_task(sdnotify.watchdog(systemd, stop))
             # --- end sd_notify ---
-    except* ConfigError as errors:
-        raise errors.exceptions[0] from None
-    except* ImapAuthError as errors:
-        raise FatalError(
-            f"{errors.exceptions[0]} (fix: imap.username and the imap-password "
-            "secret, or the OAuth2 token)"
-        ) from None
-    except* PermanentError as errors:
-        raise FatalError(str(errors.exceptions[0])) from None
+    except BaseExceptionGroup as failure:
+        raise one_failure(failure) from None
     finally:
         await server.close()
         parts.store.close()
         log.info("gateway.stopped")
+
+
+def one_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one error to stop with when components failed together (one `except*` per kind
+    could raise several, and the daemon would die with a traceback): a config error first,
+    then a refused IMAP login, then any other permanent error, as a `FatalError` with its fix;
+    anything else is re-raised as the group it came in."""
+    leaves = list(_leaves(group))
+    for exc in leaves:
+        if isinstance(exc, ConfigError):
+            return exc
+    for exc in leaves:
+        if isinstance(exc, ImapAuthError):
+            return FatalError(f"{exc} (fix: imap.username and the imap-password secret, or "
+                              "the OAuth2 token)")
+    for exc in leaves:
+        if isinstance(exc, PermanentError):
+            return FatalError(str(exc))
+    return group
+
+
+def _leaves(exc: BaseException) -> Iterator[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            yield from _leaves(inner)
+    else:
+        yield exc
 
 
 async def _thread(

@@ -80,7 +80,7 @@ def test_an_empty_secret_file_is_an_error_not_an_empty_secret(tmp_path: Path) ->
     creds = tmp_path / "creds"
     creds.mkdir()
     (creds / "imap-password").write_text("")
-    with pytest.raises(ConfigError, match="credential imap-password .* is empty") as info:
+    with pytest.raises(ConfigError, match=r"credential imap-password .* is empty") as info:
         _parse("", {"CREDENTIALS_DIRECTORY": str(creds)}, tmp_path)
     assert info.value.key == "imap.password"
     # A blank environment variable is not set: the file is used.
