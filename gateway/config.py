@@ -619,13 +619,11 @@ def _secret(
 ) -> SecretStr | None:
     cred_dir = env.get("CREDENTIALS_DIRECTORY")
     if cred_dir and (Path(cred_dir) / cred_name).is_file():
-        path = Path(cred_dir) / cred_name
-        text = path.read_text(encoding="utf-8").strip()
-        if not text:
-            raise ConfigError(key, f"the systemd credential {cred_name} ({path}) is empty",
-                              f"put the secret in the file LoadCredential={cred_name}:... names",
-                              source=source)
-        return SecretStr(text)
+        # The shipped unit loads every credential, so an unneeded one (smtp-password for a relay
+        # without login) is an empty file: that counts as unset, like a blank variable.
+        text = (Path(cred_dir) / cred_name).read_text(encoding="utf-8").strip()
+        if text:
+            return SecretStr(text)
     env_value = env.get(f"VISIT_GATEWAY_{env_suffix}")
     if env_value and env_value.strip():
         return SecretStr(env_value.strip())

@@ -162,10 +162,10 @@ Each secret is read from the first of these that is set:
 3. the file named by the file key (relative to the config file's directory);
 4. the inline key in the config file (discouraged).
 
-Surrounding whitespace is stripped, except from an inline value; an empty credential or file
-is an error, a blank environment variable counts as unset. Secrets are never logged. The
-GitHub App key is read when the gateway signs in to GitHub (and by `check-config`), and has no
-inline form.
+Surrounding whitespace is stripped, except from an inline value; an empty file named by a file
+key is an error, while an empty credential or a blank environment variable counts as unset.
+Secrets are never logged. The GitHub App key is read when the gateway signs in to GitHub (and
+by `check-config`), and has no inline form.
 
 {_table(header, rows)}"""
 
