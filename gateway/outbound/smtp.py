@@ -110,8 +110,8 @@ class SmtpMailer:
                 refused=[f"{mask_address(r.address)} {r.code}" for r in refusals],
                 accepted=len(recipients) - len(refusals),
             )
-        log.info("mail.sent", server=self._where, recipients=len(recipients) - len(refusals),
-                 size=len(raw))
+        log.debug("smtp.accepted", server=self._where, recipients=len(recipients) - len(refusals),
+                  size=len(raw))
         return refusals
 
     def check(self) -> None:
