@@ -106,24 +106,12 @@ def check_templates(config: Config, calendar: BusinessCalendar) -> Check:
     return passed(name)
 
 
-def database_file(url: str) -> Path | None:
-    """The file of a SQLite URL (None for an in-memory or non-SQLite database)."""
-    if not url.startswith("sqlite:"):
-        return None
-    path = url.split(":///", 1)[1] if ":///" in url else ""
-    path = path.split("?", 1)[0]
-    if not path or path == ":memory:":
-        return None
-    return Path(path)
-
-
 def check_database(config: Config) -> Check:
     """The database's directory exists and is writable (SQLite also writes a journal there).
     The database itself is not created."""
-    url = config.database_url()
-    path = database_file(url)
+    path = config.database_file()
     if path is None:
-        scheme = url.split(":", 1)[0]
+        scheme = config.database_url().split(":", 1)[0]
         return passed("database", f"{scheme} database: not checked offline")
     path = Path(os.path.abspath(path))
     directory = path.parent
@@ -131,7 +119,11 @@ def check_database(config: Config) -> Check:
     fix = ("create the directory and give the gateway's user write access to it, or set "
            "database.path")
     if not directory.is_dir():
-        return failed(name, "the directory does not exist", fix)
+        # The daemon creates missing directories (and systemd creates StateDirectory=).
+        ancestor = next(p for p in directory.parents if p.is_dir())
+        if os.access(ancestor, os.W_OK | os.X_OK):
+            return passed(name, f"{directory} will be created on first start")
+        return failed(name, f"the directory does not exist and {ancestor} is not writable", fix)
     if not os.access(directory, os.W_OK | os.X_OK):
         return failed(name, "the gateway's user may not create files in it", fix)
     if path.exists() and not os.access(path, os.R_OK | os.W_OK):

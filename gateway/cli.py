@@ -12,6 +12,7 @@ import datetime as dt
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -20,6 +21,9 @@ from gateway.clock import SystemClock
 from gateway.config import Config, default_config_path, load_config
 from gateway.errors import ConfigError, GatewayError, UsageError
 from gateway.log import configure
+
+if TYPE_CHECKING:
+    from gateway.store import Store
 
 EXIT_USAGE = 2
 EXIT_CONFIG = 78  # sysexits EX_CONFIG: systemd's RestartPreventExitStatus= keeps it from looping
@@ -42,6 +46,21 @@ def parse_instant(text: str) -> dt.datetime:
 
 def _config(args: argparse.Namespace) -> Config:
     return load_config(Path(args.config) if args.config else default_config_path())
+
+
+def _open_existing_store(config: Config, command: str) -> Store:
+    """The state database for an admin command that reads or repairs it. A SQLite file that
+    does not exist is refused rather than created: an empty new database would answer every
+    question with "nothing" (usually, database.path does not name the service's database)."""
+    from gateway.store import Store
+
+    path = config.database_file()
+    if path is not None and not path.exists():
+        raise UsageError(
+            f"{command}: there is no state database at {path} (fix: the service creates it on "
+            f"first start; if it has run, set database.path in {config.source} to the "
+            "service's database, /var/lib/visit-gateway/state.db under the shipped unit)")
+    return Store.open(config.database_url(), synchronous=config.database.sqlite_synchronous)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -82,14 +101,20 @@ def cmd_db(args: argparse.Namespace) -> int:
     from gateway.store import create_engine
 
     config = _config(args)
+    path = config.database_file()
+    where = str(path) if path is not None else config.database_url().split(":", 1)[0]
+    if args.db_command == "current" and path is not None and not path.exists():
+        print(f"{where}: no database yet, head {head_revision()}")
+        return 0
     engine = create_engine(config.database_url(), synchronous=config.database.sqlite_synchronous)
     try:
         if args.db_command == "upgrade":
             before = current_revision(engine)
             upgrade(engine)
-            print(f"database at revision {current_revision(engine)} (was {before or 'empty'})")
+            print(f"{where}: at revision {current_revision(engine)} (was {before or 'empty'})")
         else:
-            print(f"current {current_revision(engine) or 'empty'}, head {head_revision()}")
+            print(f"{where}: current {current_revision(engine) or 'empty'}, "
+                  f"head {head_revision()}")
     finally:
         engine.dispose()
     return 0
@@ -136,23 +161,24 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    from gateway.outbound.outbox import NEEDS_ISSUE, Outbox
-    from gateway.store import Store
+    from gateway.outbound.outbox import Outbox
 
     config = _config(args)
-    store = Store.open(config.database_url(), synchronous=config.database.sqlite_synchronous)
+    store = _open_existing_store(config, f"outbox {args.outbox_command}")
     try:
         box = Outbox(store)
         now = SystemClock().now()
         if args.outbox_command == "list":
             items = box.items(status=args.status, limit=args.limit)
-            print(f"{'key':<58} {'kind':<13} {'status':<8} {'tries':>5}  note")
+            # Keys in full: they are what `retry KEY` and `drop KEY` take.
+            width = max([len("key"), *(len(item.key) for item in items)])
+            print(f"{'key':<{width}} {'kind':<13} {'status':<8} {'tries':>5}  note")
             for item in reversed(items):
                 note = item.last_error or (f"issue #{item.issue_number}"
                                            if item.issue_number else "")
-                if item.kind in NEEDS_ISSUE and item.issue_number is None:
+                if item.waits_for_issue:
                     note = note or "waits for its issue"
-                print(f"{item.key[:58]:<58} {item.kind:<13} {item.status:<8} "
+                print(f"{item.key:<{width}} {item.kind:<13} {item.status:<8} "
                       f"{item.attempts:>5}  {note[:80]}")
             return 0
         if args.outbox_command == "recheck":
@@ -189,7 +215,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     from gateway.report import build_report
     from gateway.report_data import default_range, load_rows, report_weeks
     from gateway.report_render import RENDERERS
-    from gateway.store import Store
     from gateway.wiring import require_schedule
 
     config = _config(args)
@@ -200,7 +225,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if until < since:
         raise UsageError(f"report: --until {until} is before --since {since}")
     weeks = report_weeks(schedule, calendar, since, until)
-    store = Store.open(config.database_url(), synchronous=config.database.sqlite_synchronous)
+    store = _open_existing_store(config, "report")
     try:
         rows = load_rows(store, before=weeks[-1].end)
     finally:

@@ -480,6 +480,17 @@ class Config(BaseModel):
         path = Path(state_dir) / "state.db" if state_dir else self.resolve(self.raw.database.path)
         return f"sqlite:///{path}"
 
+    def database_file(self) -> Path | None:
+        """The SQLite file of the state database (None for an in-memory or non-SQLite one)."""
+        url = self.database_url()
+        if not url.startswith("sqlite:"):
+            return None
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        path = path.split("?", 1)[0]
+        if not path or path == ":memory:":
+            return None
+        return Path(path)
+
     def require_imap_password(self) -> SecretStr:
         if self.imap_password is None:
             raise ConfigError(

@@ -43,6 +43,12 @@ class OutboxItem:
     last_error: str | None
     issue_number: int | None  # of the row's thread, when known
 
+    @property
+    def waits_for_issue(self) -> bool:
+        """Open, and acts on its thread's issue, which does not exist yet."""
+        return (self.status in OPEN and self.kind in NEEDS_ISSUE and self.thread_id is not None
+                and self.issue_number is None)
+
 
 def _item(row: Any) -> OutboxItem:
     return OutboxItem(

@@ -26,17 +26,19 @@ def test_outbox_list_retry_drop(tmp_path: Path) -> None:
     config = tmp_path / "gateway.toml"
     config.write_text(
         EXAMPLE_CONFIG.read_text()
-        .replace('path = "../var/state.db"', f'path = "{tmp_path / "state.db"}"')
+        .replace('path = "/var/lib/visit-gateway/state.db"', f'path = "{tmp_path / "state.db"}"')
         .replace(
             'file = "schedule.example.toml"',
             f'file = "{EXAMPLE_CONFIG.parent}/schedule.example.toml"',
         )
     )
     (tmp_path / "q.eml").write_bytes(raw({"Message-ID": "<q@univ.edu>"}, "Question\n"))
+    # Outlook-length Message-IDs make keys longer than any fixed column.
+    reply_id = "<SA1PR09MB1234567890ABCDEF1234567890ABCDEF@SA1PR09MB1234.namprd09.lab.gov>"
     (tmp_path / "r.eml").write_bytes(
         raw(
             {
-                "Message-ID": "<r@lab.gov>",
+                "Message-ID": reply_id,
                 "From": "b@lab.gov",
                 "In-Reply-To": "<q@univ.edu>",
                 "Date": "Tue, 3 Mar 2026 10:14:00 -0800",
@@ -52,10 +54,14 @@ def test_outbox_list_retry_drop(tmp_path: Path) -> None:
     lines = listing.stdout.splitlines()
     assert lines[0].split()[:4] == ["key", "kind", "status", "tries"]
     assert "issue:mid:<q@univ.edu>" in lines[1] and "pending" in lines[1]
-    assert "comment:mid:<r@lab.gov>" in lines[2] and "waits for its issue" in lines[2]
-    assert cli("outbox", "drop", "comment:mid:<r@lab.gov>", "--config", str(config)).returncode == 0
-    assert "dropped" in cli("outbox", "list", "--config", str(config)).stdout.splitlines()[2]
-    again = cli("outbox", "drop", "comment:mid:<r@lab.gov>", "--config", str(config))
+    assert "waits for its issue" in lines[2]
+    key = lines[2].split()[0]  # copied from the listing, as an admin would
+    local, domain = reply_id.split("@")
+    assert key == f"comment:mid:{local}@{domain.lower()}"  # Message-IDs compare domain-blind
+    assert cli("outbox", "drop", key, "--config", str(config)).returncode == 0
+    dropped = cli("outbox", "list", "--config", str(config)).stdout.splitlines()[2]
+    assert "dropped" in dropped and "waits for its issue" not in dropped
+    again = cli("outbox", "drop", key, "--config", str(config))
     assert again.returncode == 2 and "no open or failed row" in again.stderr
     assert cli("outbox", "retry", "issue:mid:<q@univ.edu>", "--config", str(config)).returncode == 0
     recheck = cli("outbox", "recheck", "--config", str(config))
@@ -63,3 +69,21 @@ def test_outbox_list_retry_drop(tmp_path: Path) -> None:
     assert "sending" in cli("outbox", "list", "--config", str(config)).stdout.splitlines()[1]
     missing_key = cli("outbox", "retry", "--config", str(config))
     assert missing_key.returncode == 2 and "needs a KEY" in missing_key.stderr
+
+
+def test_admin_commands_refuse_a_database_that_does_not_exist(tmp_path: Path) -> None:
+    """Run as root outside the unit with database.path naming the wrong file, `outbox` and
+    `report` would otherwise create an empty database and report that nothing is queued."""
+    db = tmp_path / "nowhere" / "state.db"
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        EXAMPLE_CONFIG.read_text()
+        .replace('path = "/var/lib/visit-gateway/state.db"', f'path = "{db}"')
+        .replace('file = "schedule.example.toml"',
+                 f'file = "{EXAMPLE_CONFIG.parent}/schedule.example.toml"'))
+    for command in (["outbox", "list"], ["outbox", "recheck"], ["report"]):
+        done = cli(*command, "--config", str(config))
+        assert done.returncode == 2, (command, done.stdout, done.stderr)
+        assert f"there is no state database at {db}" in done.stderr
+        assert "database.path" in done.stderr and "Traceback" not in done.stderr
+    assert not db.parent.exists()

@@ -132,12 +132,18 @@ def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
 def test_db_upgrade_and_current(tmp_path: Path) -> None:
     config = tmp_path / "gateway.toml"
     config.write_text(f'[database]\npath = "{tmp_path / "state" / "state.db"}"\n')
+    db = tmp_path / "state" / "state.db"
     base = [sys.executable, "-m", "gateway.cli", "db"]
+    head = head_revision()
+    # `current` on a database that does not exist says so and does not create it.
+    done = subprocess.run([*base, "current", "--config", str(config)], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout.strip()) == (0, f"{db}: no database yet, head {head}")
+    assert not db.exists()
     done = subprocess.run([*base, "upgrade", "--config", str(config)], capture_output=True,
                           text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
-    head = head_revision()
-    assert f"database at revision {head} (was empty)" in done.stdout
+    assert f"{db}: at revision {head} (was empty)" in done.stdout
     done = subprocess.run([*base, "current", "--config", str(config)], capture_output=True,
                           text=True, timeout=60, check=False)
-    assert done.stdout.strip() == f"current {head}, head {head}"
+    assert done.stdout.strip() == f"{db}: current {head}, head {head}"

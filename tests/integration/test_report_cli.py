@@ -25,7 +25,8 @@ MONTH = ("--since", "2026-04-13", "--until", "2026-05-10")
 def config(tmp_path: Path) -> Path:
     build_month_db(tmp_path / "state.db")
     text = EXAMPLE_CONFIG.read_text()
-    text = text.replace('path = "../var/state.db"', f'path = "{tmp_path / "state.db"}"')
+    text = text.replace('path = "/var/lib/visit-gateway/state.db"',
+                        f'path = "{tmp_path / "state.db"}"')
     text = text.replace('file = "schedule.example.toml"',
                         f'file = "{(ROOT / "schedule.example.toml").resolve()}"')
     assert str(tmp_path) in text and str(ROOT.resolve()) in text
