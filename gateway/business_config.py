@@ -32,7 +32,7 @@ from gateway.holidays_calendar import (
     month_day,
     national_holiday_names,
 )
-from gateway.tomlfile import check_keys, read_toml, table_line
+from gateway.tomlfile import check_keys, is_file, read_toml, table_line
 
 _BUSINESS_KEYS = ("timezone", "hours", "weekdays", "holidays", "holidays_file",
                   "holidays_country", "holidays_subdivision", "holidays_add", "holidays_remove")
@@ -166,7 +166,7 @@ def _load_holidays_file(value: Any, base_dir: Path, source: str,
         raise ConfigError("business.holidays_file", "must be a path string",
                           'e.g. holidays_file = "holidays.toml"', source=source)
     path = base_dir / value
-    if not path.is_file():
+    if not is_file(path):
         raise ConfigError("business.holidays_file", f"file not found: {path}",
                           f"create it or correct the path (relative to {base_dir})",
                           source=source)

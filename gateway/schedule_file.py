@@ -33,7 +33,7 @@ from gateway.schedule import (
     WeekAssignment,
     find_person,
 )
-from gateway.tomlfile import check_keys, read_toml, table_line
+from gateway.tomlfile import check_keys, is_file, read_toml, table_line
 
 _TOP_KEYS = ("person", "rotation", "week", "override", "calendar")
 _PERSON_KEYS = ("name", "email", "github", "experience", "fraction", "time_off")
@@ -61,7 +61,7 @@ def load_schedule(path: Path, *, calendar: BusinessCalendar,
     An `https://` ICS location is fetched with `fetch_url` (the caller's, so this module does
     no network I/O); without one it is an error.
     """
-    if not path.is_file():
+    if not is_file(path):
         raise ConfigError("schedule.file", f"schedule file not found: {path}",
                           "copy config/schedule.example.toml there, or correct schedule.file "
                           "in the gateway config", source=str(path))
@@ -301,7 +301,7 @@ def _ics(table: Any, people: Sequence[Person], calendar: BusinessCalendar, f: _F
         text, source = fetch_url(location), location
     else:
         ics_path = f.path.parent / location
-        if not ics_path.is_file():
+        if not is_file(ics_path):
             raise ConfigError("calendar.ics", f"file not found: {ics_path}",
                               f"export the team calendar to that path or correct it "
                               f"(relative to {f.path.parent})", source=where)

@@ -1,9 +1,9 @@
 """TOML files: reading one with errors that point at a line, and the checks loaders share.
 
-Holds `read_toml`, `table_line` and `check_keys`, used by `business_config` (the `[business]`
-table and the holidays file) and `schedule_file` (the schedule). Every problem is a ConfigError
-naming the file and, where it can, the line. The only I/O is reading the file it is given; it
-must not know what any table means: that belongs to the loaders.
+Holds `is_file`, `read_toml`, `table_line` and `check_keys`, used by `business_config` (the
+`[business]` table and the holidays file) and `schedule_file` (the schedule). Every problem is a
+ConfigError naming the file and, where it can, the line. The only I/O is reading the file it is
+given; it must not know what any table means: that belongs to the loaders.
 """
 
 from __future__ import annotations
@@ -18,6 +18,16 @@ from typing import Any
 from gateway.errors import ConfigError
 
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def is_file(path: Path) -> bool:
+    """`path.is_file()`, except that a path behind a directory we may not enter counts as a
+    file, so that reading it reports the permission problem: Path.is_file raises
+    PermissionError there, which would end the daemon with a traceback."""
+    try:
+        return path.is_file()
+    except PermissionError:
+        return True
 
 
 def read_toml(path: Path, *, what: str) -> tuple[dict[str, Any], str]:

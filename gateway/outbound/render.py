@@ -154,6 +154,14 @@ class Renderer:
         as bare logins), so a broken override fails at start, not when the first mail is due.
         Files in the override directory the gateway never uses (except `_partials`) are errors.
         """
+        try:
+            self._check()
+        except OSError as exc:  # an override directory or file the daemon's user may not read
+            raise ConfigError(str(self._override), f"cannot read a template: {exc}",
+                              "give the gateway's user read access to the directory and its "
+                              "files (mode 0755 / 0644)") from exc
+
+    def _check(self) -> None:
         if self._override is not None:
             for path in sorted(self._override.iterdir()):
                 if path.is_file() and not path.name.startswith(("_", ".")) and (

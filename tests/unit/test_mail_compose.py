@@ -589,6 +589,13 @@ def test_check_finds_a_bad_branch_and_a_misnamed_file(tmp_path: Path,
         Renderer(calendar, tmp_path).check()
     with pytest.raises(ConfigError, match="does not exist"):
         Renderer(calendar, tmp_path / "missing")
+    # Found at start but unreadable for the daemon's user: a ConfigError (exit 78), no traceback.
+    (tmp_path / "ack.text").unlink()
+    renderer = Renderer(calendar, tmp_path)
+    (tmp_path / "_signature.txt").unlink()
+    tmp_path.rmdir()  # stands in for a directory the unit's user may not list
+    with pytest.raises(ConfigError, match=r"cannot read a template.*No such file"):
+        renderer.check()
 
 
 def test_caller_mistakes(renderer: Renderer) -> None:
