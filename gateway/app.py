@@ -168,7 +168,7 @@ def build(
 
     mailbox()  # no network: a bad ca_file or missing token source fails here, at start
 
-    source_status = SourceStatus()
+    source_status = SourceStatus(last_mail=pipeline.store.last_mail_at())
     source = MailSource(
         mailbox, pipeline, imap, clock=clock, on_new_work=wake.set, status=source_status
     )

@@ -188,6 +188,12 @@ class Store:
         with self.read() as tx:
             return tx.mailbox_cursor(folder)
 
+    def last_mail_at(self) -> dt.datetime | None:
+        """When the newest stored message arrived (STATUS= "last mail at" after a restart)."""
+        with self.read() as tx:
+            return tx.conn.execute(sa.select(messages.c.received_at)
+                                   .order_by(messages.c.seq.desc()).limit(1)).scalar()
+
     def set_mailbox_cursor(
         self, folder: str, uidvalidity: int, last_uid: int, *, now: dt.datetime
     ) -> None:

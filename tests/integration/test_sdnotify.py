@@ -20,6 +20,7 @@ from structlog.testing import capture_logs
 from gateway.sdnotify import Notifier, report, watchdog
 from gateway.testing.dovecot import DovecotServer
 from gateway.testing.github_emulator import Emulator
+from tests.unit.mail import raw
 
 from .daemon import Daemon, setup_github, wait_for, write_config
 
@@ -50,6 +51,10 @@ class Listener:
         self._closed.set()
         self._thread.join(timeout=5)
         self.sock.close()
+
+    def clear(self) -> None:
+        with self._lock:
+            self.messages.clear()
 
     def texts(self) -> list[str]:
         with self._lock:
@@ -215,8 +220,24 @@ def test_daemon_is_ready_only_after_imap_login_pings_and_reports(
             count = len(receiver.with_field("WATCHDOG=1"))
             wait_for(lambda: len(receiver.with_field("WATCHDOG=1")) >= count + 2, 10,
                      "pings after READY", daemon)
+            dovecot.append("INBOX", raw({"Message-ID": "<status@univ.edu>"}, "A question\n"))
+            wait_for(lambda: any("last mail at" in s for s in receiver.statuses()), 30,
+                     "STATUS=... last mail at", daemon)
             assert daemon.stop() == 0
             wait_for(lambda: bool(receiver.with_field("STOPPING=1")), 5, "STOPPING=1")
             assert len(receiver.with_field("READY=1")) == 1
         finally:
             daemon.close()
+        # After a restart the last mail's time comes from the database, not "no mail yet".
+        receiver.clear()
+        again = Daemon(config, token=token, password=dovecot.password,
+                       log=tmp_path / "daemon2.log")
+        again.env.update({"NOTIFY_SOCKET": path})
+        again.start()
+        try:
+            wait_for(lambda: bool(receiver.with_field("READY=1")), 30, "READY=1 again", again)
+            [(_, ready)] = receiver.with_field("READY=1")
+            assert re.search(r"last mail at \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$", ready), ready
+            assert again.stop() == 0
+        finally:
+            again.close()
