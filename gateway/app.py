@@ -164,7 +164,8 @@ def build(
         config.require_imap_password()
 
     def mailbox() -> ImapMailbox:
-        return ImapMailbox(imap, password=password, token_provider=None, base_dir=config.base_dir)
+        return ImapMailbox(imap, password=password, token_provider=None, base_dir=config.base_dir,
+                           password_source=config.secret_source("imap.password"))
 
     mailbox()  # no network: a bad ca_file or missing token source fails here, at start
 
@@ -217,10 +218,7 @@ def check_github(config: Config) -> None:
     try:
         tracker.check_repository()
     except GitHubAuthError as exc:
-        raise FatalError(
-            f"{exc} (fix: github.token_file / VISIT_GATEWAY_GITHUB_TOKEN must "
-            "hold a valid token with access to the repository)"
-        ) from None
+        raise FatalError(f"{exc} (fix: {config.github_auth_fix()})") from None
     except RepositoryNotFound as exc:
         raise FatalError(f"{exc} (fix: github.repository, or give the token access)") from None
     except GatewayError as exc:  # GitHub unreachable at start: not fatal, the writer retries
@@ -301,8 +299,8 @@ def one_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
             return exc
     for exc in leaves:
         if isinstance(exc, ImapAuthError):
-            return FatalError(f"{exc} (fix: imap.username and the imap-password secret, or "
-                              "the OAuth2 token)")
+            fix = exc.fix or "check imap.username and the IMAP password or OAuth2 token"
+            return FatalError(f"{exc.problem} (fix: {fix})")
     for exc in leaves:
         if isinstance(exc, PermanentError):
             return FatalError(str(exc))

@@ -256,8 +256,6 @@ def check_github_credentials(config: Config) -> Check:
 # -- online ---------------------------------------------------------------------------------------
 
 
-IMAP_AUTH_FIX = ("set imap.username and the IMAP password (VISIT_GATEWAY_IMAP_PASSWORD, "
-                 "imap.password_file or the imap-password credential), or the OAuth2 token")
 IMAP_NET_FIX = ("check imap.host, imap.port and imap.security, and that the server is "
                 "reachable from this host")
 
@@ -275,13 +273,14 @@ def check_imap(config: Config) -> list[Check]:
             return [failed(name, exc.problem, exc.fix)]
     try:
         mailbox = ImapMailbox(imap, password=password, token_provider=None,
-                              base_dir=config.base_dir)
+                              base_dir=config.base_dir,
+                              password_source=config.secret_source("imap.password"))
     except ConfigError as exc:
         return [from_config_error(name, exc)]
     try:
         mailbox.connect()
     except ImapAuthError as exc:
-        return [failed(name, str(exc), IMAP_AUTH_FIX)]
+        return [failed(name, exc.problem, exc.fix or config.imap_auth_fix())]
     except TransientError as exc:
         return [failed(name, str(exc), IMAP_NET_FIX)]
     except ConfigError as exc:
@@ -303,10 +302,6 @@ def check_imap(config: Config) -> list[Check]:
     return [passed(name, f"UIDVALIDITY {mailbox.uidvalidity}"), idle]
 
 
-TOKEN_FIX = ("put a valid token with access to the repository in VISIT_GATEWAY_GITHUB_TOKEN, "
-             "github.token_file or the github-token credential")
-
-
 def check_github(config: Config, schedule: Schedule | None, *,
                  roster: bool = True) -> list[Check]:
     """The token reads the repository, may create issues, and can assign every roster member
@@ -324,7 +319,7 @@ def check_github(config: Config, schedule: Schedule | None, *,
         try:
             tracker.check_repository()
         except GitHubAuthError as exc:
-            return [failed(read, str(exc), TOKEN_FIX)]
+            return [failed(read, str(exc), config.github_auth_fix())]
         except RepositoryNotFound as exc:
             return [failed(read, str(exc), "fix github.repository, or give the token's account "
                                            "(or fine-grained token) access to the repository")]
@@ -404,10 +399,10 @@ def check_smtp(config: Config) -> Check:
     except ConfigError as exc:
         return from_config_error(name, exc)
     except MailerSetupError as exc:
-        return failed(name, str(exc), "set smtp.username and the SMTP password "
-                                      "(VISIT_GATEWAY_SMTP_PASSWORD, smtp.password_file or the "
-                                      "smtp-password credential), smtp.security and smtp.ca_file "
-                                      "to what the server expects")
+        password = (f"the password in {config.secret_source('smtp.password')}"
+                    if config.smtp_password else "the SMTP password (none is set)")
+        return failed(name, str(exc), f"set smtp.username, {password}, smtp.security and "
+                                      "smtp.ca_file to what the server expects")
     except GatewayError as exc:
         return failed(name, str(exc), "check smtp.host, smtp.port and smtp.security, and that "
                                       "the server is reachable from this host")

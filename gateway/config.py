@@ -435,6 +435,27 @@ class Config(BaseModel):
     imap_password: SecretStr | None = None
     webhook_secret: SecretStr | None = None
     smtp_password: SecretStr | None = None
+    # Where each secret that is set was read from, for fixes that name the right place.
+    secret_sources: dict[str, str] = {}
+
+    def secret_source(self, key: str) -> str:
+        """Where the secret `key` (e.g. "github.token") came from, in words for a fix."""
+        return self.secret_sources.get(key, f"{key} (not set)")
+
+    def github_auth_fix(self) -> str:
+        """The fix for credentials GitHub refused, naming where they were read from."""
+        if self.raw.github.auth == "app":
+            return ("check github.app_id, github.installation_id and the App's private key (the "
+                    "App must be installed on the repository)")
+        return (f"replace the token in {self.secret_source('github.token')} with a valid one "
+                "that has access to the repository")
+
+    def imap_auth_fix(self) -> str:
+        """The fix for a refused IMAP login, naming where the password was read from."""
+        if self.raw.imap.auth == "xoauth2":
+            return ("check imap.username, and that the OAuth2 token (imap.oauth2_token_file or "
+                    "_command) is current and grants IMAP access")
+        return f"check imap.username, and the password in {self.secret_source('imap.password')}"
 
     @property
     def database(self) -> DatabaseSection:
@@ -531,9 +552,9 @@ class Config(BaseModel):
     def github_app_key(self) -> SecretStr:
         """The GitHub App's private key (PEM), read when needed: credential github-app-key,
         then $VISIT_GATEWAY_GITHUB_APP_KEY, then github.private_key_file."""
-        key = _secret("github-app-key", "GITHUB_APP_KEY", None, self.raw.github.private_key_file,
-                      key="github.private_key", env=os.environ, base_dir=self.base_dir,
-                      source=self.source)
+        key, _where = _secret("github-app-key", "GITHUB_APP_KEY", None,
+                              self.raw.github.private_key_file, key="github.private_key",
+                              env=os.environ, base_dir=self.base_dir, source=self.source)
         if key is None:
             raise ConfigError("github.private_key_file", "no GitHub App private key",
                               "download a .pem from the App's settings and point "
@@ -591,30 +612,27 @@ def parse_config(
         raw = RawConfig.model_validate(data)
     except ValidationError as exc:
         raise _translate(exc, data, source) from None
-    token = _secret(
-        "github-token",
-        "GITHUB_TOKEN",
-        raw.github.token,
-        raw.github.token_file,
-        key="github.token",
-        env=env,
-        base_dir=base_dir,
-        source=source,
-    )
-    password = _secret(
-        "imap-password", "IMAP_PASSWORD", raw.imap.password, raw.imap.password_file,
-        key="imap.password", env=env, base_dir=base_dir, source=source,
-    )
-    webhook = _secret(
-        "webhook-secret", "WEBHOOK_SECRET", raw.web.webhook_secret, raw.web.webhook_secret_file,
-        key="web.webhook_secret", env=env, base_dir=base_dir, source=source,
-    )
-    smtp_password = _secret(
-        "smtp-password", "SMTP_PASSWORD", raw.smtp.password, raw.smtp.password_file,
-        key="smtp.password", env=env, base_dir=base_dir, source=source,
-    )
+    sources: dict[str, str] = {}
+
+    def secret(cred_name: str, env_suffix: str, inline: SecretStr | None, file_setting: str,
+               key: str) -> SecretStr | None:
+        value, where = _secret(cred_name, env_suffix, inline, file_setting, key=key, env=env,
+                               base_dir=base_dir, source=source)
+        if value is not None:
+            sources[key] = where
+        return value
+
+    token = secret("github-token", "GITHUB_TOKEN", raw.github.token, raw.github.token_file,
+                   "github.token")
+    password = secret("imap-password", "IMAP_PASSWORD", raw.imap.password,
+                      raw.imap.password_file, "imap.password")
+    webhook = secret("webhook-secret", "WEBHOOK_SECRET", raw.web.webhook_secret,
+                     raw.web.webhook_secret_file, "web.webhook_secret")
+    smtp_password = secret("smtp-password", "SMTP_PASSWORD", raw.smtp.password,
+                           raw.smtp.password_file, "smtp.password")
     return Config(raw=raw, source=source, base_dir=base_dir, github_token=token,
-                  imap_password=password, webhook_secret=webhook, smtp_password=smtp_password)
+                  imap_password=password, webhook_secret=webhook, smtp_password=smtp_password,
+                  secret_sources=sources)
 
 
 def _secret(
@@ -627,17 +645,19 @@ def _secret(
     env: Mapping[str, str],
     base_dir: Path,
     source: str,
-) -> SecretStr | None:
+) -> tuple[SecretStr | None, str]:
+    """The secret and, in words, where it was found (first match wins)."""
     cred_dir = env.get("CREDENTIALS_DIRECTORY")
     if cred_dir and (Path(cred_dir) / cred_name).is_file():
         # The shipped unit loads every credential, so an unneeded one (smtp-password for a relay
         # without login) is an empty file: that counts as unset, like a blank variable.
         text = (Path(cred_dir) / cred_name).read_text(encoding="utf-8").strip()
         if text:
-            return SecretStr(text)
+            return SecretStr(text), (f"the systemd credential {cred_name} (the file its "
+                                     "LoadCredential= line names)")
     env_value = env.get(f"VISIT_GATEWAY_{env_suffix}")
     if env_value and env_value.strip():
-        return SecretStr(env_value.strip())
+        return SecretStr(env_value.strip()), f"$VISIT_GATEWAY_{env_suffix}"
     if file_setting:
         file_path = Path(file_setting).expanduser()
         file_path = file_path if file_path.is_absolute() else base_dir / file_path
@@ -653,8 +673,8 @@ def _secret(
         if not text:
             raise ConfigError(f"{key}_file", f"{file_path} is empty",
                               "put the secret in it (one line, nothing else)", source=source)
-        return SecretStr(text)
-    return inline
+        return SecretStr(text), f"{file_path} ({key}_file)"
+    return inline, f"{key} in {source}"
 
 
 def _translate(exc: ValidationError, data: Mapping[str, Any], source: str) -> ConfigError:

@@ -46,6 +46,11 @@ TOKEN_COMMAND_TIMEOUT = 30.0
 class ImapAuthError(PermanentError):
     """The server refused the login (wrong password or token); an admin must fix a setting."""
 
+    def __init__(self, problem: str, fix: str = "") -> None:
+        super().__init__(f"{problem}; {fix}" if fix else problem)
+        self.problem = problem
+        self.fix = fix
+
 
 @dataclass(frozen=True, slots=True)
 class FetchedMessage:
@@ -133,9 +138,11 @@ class ImapMailbox:
         password: str | None,
         token_provider: Callable[[], str] | None,
         base_dir: Path,
+        password_source: str = "imap.password (or its file or credential)",
     ) -> None:
         self._settings = settings
         self._password = password
+        self._password_source = password_source  # named in the fix for a refused login
         self._where = f"{settings.host}:{settings.effective_port}"
         if settings.auth == "xoauth2" and token_provider is None:
             token_provider = oauth2_token_reader(settings, base_dir)
@@ -213,9 +220,10 @@ class ImapMailbox:
             assert self._token_provider is not None
             token, setting = self._token_provider(), "imap.oauth2_token_file or _command"
         else:
-            token, setting = self._password or "", "imap.password (or its file/credential)"
+            token, setting = self._password or "", f"the password in {self._password_source}"
             if self._password is None:
-                raise ImapAuthError(f"no IMAP password for {account}; set {setting}")
+                raise ImapAuthError(f"no IMAP password for {account}",
+                                    "set imap.password_file or the imap-password credential")
         try:
             if settings.auth == "xoauth2":
                 self._client.oauth2_login(settings.username, token)
@@ -227,7 +235,7 @@ class ImapMailbox:
                 text = text[2:-1]
             if "[UNAVAILABLE]" in text.upper():  # RFC 5530: the auth backend is down
                 raise TransientError(f"login to {self._where}: {text}") from None
-            raise ImapAuthError(f"IMAP login as {account} was refused ({text}); "
+            raise ImapAuthError(f"IMAP login as {account} was refused ({text})",
                                 f"check imap.username and {setting}") from None
 
     def _select(self) -> None:

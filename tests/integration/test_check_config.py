@@ -155,7 +155,23 @@ def test_wrong_imap_password(setup: Setup) -> None:
     setup.env["VISIT_GATEWAY_IMAP_PASSWORD"] = "not-the-password"
     code, output = setup.run()
     assert code == 1, output
-    only_failure(output, "IMAP login", "refused", "VISIT_GATEWAY_IMAP_PASSWORD")
+    only_failure(output, "IMAP login", "refused",
+                 "(fix: check imap.username and the password in $VISIT_GATEWAY_IMAP_PASSWORD)")
+
+
+def test_a_refused_token_from_a_credential_names_the_credential(setup: Setup) -> None:
+    """Under systemd the token is a LoadCredential= file: the fix must send the admin there,
+    not to an environment variable the unit never sets."""
+    credentials = setup.directory / "credentials"
+    credentials.mkdir()
+    (credentials / "github-token").write_text("ghp_revoked0000000000000000000000000000\n")
+    setup.env["CREDENTIALS_DIRECTORY"] = str(credentials)
+    code, output = setup.run()
+    assert code == 1, output
+    assert "ghp_revoked" not in output
+    only_failure(output, f"can read {REPO}", "GitHub rejected the token",
+                 "(fix: replace the token in the systemd credential github-token (the file its "
+                 "LoadCredential= line names) with a valid one")
 
 
 def test_unreachable_imap_host(setup: Setup) -> None:
@@ -198,7 +214,8 @@ def test_wrong_smtp_password(setup: Setup) -> None:
     setup.env["VISIT_GATEWAY_SMTP_PASSWORD"] = "not-the-smtp-password"
     code, output = setup.run()
     assert code == 1, output
-    only_failure(output, "SMTP connects", "refused", "VISIT_GATEWAY_SMTP_PASSWORD")
+    only_failure(output, "SMTP connects", "refused",
+                 "the password in $VISIT_GATEWAY_SMTP_PASSWORD")
 
 
 def test_missing_webhook_secret(setup: Setup) -> None:

@@ -10,11 +10,13 @@ from gateway.inbound.imap import ImapAuthError
 def test_a_refused_login_beside_another_permanent_error_is_one_fatal_error() -> None:
     group = ExceptionGroup("components", [
         PermanentError("GitHub: 404 repository not found"),
-        ExceptionGroup("imap", [ImapAuthError("imap 127.0.0.1:143 refused the login")]),
+        ExceptionGroup("imap", [ImapAuthError("imap 127.0.0.1:143 refused the login",
+                                              "check imap.username and the password in X")]),
     ])
     failure = one_failure(group)
     assert isinstance(failure, FatalError)
-    assert "refused the login" in str(failure) and "fix: imap.username" in str(failure)
+    assert str(failure) == ("imap 127.0.0.1:143 refused the login (fix: check imap.username "
+                            "and the password in X)")
 
 
 def test_a_config_error_wins_and_is_kept_as_it_is() -> None:

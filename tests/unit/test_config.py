@@ -126,3 +126,30 @@ def test_example_config_documents_every_key() -> None:
     missing = {k for k in _keys(RawConfig) if k != "business"} - documented
     assert not missing, f"keys missing from config/gateway.example.toml: {sorted(missing)}"
     load_config(EXAMPLE_CONFIG, env={})
+
+
+def test_each_secret_remembers_where_it_was_read_from(tmp_path: Path) -> None:
+    """Fixes for refused credentials name the place the admin must edit."""
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "github-token").write_text("ghp_from_credential\n")
+    (credentials / "smtp-password").write_text("")  # empty: unset, so the next source counts
+    (tmp_path / "webhook").write_text("from-file\n")
+    text = ('[web]\nwebhook_secret_file = "webhook"\n'
+            '[smtp]\npassword = "inline-password"\n')
+    config = parse_config(text, source="gateway.toml", base_dir=tmp_path,
+                          env={"CREDENTIALS_DIRECTORY": str(credentials),
+                               "VISIT_GATEWAY_IMAP_PASSWORD": "from-env"})
+    assert config.secret_sources == {
+        "github.token": "the systemd credential github-token (the file its LoadCredential= "
+                        "line names)",
+        "imap.password": "$VISIT_GATEWAY_IMAP_PASSWORD",
+        "web.webhook_secret": f"{tmp_path / 'webhook'} (web.webhook_secret_file)",
+        "smtp.password": "smtp.password in gateway.toml",
+    }
+    assert config.github_auth_fix().startswith("replace the token in the systemd credential")
+    assert config.imap_auth_fix() == ("check imap.username, and the password in "
+                                      "$VISIT_GATEWAY_IMAP_PASSWORD")
+    bare = parse_config("", source="gateway.toml", base_dir=tmp_path, env={})
+    assert bare.secret_sources == {} and bare.secret_source("imap.password") == (
+        "imap.password (not set)")
