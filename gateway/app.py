@@ -175,7 +175,8 @@ def build(
     )
     rules = Rules.from_people(gh.bot_login, schedule.people if schedule else ())
     tracking = TrackingService(
-        store, rules, calendar, gh.repository, on_first_response=metrics.observe_first_response
+        store, rules, calendar, gh.repository, on_first_response=metrics.observe_first_response,
+        relay=notifier.relay_row, on_queued=mail_wake.set if mail_wake is not None else None,
     )
     reconciler = Reconciler(
         tracking,

@@ -321,11 +321,17 @@ class NotifySection(_Section):
         "when postmortem is on."))] = "incident:serious"
     postmortem: Annotated[bool, Field(description=(
         "Ask for post-mortems of issues closed with serious_label."))] = True
+    relay_comments: Annotated[bool, Field(description=(
+        "Email each new comment a team member writes on GitHub to the inquiry's customers, "
+        "with the list in Cc, threaded under their original message: for teams whose bot "
+        "account does not receive GitHub's notification mail. Not sent: a comment whose first "
+        "line is /internal, one that is only /spend lines (other /spend lines are left out), "
+        "and one more than 3 days old when the gateway first sees it."))] = False
     templates_dir: Annotated[str, Field(description=(
         "A directory of templates that replace the built-in ones (ack.txt, "
         "handoff_customer.txt, handoff_team.txt, reminder.md, escalation.md, "
-        "escalation_mail.txt, postmortem.md), relative to the config file's directory. Empty: "
-        "the built-in ones."))] = ""
+        "escalation_mail.txt, postmortem.md, relay.txt), relative to the config file's "
+        "directory. Empty: the built-in ones."))] = ""
     tick_seconds: Annotated[float, Field(gt=0, description=(
         "How often due handoffs and reminders are looked for, in seconds."))] = 60.0
 

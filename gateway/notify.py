@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,15 +34,19 @@ from gateway.jobs import (
     plan_handoff,
 )
 from gateway.outbound.mail import OutboundMail
-from gateway.outbound.render import Renderer
+from gateway.outbound.render import IssueRef, Renderer, TextBlock
 from gateway.schedule import Person, Schedule
 from gateway.schema import jobs, messages, threads
 from gateway.schema import thread_customers as customers_table
 from gateway.store import OutboxRow, Store, Tx, insert_or_ignore, queue_rows
+from gateway.tracking import CommentEvent
 
 log = structlog.get_logger("gateway.notify")
 
 STALE_NUDGE = dt.timedelta(days=1)
+# A comment first seen later than this after it was written (the feature just turned on, a
+# long outage caught up by reconcile) is not mailed: the conversation has moved on.
+RELAY_MAX_AGE = dt.timedelta(days=3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +111,47 @@ class Notifier:
         # is hashed: row keys appear in logs, addresses must not.
         who = hashlib.sha256(sender.addr.encode()).hexdigest()[:12]
         return OutboxRow(key=f"mail:ack:{thread_id}:{who}:{day}", kind="send_mail",
+                         thread_id=thread_id, message_key=None, payload=mail.as_payload())
+
+    # -- relayed comments -------------------------------------------------------------------
+
+    def relay_row(self, tx: Tx, event: CommentEvent, thread_id: str,
+                  now: dt.datetime) -> OutboxRow | None:
+        """The mail that carries a team member's new GitHub comment to the inquiry's customers
+        (the list in Cc), threaded under their original message; None when relaying is off or
+        this comment is not for them (see `relay_text`), too old, or the issue has no mail
+        thread. Keyed by the comment id: at most one mail per comment."""
+        ctx = self.ctx
+        if not ctx.settings.relay_comments:
+            return None
+        text, reason = relay_text(event.body), ""
+        thread = tx.conn.execute(sa.select(threads).where(threads.c.thread_id == thread_id)).first()
+        customers = tuple(r.address for r in tx.conn.execute(
+            sa.select(customers_table.c.address).where(customers_table.c.thread_id == thread_id)))
+        if text is None:
+            reason = "internal-or-empty"
+        elif event.at < now - RELAY_MAX_AGE:
+            reason = "too-old"
+        elif thread is None or thread.root_key is None or not customers:
+            reason = "no-mail-thread"
+        if reason or thread is None or text is None:
+            log.info("notify.relay_skipped", issue=event.number, comment=event.comment_id,
+                     reason=reason)
+            return None
+        root_id = thread.root_key.removeprefix("mid:") if thread.root_key.startswith(
+            "mid:") else None
+        person = self._person(event.author)
+        subject, body = ctx.renderer.render(
+            "relay.txt", subject=thread.title or "", author=person or event.author,
+            issue=IssueRef(event.number, issue_title(thread.title, ctx.list_prefix),
+                           ctx.url(event.number)),
+            comment=TextBlock(text))
+        mail = OutboundMail(
+            kind="relay", to=tuple(("", addr) for addr in customers),
+            cc=(("", ctx.list_address),), subject=subject, body=body, in_reply_to=root_id,
+            references=(root_id,) if root_id else (), auto_submitted="auto-generated",
+            thread_id=thread_id, on_behalf_of=person.name if person else event.author)
+        return OutboxRow(key=f"mail:relay:{event.comment_id}", kind="send_mail",
                          thread_id=thread_id, message_key=None, payload=mail.as_payload())
 
     # -- jobs -------------------------------------------------------------------------------
@@ -235,6 +281,22 @@ class Notifier:
             if person.github.casefold() == login.casefold():
                 return person
         return None
+
+
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_SPEND_LINE = re.compile(r"^[ \t]*/spend\b.*$\n?", re.MULTILINE | re.IGNORECASE)
+
+
+def relay_text(body: str) -> str | None:
+    """The part of a GitHub comment to mail to customers, or None when there is none: the
+    comment's first line is `/internal` (a note for the team), or nothing is left once HTML
+    comments (hidden markers) and `/spend` lines (effort records) are taken out."""
+    text = _HTML_COMMENT.sub("", body.replace("\r\n", "\n"))
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if first.lower().split(" ", 1)[0] == "/internal":
+        return None
+    text = _SPEND_LINE.sub("", text).strip("\n")
+    return text if text.strip() else None
 
 
 def _without(context: Any, *names: str) -> dict[str, Any]:

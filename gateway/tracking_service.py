@@ -23,7 +23,7 @@ from gateway.businesstime import BusinessCalendar
 from gateway.inbound.thread import issue_thread_id
 from gateway.schema import deliveries, effort, gh_comments, kv, threads
 from gateway.spend import parse_spend
-from gateway.store import Store, Tx, insert_or_ignore
+from gateway.store import OutboxRow, Store, Tx, insert_or_ignore, queue_rows
 from gateway.tracking import (
     CommentEvent,
     Event,
@@ -39,16 +39,21 @@ from gateway.tracking import (
 log = structlog.get_logger("gateway.tracking")
 
 Observer = Callable[[float], None]
+# Builds the mail relaying a team member's new comment (Notifier.relay_row), or None.
+Relay = Callable[[Tx, CommentEvent, str, dt.datetime], OutboxRow | None]
 
 
 class TrackingService:
     def __init__(self, store: Store, rules: Rules, calendar: BusinessCalendar, repository: str,
-                 *, on_first_response: Observer | None = None) -> None:
+                 *, on_first_response: Observer | None = None, relay: Relay | None = None,
+                 on_queued: Callable[[], None] | None = None) -> None:
         self.store = store
         self.rules = rules
         self.calendar = calendar
         self.repository = repository.lower()
         self._observe = on_first_response
+        self._relay = relay
+        self._on_queued = on_queued  # wakes the mail sender after a relayed comment
 
     # -- webhook deliveries -----------------------------------------------------------------
 
@@ -65,22 +70,28 @@ class TrackingService:
             ).rowcount
             if claimed != 1:
                 return "duplicate"
-            result = "ignored" if event is None else self._apply(tx, event, now)
+            result, relayed = ("ignored", False) if event is None else self._apply(tx, event, now)
             tx.conn.execute(deliveries.update().where(deliveries.c.guid == guid)
                             .values(result=result))
+        if relayed and self._on_queued is not None:
+            self._on_queued()
         return result
 
     # -- events (webhooks and reconcile) ----------------------------------------------------
 
     def apply_event(self, event: Event, now: dt.datetime) -> str:
         with self.store.tx() as tx:
-            return self._apply(tx, event, now)
+            result, relayed = self._apply(tx, event, now)
+        if relayed and self._on_queued is not None:
+            self._on_queued()
+        return result
 
-    def _apply(self, tx: Tx, event: Event, now: dt.datetime) -> str:
+    def _apply(self, tx: Tx, event: Event, now: dt.datetime) -> tuple[str, bool]:
+        """(result, whether a relay mail was queued) of applying `event` in `tx`."""
         if event.repository.lower() != self.repository:
-            return "ignored"
+            return "ignored", False
         if isinstance(event, CommentEvent) and not self._remember_comment(tx, event, now):
-            return "duplicate"
+            return "duplicate", False
         tracked, row_exists = self._load(tx, event)
         updated = apply(tracked, event, self.rules)
         if not row_exists:
@@ -94,9 +105,26 @@ class TrackingService:
                      business_hours=None if hours is None else round(hours, 2))
             if hours is not None and self._observe is not None and not tracked.first_response_at:
                 self._observe(hours)
+        relayed = False
         if isinstance(event, CommentEvent):
             self._record_effort(tx, updated.thread_id, event)
-        return "applied"
+            relayed = self._relay_comment(tx, updated.thread_id, event, now)
+        return "applied", relayed
+
+    def _relay_comment(self, tx: Tx, thread_id: str, event: CommentEvent,
+                       now: dt.datetime) -> bool:
+        """Queue the mail for a team member's new comment in this transaction: the comment is
+        remembered by id in it too, so a redelivery or the reconcile loop never mails twice."""
+        if (self._relay is None or event.action != "created"
+                or not self.rules.is_team(event.author) or self.rules.is_bot(event.author)):
+            return False
+        row = self._relay(tx, event, thread_id, now)
+        if row is None:
+            return False
+        queue_rows(tx.conn, [row], now)
+        log.info("tracking.comment_relayed", issue=event.number, comment=event.comment_id,
+                 row=row.key)
+        return True
 
     def _remember_comment(self, tx: Tx, event: CommentEvent, now: dt.datetime) -> bool:
         """Record the comment; False when this exact change was already applied."""

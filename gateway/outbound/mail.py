@@ -102,6 +102,8 @@ class OutboundMail:
     references: tuple[str, ...] = ()
     auto_submitted: AutoSubmitted = "auto-generated"
     thread_id: str | None = None
+    # Whose words these are (a relayed comment): From shows "<name> via <gateway name>".
+    on_behalf_of: str | None = None
 
     @property
     def recipients(self) -> tuple[str, ...]:
@@ -120,6 +122,7 @@ class OutboundMail:
             "references": list(self.references),
             "auto_submitted": self.auto_submitted,
             "thread_id": self.thread_id,
+            "on_behalf_of": self.on_behalf_of,
         }
 
     @classmethod
@@ -139,6 +142,7 @@ class OutboundMail:
                 references=tuple(str(ref) for ref in payload.get("references", ())),
                 auto_submitted=cast(AutoSubmitted, auto),
                 thread_id=payload.get("thread_id"),
+                on_behalf_of=payload.get("on_behalf_of"),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not an OutboundMail payload: {exc!r}") from exc
@@ -208,7 +212,10 @@ def compose(
     if not mail.to:
         raise ValueError("an outbound mail needs at least one To recipient")
     message = EmailMessage(policy=_POLICY)
-    message["From"] = _address(identity.from_name, identity.from_address)
+    from_name = identity.from_name
+    if mail.on_behalf_of:
+        from_name = f"{mail.on_behalf_of} via {identity.from_name}"
+    message["From"] = _address(from_name, identity.from_address)
     message["To"] = [_address(name, addr) for name, addr in mail.to]
     to_addrs = {addr.lower() for _name, addr in mail.to}
     cc = [_address(name, addr) for name, addr in mail.cc if addr.lower() not in to_addrs]

@@ -29,7 +29,7 @@ import jinja2
 from gateway.businesstime import BusinessCalendar
 from gateway.errors import ConfigError
 from gateway.inbound.clean import neutralize
-from gateway.outbound.mail import clean_header_text
+from gateway.outbound.mail import clean_body, clean_header_text
 from gateway.schedule import DAY_NAMES, Person
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -89,7 +89,17 @@ TEMPLATE_VARIABLES: Mapping[str, tuple[str, ...]] = {
         "primary", "issue", "arrived", "first_response_at", "first_response_by", "resolved_at",
         "response_time",
     ),
+    # A team member's GitHub comment, mailed (notify.relay_comments). comment: a TextBlock;
+    # author: the person who wrote it; subject: the customer's subject line.
+    "relay.txt": ("subject", "issue", "author", "comment"),
 }
+
+
+class TextBlock(str):
+    """Lines of plain text a mail template prints as they are (a relayed comment): control
+    characters go, line breaks stay. Any other value prints as one line."""
+
+    __slots__ = ()
 
 
 class Mention(str):
@@ -205,6 +215,8 @@ class Renderer:
         return str(value)
 
     def _finalize_text(self, value: Any) -> str:
+        if isinstance(value, TextBlock):
+            return clean_body(value).rstrip("\n")
         return clean_header_text(self._plain(value), limit=2000)
 
     def _finalize_comment(self, value: Any) -> str:
@@ -383,14 +395,16 @@ def sample_contexts(name: str) -> list[dict[str, Any]]:
         "percent": 75, "handoff_at": _T0 + 7 * 24 * _HOUR,
         "issues": [open_issue, unanswered, kept], "first_response_at": _T0 + _HOUR,
         "first_response_by": "alice-p", "resolved_at": _T0 + 30 * _HOUR,
-        "response_time": _HOUR, "business_age": 38 * _HOUR,
+        "response_time": _HOUR, "business_age": 38 * _HOUR, "author": _ALICE,
+        "comment": TextBlock("Which version of VisIt is this?\n\nPlease run:\n\n```\n"
+                             "visit -version\n```"),
     }
     nobody = full | {
         "customer_name": "", "primary": None, "backup": None, "incoming": None, "outgoing": None,
         "issues": [], "first_response_at": None, "first_response_by": None,
-        "response_time": None,
+        "response_time": None, "author": None,
     }
     logins = full | {"primary": "dave-x", "backup": "erin-y", "incoming": "dave-x",
                      "outgoing": "frank-z", "issue": {"number": 12, "title": _ISSUE.title,
-                                                      "url": _ISSUE.url}}
+                                                      "url": _ISSUE.url}, "author": "dave-x"}
     return [full, nobody, logins]

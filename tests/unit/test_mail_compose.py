@@ -34,6 +34,7 @@ from gateway.outbound.render import (
     IssueRef,
     OpenIssue,
     Renderer,
+    TextBlock,
     business_hours,
     duration,
     hours,
@@ -429,6 +430,11 @@ def realistic_contexts() -> dict[str, dict[str, Any]]:
         "postmortem.md": {"primary": ALICE, "issue": ISSUE, "arrived": arrived,
                           "first_response_at": arrived + 5 * H, "first_response_by": "alice-p",
                           "resolved_at": arrived + 30 * H, "response_time": 5 * H},
+        # A control character in a comment is dropped; its lines and indentation stay.
+        "relay.txt": {"subject": "[visit-users] Crash when opening a Silo file", "issue": ISSUE,
+                      "author": ALICE,
+                      "comment": TextBlock("Which version is this?\n\nPlease run:\n\n"
+                                           "    visit -version\x1b[31m\n")},
     }
 
 
@@ -460,6 +466,10 @@ EXPECTED_TEXT: dict[str, list[str]] = {
     "escalation_mail.txt": ["Response goal missed: #12 Crash when opening a Silo file",
                             "Alice Primary, Bob Backup,", ISSUE.url,
                             "Response was due: Monday Nov 30, 13:12 PST"],
+    "relay.txt": ["Re: [visit-users] Crash when opening a Silo file",
+                  "Which version is this?\n\nPlease run:\n\n    visit -version[31m\n\n-- \n"
+                  "Alice Primary wrote this on issue #12:\n" + ISSUE.url,
+                  "Reply to this message to answer"],
     "postmortem.md": ["@alice-p", "post-mortem", "### What happened", "### Impact",
                       "- Arrived: Monday Nov 30, 09:12 PST",
                       "- First response: Monday Nov 30, 14:12 PST by `alice-p` "
@@ -510,6 +520,7 @@ def test_people_may_be_bare_logins(renderer: Renderer, name: str) -> None:
     """gateway.jobs passes a login for an assignee who is not on the roster."""
     context = realistic_contexts()[name]
     for role, login in (("primary", "dave-x"), ("backup", "erin-y"), ("incoming", "dave-x"),
+                        ("author", "dave-x"),
                         ("outgoing", "frank-z")):
         if role in context:
             context[role] = login
