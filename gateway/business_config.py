@@ -170,7 +170,7 @@ def _load_holidays_file(value: Any, base_dir: Path, source: str,
         raise ConfigError("business.holidays_file", f"file not found: {path}",
                           f"create it or correct the path (relative to {base_dir})",
                           source=source)
-    data, text = read_toml(path, what="holidays file")
+    data, text = read_toml(path, what="holidays file", key="business.holidays_file")
     check_keys(data, ("holiday",), prefix="", source=str(path))
     entries = data.get("holiday", [])
     if not isinstance(entries, list):

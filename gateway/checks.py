@@ -113,6 +113,16 @@ def check_templates(config: Config, calendar: BusinessCalendar) -> Check:
 def check_database(config: Config) -> Check:
     """The database's directory exists and is writable (SQLite also writes a journal there).
     The database itself is not created."""
+    try:
+        return _check_database(config)
+    except PermissionError as exc:
+        return failed("database directory is writable",
+                      f"no permission to look at {exc.filename}",
+                      "run check-config as root (sudo): the service's state directory is "
+                      "root's")
+
+
+def _check_database(config: Config) -> Check:
     path = config.database_file()
     if path is None:
         scheme = config.database_url().split(":", 1)[0]

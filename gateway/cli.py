@@ -52,15 +52,35 @@ def _open_existing_store(config: Config, command: str) -> Store:
     """The state database for an admin command that reads or repairs it. A SQLite file that
     does not exist is refused rather than created: an empty new database would answer every
     question with "nothing" (usually, database.path does not name the service's database)."""
+    import sqlalchemy.exc
+
     from gateway.store import Store
 
     path = config.database_file()
-    if path is not None and not path.exists():
+    if path is not None and not _exists(path, command):
         raise UsageError(
             f"{command}: there is no state database at {path} (fix: the service creates it on "
             f"first start; if it has run, set database.path in {config.source} to the "
             "service's database, /var/lib/visit-gateway/state.db under the shipped unit)")
-    return Store.open(config.database_url(), synchronous=config.database.sqlite_synchronous)
+    try:
+        return Store.open(config.database_url(), synchronous=config.database.sqlite_synchronous)
+    except sqlalchemy.exc.OperationalError as exc:
+        reason = str(exc.orig) if exc.orig is not None else str(exc)
+        raise UsageError(f"{command}: cannot open the state database at {path or 'its URL'}: "
+                         f"{reason} (fix: {SUDO_FIX.format(command=command)})") from None
+
+
+SUDO_FIX = ("run it as root (sudo visit-gateway {command}): the service's database is in a "
+            "directory only root may enter")
+
+
+def _exists(path: Path, command: str) -> bool:
+    """Whether the database file exists; a directory we may not enter is a clear error."""
+    try:
+        return path.exists()
+    except PermissionError:
+        raise UsageError(f"{command}: no permission to look at {path} "
+                         f"(fix: {SUDO_FIX.format(command=command)})") from None
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -103,7 +123,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     config = _config(args)
     path = config.database_file()
     where = str(path) if path is not None else config.database_url().split(":", 1)[0]
-    if args.db_command == "current" and path is not None and not path.exists():
+    if args.db_command == "current" and path is not None and not _exists(path, "db current"):
         print(f"{where}: no database yet, head {head_revision()}")
         return 0
     engine = create_engine(config.database_url(), synchronous=config.database.sqlite_synchronous)
@@ -161,7 +181,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    from gateway.outbound.outbox import Outbox
+    from gateway.outbound.outbox import RESTORE_WINDOW, Outbox
 
     config = _config(args)
     store = _open_existing_store(config, f"outbox {args.outbox_command}")
@@ -183,7 +203,9 @@ def cmd_outbox(args: argparse.Namespace) -> int:
             return 0
         if args.outbox_command == "recheck":
             count = box.recheck(now)
-            print(f"recheck: {count} pending GitHub writes will look for their marker first")
+            print(f"recheck: {count} pending GitHub writes will look for their marker first, "
+                  f"and so will the writes queued in the next "
+                  f"{RESTORE_WINDOW.total_seconds() / 3600:g} h (mail read again after a restore)")
             return 0
         if not args.key:
             raise UsageError(f"outbox {args.outbox_command} needs a KEY (see `outbox list`)")
@@ -358,6 +380,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except GatewayError as exc:
         print(f"visit-gateway: {exc}", file=sys.stderr)
+        return 1
+    except PermissionError as exc:  # a file or directory this user may not use: no traceback
+        print(f"visit-gateway: permission denied: {exc.filename or exc} (fix: run it as a user "
+              "that may read and write it; admin commands: sudo)", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -65,7 +65,7 @@ def load_schedule(path: Path, *, calendar: BusinessCalendar,
         raise ConfigError("schedule.file", f"schedule file not found: {path}",
                           "copy config/schedule.example.toml there, or correct schedule.file "
                           "in the gateway config", source=str(path))
-    data, text = read_toml(path, what="schedule file")
+    data, text = read_toml(path, what="schedule file", key="schedule.file")
     f = _File(path, text)
     check_keys(data, _TOP_KEYS, prefix="", source=str(path))
     people = _people(_tables(data, "person", f), f)

@@ -30,15 +30,21 @@ def is_file(path: Path) -> bool:
         return True
 
 
-def read_toml(path: Path, *, what: str) -> tuple[dict[str, Any], str]:
-    """Parse a TOML file; returns (data, text). Syntax errors name the file and line."""
+def read_toml(path: Path, *, what: str, key: str = "file") -> tuple[dict[str, Any], str]:
+    """Parse a TOML file; returns (data, text). Syntax errors name the file and line; `key`
+    is the setting that names the file, for errors about the file itself."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError("file", f"{what} not found", "create it or correct the path",
+        raise ConfigError(key, f"{what} not found", "create it or correct the path",
+                          source=str(path)) from None
+    except PermissionError:
+        raise ConfigError(key, f"{what} {path}: permission denied",
+                          f"make it readable by the gateway's user: chmod o+r {path}, and o+x "
+                          "on each directory above it (docs/systemd.md, \"File modes\")",
                           source=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError("file", f"cannot read {what}: {exc}",
+        raise ConfigError(key, f"cannot read {what}: {exc}",
                           "check the file's permissions and that it is UTF-8",
                           source=str(path)) from exc
     try:

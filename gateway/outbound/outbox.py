@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gateway.schema import message_ids, messages, outbox, threads
+from gateway.schema import kv, message_ids, messages, outbox, threads
 from gateway.store import OutboxRow, Store, Tx, queue_rows
 
 OPEN = ("pending", "sending")
@@ -26,6 +26,24 @@ OPEN = ("pending", "sending")
 NEEDS_ISSUE = frozenset({"add_comment", "assign", "send_mail"})
 GITHUB_KINDS = frozenset({"create_issue", "add_comment", "assign"})
 MAIL_KINDS = frozenset({"send_mail"})
+# Writes that carry a hidden marker, so GitHub can be asked whether they already happened.
+MARKED_KINDS = frozenset({"create_issue", "add_comment"})
+RESTORE_KEY = "outbox.restored"
+# After a restore, GitHub writes queued this long after `outbox recheck` (the mail read again)
+# look for their marker first.
+RESTORE_WINDOW = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Restore:
+    """A database restore, as `outbox recheck` recorded it."""
+
+    at: dt.datetime  # when `outbox recheck` ran
+    since: dt.datetime  # the newest activity in the restored database: about the backup's time
+
+    def covers(self, created_at: dt.datetime) -> bool:
+        """Whether a row queued at `created_at` may repeat a write made after the backup."""
+        return created_at <= self.at + RESTORE_WINDOW
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,14 +188,35 @@ class Outbox:
             return True
 
     def recheck(self, now: dt.datetime) -> int:
-        """Make every pending GitHub write look for its marker before it is sent (after a
-        database restore, GitHub may already hold what the restored outbox thinks is new)."""
+        """After a database restore, GitHub may already hold what the restored database thinks
+        is new: rows still pending, and the writes for mail processed after the backup, which
+        the mailbox hands over again. Make every pending GitHub write look for its marker before
+        it is sent, and record the restore, so that the writes queued in the next
+        RESTORE_WINDOW do too (searching back to the backup's time) and an issue found that way
+        is not acknowledged a second time. Returns the number of pending rows changed."""
         with self.store.tx() as tx:
+            newest = [tx.conn.execute(sa.select(sa.func.max(column))).scalar()
+                      for column in (outbox.c.updated_at, messages.c.received_at)]
+            since = max((t for t in newest if t is not None), default=now)
+            value = json.dumps({"at": now.isoformat(), "since": since.isoformat()})
+            if tx.conn.execute(kv.update().where(kv.c.key == RESTORE_KEY)
+                               .values(value=value, updated_at=now)).rowcount == 0:
+                tx.conn.execute(kv.insert().values(key=RESTORE_KEY, value=value, updated_at=now))
             result = tx.conn.execute(outbox.update().where(
                 outbox.c.status == "pending",
-                outbox.c.kind.in_(("create_issue", "add_comment")),
+                outbox.c.kind.in_(MARKED_KINDS),
             ).values(status="sending", updated_at=now))
             return int(result.rowcount)
+
+    def restore(self) -> Restore | None:
+        """The last restore `recheck` recorded, if any."""
+        with self.store.read() as tx:
+            value = tx.conn.execute(sa.select(kv.c.value).where(kv.c.key == RESTORE_KEY)).scalar()
+        if value is None:
+            return None
+        data = json.loads(value)
+        return Restore(dt.datetime.fromisoformat(data["at"]),
+                       dt.datetime.fromisoformat(data["since"]))
 
     def drop(self, key: str, now: dt.datetime) -> bool:
         with self.store.tx() as tx:

@@ -33,8 +33,10 @@ from gateway.outbound.github import (
 )
 from gateway.outbound.outbox import (
     GITHUB_KINDS,
+    MARKED_KINDS,
     Outbox,
     OutboxItem,
+    Restore,
     backoff_delay,
     drive,
     wait_for,
@@ -116,7 +118,9 @@ class GitHubWriter:
     def _send(self, item: OutboxItem, now: dt.datetime) -> None:
         bound = log.bind(row=item.key, thread=item.thread_id, kind=item.kind)
         try:
-            if item.status == "sending" and self._found(item, now, bound):
+            restore = self._restore(item)
+            if (item.status == "sending" or restore is not None) and self._found(
+                    item, now, bound, restore):
                 return
             now = self.clock.now()
             self.outbox.mark_sending(item, now)
@@ -163,23 +167,37 @@ class GitHubWriter:
             self.status.count("rejected")
             bound.error("github.write_failed", reason=str(exc))
 
-    def _found(self, item: OutboxItem, now: dt.datetime, bound: structlog.BoundLogger) -> bool:
-        """After an unclear attempt: is the write already on GitHub? Record it if so."""
+    def _restore(self, item: OutboxItem) -> Restore | None:
+        """The database restore this row's write may repeat a write from before, if any."""
+        if item.kind not in MARKED_KINDS:
+            return None
+        restore = self.outbox.restore()
+        return restore if restore is not None and restore.covers(item.created_at) else None
+
+    def _found(self, item: OutboxItem, now: dt.datetime, bound: structlog.BoundLogger,
+               restore: Restore | None = None) -> bool:
+        """After an unclear attempt, or after a restore: is the write already on GitHub?
+        Record it if so. An issue found after a restore was acknowledged when it was made."""
         if item.kind == "assign":
             return False  # setting the assignee again is harmless: no marker needed
         token = marker(item.message_key or item.key)
-        since = item.created_at - MARKER_SLACK
+        since = item.created_at if restore is None else min(item.created_at, restore.since)
+        since -= MARKER_SLACK
         if item.kind == "create_issue":
             issue = self.tracker.find_issue(token, since)
             if issue is not None:
-                self._issue_done(item, issue, bound, found=True)
+                self._issue_done(item, issue, bound, found=True,
+                                 acknowledge=restore is None)
                 return True
         elif item.kind == "add_comment" and item.issue_number is not None:
             comment = self.tracker.find_comment(item.issue_number, token, since)
             if comment is not None:
                 self._comment_done(item, comment, bound, found=True)
                 return True
-        bound.info("github.not_found_after_unclear", attempt=item.attempts)
+        if restore is not None:
+            bound.info("github.not_found_after_restore", attempt=item.attempts)
+        else:
+            bound.info("github.not_found_after_unclear", attempt=item.attempts)
         return False
 
     def _write(self, item: OutboxItem, bound: structlog.BoundLogger) -> None:
@@ -228,8 +246,8 @@ class GitHubWriter:
             raise PermanentError(f"unknown outbox row kind {item.kind!r}")
 
     def _issue_done(self, item: OutboxItem, issue: CreatedIssue, bound: structlog.BoundLogger,
-                    *, found: bool) -> None:
-        hook = self._on_issue_created
+                    *, found: bool, acknowledge: bool = True) -> None:
+        hook = self._on_issue_created if acknowledge else None
         thread = item.thread_id
 
         def follow_up(tx: Tx) -> list[OutboxRow]:

@@ -136,5 +136,6 @@ def test_a_schedule_behind_a_closed_directory_is_a_config_error(
     monkeypatch.setattr(Path, "read_text", refuse)
     with pytest.raises(ConfigError) as info:
         load_schedule(path, calendar=BusinessCalendar())
-    assert "cannot read schedule file" in str(info.value)
-    assert "Permission denied" in str(info.value) and "permissions" in str(info.value)
+    assert info.value.key == "schedule.file"
+    assert f"schedule file {path}: permission denied" in str(info.value)
+    assert f"chmod o+r {path}" in str(info.value)
