@@ -158,14 +158,21 @@ tr.miss td.goal{color:#b42318;font-weight:600}
 _BLUE, _ORANGE, _GREY, _GREEN, _RED = "#2f6fdb", "#f08c2e", "#9aa5b1", "#3a9d5d", "#d64545"
 
 
-def _nice_max(value: float) -> float:
+def axis_ticks(value: float) -> list[float]:
+    """Gridline values from 0 up to at least `value`: 3 to 6 steps of 1, 2, 2.5 or 5 times a
+    power of ten (so 0, 0.5, 1, 1.5, 2, 2.5, never 0.625)."""
     if value <= 0:
-        return 1.0
-    exp = 10.0 ** math.floor(math.log10(value))
-    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
-        if value <= step * exp:
-            return step * exp
-    return 10.0 * exp
+        return [0.0, 0.25, 0.5, 0.75, 1.0]
+    raw = value / 5
+    exp = 10.0 ** math.floor(math.log10(raw))
+    step = next(s * exp for s in (1.0, 2.0, 2.5, 5.0, 10.0) if raw <= s * exp * (1 + 1e-9))
+    count = max(3, math.ceil(value / step - 1e-9))
+    return [float(f"{step * k:.12g}") for k in range(count + 1)]  # no 0.30000000000000004
+
+
+# Rotated (-30 degrees) category labels reach left of their anchor by about this much per
+# character: cos(30) times the width of an 11 px character.
+_LABEL_REACH = 0.87 * 6.2
 
 
 def bar_chart(categories: Sequence[str], series: Sequence[tuple[str, str, Sequence[float | None]]],
@@ -174,9 +181,14 @@ def bar_chart(categories: Sequence[str], series: Sequence[tuple[str, str, Sequen
     """An inline SVG grouped bar chart; `series` is (name, colour, values per category).
     `goal` draws a dashed horizontal line."""
     left, right, top, bottom = 44, 12, 28, 76
+    n = max(1, len(categories))
+    if categories:  # room for the first rotated label, which hangs left of its bar
+        half_group = (width - left - right) / n / 2
+        left = max(left, math.ceil(_LABEL_REACH * len(categories[0]) - half_group) + 4)
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for _n, _c, vs in series for v in vs if v is not None]
-    top_value = _nice_max(max([*values, goal or 0.0, 0.0]) * 1.08)
+    ticks = axis_ticks(max([*values, goal or 0.0, 0.0]) * 1.08)
+    top_value = ticks[-1]
 
     def y(v: float) -> float:
         return top + plot_h - v / top_value * plot_h
@@ -184,13 +196,11 @@ def bar_chart(categories: Sequence[str], series: Sequence[tuple[str, str, Sequen
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(title)}" '
            'font-family="system-ui,sans-serif" font-size="11">']
-    for k in range(5):
-        v = top_value * k / 4
+    for v in ticks:
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
                    f'stroke="#e4e7eb"/><text x="{left - 6}" y="{y(v) + 4:.1f}" '
                    f'text-anchor="end" fill="#52606d">{v:g}</text>')
     out.append(f'<text x="{left}" y="14" fill="#52606d">{html.escape(unit)}</text>')
-    n = max(1, len(categories))
     group_w = plot_w / n
     bar_w = min(28.0, group_w * 0.8 / max(1, len(series)))
     for i, cat in enumerate(categories):

@@ -21,11 +21,16 @@ import csv
 import datetime as dt
 import io
 import json
+import math
+import re
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.config import load_config
 from gateway.report import (
@@ -38,7 +43,14 @@ from gateway.report import (
     percentile,
 )
 from gateway.report_data import load_rows, report_weeks
-from gateway.report_render import bar_chart, render_csv, render_html, render_json, render_table
+from gateway.report_render import (
+    axis_ticks,
+    bar_chart,
+    render_csv,
+    render_html,
+    render_json,
+    render_table,
+)
 from gateway.schema import effort, outbox, threads
 from gateway.store import Store
 from gateway.wiring import business_calendar, duty_schedule
@@ -353,3 +365,23 @@ def test_load_rows_reads_labels_and_skips_dropped_handoffs(tmp_path: Path) -> No
         ("t04", "2026-04-20T15:00:00+00:00", "brugger1"),
         ("t05", "2026-04-20T15:00:00+00:00", "brugger1")]
     assert len(rows.handoffs) == 5  # t99 dropped, assign:t13 is no handoff
+
+
+@given(st.floats(min_value=0.001, max_value=1e6, allow_nan=False))
+def test_axis_ticks_are_round_and_cover_the_data(value: float) -> None:
+    ticks = axis_ticks(value)
+    step = ticks[1]
+    assert ticks[0] == 0 and ticks[-1] >= value * (1 - 1e-9) and 4 <= len(ticks) <= 7
+    assert all(abs(b - a - step) <= 1e-9 * max(1.0, step) for a, b in pairwise(ticks))
+    mantissa = step / 10 ** math.floor(math.log10(step))
+    assert any(abs(mantissa - m) < 1e-6 for m in (1.0, 2.0, 2.5, 5.0))
+
+
+def test_the_first_rotated_label_stays_inside_the_chart() -> None:
+    """A long first label (a Primary with a long login) used to hang off the left edge."""
+    categories = ["09-07 markcmiller86", *(f"09-{d} biagas" for d in range(14, 90, 7))]
+    svg = bar_chart(categories, [("median", "#000", [1.0] * len(categories))], title="t",
+                    unit="business hours", width=max(520, 70 * len(categories)))
+    first = re.search(r'<text x="([\d.]+)" y="[\d.]+" text-anchor="end" transform', svg)
+    assert first is not None
+    assert float(first.group(1)) - 0.87 * 6.2 * len(categories[0]) >= 0
