@@ -2,14 +2,16 @@
 
 GitHub never redelivers a webhook the gateway missed (down, restarting, unreachable), so every
 `interval` this loop reads the repository's comments updated since its cursor
-(`GET /repos/{o}/{r}/issues/comments?since=`) and the state of every open tracked issue, and
-feeds them through the same `TrackingService` as webhooks. A webhook arriving after reconcile,
-or reconcile reading what a webhook already applied, changes nothing. Runs in its own thread.
+(`GET /repos/{o}/{r}/issues/comments?since=`) and the state, labels and assignee of every
+open tracked issue, and feeds them through the same `TrackingService` as webhooks. A webhook
+arriving after reconcile, or reconcile reading what a webhook already applied, changes
+nothing. Runs in its own thread.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 
 import sqlalchemy as sa
@@ -19,7 +21,7 @@ from gateway.clock import Clock
 from gateway.errors import GatewayError
 from gateway.outbound.github import GitHubTracker, RemoteIssue
 from gateway.schema import threads
-from gateway.tracking import CommentEvent, IssueEvent
+from gateway.tracking import CommentEvent, IssueAction, IssueEvent
 from gateway.tracking_service import TrackingService
 
 log = structlog.get_logger("gateway.reconcile")
@@ -65,8 +67,10 @@ class Reconciler:
             if self.service.apply_event(event, now) == "applied":
                 applied["comments"] += 1
             newest = max(newest, comment.updated_at)
-        for number, state in self._issues_to_check(now):
+        for number, state, labels, assignee in self._issues_to_check(now):
             info = issue_cache.get(number) or self.tracker.issue(number)
+            if state == "open" and info.state == "open":
+                applied["issues"] += self._sync_labels_and_assignee(info, labels, assignee, now)
             if state == "closed" and info.state == "open":
                 reopened = IssueEvent(action="reopened", number=number, actor="",
                                       at=info.updated_at, issue_author=info.author,
@@ -93,12 +97,38 @@ class Reconciler:
             log.info("reconcile.applied", **applied)
         return applied
 
-    def _issues_to_check(self, now: dt.datetime) -> list[tuple[int, str]]:
-        """Open tracked issues (missed close), and those closed within the look-back window
-        (missed reopen)."""
+    def _sync_labels_and_assignee(self, info: RemoteIssue, labels: tuple[str, ...],
+                                  assignee: str | None, now: dt.datetime) -> int:
+        """Labels and the assignee as GitHub has them now, when a webhook was missed (or a
+        restored database predates the change): the report's label breakdown and the handoff
+        (keep label, whose issue it is) read them. Returns how many changes were applied."""
+        changed = 0
+        events: list[IssueEvent] = []
+        if sorted(x.casefold() for x in labels) != sorted(x.casefold() for x in info.labels):
+            events.append(self._issue_event("labeled", info))
+        remote = info.assignees[0] if info.assignees else None
+        if (remote or "").casefold() != (assignee or "").casefold():
+            events.append(self._issue_event("assigned" if remote else "unassigned", info))
+        for event in events:
+            if self.service.apply_event(event, now) == "applied":
+                changed += 1
+        return changed
+
+    def _issue_event(self, action: IssueAction, info: RemoteIssue) -> IssueEvent:
+        return IssueEvent(action=action, number=info.number, actor="", at=info.updated_at,
+                          issue_author=info.author, issue_created_at=info.created_at,
+                          state="open", assignees=info.assignees, labels=info.labels,
+                          repository=self.repository)
+
+    def _issues_to_check(self, now: dt.datetime
+                         ) -> list[tuple[int, str, tuple[str, ...], str | None]]:
+        """Open tracked issues (missed close, labels, assignee), and those closed within the
+        look-back window (missed reopen), with their stored labels and assignee."""
         recent = now - self.first_lookback
         with self.service.store.read() as tx:
-            rows = tx.conn.execute(sa.select(threads.c.issue_number, threads.c.state).where(
-                threads.c.issue_number.is_not(None),
-                sa.or_(threads.c.state == "open", threads.c.resolved_at >= recent)))
-            return [(row.issue_number, row.state) for row in rows]
+            rows = tx.conn.execute(sa.select(
+                threads.c.issue_number, threads.c.state, threads.c.labels, threads.c.assignee,
+            ).where(threads.c.issue_number.is_not(None),
+                    sa.or_(threads.c.state == "open", threads.c.resolved_at >= recent)))
+            return [(row.issue_number, row.state, tuple(json.loads(row.labels or "[]")),
+                     row.assignee) for row in rows]

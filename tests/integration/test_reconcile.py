@@ -4,6 +4,7 @@ applying them again changes nothing; the cursor follows GitHub's timestamps."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -66,3 +67,30 @@ def test_missed_comment_close_and_reopen(parts: tuple[Emulator, Reconciler, Manu
     clock.advance(dt.timedelta(minutes=5))
     assert reconciler.once()["issues"] == 1
     assert state(store, issue.number) == ("open", "cyrush", 1)
+
+
+def labels_and_assignee(store: Store, number: int) -> tuple[list[str], str | None]:
+    with store.read() as tx:
+        row = tx.conn.execute(sa.select(threads).where(threads.c.issue_number == number)).one()
+    return json.loads(row.labels or "[]"), row.assignee
+
+
+def test_missed_label_and_assignee_changes(parts: tuple[Emulator, Reconciler, ManualClock],
+                                           store: Store) -> None:
+    """Missed labeled/assigned webhooks (or a restored database that predates them): the
+    report's label breakdown and the handoff's keep label read these."""
+    emu, reconciler, clock = parts
+    emu.add_label(REPO, "handoff:keep")
+    issue = emu.create_issue(REPO, "Phone call: plugin build", "Written up", user="biagas")
+    emu.comment(REPO, issue.number, "Called back.", user="biagas")
+    reconciler.once()  # its comment adopts the issue: no labels, nobody assigned
+    assert labels_and_assignee(store, issue.number) == ([], None)
+    clock.advance(dt.timedelta(minutes=10))
+    emu.edit_issue(REPO, issue.number, user="biagas", labels=["handoff:keep"],
+                   assignees=["cyrush"])
+    assert reconciler.once() == {"comments": 0, "issues": 2}
+    assert labels_and_assignee(store, issue.number) == (["handoff:keep"], "cyrush")
+    assert reconciler.once() == {"comments": 0, "issues": 0}  # nothing twice
+    emu.edit_issue(REPO, issue.number, user="biagas", labels=[], assignees=[])
+    assert reconciler.once()["issues"] == 2
+    assert labels_and_assignee(store, issue.number) == ([], None)
