@@ -234,12 +234,32 @@ def check_service_can_read(config: Config) -> Check:
                   "user because this ran as root")
 
 
+# Where docs/systemd.md puts the secrets the unit hands over with LoadCredential=.
+UNIT_CREDENTIALS = Path("/etc/visit-gateway/credentials")
+
+
+def secret_fix(fix: str) -> str:
+    """The fix for a missing secret. Run by hand, check-config does not see what the unit's
+    LoadCredential= hands over; when that directory exists, say how to check with it."""
+    if os.environ.get("CREDENTIALS_DIRECTORY"):
+        return fix
+    try:
+        present = UNIT_CREDENTIALS.is_dir()
+    except OSError:
+        present = True
+    if not present:
+        return fix
+    return (f"the service's secrets are in {UNIT_CREDENTIALS}, which this run did not read: "
+            f"sudo env CREDENTIALS_DIRECTORY={UNIT_CREDENTIALS} visit-gateway check-config; "
+            f"otherwise {fix}")
+
+
 def check_webhook_secret(config: Config) -> Check:
     name = "webhook secret is set"
     try:
         config.require_webhook_secret()
     except ConfigError as exc:
-        return failed(name, exc.problem, exc.fix)
+        return failed(name, exc.problem, secret_fix(exc.fix))
     return passed(name)
 
 
@@ -254,7 +274,7 @@ def check_github_credentials(config: Config) -> Check:
 
         load_pem_private_key(config.github_app_key().get_secret_value().encode(), None)
     except ConfigError as exc:
-        return failed(name, exc.problem, exc.fix)
+        return failed(name, exc.problem, secret_fix(exc.fix))
     except (ValueError, TypeError) as exc:
         return failed(name, f"the GitHub App private key does not load: {exc}",
                       "generate a new private key on the App's settings page and use its "
@@ -280,7 +300,7 @@ def check_imap(config: Config) -> list[Check]:
         try:
             config.require_imap_password()
         except ConfigError as exc:
-            return [failed(name, exc.problem, exc.fix)]
+            return [failed(name, exc.problem, secret_fix(exc.fix))]
     try:
         mailbox = ImapMailbox(imap, password=password, token_provider=None,
                               base_dir=config.base_dir,

@@ -126,7 +126,13 @@ def cmd_db(args: argparse.Namespace) -> int:
     if args.db_command == "current" and path is not None and not _exists(path, "db current"):
         print(f"{where}: no database yet, head {head_revision()}")
         return 0
-    engine = create_engine(config.database_url(), synchronous=config.database.sqlite_synchronous)
+    try:
+        engine = create_engine(config.database_url(),
+                               synchronous=config.database.sqlite_synchronous)
+    except PermissionError as exc:
+        command = f"db {args.db_command}"
+        raise UsageError(f"{command}: no permission to create {exc.filename} "
+                         f"(fix: {SUDO_FIX.format(command=command)})") from None
     try:
         if args.db_command == "upgrade":
             before = current_revision(engine)

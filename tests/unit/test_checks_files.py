@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway import checks
 from gateway.businesstime import BusinessCalendar
 from gateway.checks import check_database, check_service_can_read, parse_unit_properties
 from gateway.config import Config, parse_config
@@ -139,3 +140,23 @@ def test_a_schedule_behind_a_closed_directory_is_a_config_error(
     assert info.value.key == "schedule.file"
     assert f"schedule file {path}: permission denied" in str(info.value)
     assert f"chmod o+r {path}" in str(info.value)
+
+
+def test_a_missing_secret_points_at_the_units_credentials(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sudo visit-gateway check-config` by hand does not see what LoadCredential= hands the
+    service: when the documented directory exists, the fix says how to check with it."""
+    config = parse_config("", source="gateway.toml", base_dir=tmp_path, env={})
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    monkeypatch.delenv("VISIT_GATEWAY_WEBHOOK_SECRET", raising=False)
+    monkeypatch.setattr(checks, "UNIT_CREDENTIALS", tmp_path / "credentials")
+    plain = checks.check_webhook_secret(config)
+    assert not plain.ok and "CREDENTIALS_DIRECTORY" not in plain.fix
+    (tmp_path / "credentials").mkdir()
+    hinted = checks.check_webhook_secret(config)
+    assert hinted.fix.startswith(
+        f"the service's secrets are in {tmp_path / 'credentials'}, which this run did not read: "
+        f"sudo env CREDENTIALS_DIRECTORY={tmp_path / 'credentials'} visit-gateway check-config")
+    assert hinted.fix.endswith(plain.fix)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path / "credentials"))
+    assert checks.check_webhook_secret(config).fix == plain.fix

@@ -74,3 +74,22 @@ def test_check_config_database_line_without_sudo(tmp_path: Path,
     assert not check.ok
     assert check.detail.startswith("no permission to look at")
     assert "run check-config as root" in check.fix
+
+
+def test_db_upgrade_without_sudo_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    closed = tmp_path / "private"
+    closed.mkdir()
+    config = config_file(tmp_path, closed / "lib" / "state.db")
+    real_mkdir = Path.mkdir
+
+    def mkdir(self: Path, *args: object, **kwargs: object) -> None:
+        if self.is_relative_to(closed):
+            raise PermissionError(13, "Permission denied", str(self))
+        real_mkdir(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    assert main(["db", "upgrade", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert f"db upgrade: no permission to create {closed / 'lib'}" in err
+    assert "sudo visit-gateway db upgrade" in err and len(err.strip().splitlines()) == 1
