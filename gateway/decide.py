@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.body import BodySettings, compose_body
-from gateway.inbound.clean import clean_body, issue_title
+from gateway.inbound.clean import CleanBody, clean_body, issue_title
 from gateway.models import Action, AddComment, CreateIssue, Email, Ignore, Kind, Quarantine, Verdict
 
 
@@ -28,12 +28,16 @@ def decide(
     *,
     assignee: str | None,
     settings: DecideSettings,
+    cleaned: CleanBody | None = None,
 ) -> tuple[Action, ...]:
+    """The actions for one message. `cleaned` is `clean_body(email, settings.footer_markers)`
+    when the caller has it already (it is pure: passing it changes nothing but the time)."""
     if verdict.kind is Kind.IGNORE:
         return (Ignore(verdict.reason),)
     if verdict.kind is Kind.QUARANTINE or email is None or thread_id is None:
         return (Quarantine(verdict.reason, verdict.detail),)
-    cleaned = clean_body(email, settings.footer_markers)
+    if cleaned is None:
+        cleaned = clean_body(email, settings.footer_markers)
     body = compose_body(email, cleaned, settings.body)
     if verdict.kind is Kind.NEW:
         return (

@@ -22,7 +22,7 @@ import structlog
 from gateway.decide import DecideSettings, decide
 from gateway.errors import MessageRejected
 from gateway.inbound.classify import ClassifyRules, classify
-from gateway.inbound.clean import clean_body
+from gateway.inbound.clean import CleanBody, clean_body
 from gateway.inbound.parse import message_key, parse_email
 from gateway.inbound.thread import (
     candidate_ids,
@@ -329,7 +329,11 @@ class Pipeline:
             verdict = Verdict(Kind.REPLY, match.reason)
             if match.issue_number is not None and match.issue_number not in index.issues:
                 new_thread = _issue_thread(match.issue_number, thread_id, email, arrival)
-        actions = decide(email, verdict, thread_id, assignee=assignee, settings=settings.decide)
+        # Cleaned once: the body of the action and, for a team member's reply, its /spend lines.
+        cleaned = clean_body(email, settings.decide.footer_markers)
+        actions = decide(
+            email, verdict, thread_id, assignee=assignee, settings=settings.decide, cleaned=cleaned
+        )
         team_login = settings.team_logins.get(sender or "")
         responder = None
         spent: tuple[EffortEntry, ...] = ()
@@ -337,7 +341,7 @@ class Pipeline:
             # A team member answered by email (the bot posts it): that is a response too, and
             # /spend lines in it are their effort (the bot's comment would not count).
             responder = (team_login, email.date or arrival)
-            spent = emailed_effort(email, team_login, responder[1], settings)
+            spent = emailed_effort(email, team_login, responder[1], settings, cleaned=cleaned)
         rec = Recorded(
             key=email.key,
             verdict=verdict.kind.value,
@@ -449,11 +453,14 @@ def emailed_effort_id(key: str) -> int:
     return -int.from_bytes(hashlib.sha256(key.encode()).digest()[:7], "big") - 1
 
 
-def emailed_effort(email: Email, login: str, at: dt.datetime,
-                   settings: PipelineSettings) -> tuple[EffortEntry, ...]:
+def emailed_effort(email: Email, login: str, at: dt.datetime, settings: PipelineSettings,
+                   *, cleaned: CleanBody | None = None) -> tuple[EffortEntry, ...]:
     """The `/spend` lines a team member wrote in the new text of an emailed reply; quoted
-    text (an earlier mail's /spend included) is not read."""
-    visible = clean_body(email, settings.decide.footer_markers).visible
+    text (an earlier mail's /spend included) is not read. `cleaned`: the email's clean body,
+    when the caller has it already."""
+    if cleaned is None:
+        cleaned = clean_body(email, settings.decide.footer_markers)
+    visible = cleaned.visible
     lines = parse_spend(visible, at, settings.decide.body.display_tz)
     for problem in lines.problems:
         log.warning("mail.spend_unreadable", key=email.key, reason=problem.reason)

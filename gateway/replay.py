@@ -201,8 +201,11 @@ def run_replay(
         url = state_url or f"sqlite:///{Path(tmp) / 'state.db'}"
         if state_url:
             store = Store.open(url, synchronous="full")
-        else:  # a throwaway database: create the schema directly, no migration history needed
-            store = Store.open(url, synchronous="normal", migrate=False)
+        else:
+            # A throwaway database: the schema is created directly (no migration history
+            # needed), and nothing in it has to survive a crash, so it is never fsynced
+            # (synchronous=NORMAL still synced at every WAL checkpoint: a tenth of the run).
+            store = Store.open(url, synchronous="off", migrate=False)
             metadata.create_all(store.engine)
         try:
             replayer = Replayer(Pipeline(store, settings, assignee_for))

@@ -257,9 +257,12 @@ def split_quote(text: str, *, forwarded_subject: bool = False) -> tuple[str, str
     if signature is not None and signature > 0:
         collapsed = visible[signature:] + ([""] if collapsed else []) + collapsed
         visible = visible[:signature]
-    strip = {_QUOTE_SENTINEL, _OUTLOOK_SENTINEL}
-    visible_text = "\n".join(line for line in visible if line.strip() not in strip).strip()
-    collapsed_text = "\n".join(line for line in collapsed if line.strip() not in strip).strip()
+    if "\u27e6" in text:  # both sentinels start with it; without it no line is one
+        strip = {_QUOTE_SENTINEL, _OUTLOOK_SENTINEL}
+        visible = [line for line in visible if line.strip() not in strip]
+        collapsed = [line for line in collapsed if line.strip() not in strip]
+    visible_text = "\n".join(visible).strip()
+    collapsed_text = "\n".join(collapsed).strip()
     if not visible_text and collapsed_text:
         return collapsed_text, ""  # nothing new: better to show the quote than an empty body
     return visible_text, collapsed_text
@@ -315,6 +318,9 @@ _DEFUSE = re.compile(
 )
 
 
+_HEADING = re.compile(r"^#", re.MULTILINE)
+
+
 def _defuse_match(match: re.Match[str]) -> str:
     if match.group("code") is not None:
         return match.group(0)  # inline code renders literally: leave it alone
@@ -323,18 +329,28 @@ def _defuse_match(match: re.Match[str]) -> str:
     return f"`@{match.group('mention')}`"
 
 
+def _neutralize_prose(text: str, escape_headings: bool) -> str:
+    # Each substitution needs its trigger character; most prose has none of them, and a
+    # substring test is far cheaper than letting the regex engine scan for nothing.
+    if escape_headings and "#" in text:
+        text = _HEADING.sub(r"\\#", text)
+    if "@" in text or "<" in text or "`" in text:
+        text = _DEFUSE.sub(_defuse_match, text)
+    return text
+
+
 def neutralize(markdown: str, *, escape_headings: bool) -> str:
     """Defuse @mentions and raw HTML outside code; optionally escape '#' headings (plain text)."""
+    if "```" not in markdown and "~~~" not in markdown:
+        # No line can open a fence: the whole text is one block of prose.
+        return _neutralize_prose(markdown, escape_headings)
     out: list[str] = []
     prose: list[str] = []
     in_fence = False
 
     def flush() -> None:
         if prose:
-            text = "\n".join(prose)
-            if escape_headings:
-                text = re.sub(r"(?m)^#", r"\\#", text)
-            out.append(_DEFUSE.sub(_defuse_match, text))
+            out.append(_neutralize_prose("\n".join(prose), escape_headings))
             prose.clear()
 
     for line in markdown.split("\n"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -61,12 +62,22 @@ def github_issue_number(message_id: str, repository: str) -> int | None:
     return int(number) if number.isdigit() else None
 
 
-def subject_issue_number(subject: str, repository: str) -> int | None:
+@functools.lru_cache(maxsize=8)
+def _subject_patterns(repository: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The two subject-token patterns for `repository`, built once (every message asks)."""
     owner_repo = re.escape(repository)
     name = re.escape(repository.split("/", 1)[1])
-    found = re.search(rf"\[{owner_repo}\].*\((?:Issue|PR)\s+#(\d+)\)", subject, re.IGNORECASE)
+    return (
+        re.compile(rf"\[{owner_repo}\].*\((?:Issue|PR)\s+#(\d+)\)", re.IGNORECASE),
+        re.compile(rf"\[(?:{owner_repo}|{name})#(\d+)\]", re.IGNORECASE),
+    )
+
+
+def subject_issue_number(subject: str, repository: str) -> int | None:
+    notification, token = _subject_patterns(repository)
+    found = notification.search(subject)
     if not found:
-        found = re.search(rf"\[(?:{owner_repo}|{name})#(\d+)\]", subject, re.IGNORECASE)
+        found = token.search(subject)
     return int(found.group(1)) if found else None
 
 
