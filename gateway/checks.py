@@ -12,13 +12,8 @@ output: only setting names, hosts and user names do.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import stat
-import subprocess
-import tomllib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import github
@@ -26,6 +21,15 @@ import requests
 from github import Auth, Github, GithubException
 
 from gateway.businesstime import BusinessCalendar
+from gateway.checks_host import (
+    Check,
+    check_database,
+    check_service_can_read,
+    failed,
+    from_config_error,
+    installed_unit_uses_dynamic_user,
+    passed,
+)
 from gateway.config import Config, load_config
 from gateway.errors import ConfigError, GatewayError, TransientError
 from gateway.inbound.imap import ImapAuthError, ImapMailbox
@@ -34,37 +38,6 @@ from gateway.outbound.render import Renderer
 from gateway.outbound.smtp import MailerSetupError, SmtpMailer
 from gateway.schedule import Schedule
 from gateway.wiring import business_calendar, duty_schedule
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One line of the report: `name` says what was checked; `detail` is the reason on failure
-    (or a note on success); `fix` says what to change."""
-
-    name: str
-    ok: bool
-    detail: str = ""
-    fix: str = ""
-
-    def line(self) -> str:
-        if self.ok:
-            return f"ok   {self.name}" + (f" ({self.detail})" if self.detail else "")
-        text = f"FAIL {self.name}: {self.detail or 'failed'}"
-        return text + (f" (fix: {self.fix})" if self.fix else "")
-
-
-def passed(name: str, detail: str = "") -> Check:
-    return Check(name, True, detail)
-
-
-def failed(name: str, detail: str, fix: str = "") -> Check:
-    return Check(name, False, detail, fix)
-
-
-def from_config_error(name: str, exc: ConfigError) -> Check:
-    where = f"{exc.source}: " if exc.source else ""
-    return failed(name, f"{where}{exc.key}: {exc.problem}", exc.fix)
-
 
 # -- offline --------------------------------------------------------------------------------------
 
@@ -108,130 +81,6 @@ def check_templates(config: Config, calendar: BusinessCalendar) -> Check:
     except ConfigError as exc:
         return from_config_error(name, exc)
     return passed(name)
-
-
-def check_database(config: Config) -> Check:
-    """The database's directory exists and is writable (SQLite also writes a journal there).
-    The database itself is not created."""
-    try:
-        return _check_database(config)
-    except PermissionError as exc:
-        return failed("database directory is writable",
-                      f"no permission to look at {exc.filename}",
-                      "run check-config as root (sudo): the service's state directory is "
-                      "root's")
-
-
-def _check_database(config: Config) -> Check:
-    path = config.database_file()
-    if path is None:
-        scheme = config.database_url().split(":", 1)[0]
-        return passed("database", f"{scheme} database: not checked offline")
-    path = Path(os.path.abspath(path))
-    directory = path.parent
-    name = f"database directory {directory} is writable"
-    fix = ("create the directory and give the gateway's user write access to it, or set "
-           "database.path")
-    if not directory.is_dir():
-        # The daemon creates missing directories (and systemd creates StateDirectory=).
-        ancestor = next(p for p in directory.parents if p.exists())
-        if not ancestor.is_dir():
-            return failed(name, f"{ancestor} is a file, not a directory", fix)
-        if os.access(ancestor, os.W_OK | os.X_OK):
-            return passed(name, f"{directory} will be created on first start")
-        return failed(name, f"the directory does not exist and {ancestor} is not writable", fix)
-    if not os.access(directory, os.W_OK | os.X_OK):
-        return failed(name, "the gateway's user may not create files in it", fix)
-    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
-        return failed(name, f"{path.name} exists but is not readable and writable",
-                      f"give the gateway's user read and write access to {path}")
-    return passed(name, f"{path.name} exists" if path.exists() else f"{path.name} not created yet")
-
-
-def _service_reads(config: Config) -> tuple[list[Path], list[tuple[str, Path]]]:
-    """The files the daemon itself opens: (settings files, (key, secret file))."""
-    raw = config.raw
-    files = [Path(config.source)]
-    if raw.schedule.file:
-        schedule = config.resolve(raw.schedule.file)
-        files.append(schedule)
-        with contextlib.suppress(OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-            ics = tomllib.loads(schedule.read_text(encoding="utf-8")).get("calendar", {})
-            location = ics.get("ics") if isinstance(ics, dict) else None
-            if isinstance(location, str) and location and "://" not in location:
-                files.append(schedule.parent / location)
-    holidays_file = raw.business.get("holidays_file")
-    if isinstance(holidays_file, str) and holidays_file:
-        files.append(config.base_dir / holidays_file)
-    if raw.notify.templates_dir:
-        templates = config.resolve(raw.notify.templates_dir)
-        with contextlib.suppress(OSError):
-            files.extend(sorted(p for p in templates.iterdir() if p.is_file()))
-    files.extend(config.resolve(ca) for ca in (raw.imap.ca_file, raw.smtp.ca_file) if ca)
-    secrets = [(key, config.resolve(value)) for key, value in (
-        ("github.token_file", raw.github.token_file),
-        ("github.private_key_file", raw.github.private_key_file),
-        ("imap.password_file", raw.imap.password_file),
-        ("imap.oauth2_token_file", raw.imap.oauth2_token_file),
-        ("smtp.password_file", raw.smtp.password_file),
-        ("web.webhook_secret_file", raw.web.webhook_secret_file),
-    ) if value]
-    return files, secrets
-
-
-def _closed_to_others(path: Path) -> Path | None:
-    """The first of `path`'s directories that others may not enter, or `path` itself if others
-    may not read it; None when an unprivileged user can read it."""
-    for directory in reversed(path.absolute().parents):
-        with contextlib.suppress(OSError):
-            if not directory.stat().st_mode & stat.S_IXOTH:
-                return directory
-    try:
-        return None if path.stat().st_mode & stat.S_IROTH else path
-    except OSError:
-        return None  # missing: the loaders report that
-
-
-UNIT = "visit-gateway.service"
-
-
-def parse_unit_properties(text: str) -> dict[str, str]:
-    """`systemctl show -p A,B` output: KEY=value lines."""
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
-
-
-def installed_unit_uses_dynamic_user() -> bool:
-    """Whether systemd has the gateway's unit loaded, running as a dynamic user."""
-    try:
-        shown = subprocess.run(["systemctl", "show", UNIT, "-p", "LoadState,DynamicUser"],
-                               capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    props = parse_unit_properties(shown.stdout)
-    return props.get("LoadState") == "loaded" and props.get("DynamicUser") == "yes"
-
-
-def check_service_can_read(config: Config) -> Check:
-    """Run as root, every check above passes even for files only root may read, while the
-    installed unit runs as a dynamic user (DynamicUser=) that reads them as "others". So then,
-    the files the daemon opens must be readable by others."""
-    name = "the service's user can read its files"
-    files, secrets = _service_reads(config)
-    for path in files:
-        closed = _closed_to_others(path)
-        if closed is not None:
-            what = "directory" if closed != path else "file"
-            return failed(name, f"{what} {closed} is closed to other users, and the unit runs "
-                          f"as a dynamic user, so it could not read {path}",
-                          f"chmod o+{'x' if what == 'directory' else 'r'} {closed}")
-    for key, path in secrets:
-        if _closed_to_others(path) is not None:
-            return failed(name, f"{key} {path} is root-only, and the unit runs as a dynamic "
-                          "user, so it could not read it",
-                          f"remove {key} and hand the secret over with LoadCredential= "
-                          "(docs/systemd.md)")
-    return passed(name, f"{len(files) + len(secrets)} files, checked for the unit's dynamic "
-                  "user because this ran as root")
 
 
 # Where docs/systemd.md puts the secrets the unit hands over with LoadCredential=.

@@ -14,7 +14,7 @@ import pytest
 
 from gateway import checks
 from gateway.businesstime import BusinessCalendar
-from gateway.checks import check_database, check_service_can_read, parse_unit_properties
+from gateway.checks_host import check_database, check_service_can_read, parse_unit_properties
 from gateway.config import Config, parse_config
 from gateway.errors import ConfigError
 from gateway.schedule_file import load_schedule

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from gateway.checks import check_database
+from gateway.checks_host import check_database
 from gateway.cli import main
 from gateway.config import parse_config
 
