@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from gateway.models import RawArrival
 from gateway.schema import (
     effort,
+    kv,
     mailbox_state,
     message_ids,
     messages,
@@ -418,6 +419,16 @@ class Tx:
                     folder=folder, uidvalidity=uidvalidity, last_uid=last_uid, updated_at=now
                 )
             )
+
+    # -- small named values (kv) --------------------------------------------------------------
+
+    def get_value(self, key: str) -> str | None:
+        return self.conn.execute(sa.select(kv.c.value).where(kv.c.key == key)).scalar()
+
+    def put_value(self, key: str, value: str, *, now: dt.datetime) -> None:
+        if self.conn.execute(kv.update().where(kv.c.key == key)
+                             .values(value=value, updated_at=now)).rowcount == 0:
+            self.conn.execute(kv.insert().values(key=key, value=value, updated_at=now))
 
 
 _MESSAGES_BY_KEYS = sa.select(messages).where(

@@ -21,7 +21,7 @@ import structlog
 
 from gateway.businesstime import BusinessCalendar
 from gateway.inbound.thread import issue_thread_id
-from gateway.schema import deliveries, effort, gh_comments, kv, threads
+from gateway.schema import deliveries, effort, gh_comments, threads
 from gateway.spend import parse_spend
 from gateway.store import OutboxRow, Store, Tx, insert_or_ignore, queue_rows
 from gateway.tracking import (
@@ -208,14 +208,11 @@ class TrackingService:
 
     def cursor(self, name: str) -> str | None:
         with self.store.read() as tx:
-            row = tx.conn.execute(sa.select(kv.c.value).where(kv.c.key == name)).first()
-            return row.value if row is not None else None
+            return tx.get_value(name)
 
     def set_cursor(self, name: str, value: str, now: dt.datetime) -> None:
         with self.store.tx() as tx:
-            if tx.conn.execute(kv.update().where(kv.c.key == name)
-                               .values(value=value, updated_at=now)).rowcount == 0:
-                tx.conn.execute(kv.insert().values(key=name, value=value, updated_at=now))
+            tx.put_value(name, value, now=now)
 
 
 def _columns(issue: TrackedIssue) -> dict[str, Any]:

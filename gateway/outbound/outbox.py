@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gateway.schema import kv, message_ids, messages, outbox, threads
+from gateway.schema import message_ids, messages, outbox, threads
 from gateway.store import OutboxRow, Store, Tx, queue_rows
 
 OPEN = ("pending", "sending")
@@ -198,10 +198,8 @@ class Outbox:
             newest = [tx.conn.execute(sa.select(sa.func.max(column))).scalar()
                       for column in (outbox.c.updated_at, messages.c.received_at)]
             since = max((t for t in newest if t is not None), default=now)
-            value = json.dumps({"at": now.isoformat(), "since": since.isoformat()})
-            if tx.conn.execute(kv.update().where(kv.c.key == RESTORE_KEY)
-                               .values(value=value, updated_at=now)).rowcount == 0:
-                tx.conn.execute(kv.insert().values(key=RESTORE_KEY, value=value, updated_at=now))
+            tx.put_value(RESTORE_KEY, json.dumps({"at": now.isoformat(),
+                                                  "since": since.isoformat()}), now=now)
             result = tx.conn.execute(outbox.update().where(
                 outbox.c.status == "pending",
                 outbox.c.kind.in_(MARKED_KINDS),
@@ -211,7 +209,7 @@ class Outbox:
     def restore(self) -> Restore | None:
         """The last restore `recheck` recorded, if any."""
         with self.store.read() as tx:
-            value = tx.conn.execute(sa.select(kv.c.value).where(kv.c.key == RESTORE_KEY)).scalar()
+            value = tx.get_value(RESTORE_KEY)
         if value is None:
             return None
         data = json.loads(value)
