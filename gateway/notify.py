@@ -37,7 +37,6 @@ from gateway.outbound.mail import OutboundMail
 from gateway.outbound.render import IssueRef, Renderer, TextBlock
 from gateway.schedule import Person, Schedule
 from gateway.schema import jobs, messages, threads
-from gateway.schema import thread_customers as customers_table
 from gateway.store import OutboxRow, Store, Tx, insert_or_ignore, queue_rows
 from gateway.tracking import CommentEvent
 
@@ -124,20 +123,15 @@ class Notifier:
         ctx = self.ctx
         if not ctx.settings.relay_comments:
             return None
-        text, reason = relay_text(event.body), ""
-        thread = tx.conn.execute(sa.select(threads).where(threads.c.thread_id == thread_id)).first()
-        customers = tuple(r.address for r in tx.conn.execute(
-            sa.select(customers_table.c.address).where(customers_table.c.thread_id == thread_id)))
+        text = relay_text(event.body)
         if text is None:
-            reason = "internal-or-empty"
-        elif event.at < now - RELAY_MAX_AGE:
-            reason = "too-old"
-        elif thread is None or thread.root_key is None or not customers:
-            reason = "no-mail-thread"
-        if reason or thread is None or text is None:
-            log.info("notify.relay_skipped", issue=event.number, comment=event.comment_id,
-                     reason=reason)
-            return None
+            return self._relay_skipped(event, "internal-or-empty")
+        if event.at < now - RELAY_MAX_AGE:
+            return self._relay_skipped(event, "too-old")
+        thread = tx.conn.execute(sa.select(threads).where(threads.c.thread_id == thread_id)).first()
+        customers = tx.customers(thread_id)
+        if thread is None or thread.root_key is None or not customers:
+            return self._relay_skipped(event, "no-mail-thread")
         root_id = thread.root_key.removeprefix("mid:") if thread.root_key.startswith(
             "mid:") else None
         person = self._person(event.author)
@@ -153,6 +147,12 @@ class Notifier:
             thread_id=thread_id, on_behalf_of=person.name if person else event.author)
         return OutboxRow(key=f"mail:relay:{event.comment_id}", kind="send_mail",
                          thread_id=thread_id, message_key=None, payload=mail.as_payload())
+
+    def _relay_skipped(self, event: CommentEvent, reason: str) -> OutboxRow | None:
+        """Log why the comment is not mailed; None, for `relay_row` to return."""
+        log.info("notify.relay_skipped", issue=event.number, comment=event.comment_id,
+                 reason=reason)
+        return None
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -257,9 +257,7 @@ class Notifier:
         rows = tx.conn.execute(sa.select(threads).where(threads.c.issue_number.is_not(None)))
         found: list[OpenIssue] = []
         for row in rows:
-            customers = tuple(r.address for r in tx.conn.execute(
-                sa.select(customers_table.c.address).where(
-                    customers_table.c.thread_id == row.thread_id)))
+            customers = tuple(tx.customers(row.thread_id))
             root_id = None
             if row.root_key and row.root_key.startswith("mid:"):
                 root_id = row.root_key.removeprefix("mid:")
