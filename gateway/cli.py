@@ -241,18 +241,21 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from gateway.report import build_report
-    from gateway.report_data import default_range, load_rows, report_weeks
+    from gateway.report_data import default_range, load_rows, recent_weeks, report_weeks
     from gateway.report_render import RENDERERS
     from gateway.wiring import require_schedule
 
     config = _config(args)
     calendar, schedule = require_schedule(config)
-    now = SystemClock().now()
-    since, until = default_range(calendar.local(now).date())
-    since, until = args.since or since, args.until or until
-    if until < since:
-        raise UsageError(f"report: --until {until} is before --since {since}")
-    weeks = report_weeks(schedule, calendar, since, until)
+    now = args.at or SystemClock().now()
+    if args.since is None and args.until is None:
+        weeks = recent_weeks(schedule, now)
+    else:
+        since, until = default_range(calendar.local(now).date())
+        since, until = args.since or since, args.until or until
+        if until < since:
+            raise UsageError(f"report: --until {until} is before --since {since}")
+        weeks = report_weeks(schedule, calendar, since, until)
     store = _open_existing_store(config, "report")
     try:
         rows = load_rows(store, before=weeks[-1].end)
@@ -354,6 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", parents=[common],
                             help="response times and load per rotation week, person and label")
+    report.add_argument("--at", type=parse_instant, metavar="T",
+                        help="report as it stood at T, ISO 8601 with offset (default: now)")
     report.add_argument("--since", type=parse_date, metavar="D",
                         help="first local day, ISO (default: 11 weeks before today)")
     report.add_argument("--until", type=parse_date, metavar="D",

@@ -1,7 +1,7 @@
 """Read what `gateway.report` aggregates from the state store, and pick the report's weeks.
 
 `load_rows` returns plain rows (`ThreadRow`, `EffortRow`, `HandoffRow`); `report_weeks` turns a
-date range into rotation weeks. All filtering by period happens in `report.build_report`: the
+date range into rotation weeks and `recent_weeks` picks the default ones for an instant. All filtering by period happens in `report.build_report`: the
 store holds one team's traffic, a few thousand threads at most.
 """
 
@@ -80,8 +80,18 @@ def _handoff(r: sa.RowMapping) -> HandoffRow | None:
 
 
 def default_range(today: dt.date) -> tuple[dt.date, dt.date]:
-    """The last 12 rotation weeks: from 11 weeks before `today` to `today`."""
+    """The dates to fill in when only one of --since/--until is given: 11 weeks before `today`
+    to `today`. With neither, the report uses `recent_weeks` instead."""
     return today - dt.timedelta(weeks=DEFAULT_WEEKS - 1), today
+
+
+def recent_weeks(schedule: Schedule, now: dt.datetime, n: int = DEFAULT_WEEKS) -> list[Duty]:
+    """The last `n` rotation weeks, the one under way at `now` included, whatever the day and
+    hour (a Sunday evening counts the week that began on Monday, not just the 11 before it)."""
+    start = schedule.week_start(now)
+    for _ in range(n - 1):
+        start = schedule.week_start(start - dt.timedelta(microseconds=1))
+    return schedule.weeks(start, n)
 
 
 def report_weeks(schedule: Schedule, calendar: BusinessCalendar, since: dt.date,

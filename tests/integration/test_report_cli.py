@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image, ImageChops
@@ -18,7 +20,9 @@ from ..conftest import EXAMPLE_CONFIG
 from ..unit.test_report import build_month_db
 
 ROOT = EXAMPLE_CONFIG.parent
-MONTH = ("--since", "2026-04-13", "--until", "2026-05-10")
+# The month of tests/unit/test_report.py, reported as it stood when its last week ended (the
+# report's "now" is injected: the suite also runs under faketime, in March 2026 among others).
+MONTH = ("--since", "2026-04-13", "--until", "2026-05-10", "--at", "2026-05-11T08:00-07:00")
 
 
 @pytest.fixture
@@ -84,9 +88,27 @@ def test_report_refuses_bad_dates(config: Path) -> None:
 
 
 def test_report_default_range_is_twelve_weeks(config: Path) -> None:
+    """Whatever the clock says (the suite also runs under faketime): the 12 weeks end with the
+    one under way."""
+    before = dt.datetime.now(dt.UTC)
     done = run(config, "--format", "json")
+    after = dt.datetime.now(dt.UTC)
     assert done.returncode == 0, done.stderr
-    assert len(json.loads(done.stdout)["weeks"]) == 12
+    starts = [dt.date.fromisoformat(w["week"]) for w in json.loads(done.stdout)["weeks"]]
+    assert len(starts) == 12
+    assert all((b - a).days == 7 for a, b in zip(starts, starts[1:], strict=False))
+    # The last week began at most 7 local days before the run (a Monday before 08:00 still
+    # belongs to the week that began the Monday before) and not after it.
+    la = ZoneInfo("America/Los_Angeles")
+    assert starts[-1] <= after.astimezone(la).date()
+    assert (before.astimezone(la).date() - starts[-1]).days <= 7
+
+
+def test_report_default_weeks_at_an_injected_sunday_night(config: Path) -> None:
+    done = run(config, "--format", "json", "--at", "2026-12-06T23:30-08:00")
+    assert done.returncode == 0, done.stderr
+    starts = [w["week"] for w in json.loads(done.stdout)["weeks"]]
+    assert len(starts) == 12 and starts[0] == "2026-09-14" and starts[-1] == "2026-11-30"
 
 
 # ---- the HTML page as a person sees it: rendered by headless Chromium ------------------------

@@ -42,7 +42,7 @@ from gateway.report import (
     median,
     percentile,
 )
-from gateway.report_data import load_rows, report_weeks
+from gateway.report_data import load_rows, recent_weeks, report_weeks
 from gateway.report_render import (
     axis_ticks,
     bar_chart,
@@ -385,3 +385,30 @@ def test_the_first_rotated_label_stays_inside_the_chart() -> None:
     first = re.search(r'<text x="([\d.]+)" y="[\d.]+" text-anchor="end" transform', svg)
     assert first is not None
     assert float(first.group(1)) - 0.87 * 6.2 * len(categories[0]) >= 0
+
+
+# Every instant the suite must pass at (issue 12), and the edges of a rotation week: the week
+# under way is always the last of the 12, whatever the day, hour, holiday or DST switch.
+@pytest.mark.parametrize("now", [
+    dt.datetime(2026, 12, 5, 12, 0, tzinfo=LA),     # Saturday
+    dt.datetime(2026, 12, 6, 23, 30, tzinfo=LA),    # Sunday night
+    dt.datetime(2026, 12, 25, 9, 0, tzinfo=LA),     # a holiday, in business hours
+    dt.datetime(2026, 3, 8, 3, 30, tzinfo=LA),      # just after spring forward
+    dt.datetime(2026, 11, 1, 1, 30, fold=0, tzinfo=LA),  # inside the repeated hour
+    dt.datetime(2026, 11, 1, 1, 30, fold=1, tzinfo=LA),
+    dt.datetime(2026, 12, 31, 23, 59, tzinfo=LA),
+    dt.datetime(2028, 2, 29, 12, 0, tzinfo=LA),
+    dt.datetime(2026, 12, 7, 7, 59, tzinfo=LA),     # Monday, a minute before the handoff
+    dt.datetime(2026, 12, 7, 8, 0, tzinfo=LA),      # Monday, the handoff itself
+])
+def test_recent_weeks_are_twelve_ending_with_the_week_under_way(now: dt.datetime) -> None:
+    config = load_config(EXAMPLE_CONFIG, env={})
+    calendar = business_calendar(config)
+    schedule = duty_schedule(config, calendar)
+    assert schedule is not None
+    weeks = recent_weeks(schedule, now)
+    assert len(weeks) == 12
+    assert weeks[-1].start <= now < weeks[-1].end
+    assert all(a.end == b.start for a, b in pairwise(weeks))
+    assert all(w.start.astimezone(LA).weekday() == 0 for w in weeks)
+    assert all(w.start.astimezone(LA).time() == dt.time(8, 0) for w in weeks)
