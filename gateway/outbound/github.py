@@ -17,9 +17,11 @@ Blocking: call it from the writer's thread, never from the event loop.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -99,8 +101,17 @@ class IssueTracker(Protocol):
     def set_assignee(self, number: int, login: str) -> tuple[str, ...]: ...
 
 
+MAX_RETRY_AFTER = 3600.0  # GitHub's limits reset hourly; a larger (or non-finite) value is bad
+
+
 def _retry_after(exc: GithubException, secondary_wait: float) -> float:
-    """Seconds to wait, from GitHub's headers (docs: 'rate limits for the REST API')."""
+    """Seconds to wait, from GitHub's headers (docs: 'rate limits for the REST API'), between
+    1 s and an hour whatever the headers say."""
+    wait = _header_wait(exc, secondary_wait)
+    return min(max(wait, 1.0), MAX_RETRY_AFTER) if math.isfinite(wait) else MAX_RETRY_AFTER
+
+
+def _header_wait(exc: GithubException, secondary_wait: float) -> float:
     headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
     if "retry-after" in headers:
         try:
@@ -164,38 +175,52 @@ class GitHubTracker:
         if isinstance(exc, GithubException):
             if _is_rate_limit(exc):
                 return RateLimited(_message(exc), _retry_after(exc, self._secondary_wait))
-            if exc.status == 401:
+            status = exc.status if isinstance(exc.status, int) else 0
+            if status == 401:
                 return GitHubAuthError(f"GitHub rejected the token: {_message(exc)}")
-            if exc.status >= 500:
-                reason = f"GitHub answered {exc.status}"
+            if status >= 500 or status < 400:  # a 5xx, or an answer that is no HTTP error
+                reason = f"GitHub answered {status or 'something unreadable'}"
                 return OutcomeUnknown(reason) if write else TransientError(reason)
-            if exc.status == 403:
+            if status == 403:
                 return GitHubAuthError(f"the token may not do this: {_message(exc)}")
-            return WriteRejected(exc.status, _message(exc))
+            return WriteRejected(status, _message(exc))
         if isinstance(exc, requests.exceptions.RequestException | ConnectionError | TimeoutError):
             reason = f"no answer from GitHub ({type(exc).__name__})"
             return OutcomeUnknown(reason) if write else TransientError(reason)
         return exc
 
-    def _call(self, write: bool, func: Any, *args: Any, **kwargs: Any) -> Any:
+    @contextlib.contextmanager
+    def _translated(self, *, write: bool = False) -> Iterator[None]:
+        """Every GitHub call runs inside one of these: PyGithub makes requests where it is not
+        obvious (a lazy object completing itself, the next page of a list, `get_user`), so the
+        whole method body is wrapped, not the one call that looks like a request. A
+        malformed answer is a transient failure (or an unclear write), never a crash."""
         try:
-            return func(*args, **kwargs)
+            yield
         except (GithubException, requests.exceptions.RequestException, ConnectionError,
                 TimeoutError) as exc:
             raise self._fail(exc, write=write) from exc
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            reason = f"GitHub's answer could not be read ({type(exc).__name__})"
+            raise (OutcomeUnknown(reason) if write else TransientError(reason)) from exc
+
+    def _call(self, write: bool, func: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._translated(write=write):
+            return func(*args, **kwargs)
 
     # -- reads ------------------------------------------------------------------------------
 
     def check_repository(self) -> None:
         """Fail fast with a clear error when the token or repository is wrong."""
         try:
-            _ = self._repo.id  # completing the lazy object is one GET /repos/{owner}/{repo}
-        except github.UnknownObjectException:
+            with self._translated():
+                _ = self._repo.id  # completing the lazy object: GET /repos/{owner}/{repo}
+        except WriteRejected as exc:
+            if exc.status != 404:
+                raise
             raise RepositoryNotFound(
                 f"repository {self._repository} does not exist or the token cannot see it"
             ) from None
-        except (GithubException, requests.exceptions.RequestException) as exc:
-            raise self._fail(exc, write=False) from exc
 
     def can_assign(self, login: str) -> bool:
         try:
@@ -205,54 +230,44 @@ class GitHubTracker:
 
     def find_issue(self, marker: str, since: dt.datetime) -> CreatedIssue | None:
         """An issue by the bot, updated since `since`, whose body carries `marker`."""
-        issues = self._call(False, self._repo.get_issues, state="all", sort="created",
-                            direction="desc", since=since, creator=self._gh.get_user(self._bot))
-        try:
+        with self._translated():
+            issues = self._repo.get_issues(state="all", sort="created", direction="desc",
+                                           since=since, creator=self._gh.get_user(self._bot))
             for issue in issues:
                 if marker in (issue.body or ""):
                     return CreatedIssue(issue.number, issue.html_url,
                                         tuple(a.login for a in issue.assignees))
-        except (GithubException, requests.exceptions.RequestException) as exc:
-            raise self._fail(exc, write=False) from exc
         return None
 
     def find_comment(self, number: int, marker: str, since: dt.datetime) -> CreatedComment | None:
-        comments = self._call(False, self._repo.get_issue(number).get_comments, since=since)
-        try:
-            for comment in comments:
+        with self._translated():
+            for comment in self._repo.get_issue(number).get_comments(since=since):
                 if marker in (comment.body or ""):
                     return CreatedComment(comment.id, comment.html_url)
-        except (GithubException, requests.exceptions.RequestException) as exc:
-            raise self._fail(exc, write=False) from exc
         return None
 
     def comments_since(self, since: dt.datetime) -> list[RemoteComment]:
         """Every comment in the repository updated since `since`, oldest first
         (`GET /repos/{owner}/{repo}/issues/comments?since=`)."""
-        pages = self._call(False, self._repo.get_issues_comments, sort="updated",
-                           direction="asc", since=since)
         out: list[RemoteComment] = []
-        try:
-            for comment in pages:
+        with self._translated():
+            for comment in self._repo.get_issues_comments(sort="updated", direction="asc",
+                                                          since=since):
                 number = int(comment.issue_url.rstrip("/").rsplit("/", 1)[1])
                 out.append(RemoteComment(comment.id, number, comment.user.login,
                                          _utc(comment.created_at), _utc(comment.updated_at),
                                          comment.body or ""))
-        except (GithubException, requests.exceptions.RequestException) as exc:
-            raise self._fail(exc, write=False) from exc
         return out
 
     def issue(self, number: int) -> RemoteIssue:
-        issue = self._repo.get_issue(number)
-        try:
+        with self._translated():
+            issue = self._repo.get_issue(number)
             return RemoteIssue(
                 number=issue.number, author=issue.user.login, created_at=_utc(issue.created_at),
                 updated_at=_utc(issue.updated_at),
                 closed_at=_utc(issue.closed_at) if issue.closed_at else None, state=issue.state,
                 assignees=tuple(a.login for a in issue.assignees),
                 labels=tuple(label.name for label in issue.labels))
-        except (GithubException, requests.exceptions.RequestException) as exc:
-            raise self._fail(exc, write=False) from exc
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -261,16 +276,19 @@ class GitHubTracker:
         kwargs: dict[str, Any] = {"title": title, "body": body, "labels": list(labels)}
         if assignee:
             kwargs["assignees"] = [assignee]
-        issue = self._call(True, self._repo.create_issue, **kwargs)
-        return CreatedIssue(issue.number, issue.html_url, tuple(a.login for a in issue.assignees))
+        with self._translated(write=True):
+            issue = self._repo.create_issue(**kwargs)
+            return CreatedIssue(issue.number, issue.html_url,
+                                tuple(a.login for a in issue.assignees))
 
     def set_assignee(self, number: int, login: str) -> tuple[str, ...]:
         """Make `login` the issue's only assignee (idempotent: a repeat changes nothing)."""
-        issue = self._call(True, self._repo.get_issue(number).edit, assignees=[login])
-        del issue
-        current = self._call(False, lambda: self._repo.get_issue(number).assignees)
-        return tuple(a.login for a in current)
+        with self._translated(write=True):
+            self._repo.get_issue(number).edit(assignees=[login])
+        with self._translated():
+            return tuple(a.login for a in self._repo.get_issue(number).assignees)
 
     def add_comment(self, number: int, body: str) -> CreatedComment:
-        comment = self._call(True, self._repo.get_issue(number).create_comment, body)
-        return CreatedComment(comment.id, comment.html_url)
+        with self._translated(write=True):
+            comment = self._repo.get_issue(number).create_comment(body)
+            return CreatedComment(comment.id, comment.html_url)

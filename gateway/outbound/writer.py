@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
 import structlog
 
 from gateway.clock import Clock
@@ -166,6 +167,16 @@ class GitHubWriter:
             self.outbox.fail(item, self.clock.now(), str(exc))
             self.status.count("rejected")
             bound.error("github.write_failed", reason=str(exc))
+        except sa.exc.SQLAlchemyError:
+            raise  # the store itself failed: the component stops, the daemon says why
+        except Exception as exc:  # a bug: this row backs off, the writer and the others go on
+            at = self.clock.now() + self._backoff(item.attempts + 1)
+            # It may have been written: "sending" makes the next try look for its marker.
+            self.outbox.reschedule(item, self.clock.now(), status="sending",
+                                   error=f"internal error ({type(exc).__name__})", at=at)
+            self.status.count("error")
+            self.status.last_error = f"internal error ({type(exc).__name__})"
+            bound.exception("github.row_error", retry_at=at.isoformat())
 
     def _restore(self, item: OutboxItem) -> Restore | None:
         """The database restore this row's write may repeat a write from before, if any."""

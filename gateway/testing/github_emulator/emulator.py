@@ -275,11 +275,14 @@ class Emulator:
         status: int = 502,
         delay: float = 0.0,
         delay_max: float | None = None,
+        skip: int = 0,
     ) -> FaultRule:
         """Schedule a fault; see `faults.py`. `path` is a route template such as
-        "/repos/{owner}/{repo}/issues", a concrete path, or a glob."""
+        "/repos/{owner}/{repo}/issues", a concrete path, or a glob; the first `skip` matching
+        requests pass untouched."""
         return self.faults.add(
-            FaultRule(FaultKind(kind), method, path, times, probability, status, delay, delay_max)
+            FaultRule(FaultKind(kind), method, path, times, probability, status, delay, delay_max,
+                      skip)
         )
 
     def clear_faults(self, *, reseed: int | None = None) -> None:

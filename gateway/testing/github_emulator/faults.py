@@ -2,7 +2,8 @@
 
 A rule names a fault kind, the requests it applies to (method and route template or concrete
 path, either may be None for "any"), and when it fires: the next `times` matching requests, or
-each one with `probability` (both together: at most `times` firings). Random choices come from a
+each one with `probability` (both together: at most `times` firings), after letting the first
+`skip` matching requests through (to fail exactly the n-th call of a kind). Random choices come from a
 `random.Random(seed)`, so a run with the same seed and request order fails the same way. The
 pipeline (`pipeline.py`) carries faults out; this module only decides.
 
@@ -48,7 +49,9 @@ class FaultRule:
     status: int = 502
     delay: float = 0.0
     delay_max: float | None = None
+    skip: int = 0
     fired: int = 0
+    skipped: int = 0
 
     def matches(self, method: str, template: str | None, path: str) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
@@ -102,6 +105,9 @@ class FaultPlan:
         with self._lock:
             for rule in self.rules:
                 if rule.exhausted or not rule.matches(method, template, path):
+                    continue
+                if rule.skipped < rule.skip:
+                    rule.skipped += 1
                     continue
                 if failing and rule.kind is not FaultKind.LATENCY:
                     continue  # one failure per request
