@@ -2,9 +2,11 @@
 
 Layout: a header line (display name, masked address, local time), the new text, the stripped
 quote and signature collapsed in a `<details>` block, the attachment list, and the hidden
-marker that lets the writer find this exact body again after a crash. Bodies stay under
-GitHub's 65,536-character limit: the collapsed part goes first, then the text is truncated with
-a note. Pure.
+marker that lets the writer find this exact body again after a crash. Everything the sender
+controls is escaped (`gateway.inbound.safe_markdown`) and bounded: the display name, each file
+name, the number of attachments listed. Bodies stay under GitHub's 65,536-character limit,
+counting every part: the collapsed part goes first, then the text is cut with a note. A body
+that fails the final check is sent as one literal block. Pure.
 """
 
 from __future__ import annotations
@@ -14,8 +16,27 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from gateway.inbound.clean import CleanBody
+from gateway.inbound.safe_markdown import (
+    body_problems,
+    code_span,
+    escape_text,
+    literal_block,
+    neutral_markdown,
+    strip_bidi,
+)
 from gateway.inbound.thread import marker
 from gateway.models import Address, Attachment, Email
+
+# Bounds on what the sender controls in the header and the attachment list, so that the text
+# of the mail keeps its room under GitHub's limit (a 70,000-character display name must not
+# make GitHub refuse the body).
+MAX_NAME = 200
+MAX_ADDRESS = 320
+MAX_FILENAME = 120
+MAX_CONTENT_TYPE = 80
+MAX_ATTACHMENTS = 20
+_DETAILS_OPEN = "<details><summary>Quoted text and signature</summary>"
+_TEMPLATE_HTML = frozenset({_DETAILS_OPEN, "</details>"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,14 +61,26 @@ def _human_size(size: int) -> str:
     return f"{size} bytes"
 
 
+def _one_line(text: str, limit: int) -> str:
+    """`text` on one line (controls and line breaks as spaces, no bidi controls), at most
+    `limit` characters: a header field must not open a block or push the body over the limit."""
+    text = strip_bidi(text, marks=True)
+    if not text.isprintable():
+        text = "".join(char if char.isprintable() else " " for char in text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def header_line(sender: Address | None, date: dt.datetime | None, settings: BodySettings) -> str:
+    """`**Name** (`j…@univ.edu`) wrote on …:`, the name escaped like any text of the mail."""
     if sender is None:
         who = "Unknown sender"
     else:
-        shown = sender.addr if settings.show_full_address else mask_address(sender.addr)
-        name = sender.name.replace("*", "").replace("`", "").strip()
-        # In backticks: "j…@univ.edu" would otherwise read as a mention of user "univ".
-        who = f"**{name}** (`{shown}`)" if name else f"`{shown}`"
+        addr = _one_line(sender.addr, MAX_ADDRESS)
+        # In a code span: "j…@univ.edu" would otherwise read as a mention of user "univ".
+        shown = code_span(addr if settings.show_full_address else mask_address(addr))
+        name = _one_line(sender.name, MAX_NAME)
+        who = f"**{escape_text(name, at_line_start=False)}** ({shown})" if name else shown
     when = ""
     if date is not None:
         local = date.astimezone(settings.display_tz)
@@ -55,43 +88,80 @@ def header_line(sender: Address | None, date: dt.datetime | None, settings: Body
     return f"{who} wrote{when}:"
 
 
+def _attachment_line(item: Attachment) -> str:
+    name = strip_bidi(item.filename, marks=True)
+    if len(name) > MAX_FILENAME:  # keep the extension: it says what the file is
+        name = name[: MAX_FILENAME - 21] + "…" + name[-20:]
+    name = _one_line(name, MAX_FILENAME) or "(no name)"
+    kind = escape_text(_one_line(item.content_type, MAX_CONTENT_TYPE), at_line_start=False)
+    inline = ", inline" if item.inline else ""
+    return f"- {code_span(name)} ({kind}, {_human_size(item.size)}{inline})"
+
+
 def attachment_lines(attachments: tuple[Attachment, ...]) -> str:
+    """The attachment list: at most MAX_ATTACHMENTS entries, then how many more and their size."""
     if not attachments:
         return ""
-    items = []
-    for item in attachments:
-        name = item.filename.replace("`", "'")
-        inline = ", inline" if item.inline else ""
-        items.append(f"- `{name}` ({item.content_type}, {_human_size(item.size)}{inline})")
+    items = [_attachment_line(item) for item in attachments[:MAX_ATTACHMENTS]]
+    rest = attachments[MAX_ATTACHMENTS:]
+    if rest:
+        size = _human_size(sum(item.size for item in rest))
+        items.append(f"- … and {len(rest)} more ({size})")
     return "**Attachments** (kept with the original message by the gateway):\n" + "\n".join(items)
 
 
-def _close_fences(text: str) -> str:
-    fences = sum(1 for line in text.split("\n") if line.lstrip().startswith(("```", "~~~")))
-    return text + "\n```" if fences % 2 else text
+_NOTE = (
+    "*[Message truncated by visit-gateway: {shown:,} of {total:,} characters shown. "
+    "The full message is kept in the gateway's store under its key.]*"
+)
+
+
+def _cut(text: str, budget: int) -> tuple[str, int]:
+    """The longest safe prefix of `text` (already neutral Markdown) within `budget` characters,
+    and how many characters of `text` it shows. Cutting can split a code span or a fence, so
+    the prefix is made neutral again: a cut `@mention` must not come back to life."""
+    limit = min(len(text), budget)
+    while limit > 0:
+        shown = neutral_markdown(text[:limit].rstrip(), plain=False)
+        if len(shown) <= budget:
+            return shown, limit
+        limit -= max(len(shown) - budget, 16)
+    return "", 0
+
+
+def _literal_body(parts: tuple[str, ...], mark: str, max_chars: int) -> str:
+    """Everything but the marker as one fenced block: shown literally whatever it contains."""
+    text = "\n\n".join(part for part in parts if part)
+    room = max_chars - len(mark) - 2
+    while True:
+        block = "\n".join(literal_block(text))
+        if len(block) <= room or not text:
+            return f"{block}\n\n{mark}"
+        text = text[: max(len(text) - (len(block) - room) - 1, 0)]
 
 
 def compose_body(email: Email, cleaned: CleanBody, settings: BodySettings) -> str:
+    """The issue or comment body. Every part counts against `settings.max_chars`; the result
+    is checked once more as CommonMark and shown as a literal block if anything is off."""
     head = header_line(email.sender, email.date, settings)
-    tail_parts = [attachment_lines(email.attachments), marker(email.key)]
-    tail = "\n\n".join(part for part in tail_parts if part)
+    mark = marker(email.key)
+    attachments = attachment_lines(email.attachments)
     visible = cleaned.visible or "*(no text)*"
-    details = ""
-    if cleaned.quoted:
-        details = (
-            "<details><summary>Quoted text and signature</summary>\n\n"
-            f"{_close_fences(cleaned.quoted)}\n\n</details>"
+    details = f"{_DETAILS_OPEN}\n\n{cleaned.quoted}\n\n</details>" if cleaned.quoted else ""
+    body = "\n\n".join(part for part in (head, visible, details, attachments, mark) if part)
+    if len(body) > settings.max_chars:
+        # Too long for GitHub: drop the collapsed part first, then cut the text itself.
+        total = len(cleaned.visible) + len(cleaned.quoted)
+        fixed = (head, _NOTE.format(shown=total, total=total), attachments, mark)
+        budget = settings.max_chars - sum(len(part) + 2 for part in fixed if part)
+        shown_text, shown = _cut(visible, budget)
+        note = _NOTE.format(shown=shown, total=total)
+        body = "\n\n".join(
+            part for part in (head, shown_text, note, attachments, mark) if part
         )
-    body = "\n\n".join(part for part in (head, visible, details, tail) if part)
-    if len(body) <= settings.max_chars:
-        return body
-    # Too long for GitHub: drop the collapsed part first, then cut the text itself.
-    note_template = (
-        "*[Message truncated by visit-gateway: {shown:,} of {total:,} characters shown. "
-        "The full message is kept in the gateway's store under its key.]*"
-    )
-    total = len(cleaned.visible) + len(cleaned.quoted)
-    budget = settings.max_chars - len(head) - len(tail) - len(note_template) - 64
-    shown_text = _close_fences(visible[: max(budget, 0)].rstrip())
-    note = note_template.format(shown=min(len(visible), max(budget, 0)), total=total)
-    return "\n\n".join((head, shown_text, note, tail))
+    if len(body) > settings.max_chars or body_problems(
+        body, template_html=_TEMPLATE_HTML, marker=mark
+    ):
+        return _literal_body((head, visible, cleaned.quoted, attachments), mark,
+                             settings.max_chars)
+    return body

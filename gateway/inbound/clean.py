@@ -1,5 +1,5 @@
 """Clean a message body for GitHub: list footer out, HTML to Markdown, quotes and signature
-collapsed, mentions and raw HTML neutralised, pasted patches fenced.
+collapsed, pasted patches fenced, then made safe to render (`gateway.inbound.safe_markdown`).
 
 Pure text functions over strings; the composition of the final issue/comment body (header line,
 attachments, marker, length limit) lives in `gateway.body`. Nothing here does I/O.
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import html2text
 
+from gateway.inbound.safe_markdown import neutral_markdown, strip_bidi
 from gateway.models import Email
 
 _REPLY_PREFIX = re.compile(
@@ -85,8 +86,9 @@ class CleanBody:
 
 
 def issue_title(subject: str, list_prefix: str) -> str:
-    """The subject without the list prefix and reply/forward prefixes, or '(no subject)'."""
-    text = subject
+    """The subject without the list prefix and reply/forward prefixes, or '(no subject)'.
+    Bidirectional controls and marks are dropped: in a title they only serve to disguise it."""
+    text = strip_bidi(subject, marks=True)
     if list_prefix:
         text = text.replace(list_prefix, " ")
     text = _REPLY_PREFIX.sub("", text)
@@ -305,65 +307,11 @@ def fence_patches(text: str) -> str:
     return "\n".join(out)
 
 
-# One pass over prose: inline code spans are kept as they are; a tag or comment opener is
-# escaped (an email must not hide text or forge our marker); an @mention is put in backticks so
-# GitHub does not notify anyone (GitHub logins: alphanumerics and hyphens, up to 39 characters).
-# The leading lookahead lets the regex engine skip to the next candidate character quickly
-# (4x faster on ordinary prose than trying each alternative at every position).
-_DEFUSE = re.compile(
-    r"(?=[`<@])"
-    r"(?:(?P<code>(?P<ticks>`+).+?(?P=ticks))"
-    r"|(?P<html><(?=[A-Za-z!/?]))"
-    r"|(?<![\w`/.@-])@(?P<mention>[A-Za-z0-9][A-Za-z0-9-]{0,38}(?:/[A-Za-z0-9_.-]+)?))"
-)
-
-
-_HEADING = re.compile(r"^#", re.MULTILINE)
-
-
-def _defuse_match(match: re.Match[str]) -> str:
-    if match.group("code") is not None:
-        return match.group(0)  # inline code renders literally: leave it alone
-    if match.group("html") is not None:
-        return "&lt;"
-    return f"`@{match.group('mention')}`"
-
-
-def _neutralize_prose(text: str, escape_headings: bool) -> str:
-    # Each substitution needs its trigger character; most prose has none of them, and a
-    # substring test is far cheaper than letting the regex engine scan for nothing.
-    if escape_headings and "#" in text:
-        text = _HEADING.sub(r"\\#", text)
-    if "@" in text or "<" in text or "`" in text:
-        text = _DEFUSE.sub(_defuse_match, text)
-    return text
-
-
 def neutralize(markdown: str, *, escape_headings: bool) -> str:
-    """Defuse @mentions and raw HTML outside code; optionally escape '#' headings (plain text)."""
-    if "```" not in markdown and "~~~" not in markdown:
-        # No line can open a fence: the whole text is one block of prose.
-        return _neutralize_prose(markdown, escape_headings)
-    out: list[str] = []
-    prose: list[str] = []
-    in_fence = False
-
-    def flush() -> None:
-        if prose:
-            out.append(_neutralize_prose("\n".join(prose), escape_headings))
-            prose.clear()
-
-    for line in markdown.split("\n"):
-        if _FENCE.match(line):
-            flush()
-            in_fence = not in_fence
-            out.append(line)
-        elif in_fence:
-            out.append(line)
-        else:
-            prose.append(line)
-    flush()
-    return "\n".join(out)
+    """Markdown GitHub renders without pinging, linking issues, raw HTML or hidden text
+    (`gateway.inbound.safe_markdown`); `escape_headings` for plain text, where a line starting
+    with '#' is not a heading."""
+    return neutral_markdown(markdown, plain=escape_headings)
 
 
 def clean_body(email: Email, footer_markers: tuple[str, ...]) -> CleanBody:

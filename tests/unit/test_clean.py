@@ -181,7 +181,8 @@ def test_neutralize(text: str, expected: str) -> None:
 
 def test_neutralize_leaves_fenced_code_alone_and_escapes_plain_headings() -> None:
     text = "#include <x.h>\n```\n@user <b>\n```"
-    assert neutralize(text, escape_headings=True) == "\\#include &lt;x.h>\n```\n@user <b>\n```"
+    # Re-serialised from the parse tree: blocks are separated by a blank line.
+    assert neutralize(text, escape_headings=True) == "\\#include &lt;x.h>\n\n```\n@user <b>\n```"
 
 
 def test_fence_patches_wraps_a_git_diff_and_stops_after_it() -> None:
