@@ -1,7 +1,8 @@
 """Response tracking: what GitHub says happened to an issue, and what that means for its thread.
 
 Holds the event values read from GitHub webhook bodies (`IssueEvent`, `CommentEvent`,
-`parse_webhook`, `PayloadError`; reconcile builds the same values from REST objects), the
+`parse_webhook`, which builds them from the bodies `gateway.webhook_payload` checked, and its
+`PayloadError`; reconcile builds the same values from REST objects), the
 per-thread state `TrackedIssue` and the rules that move it (`Rules`, `apply`, `email_response`,
 `issue_opened_on_github`) and the response metrics computed from the state (`response_time`,
 `response_hours`, `deadline`, `met_goal`). Pure: no I/O, no clock, no logging; instants and the
@@ -22,8 +23,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from gateway.businesstime import BusinessCalendar
-from gateway.errors import PermanentError
 from gateway.schedule import Person
+from gateway.webhook_payload import IssueCommentBody, IssuesBody, PayloadError, validate_webhook
 
 IssueAction = Literal["opened", "closed", "reopened", "assigned", "unassigned", "labeled",
                       "unlabeled", "edited", "transferred", "deleted"]
@@ -35,19 +36,6 @@ ISSUE_ACTIONS: tuple[IssueAction, ...] = (
 COMMENT_ACTIONS: tuple[CommentAction, ...] = ("created", "edited", "deleted")
 ISSUE_STATES: tuple[IssueState, ...] = ("open", "closed")
 GOAL = dt.timedelta(hours=4)  # customer-response-process.rst, "Response Time"
-
-
-class PayloadError(PermanentError, ValueError):
-    """A webhook body lacks a field we need, or has the wrong type there (answer 400).
-
-    `field` is the dotted path in the body (``issue.user.login``).
-    """
-
-    def __init__(self, event_name: str, field: str, problem: str) -> None:
-        self.event_name = event_name
-        self.field = field
-        self.problem = problem
-        super().__init__(f"{event_name} payload: {field}: {problem}")
 
 
 def _aware(what: str, t: dt.datetime | None) -> None:
@@ -109,126 +97,60 @@ def parse_webhook(event_name: str, payload: Mapping[str, Any]) -> Event | None:
     `event_name` is the ``X-GitHub-Event`` header. None for other events (``ping``,
     ``installation``, ...), for actions we ignore (locked, pinned, milestoned, ...) and for
     pull requests, which GitHub reports through the same events (``issue.pull_request``).
-    Raises PayloadError when a field we need is missing or malformed.
+    Raises PayloadError when a field we need is missing or malformed (the field types and
+    bounds are `gateway.webhook_payload`'s, the check the web edge made already).
     """
-    if event_name not in ("issues", "issue_comment"):
-        return None
-    if not isinstance(payload, Mapping):
-        raise PayloadError(event_name, "(body)", "not a JSON object")
-    raw = _text(event_name, payload, "action")
-    if event_name == "issues":
-        issue_action = next((a for a in ISSUE_ACTIONS if a == raw), None)
-        if issue_action is None or _is_pull_request(event_name, payload):
-            return None
-        return _issue_event(payload, issue_action)
-    comment_action = next((a for a in COMMENT_ACTIONS if a == raw), None)
-    if comment_action is None or _is_pull_request(event_name, payload):
-        return None
-    return _comment_event(payload, comment_action)
+    body = validate_webhook(event_name, payload)
+    if isinstance(body, IssuesBody):
+        issue_action = next((a for a in ISSUE_ACTIONS if a == body.action), None)
+        return None if issue_action is None else _issue_event(body, issue_action)
+    if isinstance(body, IssueCommentBody):
+        comment_action = next((a for a in COMMENT_ACTIONS if a == body.action), None)
+        return None if comment_action is None else _comment_event(body, comment_action)
+    return None
 
 
-def _is_pull_request(event_name: str, payload: Mapping[str, Any]) -> bool:
-    issue = _field(event_name, payload, "issue")
-    if not isinstance(issue, Mapping):
-        raise PayloadError(event_name, "issue", "expected an object")
-    return issue.get("pull_request") is not None
-
-
-def _issue_event(p: Mapping[str, Any], action: IssueAction) -> IssueEvent:
-    name = "issues"
-    state = _text(name, p, "issue.state")
-    known_state = next((s for s in ISSUE_STATES if s == state), None)
-    if known_state is None:
-        raise PayloadError(name, "issue.state", f"expected open or closed, got {state!r}")
-    created = _time(name, p, "issue.created_at")
+def _issue_event(p: IssuesBody, action: IssueAction) -> IssueEvent:
+    issue = p.issue
     if action == "opened":
-        at = created
+        at = issue.created_at
     elif action == "closed":
-        at = _time(name, p, "issue.closed_at")
+        if issue.closed_at is None:
+            raise PayloadError("issues", "issue.closed_at", "missing")
+        at = issue.closed_at
     else:
-        at = _time(name, p, "issue.updated_at")
-    assignees = _named(name, p, "issue.assignees", "login")
-    labels = _named(name, p, "issue.labels", "name")
+        at = issue.updated_at
+    assignees = tuple(user.login for user in issue.assignees)
+    labels = tuple(label.name for label in issue.labels)
     # The event names the assignee or label it added or removed. Real payloads already show
     # the issue after the change; GitHub's documented examples do not, so apply it here too.
-    if action in ("assigned", "unassigned") and isinstance(p.get("assignee"), Mapping):
-        assignees = _change(assignees, _text(name, p, "assignee.login"), action == "assigned")
-    if action in ("labeled", "unlabeled") and isinstance(p.get("label"), Mapping):
-        labels = _change(labels, _text(name, p, "label.name"), action == "labeled")
+    if action in ("assigned", "unassigned") and p.assignee is not None:
+        assignees = _change(assignees, p.assignee.login, action == "assigned")
+    if action in ("labeled", "unlabeled") and p.label is not None:
+        labels = _change(labels, p.label.name, action == "labeled")
     new_number = new_repository = None
     if action == "transferred":
-        new_number = _int(name, p, "changes.new_issue.number")
-        new_repository = _text(name, p, "changes.new_repository.full_name")
+        if p.changes is None:
+            raise PayloadError("issues", "changes", "missing")
+        if p.changes.new_issue is None:
+            raise PayloadError("issues", "changes.new_issue", "missing")
+        if p.changes.new_repository is None:
+            raise PayloadError("issues", "changes.new_repository", "missing")
+        new_number = p.changes.new_issue.number
+        new_repository = p.changes.new_repository.full_name
     return IssueEvent(
-        action=action, number=_int(name, p, "issue.number"), actor=_text(name, p, "sender.login"),
-        at=at, issue_author=_text(name, p, "issue.user.login"), issue_created_at=created,
-        state=known_state, assignees=assignees, labels=labels,
-        repository=_text(name, p, "repository.full_name"), new_number=new_number,
-        new_repository=new_repository)
+        action=action, number=issue.number, actor=p.sender.login, at=at,
+        issue_author=issue.user.login, issue_created_at=issue.created_at, state=issue.state,
+        assignees=assignees, labels=labels, repository=p.repository.full_name,
+        new_number=new_number, new_repository=new_repository)
 
 
-def _comment_event(p: Mapping[str, Any], action: CommentAction) -> CommentEvent:
-    name = "issue_comment"
-    body = _field(name, p, "comment").get("body")
-    if not isinstance(body, str | None):
-        raise PayloadError(name, "comment.body", f"expected text, got {type(body).__name__}")
+def _comment_event(p: IssueCommentBody, action: CommentAction) -> CommentEvent:
+    comment = p.comment
     return CommentEvent(
-        action=action, number=_int(name, p, "issue.number"),
-        comment_id=_int(name, p, "comment.id"), author=_text(name, p, "comment.user.login"),
-        at=_time(name, p, "comment.created_at"), body=body or "",
-        issue_author=_text(name, p, "issue.user.login"),
-        repository=_text(name, p, "repository.full_name"))
-
-
-def _field(event_name: str, payload: Mapping[str, Any], path: str) -> Any:
-    node: Any = payload
-    walked: list[str] = []
-    for key in path.split("."):
-        if not isinstance(node, Mapping):
-            raise PayloadError(event_name, ".".join(walked), "expected an object")
-        walked.append(key)
-        node = node.get(key)
-        if node is None:
-            raise PayloadError(event_name, ".".join(walked), "missing")
-    return node
-
-
-def _text(event_name: str, payload: Mapping[str, Any], path: str) -> str:
-    value = _field(event_name, payload, path)
-    if not isinstance(value, str) or not value:
-        raise PayloadError(event_name, path, f"expected non-empty text, got {value!r}")
-    return value
-
-
-def _int(event_name: str, payload: Mapping[str, Any], path: str) -> int:
-    value = _field(event_name, payload, path)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise PayloadError(event_name, path, f"expected an integer, got {value!r}")
-    return value
-
-
-def _time(event_name: str, payload: Mapping[str, Any], path: str) -> dt.datetime:
-    value = _text(event_name, payload, path)
-    try:
-        t = dt.datetime.fromisoformat(value)
-    except ValueError:
-        t = None
-    if t is None or t.tzinfo is None:
-        raise PayloadError(event_name, path, f"expected ISO 8601 with a zone, got {value!r}")
-    return t.astimezone(dt.UTC)
-
-
-def _named(event_name: str, payload: Mapping[str, Any], path: str, key: str) -> tuple[str, ...]:
-    items = _field(event_name, payload, path)
-    if not isinstance(items, list):
-        raise PayloadError(event_name, path, "expected a list")
-    out: list[str] = []
-    for i, item in enumerate(items):
-        value = item.get(key) if isinstance(item, Mapping) else None
-        if not isinstance(value, str) or not value:
-            raise PayloadError(event_name, f"{path}.{i}.{key}", "missing")
-        out.append(value)
-    return tuple(out)
+        action=action, number=p.issue.number, comment_id=comment.id,
+        author=comment.user.login, at=comment.created_at, body=comment.body or "",
+        issue_author=p.issue.user.login, repository=p.repository.full_name)
 
 
 def _change(names: tuple[str, ...], name: str, add: bool) -> tuple[str, ...]:
