@@ -42,7 +42,15 @@ from gateway.reconcile import Reconciler
 from gateway.store import Store
 from gateway.tracking import Rules
 from gateway.tracking_service import TrackingService
-from gateway.web import Delivery, DeliveryResult, Health, assess_health, make_app, serve
+from gateway.web import (
+    Delivery,
+    DeliveryResult,
+    Health,
+    WebLimits,
+    assess_health,
+    make_app,
+    serve,
+)
 from gateway.wiring import assignee_function, load_duties, pipeline_settings
 
 log = structlog.get_logger("gateway.app")
@@ -250,6 +258,8 @@ async def run(
         metrics=parts.metrics,
         max_body=config.raw.web.max_body_bytes,
         clock=clock,
+        limits=WebLimits(config.raw.web.header_timeout, config.raw.web.body_timeout,
+                         config.raw.web.max_connections),
     )
     server = await serve(web_app, config.raw.web.listen, config.raw.web.port)
     log.info("web.listening", host=config.raw.web.listen, port=server.port)

@@ -356,6 +356,17 @@ class WebSection(_Section):
     max_body_bytes: Annotated[int, Field(gt=0, description=(
         "Larger webhook bodies, in bytes, are refused with 413 (GitHub caps payloads at 25 MB)."
     ))] = 25 * 1024 * 1024
+    header_timeout: Annotated[float, Field(gt=0, le=300, description=(
+        "Seconds a connection may take to send a complete request head, from connecting or "
+        "from its previous answer (also how long an idle keep-alive connection stays open); "
+        "then it is closed and logged as webhook.client_timeout."))] = 15.0
+    body_timeout: Annotated[float, Field(gt=0, le=600, description=(
+        "Seconds a webhook body may take to arrive in full; then the answer is 408 and a "
+        "webhook.client_timeout line. GitHub sends its bodies at once."))] = 30.0
+    max_connections: Annotated[int, Field(ge=1, le=4096, description=(
+        "Open HTTP connections served at once; more get 503 and are closed at once "
+        "(webhook.connection_refused). Keep it well under the unit's LimitNOFILE (1024): the "
+        "database, IMAP, SMTP and GitHub need descriptors too."))] = 256
 
 
 class TrackingSection(_Section):
