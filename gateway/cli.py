@@ -227,6 +227,33 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         store.close()
 
 
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    from gateway.quarantine import quarantined, quarantined_raw
+
+    config = _config(args)
+    store = _open_existing_store(config, f"quarantine {args.quarantine_command}")
+    try:
+        if args.quarantine_command == "list":
+            rows = quarantined(store, limit=args.limit)
+            width = max([len("key"), *(len(row.key) for row in rows)])
+            print(f"{'key':<{width}} {'received (UTC)':<16} {'size':>9}  reason: detail")
+            for row in rows:
+                when = row.received_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
+                print(f"{row.key:<{width}} {when:<16} {row.size:>9}  "
+                      f"{row.reason}: {row.detail[:100]}")
+            return 0
+        if not args.key:
+            raise UsageError("quarantine show needs a KEY (see `quarantine list`)")
+        raw = quarantined_raw(store, args.key)
+        if raw is None:
+            raise UsageError(f"quarantine: no quarantined message with key {args.key!r}")
+        sys.stdout.buffer.write(raw)
+        sys.stdout.flush()
+        return 0
+    finally:
+        store.close()
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     from gateway.checks import run_checks, summary
 
@@ -333,6 +360,13 @@ def build_parser() -> argparse.ArgumentParser:
     box.add_argument("--status", choices=["pending", "sending", "done", "failed", "dropped"])
     box.add_argument("--limit", type=int, default=50)
     box.set_defaults(func=cmd_outbox, default_level="warning")
+
+    quarantine = sub.add_parser("quarantine", parents=[common],
+                                help="mail kept but not posted: list | show KEY (raw message)")
+    quarantine.add_argument("quarantine_command", choices=["list", "show"])
+    quarantine.add_argument("key", nargs="?", metavar="KEY")
+    quarantine.add_argument("--limit", type=int, default=50)
+    quarantine.set_defaults(func=cmd_quarantine, default_level="warning")
 
     oncall = sub.add_parser("oncall", parents=[common],
                             help="who is Primary and Backup now (or at --at), and the coming weeks")

@@ -23,7 +23,7 @@ from gateway.decide import DecideSettings, decide
 from gateway.errors import MessageRejected
 from gateway.inbound.classify import ClassifyRules, classify
 from gateway.inbound.clean import CleanBody, clean_body
-from gateway.inbound.parse import message_key, parse_email
+from gateway.inbound.parse import body_digest, content_key, message_key, parse_email
 from gateway.inbound.thread import (
     candidate_ids,
     github_issue_number,
@@ -142,6 +142,17 @@ class Pipeline:
             result: list[Ingested] = []
             for arrival, key, message_id in keyed:
                 state = states.get(key)
+                if state is not None and not ((arrival.uid is not None and state[1] == arrival.uid)
+                                              or state[0] == "stored"):
+                    # A second delivery under a known key. Same body: a duplicate. A different
+                    # body under the same Message-ID is another message (a broken or hostile
+                    # client reusing ids): keep it under its content key, to be quarantined.
+                    rekeyed = self._other_message(tx, key, arrival.raw, fresh)
+                    if rekeyed is not None:
+                        log.warning("mail.duplicate_id_different_content", key=key,
+                                    stored_as=rekeyed, uid=arrival.uid)
+                        key = rekeyed
+                        state = states.get(key) or tx.message_states([key]).get(key)
                 if state is None:
                     states[key] = ("batch", arrival.uid)
                     fresh.append(NewRaw(key, message_id, arrival))
@@ -155,6 +166,20 @@ class Pipeline:
                     result.append(Ingested(key, message_id, "duplicate"))
             tx.insert_raw_many(fresh)
         return result
+
+    @staticmethod
+    def _other_message(tx: Tx, key: str, raw: bytes, fresh: Sequence[NewRaw]) -> str | None:
+        """The content key for `raw` when the message stored (or batched) under `key` has a
+        different body; None when it is the same message delivered again."""
+        if not key.startswith("mid:"):
+            return None  # a content key: equal keys mean equal content
+        first = next((r.arrival.raw for r in fresh if r.key == key), None)
+        if first is None:
+            stored = tx.get_message(key)
+            first = stored.raw if stored is not None else None
+        if first is None or body_digest(first) == body_digest(raw):
+            return None
+        return content_key(raw)
 
     def duplicate_outcome(self, ingested: Ingested) -> Outcome:
         stored = self.store.get_message(ingested.key)
@@ -253,6 +278,12 @@ class Pipeline:
         self, item: _Parsed, index: ThreadIndex, now: dt.datetime
     ) -> tuple[Recorded, Outcome]:
         stored = item.stored
+        if stored.message_id is not None and not stored.key.startswith("mid:"):
+            # Stored under its content key although it has a Message-ID: `ingest_batch` found an
+            # earlier, different message with that id. Kept for an admin, never posted.
+            return self._quarantined(stored, Verdict(
+                Kind.QUARANTINE, "duplicate-id-different-content",
+                "an earlier message with a different body has the same Message-ID"))
         if item.email is None:
             assert item.rejected is not None
             return self._quarantined(stored, item.rejected)
@@ -265,12 +296,15 @@ class Pipeline:
             )
 
     def _quarantined(self, stored: StoredMessage, verdict: Verdict) -> tuple[Recorded, Outcome]:
+        # The detail may quote an exception raised over the mail's own text: the store keeps it
+        # for `visit-gateway quarantine list`, the log line keeps only what precedes a colon
+        # (our reason, or the exception's type).
         log.warning(
             "mail.quarantined",
             key=stored.key,
             uid=stored.uid,
             reason=verdict.reason,
-            detail=verdict.detail,
+            detail=verdict.detail.split(":", 1)[0][:120],
         )
         rec = Recorded(
             key=stored.key,

@@ -1,8 +1,9 @@
 """Read what `gateway.report` aggregates from the state store, and pick the report's weeks.
 
 `load_rows` returns plain rows (`ThreadRow`, `EffortRow`, `HandoffRow`); `report_weeks` turns a
-date range into rotation weeks and `recent_weeks` picks the default ones for an instant. All filtering by period happens in `report.build_report`: the
-store holds one team's traffic, a few thousand threads at most.
+date range into rotation weeks and `recent_weeks` picks the default ones for an instant. All
+filtering by period happens in `report.build_report`: the store holds one team's traffic, a few
+thousand threads at most.
 """
 
 from __future__ import annotations

@@ -72,8 +72,18 @@ _KNOWN_HEADERS = frozenset(
 )
 
 
+# RFC 5322 §2.1.1 caps a line at 998 characters, so no real Message-ID is longer; real ones
+# are under 250. A longer "id" is treated as no id at all: it would make keys, markers and
+# database columns (600 characters) as long as the attacker likes.
+MAX_MESSAGE_ID = 500
+# Python's email parser (feedparser.headerRE): a header line starts with a field name and a
+# colon, or continues the previous one; the first line that does neither ends the header block.
+_HEADER_LINE = re.compile(rb"(?:From |[\041-\071\073-\176]*:|[\t ])")
+
+
 def normalize_message_id(value: str) -> str | None:
-    """`<local@Domain>` -> `<local@domain>`; None when there is no id in `value`."""
+    """`<local@Domain>` -> `<local@domain>`; None when there is no id in `value` (or only one
+    longer than `MAX_MESSAGE_ID`)."""
     found = _MSGID.search(value)
     if found:
         ident = found.group(1)
@@ -81,6 +91,8 @@ def normalize_message_id(value: str) -> str | None:
         ident = value.strip().strip("<>").strip()
         if not ident or " " in ident or "@" not in ident:
             return None
+    if len(ident) + 2 > MAX_MESSAGE_ID:
+        return None
     local, _, domain = ident.rpartition("@")
     return f"<{local}@{domain.lower()}>" if local else f"<{ident}>"
 
@@ -97,38 +109,78 @@ def message_ids_in(value: str | None) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def message_key(raw: bytes) -> tuple[str, str | None]:
-    """The storage key of a raw message and its normalised Message-ID.
+def split_header_block(raw: bytes) -> tuple[list[bytes], bytes]:
+    """The header lines (line endings removed) and the body, split where a mail parser splits
+    them: at the first empty line, or at the first line that is neither a header nor a
+    continuation (that line starts the body). Whatever the length of the header block and
+    whatever the mix of CRLF and LF: a body line that looks like a header is body."""
+    lines: list[bytes] = []
+    pos, size = 0, len(raw)
+    while pos < size:
+        end = raw.find(b"\n", pos)
+        nxt = size if end < 0 else end + 1
+        line = raw[pos:nxt].rstrip(b"\r\n")
+        if not line:
+            return lines, raw[nxt:]
+        if not _HEADER_LINE.match(line):
+            return lines, raw[pos:]
+        lines.append(line)
+        pos = nxt
+    return lines, b""
 
-    The key is `mid:<id>` when the message has a Message-ID. Otherwise it is `sha256:` of the
-    message without its trace headers, so a re-delivery of the same message (new Received
-    lines) still gets the same key, where a hash of the raw bytes would not.
-    """
-    head, _, body = (
-        raw.partition(b"\r\n\r\n") if b"\r\n\r\n" in raw[:65536] else raw.partition(b"\n\n")
-    )
+
+def body_digest(raw: bytes) -> str:
+    """sha256 of the body (after the header block), line endings normalised: two copies of one
+    message have the same body whatever their headers say."""
+    _, body = split_header_block(raw)
+    return hashlib.sha256(body.replace(b"\r\n", b"\n").rstrip()).hexdigest()
+
+
+def content_key(raw: bytes) -> str:
+    """`sha256:` of the message without its trace headers: the key of a message with no usable
+    Message-ID, and of one whose Message-ID an earlier, different message already has."""
+    head, body = split_header_block(raw)
     kept: list[bytes] = []
-    message_id: str | None = None
     skipping = False
-    current_name = b""
-    for line in head.splitlines():
+    for line in head:
         if line[:1] in (b" ", b"\t"):
             if not skipping:
                 kept.append(line.strip())
-            if current_name == b"message-id" and message_id is None:
-                message_id = normalize_message_id(line.decode("ascii", "replace"))
             continue
-        name, _, value = line.partition(b":")
-        current_name = name.strip().lower()
-        skipping = current_name in _TRACE_HEADERS
-        if current_name == b"message-id" and message_id is None:
-            message_id = normalize_message_id(value.decode("ascii", "replace"))
+        skipping = line.partition(b":")[0].strip().lower() in _TRACE_HEADERS
         if not skipping:
             kept.append(line.rstrip())
+    digest = hashlib.sha256(b"\n".join(kept) + b"\n\n" + body.replace(b"\r\n", b"\n"))
+    return f"sha256:{digest.hexdigest()}"
+
+
+def message_key(raw: bytes) -> tuple[str, str | None]:
+    """The storage key of a raw message and its normalised Message-ID.
+
+    The key is `mid:<id>` when the message's header block has a Message-ID. Otherwise it is
+    `content_key`, so a re-delivery of the same message (new Received lines) still gets the
+    same key, where a hash of the raw bytes would not.
+    """
+    head, _ = split_header_block(raw)
+    message_id: str | None = None
+    fields: list[list[bytes]] = []  # each Message-ID field with its continuation lines
+    in_field = False
+    for line in head:
+        if line[:1] in (b" ", b"\t"):
+            if in_field:
+                fields[-1].append(line)
+            continue
+        in_field = line[:11].lower() == b"message-id:"
+        if in_field:
+            fields.append([line[11:]])
+    for field in fields:  # the first one that holds an id
+        value = b" ".join(part.strip() for part in field)
+        message_id = normalize_message_id(value.decode("ascii", "replace"))
+        if message_id:
+            break
     if message_id:
         return f"mid:{message_id}", message_id
-    digest = hashlib.sha256(b"\n".join(kept) + b"\n\n" + body.replace(b"\r\n", b"\n"))
-    return f"sha256:{digest.hexdigest()}", None
+    return content_key(raw), None
 
 
 def _decode(value: str) -> str:
