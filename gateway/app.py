@@ -51,6 +51,7 @@ from gateway.web import (
     make_app,
     serve,
 )
+from gateway.web_listen import listen_error
 from gateway.wiring import assignee_function, load_duties, pipeline_settings
 
 log = structlog.get_logger("gateway.app")
@@ -80,7 +81,8 @@ class Components:
 def build(
     config: Config, clock: Clock, wake: threading.Event, mail_wake: threading.Event | None = None
 ) -> Components:
-    store = Store.open(config.database_url(), synchronous=config.database.sqlite_synchronous)
+    store = Store.open(config.database_url(), synchronous=config.database.sqlite_synchronous,
+                       setting=config.database_setting())
     metrics = GatewayMetrics()
     duties = load_duties(config)
     calendar, schedule = duties.calendar, duties.schedule
@@ -261,7 +263,11 @@ async def run(
         limits=WebLimits(config.raw.web.header_timeout, config.raw.web.body_timeout,
                          config.raw.web.max_connections),
     )
-    server = await serve(web_app, config.raw.web.listen, config.raw.web.port)
+    try:
+        server = await serve(web_app, config.raw.web.listen, config.raw.web.port)
+    except OSError as exc:
+        parts.store.close()
+        raise listen_error(config.raw.web.listen, config.raw.web.port, exc) from None
     log.info("web.listening", host=config.raw.web.listen, port=server.port)
     log.info(
         "gateway.starting",

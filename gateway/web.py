@@ -104,6 +104,17 @@ class Health:
     checks: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class MailHealth:
+    """The mail sender's part of /healthz: queued mail and what the relay last said."""
+
+    pending: int
+    oldest_pending_seconds: float
+    stale_after: dt.timedelta
+    last_success: dt.datetime | None = None
+    last_error: str = ""
+
+
 DeliveryHandler = Callable[[Delivery], Awaitable[DeliveryResult]]
 HealthProbe = Callable[[], Awaitable[Health]]
 
@@ -111,12 +122,15 @@ HealthProbe = Callable[[], Awaitable[Health]]
 def assess_health(*, now: dt.datetime, source: SourceStatus, writer: WriterStatus,
                   outbox: tuple[int, float], database_ok: bool,
                   poll_stale_after: dt.timedelta,
-                  outbox_max_age: dt.timedelta | None = None) -> Health:
+                  outbox_max_age: dt.timedelta | None = None,
+                  mail: MailHealth | None = None) -> Health:
     """The gateway's health from its parts' status (pure). `outbox` is (depth, oldest age s).
 
     Unhealthy when the database is unreachable, IMAP is down or has not completed a poll within
-    `poll_stale_after`, the GitHub writer is failing (a bad token or repository), or, if
-    `outbox_max_age` is given, the oldest pending outbox row is older than that.
+    `poll_stale_after`, the GitHub writer is failing (a bad token or repository), if
+    `outbox_max_age` is given, the oldest pending outbox row is older than that, or mail is
+    piling up: the oldest queued mail is older than `mail.stale_after` (an SMTP outage, a
+    refused login).
     """
     polled = source.last_poll is not None and now - source.last_poll <= poll_stale_after
     depth, oldest = outbox
@@ -131,6 +145,11 @@ def assess_health(*, now: dt.datetime, source: SourceStatus, writer: WriterStatu
                    "last_error": writer.last_error, "last_success": writer.last_success,
                    "paused_until": writer.paused_until},
     }
+    if mail is not None:
+        checks["mail"] = {"ok": mail.oldest_pending_seconds <= mail.stale_after.total_seconds(),
+                          "pending": mail.pending,
+                          "oldest_pending_seconds": mail.oldest_pending_seconds,
+                          "last_success": mail.last_success, "last_error": mail.last_error}
     return Health(all(check["ok"] for check in checks.values()), checks)
 
 
@@ -230,6 +249,7 @@ class _Connection(web.RequestHandler):
         self._admitted = False
         self._in_request = False
         self._answered = False  # a response was sent; the rest of the connection is quiet
+        self._served = 0  # requests that reached the application on this connection
         self._idle_since = 0.0
         self._head_bytes = 0
         self._remote: str | None = None
@@ -261,7 +281,8 @@ class _Connection(web.RequestHandler):
         self._gate.release()
         if not self._in_request and not self._answered:
             waited = asyncio.get_running_loop().time() - self._idle_since
-            if waited >= self._header_timeout:
+            if waited >= self._header_timeout and (self._head_bytes or not self._served):
+                # (an idle keep-alive connection closed after its requests is not news)
                 log.warning("webhook.client_timeout", phase="headers", bytes=self._head_bytes,
                             remote=self._remote, seconds=round(waited, 2))
             elif self._head_bytes:
@@ -278,6 +299,7 @@ class _Connection(web.RequestHandler):
     def request_started(self) -> None:
         self._in_request = True
         self._answered = False
+        self._served += 1
 
     def request_finished(self, body_left: bool) -> None:
         self._in_request = False

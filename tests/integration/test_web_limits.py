@@ -87,6 +87,20 @@ def test_a_connection_that_sends_nothing_is_closed_at_the_header_timeout(
                                                              "headers", 0)
 
 
+def test_an_idle_keep_alive_connection_is_closed_quietly(limited: Server) -> None:
+    async def served_then_idle() -> bytes:
+        reader, writer = await _open(limited)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = await _closed_by_server(reader)  # kept alive, then closed at the timeout
+        writer.close()
+        return answer
+
+    with capture_logs() as logs:
+        answer = limited.run(served_then_idle())
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert webhook_lines(logs) == []
+
+
 @pytest.mark.parametrize("framing", ["chunked", "content-length"])
 def test_a_body_that_never_ends_is_cut_at_the_body_timeout(
         limited: Server, caplog: pytest.LogCaptureFixture, framing: str) -> None:
