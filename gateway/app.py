@@ -31,7 +31,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.notify import Notifier, NotifyContext
 from gateway.outbound.github import GitHubAuthError, GitHubTracker, RepositoryNotFound
 from gateway.outbound.mail import MailIdentity
-from gateway.outbound.outbox import Outbox
+from gateway.outbound.outbox import MAIL_KINDS, Outbox
 from gateway.outbound.pacing import WriteBudget
 from gateway.outbound.render import Renderer
 from gateway.outbound.sender import MailSender
@@ -47,6 +47,7 @@ from gateway.web import (
     DeliveryResult,
     Health,
     WebLimits,
+    MailHealth,
     assess_health,
     make_app,
     serve,
@@ -364,14 +365,17 @@ def _health_probe(
     parts: Components, config: Config, clock: Clock
 ) -> Callable[[], Awaitable[Health]]:
     stale = dt.timedelta(seconds=config.raw.tracking.poll_stale_after)
+    mail_stale = dt.timedelta(seconds=config.raw.tracking.mail_stale_after)
 
     def assess() -> Health:
         now = clock.now()
         try:
             depth = parts.outbox.depth(now)
+            mail_depth = parts.outbox.depth(now, MAIL_KINDS)
             database_ok = True
         except Exception:  # the database itself is what is being checked
-            depth, database_ok = (0, 0.0), False
+            depth, mail_depth, database_ok = (0, 0.0), (0, 0.0), False
+        sender = parts.sender.status
         return assess_health(
             now=now,
             source=parts.source_status,
@@ -379,6 +383,9 @@ def _health_probe(
             outbox=depth,
             database_ok=database_ok,
             poll_stale_after=stale,
+            mail=MailHealth(pending=mail_depth[0], oldest_pending_seconds=mail_depth[1],
+                            stale_after=mail_stale, last_success=sender.last_success,
+                            last_error=sender.last_error),
         )
 
     async def probe() -> Health:

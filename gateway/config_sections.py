@@ -370,7 +370,7 @@ class WebSection(_Section):
 
 
 class TrackingSection(_Section):
-    """Catching up with GitHub (webhooks can be missed) and the health check's IMAP limit."""
+    """Catching up with GitHub (webhooks can be missed) and the health check's limits."""
 
     reconcile_interval: Annotated[float, Field(gt=0, description=(
         "Every this many seconds, read the comments and issue states GitHub has and apply what "
@@ -380,6 +380,10 @@ class TrackingSection(_Section):
     poll_stale_after: Annotated[float, Field(gt=0, description=(
         "/healthz reports unhealthy when the last successful IMAP poll is older than this, in "
         "seconds."))] = 900.0
+    mail_stale_after: Annotated[float, Field(gt=0, description=(
+        "/healthz reports unhealthy when the oldest mail waiting to be sent (an acknowledgement, "
+        "a handoff notice) was queued longer ago than this, in seconds: the SMTP relay is down "
+        "or refuses the gateway."))] = 1800.0
 
 
 class LogSection(_Section):

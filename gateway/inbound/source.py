@@ -32,7 +32,8 @@ from gateway.pipeline import Pipeline
 
 log = structlog.get_logger("gateway.inbound.source")
 
-MAX_BACKOFF = 300.0  # seconds between reconnect attempts, at most
+MAX_BACKOFF = 60.0  # seconds between reconnect attempts, at most: mail waits no longer once
+# the server is back (a reconnect is one TCP and TLS handshake a minute: nothing to a server)
 
 
 @dataclass(slots=True)

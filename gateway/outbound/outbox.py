@@ -134,11 +134,15 @@ class Outbox:
                 soonest = due if soonest is None else min(soonest, due)
         return None, soonest
 
-    def depth(self, now: dt.datetime) -> tuple[int, float]:
-        """(rows waiting, age in seconds of the oldest) for /healthz and /metrics."""
+    def depth(self, now: dt.datetime, kinds: frozenset[str] | None = None) -> tuple[int, float]:
+        """(rows waiting, age in seconds of the oldest) for /healthz and /metrics; only rows
+        of `kinds` when given."""
+        query = (sa.select(sa.func.count(), sa.func.min(outbox.c.created_at))
+                 .where(outbox.c.status.in_(OPEN)))
+        if kinds is not None:
+            query = query.where(outbox.c.kind.in_(sorted(kinds)))
         with self.store.read() as tx:
-            row = tx.conn.execute(sa.select(sa.func.count(), sa.func.min(outbox.c.created_at))
-                                  .where(outbox.c.status.in_(OPEN))).one()
+            row = tx.conn.execute(query).one()
         count, oldest = int(row[0]), row[1]
         if oldest is None:
             return count, 0.0

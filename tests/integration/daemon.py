@@ -44,7 +44,7 @@ def free_port() -> int:
 
 def write_config(directory: Path, dovecot: DovecotServer, github_url: str, *,
                  extra: str = "", poll_interval: float = 2.0, web_port: int | None = None,
-                 reconcile_interval: float = 5.0) -> Path:
+                 reconcile_interval: float = 5.0, mail_stale_after: float = 1800.0) -> Path:
     schedule = ROOT / "config" / "schedule.example.toml"
     text = f"""
 [database]
@@ -83,6 +83,7 @@ port = {web_port or free_port()}
 [tracking]
 reconcile_interval = {reconcile_interval}
 first_lookback_hours = 100000  # tests pin the emulator's clock in the past
+mail_stale_after = {mail_stale_after}
 
 [log]
 level = "info"

@@ -5,8 +5,12 @@ UIDVALIDITY changes and bad configuration are handled as documented."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,7 +22,7 @@ from gateway.testing.github_emulator import Emulator
 from gateway.wiring import assignee_function
 from tests.unit.mail import raw
 
-from .daemon import REPO, Daemon, setup_github, wait_for, write_config
+from .daemon import REPO, Daemon, free_port, setup_github, wait_for, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -185,6 +189,39 @@ def test_unreachable_imap_server_is_retried_and_mail_flows_when_it_returns(
         dovecot.append("INBOX", QUESTION)
         wait_for(lambda: len(emu.issues(REPO)) == 1, 60, "the issue after IMAP returned",
                  daemon)
+        assert daemon.stop() == 0
+    finally:
+        daemon.close()
+    assert "Traceback" not in daemon.output()
+
+
+def test_healthz_reports_mail_piling_up_behind_a_dead_smtp_relay(
+        tmp_path: Path, dovecot: DovecotServer, emulator: tuple[Emulator, str, str]) -> None:
+    """Issue 12: /healthz said 200 while every acknowledgement waited for an SMTP relay that
+    was down. Mail older than tracking.mail_stale_after (1 s here) now makes it 503."""
+    emu, url, token = emulator
+    web_port, dead_smtp = free_port(), free_port()  # nothing listens on dead_smtp
+    daemon = make_daemon(tmp_path, dovecot, url, token, web_port=web_port, mail_stale_after=1.0,
+                         extra=f'\n[smtp]\nhost = "127.0.0.1"\nport = {dead_smtp}\n'
+                               'security = "plain"\ntimeout = 2\n')
+    daemon.start()
+    try:
+        dovecot.append("INBOX", QUESTION, msg_time=ARRIVAL)
+        wait_for(lambda: len(emu.issues(REPO)) == 1, 30, "the issue", daemon)
+
+        def health() -> tuple[int, dict[str, Any]]:
+            try:
+                answer = urllib.request.urlopen(f"http://127.0.0.1:{web_port}/healthz", timeout=5)
+                return answer.status, json.loads(answer.read())
+            except urllib.error.HTTPError as exc:
+                return exc.code, json.loads(exc.read())
+
+        wait_for(lambda: health()[0] == 503, 20, "/healthz to report the mail", daemon)
+        status, body = health()
+        mail = body["checks"]["mail"]
+        assert status == 503 and mail["ok"] is False and mail["pending"] >= 1  # the ack, at least
+        assert mail["oldest_pending_seconds"] > 1.0 and mail["last_error"]
+        assert all(body["checks"][part]["ok"] for part in ("imap", "github", "database"))
         assert daemon.stop() == 0
     finally:
         daemon.close()
