@@ -37,6 +37,7 @@ from gateway.outbound.github import GitHubAuthError, GitHubTracker, RepositoryNo
 from gateway.outbound.render import Renderer
 from gateway.outbound.smtp import MailerSetupError, SmtpMailer
 from gateway.schedule import Schedule
+from gateway.web_listen import probe_listen
 from gateway.wiring import business_calendar, duty_schedule
 
 # -- offline --------------------------------------------------------------------------------------
@@ -103,6 +104,16 @@ def secret_fix(fix: str) -> str:
             f"otherwise {fix}")
 
 
+def check_web_listen(config: Config) -> Check:
+    """The address and port are free (or the running gateway's), as binding at start needs."""
+    web = config.raw.web
+    name = f"web server can listen on {web.listen}:{web.port}"
+    probe = probe_listen(web.listen, web.port)
+    if probe.error is not None:
+        return failed(name, probe.error.problem, probe.error.fix)
+    return passed(name, probe.note)
+
+
 def check_webhook_secret(config: Config) -> Check:
     name = "webhook secret is set"
     try:
@@ -116,18 +127,11 @@ def check_github_credentials(config: Config) -> Check:
     """The token, or the App's ids and a private key that loads, without asking GitHub."""
     name = "GitHub credentials are set"
     try:
-        config.github_auth()
-        if config.github.auth != "app":
-            return passed(name, "token")
-        from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-        load_pem_private_key(config.github_app_key().get_secret_value().encode(), None)
+        config.github_auth()  # loads the App's private key, as the daemon does at start
     except ConfigError as exc:
         return failed(name, exc.problem, secret_fix(exc.fix))
-    except (ValueError, TypeError) as exc:
-        return failed(name, f"the GitHub App private key does not load: {exc}",
-                      "generate a new private key on the App's settings page and use its "
-                      ".pem file unchanged")
+    if config.github.auth != "app":
+        return passed(name, "token")
     return passed(name, f"GitHub App {config.github.app_id}, installation "
                         f"{config.github.installation_id}")
 
@@ -319,6 +323,7 @@ def run_checks(path: Path, *, online: bool = False) -> Iterator[Check]:
     if os.geteuid() == 0 and installed_unit_uses_dynamic_user():
         yield from _guarded("the service's user can read its files",
                             lambda: [check_service_can_read(config)])
+    yield check_web_listen(config)
     yield check_webhook_secret(config)
     yield check_github_credentials(config)
     if not online:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from gateway.config import Config
 from gateway.errors import ConfigError
+from gateway.store import create_engine
+from gateway.store_errors import location_problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,29 +64,30 @@ def check_database(config: Config) -> Check:
 
 
 def _check_database(config: Config) -> Check:
+    setting = config.database_setting()
     path = config.database_file()
     if path is None:
-        scheme = config.database_url().split(":", 1)[0]
-        return passed("database", f"{scheme} database: not checked offline")
+        return _check_database_url(config.database_url(), setting)
     path = Path(os.path.abspath(path))
     directory = path.parent
     name = f"database directory {directory} is writable"
-    fix = ("create the directory and give the gateway's user write access to it, or set "
-           "database.path")
-    if not directory.is_dir():
-        # The daemon creates missing directories (and systemd creates StateDirectory=).
-        ancestor = next(p for p in directory.parents if p.exists())
-        if not ancestor.is_dir():
-            return failed(name, f"{ancestor} is a file, not a directory", fix)
-        if os.access(ancestor, os.W_OK | os.X_OK):
-            return passed(name, f"{directory} will be created on first start")
-        return failed(name, f"the directory does not exist and {ancestor} is not writable", fix)
-    if not os.access(directory, os.W_OK | os.X_OK):
-        return failed(name, "the gateway's user may not create files in it", fix)
-    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
-        return failed(name, f"{path.name} exists but is not readable and writable",
-                      f"give the gateway's user read and write access to {path}")
+    problem = location_problem(path, setting)  # what opening it at start would hit
+    if problem is not None:
+        return failed(name, problem.problem, problem.fix)
+    if not directory.is_dir():  # the daemon creates missing directories, systemd StateDirectory=
+        return passed(name, f"{directory} will be created on first start")
     return passed(name, f"{path.name} exists" if path.exists() else f"{path.name} not created yet")
+
+
+def _check_database_url(url: str, setting: str) -> Check:
+    """A database server: its driver is installed (connecting is left to the daemon)."""
+    scheme = url.split(":", 1)[0]
+    name = f"{scheme} database driver is installed"
+    try:
+        create_engine(url, setting=setting).dispose()
+    except ConfigError as exc:
+        return from_config_error(name, exc)
+    return passed(name, "the server itself is not checked offline")
 
 
 def _service_reads(config: Config) -> tuple[list[Path], list[tuple[str, Path]]]:

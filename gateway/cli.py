@@ -8,9 +8,10 @@ line naming the problem and the fix and exit 2; they never print a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,8 +53,6 @@ def _open_existing_store(config: Config, command: str) -> Store:
     """The state database for an admin command that reads or repairs it. A SQLite file that
     does not exist is refused rather than created: an empty new database would answer every
     question with "nothing" (usually, database.path does not name the service's database)."""
-    import sqlalchemy.exc
-
     from gateway.store import Store
 
     path = config.database_file()
@@ -62,16 +61,28 @@ def _open_existing_store(config: Config, command: str) -> Store:
             f"{command}: there is no state database at {path} (fix: the service creates it on "
             f"first start; if it has run, set database.path in {config.source} to the "
             "service's database, /var/lib/visit-gateway/state.db under the shipped unit)")
-    try:
-        return Store.open(config.database_url(), synchronous=config.database.sqlite_synchronous)
-    except sqlalchemy.exc.OperationalError as exc:
-        reason = str(exc.orig) if exc.orig is not None else str(exc)
-        raise UsageError(f"{command}: cannot open the state database at {path or 'its URL'}: "
-                         f"{reason} (fix: {SUDO_FIX.format(command=command)})") from None
+    with _needs_sudo(command):
+        return Store.open(config.database_url(), synchronous=config.database.sqlite_synchronous,
+                          setting=config.database_setting())
 
 
 SUDO_FIX = ("run it as root (sudo visit-gateway {command}): the service's database is in a "
             "directory only root may enter")
+
+
+@contextlib.contextmanager
+def _needs_sudo(command: str) -> Iterator[None]:
+    """A database the OS would not let this user open: the admin forgot sudo (the service's
+    database is root's). Other database problems stay ConfigErrors naming the key."""
+    from gateway.store_errors import DatabaseUnavailable
+
+    try:
+        yield
+    except DatabaseUnavailable as exc:
+        if not exc.denied:
+            raise
+        raise UsageError(f"{command}: {exc.problem} "
+                         f"(fix: {SUDO_FIX.format(command=command)})") from None
 
 
 def _exists(path: Path, command: str) -> bool:
@@ -117,8 +128,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    import sqlalchemy.exc
+
     from gateway.migrate import current_revision, head_revision, upgrade
     from gateway.store import create_engine
+    from gateway.store_errors import connect_error
 
     config = _config(args)
     path = config.database_file()
@@ -126,23 +140,23 @@ def cmd_db(args: argparse.Namespace) -> int:
     if args.db_command == "current" and path is not None and not _exists(path, "db current"):
         print(f"{where}: no database yet, head {head_revision()}")
         return 0
-    try:
-        engine = create_engine(config.database_url(),
-                               synchronous=config.database.sqlite_synchronous)
-    except PermissionError as exc:
-        command = f"db {args.db_command}"
-        raise UsageError(f"{command}: no permission to create {exc.filename} "
-                         f"(fix: {SUDO_FIX.format(command=command)})") from None
-    try:
-        if args.db_command == "upgrade":
-            before = current_revision(engine)
-            upgrade(engine)
-            print(f"{where}: at revision {current_revision(engine)} (was {before or 'empty'})")
-        else:
-            print(f"{where}: current {current_revision(engine) or 'empty'}, "
-                  f"head {head_revision()}")
-    finally:
-        engine.dispose()
+    url, setting = config.database_url(), config.database_setting()
+    with _needs_sudo(f"db {args.db_command}"):
+        engine = create_engine(url, synchronous=config.database.sqlite_synchronous,
+                               setting=setting)
+        try:
+            if args.db_command == "upgrade":
+                before = current_revision(engine)
+                upgrade(engine)
+                print(f"{where}: at revision {current_revision(engine)} "
+                      f"(was {before or 'empty'})")
+            else:
+                print(f"{where}: current {current_revision(engine) or 'empty'}, "
+                      f"head {head_revision()}")
+        except sqlalchemy.exc.OperationalError as exc:
+            raise connect_error(url, setting, exc) from None
+        finally:
+            engine.dispose()
     return 0
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,6 +40,7 @@ from gateway.config_sections import (
     WebSection,
 )
 from gateway.errors import ConfigError
+from gateway.tomlfile import UTF8_FIX, not_utf8
 
 __all__ = [
     "CONFIG_ENV", "DEFAULT_CONFIG_PATH", "Config", "DatabaseSection", "GitHubLimitsSection",
@@ -128,6 +130,14 @@ class Config(BaseModel):
         path = Path(state_dir) / "state.db" if state_dir else self.resolve(self.raw.database.path)
         return f"sqlite:///{path}"
 
+    def database_setting(self) -> str:
+        """The setting that places the state database, for errors about it."""
+        if self.raw.database.url:
+            return "database.url"
+        if os.environ.get("STATE_DIRECTORY"):
+            return "$STATE_DIRECTORY (the unit's StateDirectory=)"
+        return "database.path"
+
     def database_file(self) -> Path | None:
         """The SQLite file of the state database (None for an in-memory or non-SQLite one)."""
         url = self.database_url()
@@ -178,15 +188,17 @@ class Config(BaseModel):
 
     def github_app_key(self) -> SecretStr:
         """The GitHub App's private key (PEM), read when needed: credential github-app-key,
-        then $VISIT_GATEWAY_GITHUB_APP_KEY, then github.private_key_file."""
-        key, _where = _secret("github-app-key", "GITHUB_APP_KEY", None,
-                              self.raw.github.private_key_file, key="github.private_key",
-                              env=os.environ, base_dir=self.base_dir, source=self.source)
+        then $VISIT_GATEWAY_GITHUB_APP_KEY, then github.private_key_file. A key that does not
+        load as an RSA private key is a ConfigError."""
+        key, where = _secret("github-app-key", "GITHUB_APP_KEY", None,
+                             self.raw.github.private_key_file, key="github.private_key",
+                             env=os.environ, base_dir=self.base_dir, source=self.source)
         if key is None:
             raise ConfigError("github.private_key_file", "no GitHub App private key",
                               "download a .pem from the App's settings and point "
                               "github.private_key_file (or a github-app-key credential) at it",
                               source=self.source)
+        _check_app_key(key.get_secret_value(), where, self.source)
         return key
 
     def require_github_token(self) -> SecretStr:
@@ -222,6 +234,8 @@ def load_config(path: Path | None = None, *, env: Mapping[str, str] | None = Non
         raise ConfigError(
             "config", f"cannot read {path}: {exc.strerror}", "check permissions"
         ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("config", not_utf8(path, exc), UTF8_FIX.format(path=path)) from None
     return parse_config(text, source=source, base_dir=path.parent, env=env)
 
 
@@ -246,6 +260,7 @@ def parse_config(
         value, where = _secret(cred_name, env_suffix, inline, file_setting, key=key, env=env,
                                base_dir=base_dir, source=source)
         if value is not None:
+            _check_characters(key, value.get_secret_value(), where, source)
             sources[key] = where
         return value
 
@@ -278,30 +293,83 @@ def _secret(
     if cred_dir and (Path(cred_dir) / cred_name).is_file():
         # The shipped unit loads every credential, so an unneeded one (smtp-password for a relay
         # without login) is an empty file: that counts as unset, like a blank variable.
-        text = (Path(cred_dir) / cred_name).read_text(encoding="utf-8").strip()
+        where = f"the systemd credential {cred_name} (the file its LoadCredential= line names)"
+        text = _read_secret(Path(cred_dir) / cred_name, key=key, where=where, source=source)
         if text:
-            return SecretStr(text), (f"the systemd credential {cred_name} (the file its "
-                                     "LoadCredential= line names)")
+            return SecretStr(text), where
     env_value = env.get(f"VISIT_GATEWAY_{env_suffix}")
     if env_value and env_value.strip():
         return SecretStr(env_value.strip()), f"$VISIT_GATEWAY_{env_suffix}"
     if file_setting:
         file_path = Path(file_setting).expanduser()
         file_path = file_path if file_path.is_absolute() else base_dir / file_path
-        try:
-            text = file_path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(
-                f"{key}_file",
-                f"cannot read {file_path}: {exc.strerror}",
-                "point it at a readable file holding only the secret",
-                source=source,
-            ) from None
+        text = _read_secret(file_path, key=f"{key}_file", where=str(file_path), source=source)
         if not text:
             raise ConfigError(f"{key}_file", f"{file_path} is empty",
                               "put the secret in it (one line, nothing else)", source=source)
         return SecretStr(text), f"{file_path} ({key}_file)"
     return inline, f"{key} in {source}"
+
+
+def _read_secret(path: Path, *, key: str, where: str, source: str) -> str:
+    """The stripped text of a secret file; an unreadable or non-UTF-8 one names `key`."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(key, f"cannot read {where}: {exc.strerror}",
+                          "point it at a readable file holding only the secret",
+                          source=source) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(key, not_utf8(path, exc), "put only the secret in it, as UTF-8 text",
+                          source=source) from None
+
+
+# What a secret may not contain. A GitHub token goes into an HTTP header (RFC 9110 section 5.5:
+# no control characters) and is letters, digits and _ only, so any space means two tokens or a
+# pasted line; a password may hold spaces and any letter, but never a line break or other
+# control character (IMAP and SMTP send it inside one command line).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NOT_TOKEN = re.compile(r"[^\x21-\x7e]")
+_NAMES = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab", " ": "a space",
+          "\x00": "a NUL byte"}
+
+
+def _check_characters(key: str, value: str, where: str, source: str) -> None:
+    pattern = _NOT_TOKEN if key == "github.token" else _CONTROL
+    found = pattern.search(value)
+    if found is None:
+        return
+    char = found.group()
+    what = _NAMES.get(char) or ("a control character" if char.isascii()
+                                else "a non-ASCII character")
+    noun = "token" if key == "github.token" else "secret"
+    fix = (f"keep only the {noun} itself in {where}, on one line"
+           + (" (a GitHub token is letters, digits and _ only)" if noun == "token" else ""))
+    raise ConfigError(key, f"the {noun} in {where} contains {what}", fix, source=source)
+
+
+def _check_app_key(pem: str, where: str, source: str) -> None:
+    """The App's key must load and be RSA: GitHub App JWTs are signed with RS256 (docs:
+    "Generating a JSON Web Token (JWT) for a GitHub App"). PyGithub would only find out at the
+    first request, and then on every retry."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(pem.encode(), password=None)
+    except TypeError:  # cryptography: "Password was not given but private key is encrypted"
+        problem = "is encrypted with a passphrase"
+    except (ValueError, UnsupportedAlgorithm):
+        problem = "is not a PEM private key"
+    else:
+        if isinstance(key, rsa.RSAPrivateKey):
+            return
+        problem = "is not an RSA key (GitHub Apps sign with RSA)"
+    raise ConfigError("github.private_key_file",
+                      f"the GitHub App private key in {where} {problem}",
+                      "generate a private key on the App's settings page and use its .pem "
+                      "file unchanged", source=source)
 
 
 def _translate(exc: ValidationError, data: Mapping[str, Any], source: str) -> ConfigError:

@@ -30,6 +30,12 @@ from gateway.schema import (
     thread_customers,
     threads,
 )
+from gateway.store_errors import (
+    DatabaseUnavailable,
+    connect_error,
+    driver_missing,
+    location_error,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,15 +126,31 @@ def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
-def create_engine(url: str, *, synchronous: str = "full") -> Engine:
-    if url.startswith("sqlite:///"):
-        path = url.removeprefix("sqlite:///")
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        _sqlite_pragmas(engine, synchronous)
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+def create_engine(url: str, *, synchronous: str = "full",
+                  setting: str = "database.url") -> Engine:
+    """An engine for `url` (no connection yet). A SQLite file's directory is created. A
+    directory that cannot be, or a driver that is not installed, is a `DatabaseUnavailable`
+    naming `setting`, the key that chose the database."""
+    try:
+        if url.startswith("sqlite:///"):
+            path = url.removeprefix("sqlite:///").split("?", 1)[0]
+            if path and path != ":memory:":
+                try:
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise location_error(Path(path), setting, exc) from None
+            engine = sa.create_engine(url, connect_args={"timeout": 30,
+                                                         "check_same_thread": False})
+            _sqlite_pragmas(engine, synchronous)
+            return engine
+        return sa.create_engine(url, pool_pre_ping=True)
+    except ImportError as exc:  # the dialect's DBAPI module (psycopg, pymysql, ...)
+        raise driver_missing(url, setting, exc) from None
+    except sa.exc.ArgumentError as exc:  # also NoSuchModuleError: an unknown dialect
+        raise DatabaseUnavailable(setting, f"not a database URL SQLAlchemy can use "
+                                  f"({type(exc).__name__})",
+                                  "write it as sqlite:////var/lib/visit-gateway/state.db or "
+                                  "postgresql+psycopg://user@host/name") from None
 
 
 class Store:
@@ -140,12 +162,23 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str, *, synchronous: str = "full", migrate: bool = True) -> Store:
-        engine = create_engine(url, synchronous=synchronous)
+    def open(cls, url: str, *, synchronous: str = "full", migrate: bool = True,
+             setting: str = "database.url") -> Store:
+        """Open (and migrate) the database. What an admin must fix (a read-only or missing
+        directory, a missing driver) is a `DatabaseUnavailable` naming `setting`; a database
+        server that does not answer is a `TransientError`."""
+        engine = create_engine(url, synchronous=synchronous, setting=setting)
         if migrate:
             from gateway.migrate import upgrade
 
-            upgrade(engine)
+            try:
+                upgrade(engine)
+            except sa.exc.OperationalError as exc:
+                engine.dispose()
+                raise connect_error(url, setting, exc) from None
+            except BaseException:
+                engine.dispose()
+                raise
         return cls(engine)
 
     def close(self) -> None:

@@ -1,8 +1,9 @@
 """TOML files: reading one with errors that point at a line, and the checks loaders share.
 
 Holds `is_file`, `read_toml`, `table_line` and `check_keys`, used by `business_config` (the
-`[business]` table and the holidays file) and `schedule_file` (the schedule). Every problem is a
-ConfigError naming the file and, where it can, the line. The only I/O is reading the file it is
+`[business]` table and the holidays file) and `schedule_file` (the schedule), and `not_utf8`,
+which `config` shares. Every problem is a ConfigError naming the file and, where it can, the
+line. The only I/O is reading the file it is
 given; it must not know what any table means: that belongs to the loaders.
 """
 
@@ -30,6 +31,18 @@ def is_file(path: Path) -> bool:
         return True
 
 
+UTF8_FIX = ("save it as UTF-8 (TOML files are UTF-8): iconv -f latin1 -t utf-8 {path} > "
+            "{path}.new, check it, then move it over the old one")
+
+
+def not_utf8(path: Path, exc: UnicodeDecodeError) -> str:
+    """The problem with a file that is not UTF-8, naming the first bad line: a Latin-1 or
+    Windows-1252 accent in a comment is the usual cause."""
+    data = exc.object
+    line = data[:exc.start].count(b"\n") + 1
+    return f"{path} is not UTF-8 text (line {line}: byte 0x{data[exc.start]:02x})"
+
+
 def read_toml(path: Path, *, what: str, key: str = "file") -> tuple[dict[str, Any], str]:
     """Parse a TOML file; returns (data, text). Syntax errors name the file and line; `key`
     is the setting that names the file, for errors about the file itself."""
@@ -43,10 +56,12 @@ def read_toml(path: Path, *, what: str, key: str = "file") -> tuple[dict[str, An
                           f"make it readable by the gateway's user: chmod o+r {path}, and o+x "
                           "on each directory above it (docs/systemd.md, \"File modes\")",
                           source=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise ConfigError(key, f"{what}: {not_utf8(path, exc)}", UTF8_FIX.format(path=path),
+                          source=str(path)) from None
+    except OSError as exc:
         raise ConfigError(key, f"cannot read {what}: {exc}",
-                          "check the file's permissions and that it is UTF-8",
-                          source=str(path)) from exc
+                          "check the file's permissions", source=str(path)) from exc
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:

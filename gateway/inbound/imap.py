@@ -227,8 +227,10 @@ class ImapMailbox:
         try:
             if settings.auth == "xoauth2":
                 self._client.oauth2_login(settings.username, token)
-            else:
+            elif (settings.username + token).isascii():
                 self._client.login(settings.username, token)
+            else:
+                self._plain_login(settings.username, token, account, setting)
         except LoginError as exc:
             text = str(exc)
             if text[:2] in ("b'", 'b"') and text[-1:] == text[1]:  # imaplib hands us a bytes repr
@@ -237,6 +239,19 @@ class ImapMailbox:
                 raise TransientError(f"login to {self._where}: {text}") from None
             raise ImapAuthError(f"IMAP login as {account} was refused ({text})",
                                 f"check imap.username and {setting}") from None
+
+    def _plain_login(self, username: str, password: str, account: str, setting: str) -> None:
+        """LOGIN sends its arguments as ASCII (imaplib cannot send anything else before
+        RFC 6855's ENABLE UTF8=ACCEPT, which needs a login first), so a user name or password
+        with other characters goes by AUTHENTICATE PLAIN, whose SASL message is UTF-8
+        (RFC 4616 section 2)."""
+        if not self._client.has_capability("AUTH=PLAIN"):
+            raise ImapAuthError(
+                f"IMAP login as {account}: the password (or user name) has non-ASCII "
+                "characters, which need AUTHENTICATE PLAIN, and the server does not offer it",
+                f"use an ASCII password for the account ({setting}), or enable the PLAIN "
+                "mechanism on the server")
+        self._client.plain_login(username, password)
 
     def _select(self) -> None:
         settings, client = self._settings, self._client

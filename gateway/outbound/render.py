@@ -108,14 +108,19 @@ class Mention(str):
     __slots__ = ()
 
 
+TEMPLATES_KEY = "notify.templates_dir"  # the setting that names the override directory
+
+
 class Renderer:
     """Renders the templates; build one at start and call `check()` before serving."""
 
     def __init__(self, calendar: BusinessCalendar, override_dir: Path | None = None) -> None:
         if override_dir is not None and not override_dir.is_dir():
+            what = "is not a directory" if override_dir.exists() else "does not exist"
             raise ConfigError(
-                str(override_dir), "the template override directory does not exist",
-                "create it, or leave the setting empty to use the built-in templates",
+                TEMPLATES_KEY, f"{override_dir} {what}",
+                "point it at the directory of your override templates, or leave it empty to "
+                "use the built-in templates",
             )
         self._calendar = calendar
         self._override = override_dir.resolve() if override_dir is not None else None
@@ -167,7 +172,8 @@ class Renderer:
         try:
             self._check()
         except OSError as exc:  # an override directory or file the daemon's user may not read
-            raise ConfigError(str(self._override), f"cannot read a template: {exc}",
+            raise ConfigError(TEMPLATES_KEY, f"cannot read a template in {self._override}: "
+                              f"{exc.strerror or exc}",
                               "give the gateway's user read access to the directory and its "
                               "files (mode 0755 / 0644)") from exc
 

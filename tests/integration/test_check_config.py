@@ -62,6 +62,7 @@ class Setup:
     smtp_port: int
     env: dict[str, str] = field(default_factory=dict)
     imap_port: int | None = None
+    imap_user: str | None = None
     schedule: Path | None = None
 
     def write_config(self) -> Path:
@@ -79,6 +80,9 @@ timeout = 5
         text = path.read_text()
         if self.imap_port is not None:
             text = text.replace(f"port = {self.dovecot.port}\n", f"port = {self.imap_port}\n", 1)
+        if self.imap_user is not None:
+            text = text.replace(f'username = "{self.dovecot.username}"\n',
+                                f'username = "{self.imap_user}"\n', 1)
         if self.schedule is not None:
             example = ROOT / "config" / "schedule.example.toml"
             text = text.replace(f'file = "{example}"', f'file = "{self.schedule}"', 1)
@@ -172,6 +176,17 @@ def test_a_refused_token_from_a_credential_names_the_credential(setup: Setup) ->
     only_failure(output, f"can read {REPO}", "GitHub rejected the token",
                  "(fix: replace the token in the systemd credential github-token (the file its "
                  "LoadCredential= line names) with a valid one")
+
+
+def test_a_non_ascii_imap_password_logs_in(setup: Setup) -> None:
+    """imaplib's LOGIN cannot send it; the gateway uses AUTHENTICATE PLAIN (UTF-8)."""
+    password = "Pässwörd-ü€"
+    setup.dovecot.add_user("utf8-user", password)
+    setup.imap_user = "utf8-user"
+    setup.env["VISIT_GATEWAY_IMAP_PASSWORD"] = password
+    code, output = setup.run()
+    assert code == 0, output
+    assert "ok   IMAP login as 'utf8-user'" in output
 
 
 def test_unreachable_imap_host(setup: Setup) -> None:

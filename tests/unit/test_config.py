@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -153,3 +154,83 @@ def test_each_secret_remembers_where_it_was_read_from(tmp_path: Path) -> None:
     bare = parse_config("", source="gateway.toml", base_dir=tmp_path, env={})
     assert bare.secret_sources == {} and bare.secret_source("imap.password") == (
         "imap.password (not set)")
+
+
+def test_a_config_file_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_bytes('[list]\n# Équipe VisIt\n'.encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert info.value.key == "config"
+    assert info.value.problem == f"{path} is not UTF-8 text (line 2: byte 0xc9)"
+    assert info.value.fix.startswith("save it as UTF-8")
+
+
+@pytest.mark.parametrize(("value", "what"), [
+    ("ghp_one\nghp_two", "a line break"), ("ghp_one ghp_two", "a space"),
+    ("ghp_one\tx", "a tab"), ("ghp_\x01x", "a control character"),
+    ("ghp_caf\u00e9", "a non-ASCII character"),
+])
+def test_a_github_token_with_whitespace_names_where_it_came_from(
+        tmp_path: Path, value: str, what: str) -> None:
+    """requests refuses such a header value and the writer would retry it forever, as if
+    GitHub were down: refused at start instead, naming the place to edit."""
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "github-token").write_text(value + "\n")
+    (tmp_path / "token").write_text(value + "\n")
+    cases = [
+        ("", {"CREDENTIALS_DIRECTORY": str(credentials)}, "the systemd credential github-token"),
+        ("", {"VISIT_GATEWAY_GITHUB_TOKEN": value}, "$VISIT_GATEWAY_GITHUB_TOKEN"),
+        ('[github]\ntoken_file = "token"\n', {}, f"{tmp_path / 'token'} (github.token_file)"),
+        (f"[github]\ntoken = {json.dumps(value)}\n", {}, "github.token in gateway.toml"),
+    ]
+    for text, env, where in cases:
+        with pytest.raises(ConfigError) as info:
+            _parse(text, env, tmp_path)
+        assert info.value.key == "github.token"
+        assert info.value.problem.startswith(f"the token in {where}"), info.value.problem
+        assert info.value.problem.endswith(f"contains {what}"), info.value.problem
+        assert "ghp_one" not in str(info.value) and "ghp_" not in info.value.problem
+
+
+def test_passwords_may_hold_spaces_and_any_letter_but_no_line_break(tmp_path: Path) -> None:
+    cfg = _parse("", {"VISIT_GATEWAY_IMAP_PASSWORD": "Pässwörd mit Leerzeichen",
+                      "VISIT_GATEWAY_SMTP_PASSWORD": "ünïcode"})
+    assert cfg.imap_password.get_secret_value() == "Pässwörd mit Leerzeichen"  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match=r"imap.password: the secret in "
+                                          r"\$VISIT_GATEWAY_IMAP_PASSWORD contains a line break"):
+        _parse("", {"VISIT_GATEWAY_IMAP_PASSWORD": "first\nsecond"})
+
+
+def _app_config(tmp_path: Path, pem: bytes) -> object:
+    (tmp_path / "app.pem").write_bytes(pem)
+    return _parse('[github]\nauth = "app"\napp_id = 1\ninstallation_id = 2\n'
+                  'private_key_file = "app.pem"\n', {}, tmp_path)
+
+
+def test_the_github_app_key_is_loaded_at_start(tmp_path: Path) -> None:
+    """PyGithub signs the JWT only at the first request, so a bad key used to surface as a
+    traceback (jwt's InvalidKeyError) after start; now github_auth() refuses it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    good = key.private_bytes(serialization.Encoding.PEM,
+                             serialization.PrivateFormat.TraditionalOpenSSL,
+                             serialization.NoEncryption())
+    assert _app_config(tmp_path, good).github_auth() is not None  # type: ignore[attr-defined]
+    encrypted = key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.PKCS8,
+                                  serialization.BestAvailableEncryption(b"passphrase"))
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    for pem, problem in ((encrypted, "is encrypted with a passphrase"),
+                         (public, "is not a PEM private key"),
+                         (b"ghp_not_a_key\n", "is not a PEM private key")):
+        with pytest.raises(ConfigError) as info:
+            _app_config(tmp_path, pem).github_auth()  # type: ignore[attr-defined]
+        assert info.value.key == "github.private_key_file"
+        assert info.value.problem == (f"the GitHub App private key in {tmp_path / 'app.pem'} "
+                                      f"(github.private_key_file) {problem}")
+        assert "App's settings page" in info.value.fix
