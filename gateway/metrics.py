@@ -47,6 +47,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from gateway import __version__
+from gateway.log import exception_summary
 
 log = structlog.get_logger("gateway.metrics")
 
@@ -144,7 +145,7 @@ class _OutboxCollector(Collector):
             depth, oldest = probe()
         except Exception as exc:  # a scrape must still show every other metric
             log.warning("metrics.probe_failed", probe="outbox",
-                        reason=f"{type(exc).__name__}: {exc}"[:300])
+                        reason=exception_summary(exc)[:300])
             return
         depth_family, oldest_family = self._families()
         depth_family.add_metric([], float(depth))

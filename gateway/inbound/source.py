@@ -27,6 +27,7 @@ from gateway.clock import Clock
 from gateway.config import ImapSection
 from gateway.errors import ConfigError, GatewayError, TransientError
 from gateway.inbound.imap import ImapAuthError, Mailbox
+from gateway.log import exception_summary
 from gateway.models import RawArrival
 from gateway.pipeline import Pipeline
 
@@ -48,7 +49,9 @@ class SourceStatus:
 
 
 def _reason(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, GatewayError) else f"{type(exc).__name__}: {exc}"[:300]
+    """For the log and /healthz: our own errors' text; of anything else, only what cannot quote
+    a message (a KeyError of a header value would carry an address)."""
+    return str(exc) if isinstance(exc, GatewayError) else exception_summary(exc)[:300]
 
 
 class MailSource:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
@@ -522,12 +523,13 @@ def test_an_unexpected_error_after_start_is_logged_with_its_trace_and_retried(
     settings = example_config.imap.model_copy(update={"poll_interval": 30.0})
     with running(pipeline, settings, lambda: memory) as src:
         until(lambda: src.status.last_poll is not None, "first round done")
-        memory.fail("fetch_after", RuntimeError("database is locked"))
+        memory.fail("fetch_after", sqlite3.OperationalError("database is locked"))
         memory.append(question(1))
         until(lambda: issues(store) == [Q1], "delivered after the retry")
     [failed] = src.events("imap.round_failed")
-    assert failed["log_level"] == "error" and isinstance(failed["exc_info"], RuntimeError)
-    assert src.status.last_error == "RuntimeError: database is locked"
+    assert failed["log_level"] == "error"
+    assert isinstance(failed["exc_info"], sqlite3.OperationalError)
+    assert src.status.last_error == "OperationalError: database is locked"
     assert memory.connects == 2 and memory.processed == {1}
 
 

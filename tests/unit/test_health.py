@@ -54,3 +54,11 @@ def test_imap_reconnects_at_least_once_a_minute() -> None:
     delays = [source._delay(attempt) for attempt in range(1, 30)]
     assert MAX_BACKOFF == 60.0 and max(delays) <= MAX_BACKOFF
     assert delays[0] <= 2.0 and delays[-1] >= 30.0  # still backs off
+
+
+def test_an_imap_round_failure_never_shows_mail_text_in_health() -> None:
+    from gateway.inbound.source import _reason
+
+    assert _reason(KeyError("jane.roe@univ.edu")) == "KeyError"
+    assert "jane" not in _reason(ValueError("bad header: Jane Roe <jane.roe@univ.edu>"))
+    assert _reason(TimeoutError("timed out")) == "TimeoutError: timed out"
