@@ -1,7 +1,7 @@
 """Re-serialise a customer's Markdown so GitHub renders it without pinging, linking or hiding.
 
 Anyone can write to the list, so the text of a mail is parsed as CommonMark (markdown-it-py,
-with GFM tables and strikethrough) and written out again from the token tree: every text node
+with GFM strikethrough) and written out again from the token tree: every text node
 is escaped so it can only render as text, every code span and fence is rebuilt with a backtick
 run that its content cannot close, and raw HTML, HTML comments and link reference definitions
 are not recognised at all (they come out as the literal text the customer typed). GitHub links
@@ -20,18 +20,20 @@ from collections.abc import Sequence
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+# Tables are off: GFM drops the cells of a row beyond the header's, which would hide text; a
+# table comes out as its lines of text, pipes and all.
 # Link reference definitions are off: `[x]: http://… "t"` would vanish from the rendering.
 # Raw HTML is off: tags and comments are parsed as text and escaped below.
 _PARSER = (
     MarkdownIt("commonmark", {"html": False})
-    .enable(["table", "strikethrough"])
+    .enable(["strikethrough"])
     .disable(["reference"])
 )
 # Plain-text mail has no headings: `#include <x.h>` stays a line of text, and a `---` line
 # under a line of text (git format-patch's separator) is a rule, not a setext underline.
 _PLAIN_PARSER = (
     MarkdownIt("commonmark", {"html": False})
-    .enable(["table", "strikethrough"])
+    .enable(["strikethrough"])
     .disable(["reference", "heading", "lheading"])
 )
 # The check of a composed body sees what GitHub would: HTML and definitions on.
@@ -50,7 +52,9 @@ _BIDI_MARKS = dict.fromkeys([0x200E, 0x200F, 0x061C], None)
 # an `owner/repo` in front. Consecutive ones form one code span: text right after a code span
 # starts a new text node, where a second `@login` would be live.
 _LOGIN = r"@[A-Za-z0-9][A-Za-z0-9-]*(?:/[A-Za-z0-9][A-Za-z0-9_.-]*)?"
-_ISSUE = r"(?:[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)?#[0-9]+"
+# The owner/repo part starts at the start of a run and is bounded (GitHub: 39 and 100
+# characters), or a long word would cost quadratic time.
+_ISSUE = r"(?:(?<![A-Za-z0-9_.-])[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100})?#[0-9]+"
 _GH = r"[Gg][Hh]-[0-9]+"
 _LINKABLE = re.compile(
     r"(?P<url>(?:https?|ftp)://[^\s<>|`]+)"
@@ -76,6 +80,7 @@ _LINE_START = re.compile(
     r"^(?:[#>]|[+-](?=[ \t]|$)|[0-9]{1,9}(?=[.)](?:[ \t]|$))|[-:|=](?=[-:|= \t]*$))"
 )
 _ENTITIES = {"<": "&lt;", "&": "&amp;"}
+_LANGUAGE = re.compile(r"[A-Za-z0-9_+#.-]+")
 _UNSAFE_FENCE_INFO = frozenset({"math", "mermaid", "geojson", "topojson", "stl"})
 # Anything Markdown could act on; text without it renders as written (the fast path).
 _ACTIVE = re.compile(
@@ -90,7 +95,7 @@ def strip_bidi(text: str, *, marks: bool) -> str:
     return text.translate(_BIDI_MARKS) if marks else text
 
 
-def code_span(content: str, *, in_table: bool = False) -> str:
+def code_span(content: str) -> str:
     """`content` as one code span that renders it literally (CommonMark §6.1)."""
     content = content.replace("\r", " ").replace("\n", " ")
     runs = {len(run) for run in re.findall(r"`+", content)}
@@ -103,8 +108,6 @@ def code_span(content: str, *, in_table: bool = False) -> str:
         content.startswith(" ") and content.endswith(" ") and content.strip(" ")
     ):
         pad = " "
-    if in_table:
-        content = content.replace("|", "\\|")  # GFM splits cells before code spans
     return f"{fence}{pad}{content}{pad}{fence}"
 
 
@@ -117,11 +120,9 @@ def literal_block(text: str, info: str = "") -> list[str]:
     return [fence + info, *body.split("\n"), fence] if body else [fence + info, fence]
 
 
-def _escape_plain(text: str, at_line_start: bool, in_table: bool) -> str:
+def _escape_plain(text: str, at_line_start: bool) -> str:
     escaped = _ESCAPE.sub(lambda m: _ENTITIES.get(m.group(0), "\\" + m.group(0)), text)
-    if in_table:
-        escaped = escaped.replace("|", "\\|")
-    elif at_line_start:
+    if at_line_start:
         escaped = _LINE_START.sub(lambda m: m.group(0) + "\\" if m.group(0)[0].isdigit()
                                   else "\\" + m.group(0), escaped, count=1)
     return escaped
@@ -134,14 +135,13 @@ def _trim_url(url: str) -> str:
     return url
 
 
-def escape_text(text: str, *, at_line_start: bool = True, in_table: bool = False,
-                in_link: bool = False) -> str:
+def escape_text(text: str, *, at_line_start: bool = True, in_link: bool = False) -> str:
     """Plain text (not Markdown) as inline Markdown that renders exactly `text`, with mentions
     and issue references in code spans and URLs as autolinks."""
     if at_line_start:
         text = text.lstrip(" \t")
     if not _LINKABLE_TRIGGER.search(text):
-        return _escape_plain(text, at_line_start, in_table)
+        return _escape_plain(text, at_line_start)
     out: list[str] = []
     pos = 0
     for match in _LINKABLE.finditer(text):
@@ -154,13 +154,13 @@ def escape_text(text: str, *, at_line_start: bool = True, in_table: bool = False
             end = start + len(piece)
             rendered = f"<{piece}>"
         else:
-            rendered = code_span(piece, in_table=in_table)
+            rendered = code_span(piece)
         if start > pos:
-            out.append(_escape_plain(text[pos:start], at_line_start and pos == 0, in_table))
+            out.append(_escape_plain(text[pos:start], at_line_start and pos == 0))
         out.append(rendered)
         pos = end
     if pos < len(text):
-        out.append(_escape_plain(text[pos:], at_line_start and pos == 0, in_table))
+        out.append(_escape_plain(text[pos:], at_line_start and pos == 0))
     return "".join(out)
 
 
@@ -172,8 +172,7 @@ def _href(url: str) -> str:
     return f"<{url}>"
 
 
-def _inline(tokens: Sequence[Token], *, in_table: bool = False, one_line: bool = False,
-            in_link: bool = False) -> str:
+def _inline(tokens: Sequence[Token], *, one_line: bool = False, in_link: bool = False) -> str:
     out: list[str] = []
     at_line_start = True
     index = 0
@@ -183,9 +182,9 @@ def _inline(tokens: Sequence[Token], *, in_table: bool = False, one_line: bool =
         index += 1
         if kind == "text":
             out.append(escape_text(token.content, at_line_start=at_line_start,
-                                   in_table=in_table, in_link=in_link))
+                                   in_link=in_link))
         elif kind == "code_inline":
-            out.append(code_span(token.content, in_table=in_table))
+            out.append(code_span(token.content))
         elif kind in ("softbreak", "hardbreak"):
             out.append(" " if one_line else ("\n" if kind == "softbreak" else "\\\n"))
             at_line_start = not one_line
@@ -207,7 +206,7 @@ def _inline(tokens: Sequence[Token], *, in_table: bool = False, one_line: bool =
             else:
                 inner = token.children or []
                 url = str(token.attrs.get("src", ""))
-            text = _inline(inner, in_table=in_table, one_line=True, in_link=True)
+            text = _inline(inner, one_line=True, in_link=True)
             if out and out[-1].endswith("!"):  # `![` would make the link an image
                 out[-1] = out[-1][:-1] + "\\!"
             if in_link:  # an image inside a link: its text only (links do not nest)
@@ -219,41 +218,22 @@ def _inline(tokens: Sequence[Token], *, in_table: bool = False, one_line: bool =
                 out.append(f"[{text or 'image'}]({_href(url)})")
                 title = str(token.attrs.get("title", ""))
                 if title:  # a title is only a tooltip: show it
-                    out.append(" (" + escape_text(title, at_line_start=False,
-                                                  in_table=in_table) + ")")
+                    out.append(" (" + escape_text(title, at_line_start=False) + ")")
         elif token.content:  # anything else the parser may add: its text, literally
             out.append(escape_text(token.content, at_line_start=at_line_start,
-                                   in_table=in_table, in_link=in_link))
+                                   in_link=in_link))
         at_line_start = False
     return "".join(out)
 
 
 def _fence(token: Token) -> list[str]:
-    info = token.info.strip().split(" ", 1)[0] if token.type == "fence" else ""
-    info = re.sub(r"[^A-Za-z0-9_+#.-]", "", info)
-    if info.lower() in _UNSAFE_FENCE_INFO:  # GitHub renders these, e.g. math with \phantom
-        info = ""
-    return literal_block(token.content, info)
-
-
-def _table(tokens: Sequence[Token], index: int) -> tuple[list[str], int]:
-    rows: list[list[str]] = []
-    aligns: list[str] = []
-    while tokens[index].type != "table_close":
-        token = tokens[index]
-        if token.type == "tr_open":
-            rows.append([])
-        elif token.type in ("th_open", "td_open"):
-            cell = _inline(tokens[index + 1].children or [], in_table=True, one_line=True)
-            rows[-1].append(cell)
-            if token.type == "th_open":
-                style = str(token.attrs.get("style", ""))
-                aligns.append({"text-align:left": ":---", "text-align:right": "---:",
-                               "text-align:center": ":---:"}.get(style, "---"))
-        index += 1
-    lines = ["| " + " | ".join(row) + " |" for row in rows]
-    lines.insert(1, "| " + " | ".join(aligns) + " |")
-    return lines, index + 1
+    """A fence, or an indented block, as a fence: its info string is kept only when it is a
+    plain language name; anything else in it (GitHub would not show it, or would render it,
+    as for `math` with \\phantom) goes into the block as its first line."""
+    info = token.info.strip() if token.type == "fence" else ""
+    if not info or (_LANGUAGE.fullmatch(info) and info.lower() not in _UNSAFE_FENCE_INFO):
+        return literal_block(token.content, info)
+    return literal_block(f"{info}\n{token.content}")
 
 
 def _blocks(tokens: Sequence[Token], index: int, close: str, *, in_item: bool = False,
@@ -301,9 +281,6 @@ def _blocks(tokens: Sequence[Token], index: int, close: str, *, in_item: bool = 
         elif kind == "hr":
             add(["***"])
             index += 1
-        elif kind == "table_open":
-            block, index = _table(tokens, index)
-            add(block, tight=False)  # a table would take the line above as its header
         else:  # anything else: its text, literally, so nothing the mail says is lost
             if token.content:
                 add(escape_text(" ".join(token.content.split())).split("\n"))

@@ -1,0 +1,122 @@
+"""The test oracle for issue and comment bodies: render with cmark-gfm (GitHub's own renderer,
+raw HTML kept so we see what GitHub sees before its sanitiser) and say what is wrong.
+
+Checks: (a) no `@login` or `@org/team` GitHub's mention filter would link, (b) no `#123`,
+`GH-123` or `owner/repo#123` in text nodes outside <code>, <pre> and <a> (full issue URLs are
+links on purpose and not checked), (c) only the elements our template and Markdown produce, no
+HTML comment but the marker, (d) every word of the customer's text is in the rendered text or
+a link target, (e) the marker exactly once, last. Test helper only; production never needs it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+from html.parser import HTMLParser
+
+import cmarkgfm
+
+ALLOWED = frozenset({
+    "p", "strong", "em", "code", "pre", "details", "summary", "ul", "ol", "li", "blockquote",
+    "a", "del", "hr", "br", "h1", "h2", "h3", "h4", "h5", "h6",
+})
+_IGNORED_PARENTS = frozenset({"code", "pre", "a"})  # html-pipeline's MentionFilter skips these
+# GitHub's patterns (html-pipeline MentionFilter, IssueReferenceFilter), taken wide.
+_LIVE = re.compile(
+    r"(?:^|[^A-Za-z0-9_])@[A-Za-z0-9]"
+    r"|#[0-9]"
+    r"|(?:^|[^A-Za-z0-9_])GH-[0-9]",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[^\W_]+")
+
+
+def render(markdown: str) -> str:
+    return cmarkgfm.github_flavored_markdown_to_html(
+        markdown, options=cmarkgfm.Options.CMARK_OPT_UNSAFE
+    )
+
+
+class _Walker(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.pending: list[str] = []
+        self.problems: list[str] = []
+        self.comments: list[str] = []
+        self.seen: list[str] = []  # every piece of rendered text and link target
+        self.last_was_comment = False
+        self.numbers: list[int] = []  # the next item number of each open <ol>
+
+    def _flush(self) -> None:
+        text = "".join(self.pending)
+        self.pending.clear()
+        if text and not _IGNORED_PARENTS.intersection(self.stack):
+            for match in _LIVE.finditer(text):
+                self.problems.append(f"live mention/reference {match.group(0)!r} in {text!r}")
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._flush()
+        self.last_was_comment = False
+        if tag not in ALLOWED:
+            self.problems.append(f"element <{tag}> from the mail")
+        for name, value in attrs:
+            if tag == "a" and name == "href" and value:
+                self.seen.append(value)
+            if tag == "code" and name == "class" and value:  # a fence's language, highlighted
+                self.seen.append(value.removeprefix("language-"))
+        if tag == "ol":  # item numbers are not text: count them as shown
+            self.numbers.append(int(dict(attrs).get("start") or 1))
+        elif tag == "li" and self.stack and self.stack[-1] == "ol":
+            self.seen.append(f" {self.numbers[-1]} ")
+            self.numbers[-1] += 1
+        if tag not in ("hr", "br"):
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        self._flush()
+        if tag == "ol" and self.numbers:
+            self.numbers.pop()
+        if tag in self.stack:
+            while self.stack and self.stack.pop() != tag:
+                pass
+
+    def handle_data(self, data: str) -> None:
+        self.pending.append(data)
+        self.seen.append(data)
+        if data.strip():
+            self.last_was_comment = False
+
+    def handle_comment(self, data: str) -> None:
+        self._flush()
+        self.comments.append(data)
+        self.last_was_comment = True
+
+    def handle_decl(self, decl: str) -> None:
+        self.problems.append(f"declaration <!{decl}>")
+
+    def handle_pi(self, data: str) -> None:
+        self.problems.append(f"processing instruction <?{data}>")
+
+
+def problems(body: str, marker: str, customer_text: str = "") -> list[str]:
+    """Everything wrong with `body` as GitHub would render it; `customer_text` (plain text,
+    entities allowed) must be visible word for word."""
+    walker = _Walker()
+    walker.feed(render(body))
+    walker.close()
+    walker._flush()
+    found = list(walker.problems)
+    wanted = f" {marker.removeprefix('<!--').removesuffix('-->').strip()} "
+    if walker.comments != [wanted]:
+        found.append(f"comments {walker.comments!r}, wanted only the marker")
+    elif not walker.last_was_comment:
+        found.append("the marker is not at the end")
+    # Modulo whitespace and punctuation (a code span may split "@cyrushé" into two nodes).
+    shown = "".join(_WORD.findall(html.unescape("".join(walker.seen)).lower()))
+    wanted_words = Counter(w.lower() for w in _WORD.findall(html.unescape(customer_text)))
+    missing = [word for word, count in wanted_words.items() if shown.count(word) < count]
+    if missing:
+        found.append(f"hidden or lost text: {sorted(missing)[:10]}")
+    return found
