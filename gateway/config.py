@@ -367,8 +367,8 @@ def _check_app_key(pem: str, where: str, source: str) -> None:
             return
         problem = "is not an RSA key (GitHub Apps sign with RSA)"
     raise ConfigError("github.private_key_file",
-                      f"the GitHub App private key in {where} {problem}",
-                      "generate a private key on the App's settings page and use its .pem "
+                      f"the GitHub App private key does not load: {where} {problem}",
+                      "generate a new private key on the App's settings page and use its .pem "
                       "file unchanged", source=source)
 
 

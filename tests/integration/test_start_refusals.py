@@ -245,10 +245,12 @@ def test_github_app_private_key_that_does_not_load(site: Site, kind: str) -> Non
     site.github = 'auth = "app"\napp_id = 12\ninstallation_id = 34\nprivate_key_file = "app.pem"'
     result = site.run("run")
     assert result.code == EX_CONFIG, result
-    assert f"github.private_key_file: the GitHub App private key in {key}" in result.line
+    assert ("github.private_key_file: the GitHub App private key does not load: "
+            f"{key} (github.private_key_file) is not ") in result.line
     assert "(fix: " in result.line
     [line] = site.run("check-config").fail_lines()
-    assert line.startswith("FAIL GitHub credentials are set: the GitHub App private key in ")
+    assert line.startswith("FAIL GitHub credentials are set: the GitHub App private key does "
+                           f"not load: {key}")
 
 
 # -- 6. a config file that is not UTF-8 -----------------------------------------------------------

@@ -231,6 +231,7 @@ def test_the_github_app_key_is_loaded_at_start(tmp_path: Path) -> None:
         with pytest.raises(ConfigError) as info:
             _app_config(tmp_path, pem).github_auth()  # type: ignore[attr-defined]
         assert info.value.key == "github.private_key_file"
-        assert info.value.problem == (f"the GitHub App private key in {tmp_path / 'app.pem'} "
-                                      f"(github.private_key_file) {problem}")
+        assert info.value.problem == ("the GitHub App private key does not load: "
+                                      f"{tmp_path / 'app.pem'} (github.private_key_file) "
+                                      f"{problem}")
         assert "App's settings page" in info.value.fix
