@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ import structlog
 
 from gateway import __version__
 from gateway.clock import SystemClock
-from gateway.config import Config, default_config_path, load_config
+from gateway.config import CONFIG_ENV, Config, default_config_path, load_config, parse_config
 from gateway.errors import ConfigError, GatewayError, UsageError
 from gateway.log import configure
 
@@ -47,6 +48,20 @@ def parse_instant(text: str) -> dt.datetime:
 
 def _config(args: argparse.Namespace) -> Config:
     return load_config(Path(args.config) if args.config else default_config_path())
+
+
+def _replay_config(args: argparse.Namespace) -> Config:
+    """A dry run needs no secrets and no servers: with no --config, no $VISIT_GATEWAY_CONFIG
+    and nothing at the default path, it runs on the built-in defaults (and says so), so someone
+    who just installed the package can see what it would do with their mail."""
+    if args.config or not args.dry_run or os.environ.get(CONFIG_ENV):
+        return _config(args)
+    path = default_config_path()
+    if path.exists():
+        return _config(args)
+    print(f"replay: no configuration at {path}: a dry run on the built-in defaults (pass "
+          "--config for your list's settings)", file=sys.stderr)
+    return parse_config("", source="built-in defaults", base_dir=Path.cwd())
 
 
 def _open_existing_store(config: Config, command: str) -> Store:
@@ -98,7 +113,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from gateway.replay import run_replay
     from gateway.wiring import assignee_function, load_duties, pipeline_settings
 
-    config = _config(args)
+    config = _replay_config(args)
     duties = load_duties(config)
     if not args.dry_run and not args.state:
         state_url: str | None = config.database_url()

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from gateway.migrate import head_revision
 from tests.unit.mail import raw
 
@@ -147,3 +149,26 @@ def test_db_upgrade_and_current(tmp_path: Path) -> None:
     done = subprocess.run([*base, "current", "--config", str(config)], capture_output=True,
                           text=True, timeout=60, check=False)
     assert done.stdout.strip() == f"{db}: current {head}, head {head}"
+
+
+def test_a_dry_run_needs_no_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 13: someone who just installed the package runs `replay --dry-run mail.eml` with
+    no config anywhere; it runs on the built-in defaults and says so in one line."""
+    import gateway.config
+    from gateway.cli import main
+
+    monkeypatch.setattr(gateway.config, "DEFAULT_CONFIG_PATH", tmp_path / "absent.toml")
+    monkeypatch.delenv("VISIT_GATEWAY_CONFIG", raising=False)
+    fixture = FIXTURES / "gmail-mentions-user-and-team.eml"
+    assert main(["replay", "--dry-run", str(fixture)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("new ") and "new-thread" in out
+    notes = [line for line in err.splitlines() if "built-in defaults" in line]
+    assert len(notes) == 1 and str(tmp_path / "absent.toml") in notes[0]
+    # Not a dry run: the missing configuration is still an error that names the fix.
+    assert main(["replay", str(fixture)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    # An explicitly named configuration that is missing is never replaced by defaults.
+    monkeypatch.setenv("VISIT_GATEWAY_CONFIG", str(tmp_path / "named.toml"))
+    assert main(["replay", "--dry-run", str(fixture)]) == 2
