@@ -13,6 +13,7 @@ import pytest
 from pydantic import BaseModel, Field, SecretStr
 from pydantic.fields import FieldInfo
 
+import gateway.config
 from gateway import config_reference
 from gateway.business_config import _BUSINESS_KEYS, calendar_from_mapping
 from gateway.config import RawConfig, parse_config
@@ -270,6 +271,8 @@ def test_app_key_is_looked_up_in_the_documented_order(
             return None
 
     monkeypatch.setattr(github.Auth, "AppAuth", FakeAppAuth)
+    # The lookup order is the subject here; whether a key loads is tested in test_config.py.
+    monkeypatch.setattr(gateway.config, "_check_app_key", lambda *_args: None)
     section, file_key = secret.file_key.split(".")
     text = f'[{section}]\nauth = "app"\napp_id = 1\ninstallation_id = 2\n'
     config = parse_config(text + f'{file_key} = "secret.txt"\n', source="t.toml",
