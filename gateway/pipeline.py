@@ -333,13 +333,15 @@ class Pipeline:
     ) -> tuple[Recorded, Outcome]:
         settings = self.settings
         sender = email.sender.addr if email.sender else None
+        # Automatic mail first: a bounce from `MAILER-DAEMON (Mail Delivery System)` has no
+        # sender address and is still ignored, never quarantined as no-sender.
         verdict = classify(email, settings.classify)
-        if verdict is None and email.sender is None:
+        if verdict is not None:
+            return self._ignored(email, verdict, index)
+        if email.sender is None:
             return self._quarantined(
                 stored, Verdict(Kind.QUARANTINE, "no-sender", "no From, Sender or Reply-To")
             )
-        if verdict is not None:
-            return self._ignored(email, verdict, index)
         arrival = (
             stored.received_at if stored.uid is not None else (email.date or stored.received_at)
         )

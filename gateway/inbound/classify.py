@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from email.utils import parseaddr
 
 from gateway.models import Email, Kind, Verdict
 
@@ -72,6 +73,28 @@ def _is_delivery_status(email: Email) -> bool:
     return email.content_type == "multipart/report" and "delivery-status" in content_type
 
 
+def _is_mailer_daemon(email: Email) -> bool:
+    """Sent by a mail system: a daemon's mailbox in From (its address, or when From has no
+    address, as `MAILER-DAEMON (Mail Delivery System)` has, the bare local part or the display
+    name) or in Return-Path (`<MAILER-DAEMON>`, `<postmaster@host>`). Needs no parsed sender."""
+    if email.from_ is not None:
+        if email.from_.local.lower() in _DAEMON_LOCALS:
+            return True
+    else:
+        name, addr = parseaddr(email.header("from") or "")
+        if {addr.partition("@")[0].strip().lower(), name.strip().lower()} & _DAEMON_LOCALS:
+            return True
+    path = (email.header("return-path") or "").strip().strip("<>").strip()
+    return path.partition("@")[0].lower() in _DAEMON_LOCALS
+
+
+def _has_null_return_path(email: Email) -> bool:
+    """`Return-Path: <>`: the null reverse path, which only automatic mail (bounces, auto
+    replies) is sent with (RFC 5321 §4.5.5, RFC 3834 §3.3)."""
+    path = email.header("return-path")
+    return path is not None and path.strip() == "<>"
+
+
 def classify(email: Email, rules: ClassifyRules) -> Verdict | None:
     """None for human mail; otherwise the ignore verdict with its reason code."""
     if is_own_mail(email, rules):
@@ -84,8 +107,7 @@ def classify(email: Email, rules: ClassifyRules) -> Verdict | None:
         return _ignore("github-reply-by-email", "GitHub posts replies sent to reply.github.com")
     if _is_delivery_status(email):
         return _ignore("delivery-status")
-    from_local = email.from_.local.lower() if email.from_ else ""
-    if from_local in _DAEMON_LOCALS:
+    if _is_mailer_daemon(email):
         return _ignore("mailer-daemon")
     auto = email.header("auto-submitted")
     if auto is not None and auto.split(";")[0].strip().lower() != "no":
@@ -100,6 +122,8 @@ def classify(email: Email, rules: ClassifyRules) -> Verdict | None:
     )
     if _OUT_OF_OFFICE.match(subject):
         return _ignore("out-of-office-subject")
+    if _has_null_return_path(email):
+        return _ignore("null-return-path")
     sender = email.sender.addr if email.sender else ""
     if sender in rules.ignore_senders:
         return _ignore("ignored-sender")

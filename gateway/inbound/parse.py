@@ -1,8 +1,11 @@
 """Turn raw message bytes into an `Email` value, and compute a message's storage key.
 
-mail-parser does the MIME walk and charset decoding; this module normalises what it returns
-(addresses, Message-IDs, dates) and finds the real sender of a Mailman DMARC-munged post. It
-raises `MessageRejected` for input that is not an email at all; it never does I/O.
+The stdlib parser builds the MIME tree, `mime_repair` fixes what senders break in it, and
+mail-parser walks it for text parts and attachments. Header values are decoded here, from the
+raw bytes (`header_text`), and every text that reaches the tracker (subject, names, bodies,
+file names) loses its control characters (`charsets.without_controls`). This module also
+normalises addresses, Message-IDs and dates and finds the real sender of a Mailman DMARC-munged
+post. It raises `MessageRejected` for input that is not an email at all; it never does I/O.
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import email
 import email.utils
 import hashlib
 import re
-from email.header import decode_header, make_header
+from email.message import Message
 from typing import Any
 
 import mailparser
@@ -22,6 +26,9 @@ import mailparser.core
 import mailparser.utils
 
 from gateway.errors import MessageRejected
+from gateway.inbound.charsets import without_controls
+from gateway.inbound.header_text import decode_header_value
+from gateway.inbound.mime_repair import repair_tree
 from gateway.models import Address, Attachment, Email
 
 _MSGID = re.compile(r"<([^<>\s]+)>")
@@ -109,11 +116,20 @@ def message_ids_in(value: str | None) -> tuple[str, ...]:
     return tuple(seen)
 
 
+def without_leading_blank_lines(raw: bytes) -> bytes:
+    """`raw` without the empty lines some archivers write before the header block. Both the
+    storage key and the parse start here, so they agree on where the headers are; a message
+    that then starts with a non-header line still has no header block."""
+    return raw.lstrip(b"\r\n") if raw[:1] in (b"\r", b"\n") else raw
+
+
 def split_header_block(raw: bytes) -> tuple[list[bytes], bytes]:
     """The header lines (line endings removed) and the body, split where a mail parser splits
-    them: at the first empty line, or at the first line that is neither a header nor a
-    continuation (that line starts the body). Whatever the length of the header block and
-    whatever the mix of CRLF and LF: a body line that looks like a header is body."""
+    them (after `without_leading_blank_lines`): at the first empty line, or at the first line
+    that is neither a header nor a continuation (that line starts the body). Whatever the length
+    of the header block and whatever the mix of CRLF and LF: a body line that looks like a
+    header is body."""
+    raw = without_leading_blank_lines(raw)
     lines: list[bytes] = []
     pos, size = 0, len(raw)
     while pos < size:
@@ -183,30 +199,20 @@ def message_key(raw: bytes) -> tuple[str, str | None]:
     return content_key(raw), None
 
 
-def _decode(value: str) -> str:
-    try:
-        return str(make_header(decode_header(value)))
-    except (UnicodeError, LookupError, ValueError, binascii.Error):
-        return value
+def _one_line(value: str) -> str:
+    """A decoded header value for display: controls removed, whitespace runs one space."""
+    return " ".join(without_controls(value).split())
 
 
 def _addresses(values: list[str]) -> tuple[Address, ...]:
+    """The mailboxes in raw header values (split before decoding: a decoded name may hold a
+    comma); names decoded, 8-bit addresses (RFC 6532) decoded like any header text."""
     out: list[Address] = []
     for name, addr in email.utils.getaddresses(values):
-        addr = addr.strip().lower()
+        addr = decode_header_value(addr).strip().lower()
         if "@" not in addr:
             continue
-        out.append(Address(_decode(name).strip().strip('"'), addr))
-    return tuple(out)
-
-
-def _address_pairs(pairs: Any) -> tuple[Address, ...]:
-    """mail-parser's decoded [(name, addr)] list as Address values."""
-    out: list[Address] = []
-    for name, addr in pairs or ():
-        addr = str(addr).strip().lower()
-        if "@" in addr:
-            out.append(Address(str(name).strip().strip('"'), addr))
+        out.append(Address(_one_line(decode_header_value(name)).strip('"').strip(), addr))
     return tuple(out)
 
 
@@ -215,28 +221,27 @@ def _date(value: str | None) -> dt.datetime | None:
         return None
     try:
         parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed.astimezone(dt.UTC)
 
 
-def _header_pairs(message: Any) -> tuple[tuple[str, str], ...]:
-    """All headers as (lower-case name, value) pairs, repeated headers kept.
+def _raw_headers(message: Message) -> tuple[tuple[str, str], ...]:
+    """All headers as (lower-case name, raw value) pairs, in order: 8-bit bytes still held as
+    surrogates, RFC 2047 words still encoded."""
+    return tuple((name.lower(), str(value)) for name, value in message.raw_items())
 
-    Only values that need it are decoded (RFC 2047 words, or raw 8-bit text that the
-    compat32 parser hands back as a Header): most headers are plain ASCII, and decoding every
-    one through mail-parser cost more than the rest of classification together.
-    """
-    pairs: list[tuple[str, str]] = []
-    for name, value in message.items():
-        if isinstance(value, str):
-            text = _decode(value) if "=?" in value else value
-        else:
-            text = str(mailparser.utils.decode_header_part(value))
-        pairs.append((name.lower(), " ".join(text.split())))
-    return tuple(pairs)
+
+def _header_pairs(raw: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """All headers as (lower-case name, decoded one-line value) pairs, repeated headers kept.
+    Plain ASCII values (most of them) are returned as they are, without a decoding pass."""
+    return tuple((name, " ".join(decode_header_value(value).split())) for name, value in raw)
+
+
+def _values(raw: tuple[tuple[str, str], ...], wanted: str) -> list[str]:
+    return [value for name, value in raw if name == wanted]
 
 
 def _real_sender(
@@ -267,7 +272,7 @@ def _real_sender(
 # Header names whose values `MailParser._make_mail` does not run through `decode_header_part`:
 # address headers (parsed earlier, in `_reset`), its computed parts (`date`, `received`, ...) and
 # the names it reserves for its own metadata. Both sets are mail-parser internals (4.8): with a
-# mail-parser that lacks them, `_parse_from_bytes` below uses the stock parser.
+# mail-parser that lacks them, `_parse_message` below uses the stock parser.
 _COMPUTED_PARTS = getattr(mailparser.const, "COMPUTED_PARTS", None)
 _RESERVED_MAIL_KEYS = getattr(mailparser.core, "_RESERVED_MAIL_KEYS", None)
 _NOT_DECODED_BY_MAKE_MAIL = frozenset(
@@ -304,55 +309,67 @@ class _MailParser(mailparser.MailParser):  # type: ignore[misc]  # mail-parser i
         return {}
 
 
-def _parse_from_bytes(raw: bytes) -> Any:
-    """`mailparser.parse_from_bytes(raw)`, through `_MailParser` (same parse, same errors)."""
+def _parse_message(message: Message) -> Any:
+    """mail-parser over an already parsed (and repaired) message, through `_MailParser`: the
+    same walk and the same errors as `mailparser.MailParser(message)`."""
     if _COMPUTED_PARTS is None or _RESERVED_MAIL_KEYS is None:
-        return mailparser.parse_from_bytes(raw)
-    return _MailParser.from_bytes(raw)
+        return mailparser.MailParser(message)
+    return _MailParser(message)
 
 
 def parse_email(raw: bytes, *, list_address: str, key: str | None = None) -> Email:
     """Parse `raw` into an Email. Raises MessageRejected('unparseable') for non-email input."""
     if key is None:
         key, _ = message_key(raw)
+    size = len(raw)
     try:
-        parsed = _parse_from_bytes(raw)
+        message = email.message_from_bytes(without_leading_blank_lines(raw))
+        names = {name.lower() for name in message}
+        if not names & _KNOWN_HEADERS:
+            raise MessageRejected("unparseable", "no RFC 5322 header found")
+        # What the message declares, read before `repair_tree` changes any part of it.
+        raw_headers = _raw_headers(message)
+        content_type = message.get_content_type()
+        part_types = tuple(part.get_content_type() for part in message.walk())
+        repair_tree(message)
+        parsed = _parse_message(message)
+    except MessageRejected:
+        raise
     except Exception as exc:  # mail-parser raises many kinds; any of them means "not an email"
         raise MessageRejected("unparseable", f"{type(exc).__name__}: {exc}") from exc
-    message = parsed.message
-    names = {name.lower() for name in message}
-    if not names & _KNOWN_HEADERS:
-        raise MessageRejected("unparseable", "no RFC 5322 header found")
-    headers = _header_pairs(message)
-    from_ = _first(_address_pairs(parsed.from_))
-    sender_header = _first(_addresses(message.get_all("sender", [])))
-    reply_to = _address_pairs(parsed.reply_to)
-    to = _address_pairs(parsed.to)
-    cc = _address_pairs(parsed.cc)
-    message_id = normalize_message_id(str(message.get("message-id", "")))
+    headers = _header_pairs(raw_headers)
+    from_ = _first(_addresses(_values(raw_headers, "from")[:1]))
+    sender_header = _first(_addresses(_values(raw_headers, "sender")))
+    reply_to = _addresses(_values(raw_headers, "reply-to")[:1])
+    to = _addresses(_values(raw_headers, "to")[:1])
+    cc = _addresses(_values(raw_headers, "cc")[:1])
+    message_id = normalize_message_id(_first_value(headers, "message-id"))
     sender = _real_sender(from_ or sender_header, reply_to, cc, headers, list_address)
     attachments = tuple(_attachment(item) for item in parsed.attachments)
-    part_types = tuple(part.get_content_type() for part in message.walk())
     return Email(
         key=key,
         message_id=message_id,
-        subject=" ".join(_decode(str(parsed.subject or "")).split()),
+        subject=_one_line(_first_value(headers, "subject")),
         from_=from_,
         sender=sender,
         reply_to=reply_to,
         to=to,
         cc=cc,
-        date=_date(message.get("date")),
-        in_reply_to=message_ids_in(str(message.get("in-reply-to", ""))),
-        references=message_ids_in(" ".join(str(v) for v in message.get_all("references", []))),
+        date=_date(_first_value(headers, "date")),
+        in_reply_to=message_ids_in(_first_value(headers, "in-reply-to")),
+        references=message_ids_in(" ".join(_values(headers, "references"))),
         headers=headers,
         text_parts=tuple(_text(part) for part in parsed.text_plain),
         html_parts=tuple(_text(part) for part in parsed.text_html),
-        content_type=message.get_content_type(),
+        content_type=content_type,
         part_types=part_types,
         attachments=attachments,
-        size=len(raw),
+        size=size,
     )
+
+
+def _first_value(headers: tuple[tuple[str, str], ...], wanted: str) -> str:
+    return next((value for name, value in headers if name == wanted), "")
 
 
 def _first(items: tuple[Address, ...]) -> Address | None:
@@ -362,7 +379,7 @@ def _first(items: tuple[Address, ...]) -> Address | None:
 def _text(part: str) -> str:
     if "\x1b$" in part or "\x1b(" in part:
         part = _decode_iso2022(part)
-    return part.replace("\r\n", "\n").replace("\r", "\n")
+    return without_controls(part.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def _decode_iso2022(part: str) -> str:
@@ -390,7 +407,7 @@ def _attachment(item: dict[str, Any]) -> Attachment:
     else:
         size = len(payload.encode("utf-8", "replace")) if isinstance(payload, str) else len(payload)
     return Attachment(
-        filename=_decode(str(item.get("filename") or "unnamed")),
+        filename=_one_line(decode_header_value(str(item.get("filename") or "unnamed"))),
         content_type=str(item.get("mail_content_type") or "application/octet-stream"),
         size=size,
         inline=bool(item.get("content-id"))

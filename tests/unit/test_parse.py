@@ -70,3 +70,34 @@ def test_non_email_is_rejected(data: bytes) -> None:
     with pytest.raises(MessageRejected) as info:
         parse_email(data, list_address=LIST)
     assert info.value.reason == "unparseable"
+
+
+def test_leading_blank_lines_are_skipped_by_key_and_parse_alike() -> None:
+    message = raw({"Message-ID": "<lead@univ.edu>"})
+    for prefix in (b"\r\n", b"\n\n", b"\r\n\r\n\n"):
+        assert message_key(prefix + message) == ("mid:<lead@univ.edu>", "<lead@univ.edu>")
+        parsed = parse_email(prefix + message, list_address=LIST)
+        assert parsed.message_id == "<lead@univ.edu>" and parsed.subject.endswith("A question")
+        assert parsed.size == len(prefix + message)
+
+
+def test_blank_lines_then_no_header_is_still_unparseable() -> None:
+    with pytest.raises(MessageRejected) as caught:
+        parse_email(b"\r\n\r\nJust some text, no header at all.\r\n", list_address=LIST)
+    assert caught.value.reason == "unparseable"
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        (b"Date", b"Tue, 3 Mar 2026 09:14:00 -0800 (\xe9t\xe9)"),
+        (b"Date", b"\xff\xfe"),
+        (b"Subject", b"=?utf-8?B?QQ?= =?utf-8?B?#?= =?utf-8?B?Q?="),
+        (b"Subject", b"=?utf-8?Q?=FF=FE?= =?x-no-such?Q?a?="),
+    ],
+)
+def test_a_bad_header_costs_that_header_not_the_message(header: bytes, value: bytes) -> None:
+    message = raw({}).replace(header + b": ", header + b": " + value + b"\r\nX-Was: ", 1)
+    parsed = parse_email(message, list_address=LIST)
+    assert parsed.sender is not None and parsed.sender.addr == "jane.roe@univ.edu"
+    assert "\ufffd" not in parsed.subject or header == b"Subject"

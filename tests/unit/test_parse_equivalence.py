@@ -38,7 +38,7 @@ def both(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[object, object]:
 
     ours = run()
     with monkeypatch.context() as m:
-        m.setattr(parse, "_parse_from_bytes", mailparser.parse_from_bytes)
+        m.setattr(parse, "_parse_message", mailparser.MailParser)
         stock = run()
     return ours, stock
 
