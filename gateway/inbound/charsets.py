@@ -117,9 +117,10 @@ def decode_text(data: bytes, label: str | None) -> str:
 # a string early (NUL) or to style a terminal (ESC sequences), never meant as text. A whole ANSI
 # escape sequence goes with its ESC, so no "[31m" is left behind.
 _CONTROLS = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_ANY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # a plain class: a fast search
 
 
 def without_controls(text: str) -> str:
     """`text` without control characters other than tab and newline (CR is removed too: bodies
     have their line endings normalised before this, header values are one line)."""
-    return _CONTROLS.sub("", text) if _CONTROLS.search(text) else text
+    return _CONTROLS.sub("", text) if _ANY_CONTROL.search(text) else text

@@ -29,6 +29,7 @@ from gateway.inbound.header_text import decode_header_value
 
 FORWARD_MARKER = "---------- Forwarded message ---------"
 _ENCODED_CTE = frozenset({"base64", "quoted-printable"})
+_PLAIN_CTE = frozenset({"", "7bit", "8bit", "binary"})
 
 
 def repair_tree(message: Message) -> None:
@@ -36,13 +37,13 @@ def repair_tree(message: Message) -> None:
     # `walk()` reads a part's payload only after yielding the part: a message decoded here is
     # walked (and repaired) in turn.
     for part in message.walk():
-        maintype = part.get_content_maintype()
-        if maintype == "multipart" and not part.is_multipart():
+        content_type = part.get_content_type()
+        if content_type.startswith("multipart/") and not part.is_multipart():
             part.set_type("text/plain")
-            maintype = "text"
-        if maintype == "text":
+            content_type = "text/plain"
+        if content_type.startswith("text/"):
             _label_charset(part)
-        elif part.get_content_type() == "message/rfc822":
+        elif content_type == "message/rfc822":
             _decode_attached_message(part)
     for parent in list(message.walk()):
         if parent.is_multipart() and parent.get_content_type() != "multipart/report":
@@ -54,6 +55,9 @@ def _transfer_encoding(part: Message) -> str:
 
 
 def _label_charset(part: Message) -> None:
+    payload = part.get_payload()
+    if isinstance(payload, str) and payload.isascii() and _transfer_encoding(part) in _PLAIN_CTE:
+        return  # ASCII text reads the same in every codec the table names
     label = part.get_content_charset()
     codec = codec_for(label)
     if codec is None:

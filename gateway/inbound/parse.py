@@ -216,6 +216,24 @@ def _addresses(values: list[str]) -> tuple[Address, ...]:
     return tuple(out)
 
 
+def _address_header(
+    parsed: Any, raw: tuple[tuple[str, str], ...], name: str
+) -> tuple[Address, ...]:
+    """The mailboxes of the first `name` header. mail-parser has parsed them already; where the
+    value is plain ASCII its result is exact and is used as it is. A value with encoded words
+    or 8-bit bytes is parsed again here, because mail-parser decodes those names with the
+    narrow codec of the label, or leaves 8-bit bytes as surrogates (`J\\udcfcrgen`)."""
+    values = _values(raw, name)[:1]
+    if values and (not values[0].isascii() or "=?" in values[0]):
+        return _addresses(values)
+    out: list[Address] = []
+    for shown, addr in getattr(parsed, name.replace("-", "_")) or ():
+        addr = str(addr).strip().lower()
+        if "@" in addr:
+            out.append(Address(_one_line(str(shown)).strip('"').strip(), addr))
+    return tuple(out)
+
+
 def _date(value: str | None) -> dt.datetime | None:
     if not value:
         return None
@@ -338,11 +356,11 @@ def parse_email(raw: bytes, *, list_address: str, key: str | None = None) -> Ema
     except Exception as exc:  # mail-parser raises many kinds; any of them means "not an email"
         raise MessageRejected("unparseable", f"{type(exc).__name__}: {exc}") from exc
     headers = _header_pairs(raw_headers)
-    from_ = _first(_addresses(_values(raw_headers, "from")[:1]))
+    from_ = _first(_address_header(parsed, raw_headers, "from"))
     sender_header = _first(_addresses(_values(raw_headers, "sender")))
-    reply_to = _addresses(_values(raw_headers, "reply-to")[:1])
-    to = _addresses(_values(raw_headers, "to")[:1])
-    cc = _addresses(_values(raw_headers, "cc")[:1])
+    reply_to = _address_header(parsed, raw_headers, "reply-to")
+    to = _address_header(parsed, raw_headers, "to")
+    cc = _address_header(parsed, raw_headers, "cc")
     message_id = normalize_message_id(_first_value(headers, "message-id"))
     sender = _real_sender(from_ or sender_header, reply_to, cc, headers, list_address)
     attachments = tuple(_attachment(item) for item in parsed.attachments)
