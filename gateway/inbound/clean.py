@@ -1,7 +1,26 @@
 """Clean a message body for GitHub: list footer out, HTML to Markdown, quotes and signature
 collapsed, pasted patches fenced, then made safe to render (`gateway.inbound.safe_markdown`).
 
-Pure text functions over strings; the composition of the final issue/comment body (header line,
+What is folded (the collapsed part) and what stays visible:
+
+- The trailing quote: from an attribution (`On ... wrote:` and its translations, which may wrap
+  over three lines but start with their own opener, so the sender's line directly above stays
+  visible), an Outlook header block or separator, or the mail's HTML quote container, to the
+  end; or a trailing block of `>` lines.
+- The signature: from a `-- ` delimiter (also as html2text escapes it, `\\--`), an HTML signature
+  block or a mobile "Sent from my ..." line, in the sender's own text.
+- The parent quoted above the answer (bottom-posting). The cleaner does not see the parent
+  message, so "repeats the parent" is judged by shape: a block of `>` lines (with the
+  attribution above it) that is answered by text below is the quoted parent when it is the only
+  answered block and has at least PARENT_QUOTE_LINES quoted lines; it is folded wherever it is.
+  Two or more answered blocks are an interleaved reply, and a short block is a question being
+  answered: those quotes are the context of the answers and stay visible.
+- A reply whose own part is only a signature (a lone `--`, or "Sent from my phone") has no text
+  of its own: everything is folded and the body says "(no text)". A mail that is all quote,
+  with nothing of the sender's at all, shows the quote rather than nothing.
+
+Footers are `gateway.inbound.footer`'s, HTML is `gateway.inbound.html_mail`'s. Pure text
+functions over strings; the composition of the final issue/comment body (header line,
 attachments, marker, length limit) lives in `gateway.body`. Nothing here does I/O.
 """
 
@@ -10,29 +29,54 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import html2text
-
+from gateway.inbound.footer import list_hints, strip_footer
+from gateway.inbound.html_mail import (
+    OUTLOOK_SENTINEL,
+    QUOTE_SENTINEL,
+    SENTINELS,
+    SIGNATURE_SENTINEL,
+    html_to_markdown,
+)
 from gateway.inbound.safe_markdown import neutral_markdown, strip_bidi
 from gateway.models import Email
+
+__all__ = [
+    "CleanBody",
+    "choose_body",
+    "clean_body",
+    "fence_patches",
+    "html_to_markdown",
+    "issue_title",
+    "neutralize",
+    "split_quote",
+    "strip_footer",
+]
+
+# The fewest quoted lines that make an answered block the quoted parent (see the docstring).
+PARENT_QUOTE_LINES = 5
 
 _REPLY_PREFIX = re.compile(
     r"^\s*(?:(?:re|aw|sv|vs|antw|wg|fw|fwd|tr|rif|r|ynt)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE
 )
 _FORWARD_SUBJECT = re.compile(r"^\s*(?:fw|fwd|wg|tr)\s*:", re.IGNORECASE)
-_QUOTE_SENTINEL = "\u27e6visit-gateway-quote\u27e7"
-_OUTLOOK_SENTINEL = "\u27e6visit-gateway-outlook\u27e7"
+_QUOTE_SENTINEL = QUOTE_SENTINEL
+_OUTLOOK_SENTINEL = OUTLOOK_SENTINEL
 
-# Attribution lines that introduce a quoted reply, in the languages the list sees.
+# Attribution lines that introduce a quoted reply, in the languages the list sees. Those that
+# start with their opener ("On", "Am", ...) may wrap over up to three lines; the bare
+# "X wrote:" form must be one line, or the sender's line above would read as its start.
 _ATTRIBUTION = re.compile(
     r"^(?:On\s.{4,250}\s(?:wrote|writes)\s*:"
     r"|Am\s.{4,250}\s(?:schrieb|geschrieben)\s*.{0,200}:"
     r"|Le\s.{4,250}\sa\s+écrit\s*:"
     r"|El\s.{4,250}\sescribió\s*:"
     r"|Il\s.{4,250}\sha\s+scritto\s*:"
-    r"|Op\s.{4,250}\sschreef\s*.{0,200}:"
-    r"|.{1,120}\s(?:wrote|schrieb|a\s+écrit)\s*:)\s*$",
+    r"|Op\s.{4,250}\sschreef\s*.{0,200}:)\s*$",
     re.IGNORECASE,
 )
+_BARE_ATTRIBUTION = re.compile(r"^.{1,120}\s(?:wrote|schrieb|a\s+écrit)\s*:\s*$", re.IGNORECASE)
+# html2text puts a backslash before a leading "-" or "+" ("\\-- ", "\\-----Original Message").
+_HTML2TEXT_ESCAPE = re.compile(r"^(\s*)\\(?=[-+])")
 _ORIGINAL_MESSAGE = re.compile(
     r"^\s*-{2,}\s*(?:Original\s+Message|Ursprüngliche\s+Nachricht|Message\s+d'origine"
     r"|Mensaje\s+original|Messaggio\s+originale)\s*-{2,}\s*$",
@@ -63,19 +107,6 @@ _DIFF_LINE = re.compile(
     r"old mode|new mode|Binary files)"
 )
 _FENCE = re.compile(r"^\s*(```|~~~)")
-_HTML_QUOTE_CONTAINERS = re.compile(
-    r"(<div[^>]*class=\"?[^\">]*\bgmail_quote\b[^>]*>"
-    r"|<div[^>]*class=\"?[^\">]*\bmoz-cite-prefix\b[^>]*>"
-    r"|<blockquote[^>]*type=\"?cite\"?[^>]*>"
-    r"|<div[^>]*class=\"?[^\">]*\byahoo_quoted\b[^>]*>)",
-    re.IGNORECASE,
-)
-_HTML_OUTLOOK_CONTAINERS = re.compile(
-    r"(<div[^>]*id=\"?(?:divRplyFwdMsg|appendonsend)\"?[^>]*>|<hr[^>]*id=\"?stopSpelling\"?[^>]*>)",
-    re.IGNORECASE,
-)
-
-
 @dataclass(frozen=True, slots=True)
 class CleanBody:
     """The visible text and the collapsed part (quotes, signature), both Markdown."""
@@ -98,39 +129,26 @@ def issue_title(subject: str, list_prefix: str) -> str:
     return text or "(no subject)"
 
 
-def strip_footer(text: str, markers: tuple[str, ...]) -> str:
-    """Remove a Mailman footer: the `____` rule followed by a line naming the list, to the end."""
-    lines = text.split("\n")
-    for index in range(len(lines) - 1, -1, -1):
-        if _UNDERSCORE_RULE.match(lines[index]):
-            following = "\n".join(lines[index + 1 : index + 4]).lower()
-            if any(marker.lower() in following for marker in markers):
-                return "\n".join(lines[:index]).rstrip()
-    return text
-
-
-def html_to_markdown(html: str) -> str:
-    """HTML to Markdown, with sentinel lines where known quote containers begin."""
-    html = _HTML_OUTLOOK_CONTAINERS.sub(lambda m: f"<p>{_OUTLOOK_SENTINEL}</p>{m.group(1)}", html)
-    html = _HTML_QUOTE_CONTAINERS.sub(lambda m: f"<p>{_QUOTE_SENTINEL}</p>{m.group(1)}", html, 1)
-    converter = html2text.HTML2Text()
-    converter.body_width = 0
-    converter.ignore_images = True
-    converter.backquote_code_style = True
-    converter.unicode_snob = True
-    text = converter.handle(html)
-    text = re.sub(r"^\\([-+])(?= )", r"\1", text, flags=re.MULTILINE)  # html2text escapes "- x"
-    return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
+def _footer_only(part: str, markers: tuple[str, ...], hints: tuple[str, ...]) -> bool:
+    """True when a text part holds nothing but the list footer (Mailman adds it as its own
+    part after an HTML-only message): such a part must never be chosen over the HTML."""
+    return not strip_footer(part, markers, hints).strip()
 
 
 def choose_body(email: Email, footer_markers: tuple[str, ...]) -> tuple[str, str]:
-    """(text, source): text/plain parts if any has content after the footer, else the HTML."""
-    plain = [strip_footer(part, footer_markers).strip("\n") for part in email.text_parts]
+    """(text, source): text/plain parts if any has content after the footer, else the HTML.
+    The footer is recognised by the markers and by the message's own List-* headers."""
+    hints = list_hints(email.headers)
+    plain = [
+        strip_footer(part, footer_markers, hints).strip("\n")
+        for part in email.text_parts
+        if not _footer_only(part, footer_markers, hints)
+    ]
     plain = [part for part in plain if part.strip()]
     if plain:
         return "\n\n".join(plain), "plain"
     htmls = [html_to_markdown(part) for part in email.html_parts]
-    htmls = [strip_footer(part, footer_markers) for part in htmls if part.strip()]
+    htmls = [strip_footer(part, footer_markers, hints) for part in htmls if part.strip()]
     if htmls:
         return "\n\n".join(htmls), "html"
     return "", "empty"
@@ -138,7 +156,30 @@ def choose_body(email: Email, footer_markers: tuple[str, ...]) -> tuple[str, str
 
 def _is_quote_line(line: str) -> bool:
     stripped = line.strip()
-    return not stripped or stripped.startswith(">") or stripped in (_QUOTE_SENTINEL,)
+    return (
+        not stripped or stripped.startswith(">") or stripped in (_QUOTE_SENTINEL, _OUTLOOK_SENTINEL)
+    )
+
+
+def _is_signature_line(line: str) -> bool:
+    """A signature delimiter (RFC 3676 section 4.3 "-- ", often without its space) or the
+    sentinel of an HTML signature block."""
+    return line.rstrip() in ("--", "-- ") or line.strip() == SIGNATURE_SENTINEL
+
+
+def _opener_attribution(lines: list[str], index: int, most: int) -> int:
+    """Lines used by an attribution with an opener ("On ...") starting at `index`, over at most
+    `most` lines, or 0."""
+    joined = ""
+    for width in range(most):
+        if index + width >= len(lines):
+            break
+        joined = (joined + " " + lines[index + width].strip()).strip()
+        if _ATTRIBUTION.match(joined):
+            return width + 1
+        if not lines[index + width].strip():
+            break
+    return 0
 
 
 def _attribution_at(lines: list[str], index: int) -> int:
@@ -149,16 +190,14 @@ def _attribution_at(lines: list[str], index: int) -> int:
         and not (index + 2 < len(lines) and ":" in lines[index + 2])
     ):
         return 0  # every attribution ends with a colon: skip the regex for ordinary lines
-    joined = ""
-    for width in range(3):
-        if index + width >= len(lines):
-            break
-        joined = (joined + " " + lines[index + width].strip()).strip()
-        if _ATTRIBUTION.match(joined):
-            return width + 1
-        if not lines[index + width].strip():
-            break
-    return 0
+    used = _opener_attribution(lines, index, 3)
+    # An attribution that wraps starts with its opener: when one starts on a later line of the
+    # same window, the line above it is the sender's own (Android Gmail puts no blank line).
+    if used > 1 and any(_opener_attribution(lines, index + k, used - k) for k in range(1, used)):
+        return 0
+    if used:
+        return used
+    return 1 if _BARE_ATTRIBUTION.match(lines[index].strip()) else 0
 
 
 def _outlook_header_at(lines: list[str], index: int) -> bool:
@@ -177,7 +216,7 @@ def _rest_is_quote(lines: list[str], start: int) -> bool:
     for position, line in enumerate(tail):
         if _is_quote_line(line):
             continue
-        if line.strip() in ("--", "-- ") or _MOBILE_SIGNATURE.match(line):
+        if _is_signature_line(line) or _MOBILE_SIGNATURE.match(line):
             return True  # a signature after the quote belongs to the collapsed part too
         if position == 0 and _OUTLOOK_FROM.match(line):
             continue
@@ -238,7 +277,7 @@ def _signature_start(lines: list[str]) -> int | None:
             in_fence = not in_fence
         if in_fence:
             continue
-        if line.rstrip() in ("--", "-- ") or line == "-- ":
+        if _is_signature_line(line):
             return index
         if (
             _MOBILE_SIGNATURE.match(line)
@@ -249,24 +288,108 @@ def _signature_start(lines: list[str]) -> int | None:
     return None
 
 
+def _signed_after_quote(tail: list[str]) -> bool:
+    """True when a signature follows the last '>' line of the collapsed part: the sender's own
+    part, below their quote (a quote with no '>' line is the parent's, signature and all)."""
+    last = max((n for n, line in enumerate(tail) if line.lstrip().startswith(">")), default=None)
+    if last is None:
+        return False
+    return any(
+        _is_signature_line(line) or _MOBILE_SIGNATURE.match(line) for line in tail[last + 1 :]
+    )
+
+
+def _without_sentinels(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.strip(" >") not in SENTINELS]
+
+
+def _attribution_above(lines: list[str], start: int) -> int:
+    """Where the block of '>' lines at `start` begins: at its attribution when one ends just
+    above it (a blank line between allowed)."""
+    for begin in range(start - 1, max(start - 5, -1), -1):
+        used = _attribution_at(lines, begin)
+        if used and begin + used <= start and not any(
+            line.strip() for line in lines[begin + used : start]
+        ):
+            return begin
+    return start
+
+
+def _quote_blocks(lines: list[str]) -> list[tuple[int, int, int]]:
+    """(start, end, quoted lines) of each block of '>' lines (blank lines inside it included,
+    its attribution too)."""
+    blocks: list[tuple[int, int, int]] = []
+    index = 0
+    while index < len(lines):
+        if not lines[index].lstrip().startswith(">"):
+            index += 1
+            continue
+        end, count, probe = index, 0, index
+        while probe < len(lines) and (
+            lines[probe].lstrip().startswith(">") or not lines[probe].strip()
+        ):
+            if lines[probe].strip():
+                end = probe + 1
+                count += 1 if lines[probe].strip(" >") else 0
+            probe += 1
+        blocks.append((_attribution_above(lines, index), end, count))
+        index = end
+    return blocks
+
+
+def _fold_quotes(lines: list[str]) -> tuple[list[str], list[str]]:
+    """(visible, folded): a trailing block of '>' lines, and the quoted parent of a
+    bottom-posted reply (the only answered block, at least PARENT_QUOTE_LINES lines), folded;
+    see the module docstring."""
+    if not any(line.lstrip().startswith(">") for line in lines):
+        return lines, []
+    blocks = _quote_blocks(lines)
+    # Text separates two blocks, so only the last one can be unanswered.
+    answered, fold = blocks, []
+    if blocks and not any(line.strip() for line in lines[blocks[-1][1] :]):
+        answered, fold = blocks[:-1], [blocks[-1]]
+    if len(answered) == 1 and answered[0][2] >= PARENT_QUOTE_LINES:
+        fold.insert(0, answered[0])
+    if not fold:
+        return lines, []
+    visible: list[str] = []
+    folded: list[str] = []
+    index = 0
+    for start, end, _ in fold:
+        visible.extend(lines[index:start])
+        folded.extend(([""] if folded else []) + lines[start:end])
+        index = end
+        if not visible or not visible[-1].strip():
+            while index < len(lines) and not lines[index].strip():
+                index += 1  # no double blank line where the block was
+    visible.extend(lines[index:])
+    return visible, folded
+
+
 def split_quote(text: str, *, forwarded_subject: bool = False) -> tuple[str, str]:
-    """(visible, collapsed): new text, and the trailing quote plus signature."""
+    """(visible, collapsed): the sender's new text, and the quotes plus signature (see the
+    module docstring for what is folded)."""
     lines = text.split("\n")
-    cut = _quote_start(lines, forwarded_subject)
-    visible = lines if cut is None else lines[:cut]
-    collapsed = [] if cut is None else lines[cut:]
-    signature = _signature_start(visible)
-    if signature is not None and signature > 0:
-        collapsed = visible[signature:] + ([""] if collapsed else []) + collapsed
-        visible = visible[:signature]
-    if "\u27e6" in text:  # both sentinels start with it; without it no line is one
-        strip = {_QUOTE_SENTINEL, _OUTLOOK_SENTINEL}
-        visible = [line for line in visible if line.strip() not in strip]
-        collapsed = [line for line in collapsed if line.strip() not in strip]
+    # Markers are matched as the sender wrote them, html2text's escapes undone; the text keeps
+    # them (the neutraliser renders "\--" as "--").
+    probe = [_HTML2TEXT_ESCAPE.sub(r"\1", line) for line in lines] if "\\" in text else lines
+    cut = _quote_start(probe, forwarded_subject)
+    end = len(lines) if cut is None else cut
+    signature = _signature_start(probe[:end])
+    own_end = end if signature is None else signature
+    signed = signature is not None or _signed_after_quote(probe[end:])
+    # Forwarded content is kept as it is: only the sender's part above it has quotes to fold.
+    forward = next(
+        (n for n in range(own_end) if _FORWARD_MARKER.match(probe[n].strip())), own_end
+    )
+    visible, folded = _fold_quotes(_without_sentinels(lines[:forward]))
+    visible += _without_sentinels(lines[forward:own_end])
+    rest = _without_sentinels(lines[own_end:])
+    collapsed = folded + ([""] if folded and rest else []) + rest
     visible_text = "\n".join(visible).strip()
     collapsed_text = "\n".join(collapsed).strip()
-    if not visible_text and collapsed_text:
-        return collapsed_text, ""  # nothing new: better to show the quote than an empty body
+    if not visible_text and collapsed_text and not signed:
+        return collapsed_text, ""  # nothing of the sender's: better the quote than no text
     return visible_text, collapsed_text
 
 
