@@ -52,7 +52,10 @@ class ListSection(_Section):
     subject_prefix: Annotated[str, Field(description=(
         "Mailman's subject prefix, removed from issue titles."))] = "[visit-users]"
     footer_markers: Annotated[tuple[str, ...], Field(description=(
-        'Text on the line after the "____" rule that identifies the list footer to strip.'
+        'Text in the lines after the "____" rule that identifies the list footer to strip. '
+        "The footer is also recognised without it, by the addresses and URLs of the message's "
+        "own List-Unsubscribe, List-Post, List-Archive, List-Help and List-Subscribe headers "
+        'and by Mailman\'s shape ("mailing list" and a listinfo URL).'
     ))] = ("visit-users mailing list",)
 
     @field_validator("address")
