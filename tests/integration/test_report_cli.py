@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import re
@@ -96,7 +97,7 @@ def test_report_default_range_is_twelve_weeks(config: Path) -> None:
     assert done.returncode == 0, done.stderr
     starts = [dt.date.fromisoformat(w["week"]) for w in json.loads(done.stdout)["weeks"]]
     assert len(starts) == 12
-    assert all((b - a).days == 7 for a, b in zip(starts, starts[1:], strict=False))
+    assert all((b - a).days == 7 for a, b in itertools.pairwise(starts))
     # The last week began at most 7 local days before the run (a Monday before 08:00 still
     # belongs to the week that began the Monday before) and not after it.
     la = ZoneInfo("America/Los_Angeles")
