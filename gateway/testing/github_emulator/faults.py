@@ -3,9 +3,9 @@
 A rule names a fault kind, the requests it applies to (method and route template or concrete
 path, either may be None for "any"), and when it fires: the next `times` matching requests, or
 each one with `probability` (both together: at most `times` firings), after letting the
-first `skip` matching requests through (to fail exactly the n-th call of a kind). Random choices come from a
-`random.Random(seed)`, so a run with the same seed and request order fails the same way. The
-pipeline (`pipeline.py`) carries faults out; this module only decides.
+first `skip` matching requests through (to fail exactly the n-th call of a kind). Random
+choices come from a `random.Random(seed)`, so a run with the same seed and request order fails
+the same way. The pipeline (`pipeline.py`) carries faults out; this module only decides.
 
 Kinds, from the client's point of view:
 - ERROR_BEFORE_WRITE: 5xx, nothing applied.
