@@ -9,6 +9,9 @@ after it (mail-parser's) needs no special case:
   text is decoded as GB 18030), and unlabelled 8-bit text that is not UTF-8 as windows-1252;
 - a `message/rfc822` part with a base64 or quoted-printable transfer encoding (RFC 2046 §5.2.1
   forbids both, some clients send them) is decoded and parsed as the message it holds;
+- an RFC 2047 encoded word in an address header that Python's decoder refuses (broken base64,
+  say) is replaced by what our lenient decoder makes of it, so a bad display name costs the
+  name, not the message (mail-parser reads address headers with the strict decoder);
 - every attached message gets, before it, the lines a forwarding client writes
   (`---------- Forwarded message ---------`, From, Date, Subject), so a reader of the issue
   sees who wrote the forwarded text and what it was about.
@@ -22,6 +25,9 @@ import binascii
 import email
 import email.utils
 import quopri
+import re
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from email.message import Message
 
 from gateway.inbound.charsets import codec_for, python_codec_for, without_controls
@@ -34,6 +40,7 @@ _PLAIN_CTE = frozenset({"", "7bit", "8bit", "binary"})
 
 def repair_tree(message: Message) -> None:
     """Apply every repair above to `message` and its parts."""
+    _repair_address_headers(message)
     # `walk()` reads a part's payload only after yielding the part: a message decoded here is
     # walked (and repaired) in turn.
     for part in message.walk():
@@ -48,6 +55,32 @@ def repair_tree(message: Message) -> None:
     for parent in list(message.walk()):
         if parent.is_multipart() and parent.get_content_type() != "multipart/report":
             _add_forward_headers(parent)
+
+
+_ADDRESS_HEADERS = ("from", "sender", "reply-to", "to", "cc", "bcc")
+_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?.*?\?=")
+
+
+def _repair_address_headers(message: Message) -> None:
+    for name in _ADDRESS_HEADERS:
+        values = [str(value) for value in message.get_all(name) or ()]
+        if not any("=?" in value for value in values):
+            continue  # the common case: nothing to decode, nothing to repair
+        fixed = [_ENCODED_WORD.sub(_decodable_word, value) for value in values]
+        if fixed != values:
+            del message[name]
+            for value in fixed:
+                message[name] = value
+
+
+def _decodable_word(match: re.Match[str]) -> str:
+    word = match.group(0)
+    try:
+        str(make_header(decode_header(word)))
+    except (HeaderParseError, UnicodeError, LookupError, ValueError, binascii.Error):
+        text = decode_header_value(word).replace("=?", "")
+        return "" if "\ufffd" in text else text  # garbage is no name: drop it
+    return word
 
 
 def _transfer_encoding(part: Message) -> str:
