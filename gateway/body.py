@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from gateway.inbound.clean import CleanBody
 from gateway.inbound.safe_markdown import (
     body_problems,
+    checked_part,
     code_span,
     escape_text,
     literal_block,
@@ -140,15 +141,26 @@ def _literal_body(parts: tuple[str, ...], mark: str, max_chars: int) -> str:
         text = text[: max(len(text) - (len(block) - room) - 1, 0)]
 
 
+def _details(quoted: str) -> str:
+    return f"{_DETAILS_OPEN}\n\n{quoted}\n\n</details>" if quoted else ""
+
+
+def _joined(*parts: str) -> str:
+    return "\n\n".join(part for part in parts if part)
+
+
 def compose_body(email: Email, cleaned: CleanBody, settings: BodySettings) -> str:
     """The issue or comment body. Every part counts against `settings.max_chars`; the result
-    is checked once more as CommonMark and shown as a literal block if anything is off."""
+    is checked once more as CommonMark and shown as a literal block if anything is off. The
+    check reads the parts of the mail as `checked_part` gives them: what holds nothing it looks
+    for sits between blank lines and cannot change how the rest is read."""
     head = header_line(email.sender, email.date, settings)
     mark = marker(email.key)
     attachments = attachment_lines(email.attachments)
     visible = cleaned.visible or "*(no text)*"
-    details = f"{_DETAILS_OPEN}\n\n{cleaned.quoted}\n\n</details>" if cleaned.quoted else ""
-    body = "\n\n".join(part for part in (head, visible, details, attachments, mark) if part)
+    body = _joined(head, visible, _details(cleaned.quoted), attachments, mark)
+    checked = _joined(head, checked_part(visible), _details(checked_part(cleaned.quoted)),
+                      attachments, mark)
     if len(body) > settings.max_chars:
         # Too long for GitHub: drop the collapsed part first, then cut the text itself.
         total = len(cleaned.visible) + len(cleaned.quoted)
@@ -156,11 +168,10 @@ def compose_body(email: Email, cleaned: CleanBody, settings: BodySettings) -> st
         budget = settings.max_chars - sum(len(part) + 2 for part in fixed if part)
         shown_text, shown = _cut(visible, budget)
         note = _NOTE.format(shown=shown, total=total)
-        body = "\n\n".join(
-            part for part in (head, shown_text, note, attachments, mark) if part
-        )
+        body = _joined(head, shown_text, note, attachments, mark)
+        checked = _joined(head, checked_part(shown_text), note, attachments, mark)
     if len(body) > settings.max_chars or body_problems(
-        body, template_html=_TEMPLATE_HTML, marker=mark
+        checked, template_html=_TEMPLATE_HTML, marker=mark
     ):
         return _literal_body((head, visible, cleaned.quoted, attachments), mark,
                              settings.max_chars)

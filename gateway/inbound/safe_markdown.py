@@ -62,6 +62,12 @@ _LINKABLE = re.compile(
     rf"(?:{_LOGIN}|{_ISSUE}|{_GH})*"
 )
 _LINKABLE_TRIGGER = re.compile(r"[@#]|[Gg][Hh]-[0-9]|://")
+# What the final check looks for needs one of these in the text: a mention or reference (`@`,
+# `#`, `GH-`, or one decoded from an entity), raw HTML or a comment (`<`), a link reference
+# definition (its label ends `]:`, §4.7), or a fence left open that swallows the blocks after
+# it (`` ` ``, `~`). A backslash escape only makes the ASCII punctuation after it literal: the
+# only one of these it can hide is the `-` of `GH\-1`, which GitHub reads as `GH-1`.
+_CHECK_TRIGGER = re.compile(r"[<&`~]|@[A-Za-z0-9]|#[0-9]|[Gg][Hh]\\?-[0-9]|\]:")
 _MENTION_CHECK = re.compile(
     r"(?<![A-Za-z0-9_])@[A-Za-z0-9]|#[0-9]|(?<![A-Za-z0-9_])[Gg][Hh]-[0-9]"
 )
@@ -80,13 +86,19 @@ _LINE_START = re.compile(
     r"^(?:[#>]|[+-](?=[ \t]|$)|[0-9]{1,9}(?=[.)](?:[ \t]|$))|[-:|=](?=[-:|= \t]*$))"
 )
 _ENTITIES = {"<": "&lt;", "&": "&amp;"}
-_LANGUAGE = re.compile(r"[A-Za-z0-9_+#.-]+")
-_UNSAFE_FENCE_INFO = frozenset({"math", "mermaid", "geojson", "topojson", "stl"})
-# Anything Markdown could act on; text without it renders as written (the fast path).
+# Anything Markdown could act on; text without it renders as written (the fast path). `>`
+# acts only at the start of a line, where it opens a block quote: harmless, and the rest of the
+# line after the quote markers is judged as a line start (`> 1. x` is a list in a quote). A
+# quoted reply of plain words, the commonest text in a thread, needs no parse.
 _ACTIVE = re.compile(
-    r"[`*_\[\]<>&~|\\@#]|[Gg][Hh]-[0-9]|^[ \t]*(?:[-+=:]|[0-9]+[.)])",
+    r"[`*_\[\]<&~|\\@#]|[Gg][Hh]-[0-9]|^[ \t>]*(?:[-+=:]|[0-9]+[.)])",
     re.MULTILINE,
 )
+# Where text before can be kept as written and the rest read on its own: a blank line, or a
+# line of only `>` with a quote line after it. Before such a line, text without `_ACTIVE` can
+# leave open only a block quote (continued by the `>` line, blank inside it) or an indented code
+# block (which an indented line after it joins either way); the rest starts as it would alone.
+_SPLIT_LINE = re.compile(r"^(?:[ \t]*|>[ \t]*(?=\n>))\n", re.MULTILINE)
 
 
 def strip_bidi(text: str, *, marks: bool) -> str:
@@ -227,13 +239,12 @@ def _inline(tokens: Sequence[Token], *, one_line: bool = False, in_link: bool = 
 
 
 def _fence(token: Token) -> list[str]:
-    """A fence, or an indented block, as a fence: its info string is kept only when it is a
-    plain language name; anything else in it (GitHub would not show it, or would render it,
-    as for `math` with \\phantom) goes into the block as its first line."""
+    """A fence, or an indented block, as a fence without an info string: its info goes into the
+    block as its first line. GitHub shows an info string nowhere (a language only picks the
+    highlighting, `<pre lang="…">`: a fence opened with a word would hide it) and renders
+    some (`math` with \\phantom)."""
     info = token.info.strip() if token.type == "fence" else ""
-    if not info or (_LANGUAGE.fullmatch(info) and info.lower() not in _UNSAFE_FENCE_INFO):
-        return literal_block(token.content, info)
-    return literal_block(f"{info}\n{token.content}")
+    return literal_block(f"{info}\n{token.content}" if info else token.content)
 
 
 def _blocks(tokens: Sequence[Token], index: int, close: str, *, in_item: bool = False,
@@ -314,15 +325,45 @@ def _list(tokens: Sequence[Token], index: int) -> tuple[list[str], int]:
     return lines, index + 1
 
 
+def _inert_prefix(text: str) -> int:
+    """The length of the start of `text` (line breaks `\\n` only) that Markdown cannot act on
+    and after which the rest reads as it would alone (`_SPLIT_LINE`): all of it if nothing is
+    active, 0 if there is no such line before the first active character."""
+    active = _ACTIVE.search(text)
+    if active is None:
+        return len(text)
+    end = 0
+    for split in _SPLIT_LINE.finditer(text, 0, text.rfind("\n", 0, active.start()) + 1):
+        end = split.end()
+    return end
+
+
 def neutral_markdown(text: str, *, plain: bool) -> str:
     """`text` (Markdown, or plain text when `plain`) rewritten so that it renders the same on
-    GitHub minus every mention, reference, raw HTML element, comment and hidden definition."""
+    GitHub minus every mention, reference, raw HTML element, comment and hidden definition.
+    Text that Markdown cannot act on is kept as written: all of it (the fast path), or its start
+    up to a line after which the rest reads alone, such as a long quote before a quoted footer."""
     text = strip_bidi(text.replace("\r\n", "\n").replace("\r", "\n"), marks=False)
-    if not _ACTIVE.search(text):
+    start = _inert_prefix(text)
+    if start == len(text):
         return text  # nothing Markdown could act on: it renders as written
     parser = _PLAIN_PARSER if plain else _PARSER
-    lines, _ = _blocks(parser.parse(text), 0, "")
-    return "\n".join(lines)
+    lines, _ = _blocks(parser.parse(text[start:]), 0, "")
+    return text[:start] + "\n".join(lines)
+
+
+def checked_part(text: str) -> str:
+    """What `body_problems` needs to see of `text`, one part of a body between blank lines.
+    Text without `_CHECK_TRIGGER` holds no mention, reference, HTML, definition or fence in any
+    block it may land in, and cannot change how the blocks around it are read: it is checked as
+    one word. Otherwise a start that Markdown cannot act on (`_inert_prefix`, a stricter test)
+    is left out: the rest reads as it would after it. Judged on the rewriter's output, not on
+    what the rewriter did, so a rewriter bug still meets the parse."""
+    if not _CHECK_TRIGGER.search(text):
+        return "x"
+    if "\r" in text:  # a line break `_SPLIT_LINE` does not see
+        return text
+    return text[_inert_prefix(text):]
 
 
 def _text_problems(tokens: Sequence[Token], problems: list[str]) -> None:

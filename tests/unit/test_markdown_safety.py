@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from gateway.body import BodySettings, compose_body
 from gateway.inbound.clean import clean_body, issue_title, neutralize
-from gateway.inbound.safe_markdown import body_problems
+from gateway.inbound.safe_markdown import body_problems, checked_part, neutral_markdown
 from gateway.inbound.thread import marker
 from gateway.models import Address, Attachment, Email
 
@@ -137,6 +137,8 @@ HOSTILE_BODIES = [
     "- [ ] task @cyrush",
     "> [!NOTE]\n> @cyrush",
     "```math\n\\phantom{secret}\n```",
+    "```python\nx = 1\n```",  # GitHub shows a fence's language nowhere: it would hide a word
+    "```#12",
     "<http://x.example/a>`b`@cyrush`",
 ]
 
@@ -190,6 +192,65 @@ def test_the_final_check_sees_what_is_wrong() -> None:
 
 
 @pytest.mark.parametrize(
+    ("part", "problem"),
+    [
+        ("@cyrush", "live mention"),
+        ("GH\\-1", "live mention"),
+        ("&#64;cyrush", "live mention"),
+        ("<b>x</b>", "raw HTML"),
+        ("[x]: http://e", "definition"),
+        ("```", "marker"),
+        ("a long quote\n>\n> of plain words\n\n@cyrush", "live mention"),
+        ("On Tue, Jane wrote:\n> plain\n>\n> @cyrush", "live mention"),
+    ],
+)
+def test_the_final_check_still_parses_what_could_be_wrong(part: str, problem: str) -> None:
+    # Each part of the mail reaches the check as `checked_part` gives it; a rewriter bug that
+    # leaves any of these in either part sends the body as a literal block.
+    mail = _mail(body="x")
+    for cleaned in (dataclasses.replace(clean_body(mail, FOOTERS), visible=part),
+                    dataclasses.replace(clean_body(mail, FOOTERS), quoted=part)):
+        mark = marker(mail.key)
+        checked = f"head\n\n{checked_part(part)}\n\n{mark}"
+        assert any(problem in found for found in
+                   body_problems(checked, template_html=frozenset(), marker=mark))
+        body = compose_body(mail, cleaned, SETTINGS)
+        assert body.startswith("```"), body
+        assert not gfm_oracle.problems(body, mark)
+
+
+QUOTED_REPLY = (
+    "On Tue, 3 Mar 2026, Jane Roe wrote:\n> Grüße, the plot fails\n> \n> after 3.14 > 2 steps\n"
+    ">> nested words\n>\n> more words\n"
+)
+
+
+def test_a_quote_of_plain_words_is_kept_as_written() -> None:
+    assert neutral_markdown(QUOTED_REPLY, plain=True) == QUOTED_REPLY
+    assert checked_part(QUOTED_REPLY) == "x"
+    _check(_mail(body=f"Thanks!\n\n{QUOTED_REPLY}"), visible=QUOTED_REPLY)
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "> ___\n> visit-users mailing list\n> visit-users@elist.ornl.gov\n> http://x.example/",
+        ">     indented @cyrush\n",
+        "> 1. @cyrush\n> - #2",
+        "> text\n> ===\n> `@cyrush",
+        ">\n    @cyrush",
+        "\n    @cyrush\n- item\n\n  @cyrush",
+        "> ```\n> @cyrush",
+        "lazy @cyrush\n> <!--",
+    ],
+)
+def test_only_the_part_after_a_quote_of_plain_words_is_rewritten(tail: str) -> None:
+    text = QUOTED_REPLY + tail
+    _check(_mail(body=f"Thanks!\n\n{text}"), visible=text)  # collapsed, or not
+    _check(_mail(body=text), visible=text)
+
+
+@pytest.mark.parametrize(
     ("subject", "title"),
     [
         ("[visit-users] \u202egnp.exe", "gnp.exe"),
@@ -222,3 +283,12 @@ def test_property_random_markdownish_text_and_names(body: str, name: str, filena
     # Words of the name and text: all of them must be visible (a quote may be collapsed,
     # which still shows it).
     _check(mail, visible=f"{body} {name} {filename}")
+
+
+@settings(max_examples=200, deadline=None)
+@given(prefix=st.lists(st.sampled_from(["word", " ", "\n", "\n\n", "> ", ">", "    ", "é"]),
+                       max_size=12).map("".join), rest=_MARKDOWNISH)
+def test_property_plain_start_then_markdownish(prefix: str, rest: str) -> None:
+    text = prefix + rest
+    _check(_mail(body=text or "x"), visible=text)
+    _check(_mail(body=f"Thanks!\n\nOn Tue, Jane wrote:\n> {text.replace(chr(10), chr(10) + '> ')}"))
