@@ -23,18 +23,19 @@ from markdown_it.token import Token
 # Tables are off: GFM drops the cells of a row beyond the header's, which would hide text; a
 # table comes out as its lines of text, pipes and all.
 # Link reference definitions are off: `[x]: http://… "t"` would vanish from the rendering.
-# Raw HTML is off: tags and comments are parsed as text and escaped below.
+# Raw HTML is off: tags and comments are parsed as text and escaped below (its two rules, which
+# only return False when it is off, are dropped from the chains they are tried in per line).
 _PARSER = (
     MarkdownIt("commonmark", {"html": False})
     .enable(["strikethrough"])
-    .disable(["reference"])
+    .disable(["reference", "html_block", "html_inline"])
 )
 # Plain-text mail has no headings: `#include <x.h>` stays a line of text, and a `---` line
 # under a line of text (git format-patch's separator) is a rule, not a setext underline.
 _PLAIN_PARSER = (
     MarkdownIt("commonmark", {"html": False})
     .enable(["strikethrough"])
-    .disable(["reference", "heading", "lheading"])
+    .disable(["reference", "heading", "lheading", "html_block", "html_inline"])
 )
 # The check of a composed body sees what GitHub would: HTML and definitions on.
 _CHECK_PARSER = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
