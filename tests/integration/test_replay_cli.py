@@ -7,9 +7,11 @@ import json
 import mailbox
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from gateway.migrate import head_revision
 from tests.unit.mail import raw
@@ -151,6 +153,16 @@ def test_db_upgrade_and_current(tmp_path: Path) -> None:
     assert done.stdout.strip() == f"{db}: current {head}, head {head}"
 
 
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """main() configures logging for the whole process (a WARNING filter for replay): give the
+    tests that run after this one the configuration they had."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
+@pytest.mark.usefixtures("restored_logging")
 def test_a_dry_run_needs_no_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     """Issue 13: someone who just installed the package runs `replay --dry-run mail.eml` with
