@@ -230,9 +230,9 @@ def _phase(phase: str, directory: Path) -> None:
     else:
         import io
 
-        from gateway.config import load_config
+        from gateway.config.loader import load_config
+        from gateway.inbound.replay import run_replay
         from gateway.log import configure
-        from gateway.replay import run_replay
         from gateway.wiring import pipeline_settings
 
         configure("warning", "json", sys.stderr)  # as replay runs: warnings only

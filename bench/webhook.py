@@ -3,7 +3,7 @@
 Three servers in this process, measured one after the other in the same run on loopback:
 
   bare      an aiohttp handler that answers 200 without reading the request
-  verify    gateway.web.make_app: size limit, HMAC-SHA256, JSON, headers; a handler that does
+  verify    gateway.web.server.make_app: size limit, HMAC-SHA256, JSON, headers; a handler that does
             nothing
   sqlite    the same, with a handler that inserts the delivery into a small SQLite table (WAL,
             synchronous=FULL, one transaction per delivery) through asyncio.to_thread
@@ -44,8 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gateway.log import configure as configure_logging  # noqa: E402
-from gateway.metrics import GatewayMetrics  # noqa: E402
-from gateway.web import Delivery, DeliveryResult, Health, make_app, serve  # noqa: E402
+from gateway.web.metrics import GatewayMetrics  # noqa: E402
+from gateway.web.server import Delivery, DeliveryResult, Health, make_app, serve  # noqa: E402
 
 SECRET = b"bench secret"
 _REFERENCE = Path(os.environ.get(

@@ -21,14 +21,14 @@ from pathlib import Path
 
 import structlog
 
-from gateway import sdnotify  # systemd sd_notify: READY/STATUS/WATCHDOG/STOPPING
 from gateway.clock import Clock, SystemClock
-from gateway.config import Config
+from gateway.config.loader import Config
+from gateway.duty.load import load_duties
 from gateway.errors import ConfigError, GatewayError, PermanentError
 from gateway.inbound.imap import ImapAuthError, ImapMailbox
+from gateway.inbound.pipeline import Pipeline
 from gateway.inbound.source import MailSource, SourceStatus
-from gateway.metrics import GatewayMetrics
-from gateway.notify import Notifier, NotifyContext
+from gateway.ops import sdnotify  # systemd sd_notify: READY/STATUS/WATCHDOG/STOPPING
 from gateway.outbound.github import GitHubAuthError, GitHubTracker, RepositoryNotFound
 from gateway.outbound.mail import MailIdentity
 from gateway.outbound.outbox import MAIL_KINDS, Outbox
@@ -37,12 +37,13 @@ from gateway.outbound.render import Renderer
 from gateway.outbound.sender import MailSender
 from gateway.outbound.smtp import SmtpMailer
 from gateway.outbound.writer import GitHubWriter, WriterStatus
-from gateway.pipeline import Pipeline
-from gateway.reconcile import Reconciler
-from gateway.store import Store
-from gateway.tracking import Rules
-from gateway.tracking_service import TrackingService
-from gateway.web import (
+from gateway.store.db import Store
+from gateway.tracking.events import Rules
+from gateway.tracking.reconcile import Reconciler
+from gateway.tracking.service import TrackingService
+from gateway.web.listen import listen_error
+from gateway.web.metrics import GatewayMetrics
+from gateway.web.server import (
     Delivery,
     DeliveryResult,
     Health,
@@ -52,8 +53,8 @@ from gateway.web import (
     make_app,
     serve,
 )
-from gateway.web_listen import listen_error
-from gateway.wiring import assignee_function, load_duties, pipeline_settings
+from gateway.weekly.notify import Notifier, NotifyContext
+from gateway.wiring import assignee_function, pipeline_settings
 
 log = structlog.get_logger("gateway.app")
 
@@ -284,7 +285,7 @@ async def run(
             group.create_task(_thread("mail", parts.sender.run, halt, stop, mail_wake))
             group.create_task(_thread("jobs", _ticker(parts, clock, wake, mail_wake), halt, stop))
             group.create_task(_stopper(stop, halt, wake, mail_wake))
-            # --- systemd sd_notify (gateway/sdnotify.py, docs/systemd.md): READY=1 once IMAP
+            # --- systemd sd_notify (gateway/ops/sdnotify.py, docs/systemd.md): READY=1 once IMAP
             # has logged in (the web server already listens), STATUS= lines, WATCHDOG=1 pings
             # from this event loop, STOPPING=1 on stop. No-ops without $NOTIFY_SOCKET. ---
             systemd = sdnotify.Notifier.from_env()

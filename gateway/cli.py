@@ -20,12 +20,12 @@ import structlog
 
 from gateway import __version__
 from gateway.clock import SystemClock
-from gateway.config import CONFIG_ENV, Config, default_config_path, load_config, parse_config
+from gateway.config.loader import CONFIG_ENV, Config, default_config_path, load_config, parse_config
 from gateway.errors import ConfigError, GatewayError, UsageError
 from gateway.log import configure
 
 if TYPE_CHECKING:
-    from gateway.store import Store
+    from gateway.store.db import Store
 
 EXIT_USAGE = 2
 EXIT_CONFIG = 78  # sysexits EX_CONFIG: systemd's RestartPreventExitStatus= keeps it from looping
@@ -68,7 +68,7 @@ def _open_existing_store(config: Config, command: str) -> Store:
     """The state database for an admin command that reads or repairs it. A SQLite file that
     does not exist is refused rather than created: an empty new database would answer every
     question with "nothing" (usually, database.path does not name the service's database)."""
-    from gateway.store import Store
+    from gateway.store.db import Store
 
     path = config.database_file()
     if path is not None and not _exists(path, command):
@@ -89,7 +89,7 @@ SUDO_FIX = ("run it as root (sudo visit-gateway {command}): the service's databa
 def _needs_sudo(command: str) -> Iterator[None]:
     """A database the OS would not let this user open: the admin forgot sudo (the service's
     database is root's). Other database problems stay ConfigErrors naming the key."""
-    from gateway.store_errors import DatabaseUnavailable
+    from gateway.store.errors import DatabaseUnavailable
 
     try:
         yield
@@ -110,8 +110,9 @@ def _exists(path: Path, command: str) -> bool:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from gateway.replay import run_replay
-    from gateway.wiring import assignee_function, load_duties, pipeline_settings
+    from gateway.duty.load import load_duties
+    from gateway.inbound.replay import run_replay
+    from gateway.wiring import assignee_function, pipeline_settings
 
     config = _replay_config(args)
     duties = load_duties(config)
@@ -145,9 +146,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_db(args: argparse.Namespace) -> int:
     import sqlalchemy.exc
 
-    from gateway.migrate import current_revision, head_revision, upgrade
-    from gateway.store import create_engine
-    from gateway.store_errors import connect_error
+    from gateway.store.db import create_engine
+    from gateway.store.errors import connect_error
+    from gateway.store.migrate import current_revision, head_revision, upgrade
 
     config = _config(args)
     path = config.database_file()
@@ -176,8 +177,8 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_oncall(args: argparse.Namespace) -> int:
-    from gateway.oncall import describe_oncall
-    from gateway.wiring import require_schedule
+    from gateway.duty.load import require_schedule
+    from gateway.duty.oncall import describe_oncall
 
     _calendar, schedule = require_schedule(_config(args))
     at = args.at or SystemClock().now()
@@ -186,8 +187,8 @@ def cmd_oncall(args: argparse.Namespace) -> int:
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    from gateway.oncall import check_schedule, render_report
-    from gateway.wiring import require_schedule
+    from gateway.duty.load import require_schedule
+    from gateway.duty.oncall import check_schedule, render_report
 
     calendar, schedule = require_schedule(_config(args))
     report = check_schedule(schedule, calendar, args.start or SystemClock().now(), args.weeks)
@@ -257,7 +258,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
-    from gateway.quarantine import quarantined, quarantined_raw
+    from gateway.inbound.quarantine import quarantined, quarantined_raw
 
     config = _config(args)
     store = _open_existing_store(config, f"quarantine {args.quarantine_command}")
@@ -284,7 +285,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from gateway.checks import run_checks, summary
+    from gateway.ops.checks import run_checks, summary
 
     path = Path(args.config) if args.config else default_config_path()
     results = []
@@ -296,10 +297,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from gateway.report import build_report
-    from gateway.report_data import default_range, load_rows, recent_weeks, report_weeks
-    from gateway.report_render import RENDERERS
-    from gateway.wiring import require_schedule
+    from gateway.duty.load import require_schedule
+    from gateway.report.aggregate import build_report
+    from gateway.report.data import default_range, load_rows, recent_weeks, report_weeks
+    from gateway.report.render import RENDERERS
 
     config = _config(args)
     calendar, schedule = require_schedule(config)

@@ -6,77 +6,14 @@ The composition root and the CLI commands call these; components never see Confi
 from __future__ import annotations
 
 import datetime as dt
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 
-from gateway.body import BodySettings
-from gateway.business_config import calendar_from_mapping
-from gateway.businesstime import BusinessCalendar
-from gateway.config import Config
-from gateway.decide import DecideSettings
-from gateway.errors import ConfigError
+from gateway.config.loader import Config
+from gateway.duty.load import Duties, load_duties
+from gateway.duty.schedule import assignee_at_arrival
+from gateway.inbound.body import BodySettings
 from gateway.inbound.classify import ClassifyRules
-from gateway.pipeline import AssigneeFor, PipelineSettings
-from gateway.schedule import Schedule, assignee_at_arrival
-from gateway.schedule_file import load_schedule
-
-
-def business_calendar(config: Config) -> BusinessCalendar:
-    """The `[business]` calendar (time zone, opening hours, holidays)."""
-    return calendar_from_mapping(
-        config.raw.business, source=config.source, base_dir=config.base_dir
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Duties:
-    """The business calendar and the duty schedule, loaded once per process: loading the
-    schedule may fetch the team's ICS calendar over the network."""
-
-    calendar: BusinessCalendar
-    schedule: Schedule | None
-
-
-def load_duties(config: Config) -> Duties:
-    calendar = business_calendar(config)
-    return Duties(calendar, duty_schedule(config, calendar))
-
-
-def _fetch_calendar(url: str) -> str:
-    """Fetch an ICS calendar named by URL in the schedule file (the shared Outlook calendar)."""
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            data: bytes = response.read()
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise ConfigError(
-            "calendar.ics",
-            f"cannot fetch {url}: {exc}",
-            "check the URL, or export the calendar to a file and name the file",
-        ) from None
-    return data.decode("utf-8", "replace")
-
-
-def duty_schedule(config: Config, calendar: BusinessCalendar) -> Schedule | None:
-    """The on-call schedule named by `schedule.file`, or None when none is configured."""
-    if not config.raw.schedule.file:
-        return None
-    return load_schedule(
-        config.resolve(config.raw.schedule.file), calendar=calendar, fetch_url=_fetch_calendar
-    )
-
-
-def require_schedule(config: Config) -> tuple[BusinessCalendar, Schedule]:
-    calendar = business_calendar(config)
-    schedule = duty_schedule(config, calendar)
-    if schedule is None:
-        raise ConfigError(
-            "schedule.file",
-            "no duty schedule is configured",
-            "set schedule.file to a schedule TOML file (see config/schedule.example.toml)",
-            source=config.source,
-        )
-    return calendar, schedule
+from gateway.inbound.decide import DecideSettings
+from gateway.inbound.pipeline import AssigneeFor, PipelineSettings
 
 
 def pipeline_settings(config: Config, duties: Duties | None = None) -> PipelineSettings:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import Config, load_config
-from gateway.pipeline import Pipeline
-from gateway.store import Store
+from gateway.config.loader import Config, load_config
+from gateway.inbound.pipeline import Pipeline
+from gateway.store.db import Store
 from gateway.wiring import pipeline_settings
 
 pytest_plugins = ["tests.integration.conftest_dovecot"]

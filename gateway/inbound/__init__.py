@@ -1,0 +1,10 @@
+"""The mailbox and the pipeline: from raw bytes in the list's mailbox to decided actions.
+
+Holds the IMAP adapter and its source loop (`imap`, `source`), parsing (`parse`, `charsets`,
+`header_text`, `mime_repair`), body cleaning and safe Markdown (`clean`, `html_mail`, `footer`,
+`safe_markdown`, `body`), classification, threading and deciding (`classify`, `thread`,
+`decide`), `/spend` lines (`spend`), the pipeline that stores and decides (`pipeline`), `replay`
+and the quarantine queries. May import `gateway.config`, `gateway.store` and the top-level base
+modules (models, errors, clock, log, tls); never `outbound`, `tracking`, `weekly`, `report`,
+`web`, `ops` or the composition root.
+"""

@@ -21,7 +21,7 @@ What is folded (the collapsed part) and what stays visible:
 
 Footers are `gateway.inbound.footer`'s, HTML is `gateway.inbound.html_mail`'s. Pure text
 functions over strings; the composition of the final issue/comment body (header line,
-attachments, marker, length limit) lives in `gateway.body`. Nothing here does I/O.
+attachments, marker, length limit) lives in `gateway.inbound.body`. Nothing here does I/O.
 """
 
 from __future__ import annotations

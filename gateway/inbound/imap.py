@@ -34,7 +34,7 @@ from imapclient.exceptions import (
     LoginError,
 )
 
-from gateway.config import ImapSection
+from gateway.config.loader import ImapSection
 from gateway.errors import ConfigError, GatewayError, PermanentError, TransientError
 from gateway.tls import client_context
 

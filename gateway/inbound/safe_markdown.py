@@ -9,7 +9,7 @@ mentions and references in rendered text nodes after entities and escapes are de
 (github/html-pipeline MentionFilter, IssueReferenceFilter), so `@login`, `@org/team`, `#123`,
 `GH-123` and `owner/repo#123` are found in the decoded text and put in code spans, where GitHub
 does not look. Pure string functions; no I/O. The composition of a whole body is
-`gateway.body`; `body_problems` re-checks a composed body as defence in depth.
+`gateway.inbound.body`; `body_problems` re-checks a composed body as defence in depth.
 """
 
 from __future__ import annotations

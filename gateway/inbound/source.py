@@ -24,12 +24,12 @@ import structlog
 from tenacity import RetryCallState, Retrying, wait_exponential_jitter
 
 from gateway.clock import Clock
-from gateway.config import ImapSection
+from gateway.config.loader import ImapSection
 from gateway.errors import ConfigError, GatewayError, TransientError
 from gateway.inbound.imap import ImapAuthError, Mailbox
+from gateway.inbound.pipeline import Pipeline
 from gateway.log import exception_summary
 from gateway.models import RawArrival
-from gateway.pipeline import Pipeline
 
 log = structlog.get_logger("gateway.inbound.source")
 

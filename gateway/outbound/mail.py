@@ -26,8 +26,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any, Literal, cast, get_args
 
-from gateway.body import mask_address
 from gateway.errors import PermanentError
+from gateway.inbound.body import mask_address
 
 AutoSubmitted = Literal["auto-generated", "auto-replied"]
 Recipient = tuple[str, str]  # (display name, address)

@@ -26,11 +26,11 @@ from typing import Any
 
 import jinja2
 
-from gateway.businesstime import BusinessCalendar
+from gateway.duty.businesstime import BusinessCalendar
+from gateway.duty.schedule import DAY_NAMES, Person
 from gateway.errors import ConfigError
 from gateway.inbound.clean import neutralize
 from gateway.outbound.mail import clean_body, clean_header_text
-from gateway.schedule import DAY_NAMES, Person
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent / "templates"
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -56,13 +56,13 @@ class OpenIssue:
     business_age: dt.timedelta  # business time since arrival
     first_response_at: dt.datetime | None
     first_response_by: str | None  # GitHub login
-    # What the handoff does with it (gateway.jobs.Disposition): reassigned, kept-label,
+    # What the handoff does with it (gateway.weekly.jobs.Disposition): reassigned, kept-label,
     # kept-assignee, already-incoming, same-primary or no-primary; and who holds it.
     disposition: str = "reassigned"
     assignee: str | None = None
 
 
-# The contract with the jobs that render (gateway.jobs builds these contexts): every name
+# The contract with the jobs that render (gateway.weekly.jobs builds these contexts): every name
 # listed must be passed; extra names are allowed. Types: a person is a `schedule.Person`, a
 # GitHub login (str) for someone not on the roster, or None for nobody; `issue` is an IssueRef
 # or a dict with number, title and url; datetimes are aware; durations are timedeltas; `goal`

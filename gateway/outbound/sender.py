@@ -35,8 +35,8 @@ from gateway.outbound.outbox import (
     wait_for,
 )
 from gateway.outbound.smtp import Mailer, MailerSetupError, Refusal
-from gateway.schema import message_ids
-from gateway.store import OutboxRow, insert_or_ignore
+from gateway.store.db import OutboxRow, insert_or_ignore
+from gateway.store.schema import message_ids
 
 log = structlog.get_logger("gateway.mail")
 

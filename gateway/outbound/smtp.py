@@ -28,8 +28,8 @@ from typing import Literal, Protocol
 
 import structlog
 
-from gateway.body import mask_address
 from gateway.errors import ConfigError, GatewayError, PermanentError, TransientError
+from gateway.inbound.body import mask_address
 from gateway.tls import client_context
 
 log = structlog.get_logger("gateway.outbound.smtp")

@@ -43,7 +43,7 @@ from gateway.outbound.outbox import (
     wait_for,
 )
 from gateway.outbound.pacing import WriteBudget
-from gateway.store import OutboxRow, Tx
+from gateway.store.db import OutboxRow, Tx
 
 log = structlog.get_logger("gateway.github")
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.config import load_config
+from gateway.config.loader import load_config
 from gateway.testing.dovecot import DovecotServer
 from gateway.testing.github_emulator import Emulator
 from gateway.wiring import assignee_function

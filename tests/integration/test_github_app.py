@@ -11,11 +11,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from gateway.checks import check_github_credentials
 from gateway.clock import ManualClock
-from gateway.config import parse_config
+from gateway.config.loader import parse_config
 from gateway.errors import ConfigError
 from gateway.inbound.thread import marker
+from gateway.ops.checks import check_github_credentials
 from gateway.outbound.github import GitHubTracker
 from gateway.testing.github_emulator import Emulator
 

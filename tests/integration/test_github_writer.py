@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from gateway.clock import SystemClock
-from gateway.config import Config
+from gateway.config.loader import Config
+from gateway.inbound.pipeline import Pipeline
 from gateway.inbound.thread import marker
 from gateway.outbound.github import GitHubTracker
 from gateway.outbound.outbox import Outbox
 from gateway.outbound.pacing import WriteBudget
 from gateway.outbound.writer import GitHubWriter
-from gateway.pipeline import Pipeline
-from gateway.store import Store
+from gateway.store.db import Store
 from gateway.testing.github_emulator import Emulator, FaultKind
 from gateway.wiring import pipeline_settings
 from tests.unit.mail import raw

@@ -23,7 +23,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from gateway.clock import SystemClock
-from gateway.config import Config, ImapSection
+from gateway.config.loader import Config, ImapSection
 from gateway.errors import PermanentError, TransientError
 from gateway.inbound.imap import (
     FetchedMessage,
@@ -31,10 +31,10 @@ from gateway.inbound.imap import (
     ImapMailbox,
     Mailbox,
 )
+from gateway.inbound.pipeline import Pipeline
 from gateway.inbound.source import MailSource, SourceStatus
 from gateway.models import RawArrival
-from gateway.pipeline import Pipeline
-from gateway.store import Store
+from gateway.store.db import Store
 from gateway.testing.dovecot import DovecotServer
 from gateway.testing.memory_mailbox import MemoryMailbox
 from tests.unit.mail import raw

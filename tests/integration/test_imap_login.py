@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import Config
+from gateway.config.loader import Config
 from gateway.inbound.imap import ImapAuthError, ImapMailbox
 from gateway.testing.dovecot import DovecotServer
 

@@ -16,16 +16,16 @@ from typing import Any
 import pytest
 import structlog
 
-import gateway.pipeline
+import gateway.inbound.pipeline
 from gateway.clock import SystemClock
-from gateway.config import Config
+from gateway.config.loader import Config
+from gateway.inbound.pipeline import Pipeline
 from gateway.inbound.source import MailSource, SourceStatus
 from gateway.log import configure
-from gateway.pipeline import Pipeline
 from gateway.testing.dovecot import DovecotServer
 from gateway.testing.github_emulator import Emulator
 from gateway.testing.memory_mailbox import MemoryMailbox
-from gateway.web import Delivery, DeliveryResult
+from gateway.web.server import Delivery, DeliveryResult
 from tests.conftest import NOW
 from tests.unit.mail import raw
 
@@ -117,7 +117,7 @@ def mail_from_customer(subject: str = "[visit-users] Hygiene") -> bytes:
 
 def test_a_bug_in_parsing_logs_no_mail(json_log: io.StringIO, pipeline: Pipeline,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gateway.pipeline, "parse_email", buggy)
+    monkeypatch.setattr(gateway.inbound.pipeline, "parse_email", buggy)
     outcome = pipeline.process(pipeline.ingest(mail_from_customer(), received_at=NOW).key,
                                now=NOW)
     assert outcome.verdict.reason == "unparseable"

@@ -25,10 +25,11 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from gateway.clock import ManualClock
-from gateway.config import Config
+from gateway.config.loader import Config
+from gateway.duty.load import business_calendar, duty_schedule
 from gateway.inbound.classify import classify
 from gateway.inbound.parse import parse_email
-from gateway.notify import Notifier, NotifyContext
+from gateway.inbound.pipeline import Pipeline
 from gateway.outbound.github import GitHubTracker
 from gateway.outbound.mail import MailIdentity
 from gateway.outbound.outbox import Outbox
@@ -37,15 +38,10 @@ from gateway.outbound.render import Renderer
 from gateway.outbound.sender import MailSender
 from gateway.outbound.smtp import SmtpMailer
 from gateway.outbound.writer import GitHubWriter
-from gateway.pipeline import Pipeline
-from gateway.store import Store
+from gateway.store.db import Store
 from gateway.testing.github_emulator import Emulator
-from gateway.wiring import (
-    assignee_function,
-    business_calendar,
-    duty_schedule,
-    pipeline_settings,
-)
+from gateway.weekly.notify import Notifier, NotifyContext
+from gateway.wiring import assignee_function, pipeline_settings
 from tests.unit.mail import raw
 
 from .daemon import BOT, REPO, setup_github

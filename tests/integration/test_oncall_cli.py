@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gateway.config import load_config
+from gateway.config.loader import load_config
 from gateway.wiring import assignee_function
 
 from ..conftest import EXAMPLE_CONFIG

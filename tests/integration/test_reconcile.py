@@ -10,15 +10,15 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from gateway.businesstime import BusinessCalendar
 from gateway.clock import ManualClock
+from gateway.duty.businesstime import BusinessCalendar
 from gateway.outbound.github import GitHubTracker
-from gateway.reconcile import Reconciler
-from gateway.schema import threads
-from gateway.store import Store
+from gateway.store.db import Store
+from gateway.store.schema import threads
 from gateway.testing.github_emulator import Emulator
-from gateway.tracking import Rules
-from gateway.tracking_service import TrackingService
+from gateway.tracking.events import Rules
+from gateway.tracking.reconcile import Reconciler
+from gateway.tracking.service import TrackingService
 
 from .daemon import BOT, REPO, setup_github
 

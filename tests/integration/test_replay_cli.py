@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from gateway.migrate import head_revision
+from gateway.store.migrate import head_revision
 from tests.unit.mail import raw
 
 from ..conftest import EXAMPLE_CONFIG, FIXTURES
@@ -167,10 +167,10 @@ def test_a_dry_run_needs_no_configuration(tmp_path: Path, monkeypatch: pytest.Mo
                                           capsys: pytest.CaptureFixture[str]) -> None:
     """Issue 13: someone who just installed the package runs `replay --dry-run mail.eml` with
     no config anywhere; it runs on the built-in defaults and says so in one line."""
-    import gateway.config
+    import gateway.config.loader
     from gateway.cli import main
 
-    monkeypatch.setattr(gateway.config, "DEFAULT_CONFIG_PATH", tmp_path / "absent.toml")
+    monkeypatch.setattr(gateway.config.loader, "DEFAULT_CONFIG_PATH", tmp_path / "absent.toml")
     monkeypatch.delenv("VISIT_GATEWAY_CONFIG", raising=False)
     fixture = FIXTURES / "gmail-mentions-user-and-team.eml"
     assert main(["replay", "--dry-run", str(fixture)]) == 0

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image, ImageChops
 
 from ..conftest import EXAMPLE_CONFIG
-from ..unit.test_report import build_month_db
+from ..unit.report.test_report import build_month_db
 
 ROOT = EXAMPLE_CONFIG.parent
 # The month of tests/unit/test_report.py, reported as it stood when its last week ended (the

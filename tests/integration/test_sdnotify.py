@@ -1,4 +1,4 @@
-"""systemd's sd_notify protocol: the client (`gateway.sdnotify`) against real unix datagram
+"""systemd's sd_notify protocol: the client (`gateway.ops.sdnotify`) against real unix datagram
 sockets, and `visit-gateway run` as a subprocess under a fake `$NOTIFY_SOCKET`: READY=1 only
 after the IMAP login, STATUS= lines, WATCHDOG=1 pings at half of `$WATCHDOG_USEC`, STOPPING=1 on
 SIGTERM."""
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from gateway.sdnotify import Notifier, report, watchdog
+from gateway.ops.sdnotify import Notifier, report, watchdog
 from gateway.testing.dovecot import DovecotServer
 from gateway.testing.github_emulator import Emulator
 from tests.unit.mail import raw

@@ -38,14 +38,15 @@ from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
-import gateway.web
+import gateway.web.server
 from gateway import __version__
 from gateway.clock import ManualClock
 from gateway.inbound.source import SourceStatus
-from gateway.metrics import CONTENT_TYPE, GatewayMetrics
 from gateway.outbound.writer import WriterStatus
-from gateway.tracking import parse_webhook
-from gateway.web import (
+from gateway.tracking.events import parse_webhook
+from gateway.tracking.payload import PayloadError
+from gateway.web.metrics import CONTENT_TYPE, GatewayMetrics
+from gateway.web.server import (
     MAX_BODY_KEY,
     Delivery,
     DeliveryResult,
@@ -55,7 +56,6 @@ from gateway.web import (
     make_app,
     serve,
 )
-from gateway.webhook_payload import PayloadError
 
 _DEFAULT_REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "github"
 REFERENCE = Path(os.environ.get("GITHUB_REFERENCE_DIR", str(_DEFAULT_REFERENCE)))
@@ -639,7 +639,7 @@ def test_healthz_is_503_when_the_probe_itself_fails(server: Server) -> None:
 
 def test_healthz_is_503_when_the_probe_hangs(server: Server,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gateway.web, "HEALTH_TIMEOUT", 0.05)
+    monkeypatch.setattr(gateway.web.server, "HEALTH_TIMEOUT", 0.05)
     server.health = None  # e.g. a query stuck behind a database lock
     assert server.get("/healthz").status == 503
 

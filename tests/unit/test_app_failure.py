@@ -10,7 +10,7 @@ import pytest
 from gateway.app import FatalError, one_failure
 from gateway.errors import ConfigError, PermanentError, TransientError
 from gateway.inbound.imap import ImapAuthError
-from gateway.web_listen import listen_error
+from gateway.web.listen import listen_error
 
 
 def test_a_refused_login_beside_another_permanent_error_is_one_fatal_error() -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import structlog
 
-from gateway.checks_host import check_database
 from gateway.cli import main
-from gateway.config import parse_config
+from gateway.config.loader import parse_config
+from gateway.ops.checks_host import check_database
 
 from ..conftest import EXAMPLE_CONFIG, ROOT
 

@@ -1,0 +1,6 @@
+"""The state store: SQLAlchemy Core over SQLite (and the same code on other engines).
+
+Holds the store and its transactions (`db`), the table definitions (`schema`), the alembic
+migrations and running them (`migrations/`, `migrate`), and how a database that cannot be opened
+is explained (`errors`). May import only the base modules; every package above may import it.
+"""

@@ -1,0 +1,547 @@
+"""The state store: the queries and transactions the gateway needs (tables: `schema`).
+
+One database (SQLite in WAL mode by default; the same Core code runs on PostgreSQL). Schema
+changes go through alembic migrations in `migrations/`, applied on open. Every write that
+must be atomic (a message's verdict with its outbox rows and thread ids) is one transaction
+here. This module knows nothing about email or GitHub semantics; it stores values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from gateway.models import RawArrival
+from gateway.store.errors import (
+    DatabaseUnavailable,
+    connect_error,
+    driver_missing,
+    location_error,
+)
+from gateway.store.schema import (
+    effort,
+    kv,
+    mailbox_state,
+    message_ids,
+    messages,
+    outbox,
+    thread_customers,
+    threads,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    key: str
+    seq: int
+    message_id: str | None
+    raw: bytes
+    received_at: dt.datetime
+    status: str
+    verdict: str | None
+    reason: str | None
+    thread_id: str | None
+    uid: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewRaw:
+    key: str
+    message_id: str | None
+    arrival: RawArrival
+
+
+@dataclass(frozen=True, slots=True)
+class NewThread:
+    thread_id: str
+    issue_number: int | None
+    root_key: str | None
+    title: str
+    arrived_at: dt.datetime | None
+    assignee: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    key: str
+    kind: str
+    thread_id: str | None
+    message_key: str | None
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class EffortEntry:
+    """One `/spend` line: `comment_id` is GitHub's comment id, or negative for one read from an
+    emailed reply (see `pipeline.emailed_effort_id`)."""
+
+    comment_id: int
+    seq: int
+    login: str
+    day: dt.date
+    minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """Everything one processed message writes, applied in one transaction."""
+
+    key: str
+    verdict: str
+    reason: str
+    detail: str
+    thread_id: str | None
+    new_thread: NewThread | None
+    ids: tuple[tuple[str, str, str], ...]  # (message_id, thread_id, source)
+    outbox: tuple[OutboxRow, ...]
+    customers: tuple[str, ...] = ()  # addresses to remember for the thread (never published)
+    responder: tuple[str, dt.datetime] | None = None  # a team member's emailed reply
+    effort: tuple[EffortEntry, ...] = ()  # /spend lines in that reply
+
+
+def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock up front: no deadlock-prone lock upgrades between the
+        # IMAP thread and the GitHub writer. Reads (Store.read) must not take it.
+        readonly = conn.get_execution_options().get("readonly", False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+def create_engine(url: str, *, synchronous: str = "full",
+                  setting: str = "database.url") -> Engine:
+    """An engine for `url` (no connection yet). A SQLite file's directory is created. A
+    directory that cannot be, or a driver that is not installed, is a `DatabaseUnavailable`
+    naming `setting`, the key that chose the database."""
+    try:
+        if url.startswith("sqlite:///"):
+            path = url.removeprefix("sqlite:///").split("?", 1)[0]
+            if path and path != ":memory:":
+                try:
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise location_error(Path(path), setting, exc) from None
+            engine = sa.create_engine(url, connect_args={"timeout": 30,
+                                                         "check_same_thread": False})
+            _sqlite_pragmas(engine, synchronous)
+            return engine
+        return sa.create_engine(url, pool_pre_ping=True)
+    except ImportError as exc:  # the dialect's DBAPI module (psycopg, pymysql, ...)
+        raise driver_missing(url, setting, exc) from None
+    except sa.exc.ArgumentError as exc:  # also NoSuchModuleError: an unknown dialect
+        raise DatabaseUnavailable(setting, f"not a database URL SQLAlchemy can use "
+                                  f"({type(exc).__name__})",
+                                  "write it as sqlite:////var/lib/visit-gateway/state.db or "
+                                  "postgresql+psycopg://user@host/name") from None
+
+
+class Store:
+    """The database. Work happens in a `Tx`: `with store.tx() as tx:` for writes (one
+    transaction, BEGIN IMMEDIATE on SQLite), `with store.read() as tx:` for reads (no write
+    lock). Thread-safe: each block uses its own pooled connection."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, synchronous: str = "full", migrate: bool = True,
+             setting: str = "database.url") -> Store:
+        """Open (and migrate) the database. What an admin must fix (a read-only or missing
+        directory, a missing driver) is a `DatabaseUnavailable` naming `setting`; a database
+        server that does not answer is a `TransientError`."""
+        engine = create_engine(url, synchronous=synchronous, setting=setting)
+        if migrate:
+            from gateway.store.migrate import upgrade
+
+            try:
+                upgrade(engine)
+            except sa.exc.OperationalError as exc:
+                engine.dispose()
+                raise connect_error(url, setting, exc) from None
+            except BaseException:
+                engine.dispose()
+                raise
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def tx(self) -> Iterator[Tx]:
+        with self.engine.begin() as conn:
+            yield Tx(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(readonly=True)
+            yield Tx(conn)
+            conn.rollback()
+
+    # Convenience wrappers for callers that need one query on its own.
+
+    def get_message(self, key: str) -> StoredMessage | None:
+        with self.read() as tx:
+            return tx.get_message(key)
+
+    def unprocessed_keys(self) -> list[str]:
+        with self.read() as tx:
+            return tx.unprocessed_keys()
+
+    def outbox_rows(self, *, status: str | None = None) -> list[dict[str, Any]]:
+        with self.read() as tx:
+            return tx.outbox_rows(status=status)
+
+    def threads_for_ids(self, ids: Sequence[str]) -> dict[str, str]:
+        with self.read() as tx:
+            return tx.threads_for_ids(ids)
+
+    def thread(self, thread_id: str) -> dict[str, Any] | None:
+        with self.read() as tx:
+            return tx.thread(thread_id)
+
+    def mailbox_cursor(self, folder: str) -> tuple[int, int] | None:
+        with self.read() as tx:
+            return tx.mailbox_cursor(folder)
+
+    def last_mail_at(self) -> dt.datetime | None:
+        """When the newest stored message arrived (STATUS= "last mail at" after a restart)."""
+        with self.read() as tx:
+            return tx.conn.execute(sa.select(messages.c.received_at)
+                                   .order_by(messages.c.seq.desc()).limit(1)).scalar()
+
+    def set_mailbox_cursor(
+        self, folder: str, uidvalidity: int, last_uid: int, *, now: dt.datetime
+    ) -> None:
+        with self.tx() as tx:
+            tx.set_mailbox_cursor(folder, uidvalidity, last_uid, now=now)
+
+
+class Tx:
+    """Queries on one connection inside one transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction: an error inside undoes only what was written inside."""
+        with self.conn.begin_nested():
+            yield
+
+    # -- messages ---------------------------------------------------------------------------
+
+    def insert_raw(
+        self,
+        *,
+        key: str,
+        message_id: str | None,
+        raw: bytes,
+        received_at: dt.datetime,
+        folder: str | None = None,
+        uidvalidity: int | None = None,
+        uid: int | None = None,
+    ) -> tuple[bool, StoredMessage]:
+        """Store one raw message unless its key is known. Returns (inserted, the stored row)."""
+        existing = self.messages_by_keys([key])
+        if existing:
+            return False, existing[0]
+        arrival = RawArrival(raw, received_at, folder, uidvalidity, uid)
+        self.insert_raw_many([NewRaw(key, message_id, arrival)])
+        return True, self.messages_by_keys([key])[0]
+
+    def insert_raw_many(self, rows: Sequence[NewRaw]) -> None:
+        """Insert raw messages whose keys the caller checked are new (insert-or-ignore)."""
+        if not rows:
+            return
+        self.conn.execute(
+            insert_or_ignore(self.conn, messages, ["key"]),
+            [
+                {
+                    "key": r.key,
+                    "message_id": r.message_id,
+                    "raw": r.arrival.raw,
+                    "size": len(r.arrival.raw),
+                    "folder": r.arrival.folder,
+                    "uidvalidity": r.arrival.uidvalidity,
+                    "uid": r.arrival.uid,
+                    "received_at": r.arrival.received_at,
+                    "status": "stored",
+                }
+                for r in rows
+            ],
+        )
+
+    def message_states(self, keys: Sequence[str]) -> dict[str, tuple[str, int | None]]:
+        """key -> (status, uid) for the keys already stored; raw bytes are not read."""
+        if not keys:
+            return {}
+        rows = self.conn.execute(_MESSAGE_STATES, {"keys": list(keys)})
+        return {row.key: (row.status, row.uid) for row in rows}
+
+    def messages_by_keys(self, keys: Sequence[str]) -> list[StoredMessage]:
+        """The stored messages for `keys`, in the order of `keys` (unknown keys skipped)."""
+        if not keys:
+            return []
+        rows = self.conn.execute(_MESSAGES_BY_KEYS, {"keys": list(keys)})
+        found = {row.key: _stored(row) for row in rows}
+        return [found[key] for key in keys if key in found]
+
+    def get_message(self, key: str) -> StoredMessage | None:
+        found = self.messages_by_keys([key])
+        return found[0] if found else None
+
+    def unprocessed_keys(self) -> list[str]:
+        """Messages stored but not yet decided (a crash between steps 1 and 2), oldest first."""
+        rows = self.conn.execute(
+            sa.select(messages.c.key).where(messages.c.status == "stored").order_by(messages.c.seq)
+        )
+        return [row.key for row in rows]
+
+    # -- threads and ids ---------------------------------------------------------------------
+
+    def threads_for_ids(self, ids: Sequence[str]) -> dict[str, str]:
+        if not ids:
+            return {}
+        rows = self.conn.execute(_IDS_LOOKUP, {"ids": list(ids)})
+        return {row.message_id: row.thread_id for row in rows}
+
+    def threads_for_issues(self, numbers: Iterable[int]) -> dict[int, str]:
+        numbers = list(numbers)
+        if not numbers:
+            return {}
+        rows = self.conn.execute(_ISSUES_LOOKUP, {"numbers": numbers})
+        return {row.issue_number: row.thread_id for row in rows}
+
+    def threads_for_message_keys(self, keys: Sequence[str]) -> dict[str, str]:
+        if not keys:
+            return {}
+        rows = self.conn.execute(
+            sa.select(messages.c.key, messages.c.thread_id).where(
+                messages.c.key.in_(list(keys)), messages.c.thread_id.is_not(None)
+            )
+        )
+        return {row.key: row.thread_id for row in rows}
+
+    def thread(self, thread_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(sa.select(threads).where(threads.c.thread_id == thread_id)).first()
+        return dict(row._mapping) if row is not None else None
+
+    def customers(self, thread_id: str) -> list[str]:
+        rows = self.conn.execute(
+            sa.select(thread_customers.c.address)
+            .where(thread_customers.c.thread_id == thread_id)
+            .order_by(thread_customers.c.first_seen, thread_customers.c.address)
+        )
+        return [row.address for row in rows]
+
+    def record(self, rec: Recorded, *, now: dt.datetime) -> None:
+        self.record_many([rec], now=now)
+
+    def record_many(self, recs: Sequence[Recorded], *, now: dt.datetime) -> None:
+        """Write decisions (verdict, new thread, ids, customers, outbox rows): a few
+        executemany statements for the whole batch, inside the caller's transaction."""
+        if not recs:
+            return
+        conn = self.conn
+        new_threads = [
+            {
+                "thread_id": r.new_thread.thread_id,
+                "issue_number": r.new_thread.issue_number,
+                "root_key": r.new_thread.root_key,
+                "title": r.new_thread.title,
+                "arrived_at": r.new_thread.arrived_at,
+                "assignee": r.new_thread.assignee,
+                "created_at": now,
+            }
+            for r in recs
+            if r.new_thread is not None
+        ]
+        if new_threads:
+            conn.execute(insert_or_ignore(conn, threads, ["thread_id"]), new_threads)
+        customers = [
+            {"thread_id": r.thread_id, "address": c, "first_seen": now}
+            for r in recs
+            if r.thread_id
+            for c in r.customers
+        ]
+        if customers:
+            conn.execute(
+                insert_or_ignore(conn, thread_customers, ["thread_id", "address"]), customers
+            )
+        ids = [
+            {"message_id": m, "thread_id": t, "source": src, "created_at": now}
+            for r in recs
+            for m, t, src in r.ids
+        ]
+        if ids:
+            conn.execute(insert_or_ignore(conn, message_ids, ["message_id"]), ids)
+        queue_rows(conn, [item for r in recs for item in r.outbox], now)
+        spent = [{"comment_id": e.comment_id, "seq": e.seq, "thread_id": r.thread_id,
+                  "login": e.login, "day": e.day, "minutes": e.minutes}
+                 for r in recs if r.thread_id for e in r.effort]
+        if spent:
+            conn.execute(insert_or_ignore(conn, effort, ["comment_id", "seq"]), spent)
+        responses = [
+            {"t": r.thread_id, "by": r.responder[0], "at": r.responder[1]}
+            for r in recs
+            if r.responder and r.thread_id
+        ]
+        if responses:
+            conn.execute(_EARLIER_RESPONSE, responses)
+        conn.execute(
+            _MARK_PROCESSED,
+            [
+                {
+                    "k": r.key,
+                    "verdict": r.verdict,
+                    "reason": r.reason,
+                    "detail": r.detail or None,
+                    "thread_id": r.thread_id,
+                    "processed_at": now,
+                }
+                for r in recs
+            ],
+        )
+
+    # -- outbox (read side; the writer lives in gateway.outbound) ---------------------------------
+
+    def outbox_rows(self, *, status: str | None = None) -> list[dict[str, Any]]:
+        query = sa.select(outbox).order_by(outbox.c.id)
+        if status:
+            query = query.where(outbox.c.status == status)
+        return [dict(row._mapping) for row in self.conn.execute(query)]
+
+    # -- mailbox cursor ---------------------------------------------------------------------
+
+    def mailbox_cursor(self, folder: str) -> tuple[int, int] | None:
+        row = self.conn.execute(
+            sa.select(mailbox_state).where(mailbox_state.c.folder == folder)
+        ).first()
+        return (row.uidvalidity, row.last_uid) if row is not None else None
+
+    def set_mailbox_cursor(
+        self, folder: str, uidvalidity: int, last_uid: int, *, now: dt.datetime
+    ) -> None:
+        updated = self.conn.execute(
+            mailbox_state.update()
+            .where(mailbox_state.c.folder == folder)
+            .values(uidvalidity=uidvalidity, last_uid=last_uid, updated_at=now)
+        )
+        if updated.rowcount == 0:
+            self.conn.execute(
+                mailbox_state.insert().values(
+                    folder=folder, uidvalidity=uidvalidity, last_uid=last_uid, updated_at=now
+                )
+            )
+
+    # -- small named values (kv) --------------------------------------------------------------
+
+    def get_value(self, key: str) -> str | None:
+        return self.conn.execute(sa.select(kv.c.value).where(kv.c.key == key)).scalar()
+
+    def put_value(self, key: str, value: str, *, now: dt.datetime) -> None:
+        if self.conn.execute(kv.update().where(kv.c.key == key)
+                             .values(value=value, updated_at=now)).rowcount == 0:
+            self.conn.execute(kv.insert().values(key=key, value=value, updated_at=now))
+
+
+_MESSAGES_BY_KEYS = sa.select(messages).where(
+    messages.c.key.in_(sa.bindparam("keys", expanding=True))
+)
+_MESSAGE_STATES = sa.select(messages.c.key, messages.c.status, messages.c.uid).where(
+    messages.c.key.in_(sa.bindparam("keys", expanding=True))
+)
+_IDS_LOOKUP = sa.select(message_ids.c.message_id, message_ids.c.thread_id).where(
+    message_ids.c.message_id.in_(sa.bindparam("ids", expanding=True))
+)
+_ISSUES_LOOKUP = sa.select(threads.c.issue_number, threads.c.thread_id).where(
+    threads.c.issue_number.in_(sa.bindparam("numbers", expanding=True))
+)
+# The earliest response wins, however events arrive (see gateway.tracking.events).
+_EARLIER_RESPONSE = (
+    threads.update()
+    .where(
+        threads.c.thread_id == sa.bindparam("t"),
+        sa.or_(
+            threads.c.first_response_at.is_(None),
+            threads.c.first_response_at > sa.bindparam("at"),
+        ),
+    )
+    .values(first_response_at=sa.bindparam("at"), first_response_by=sa.bindparam("by"))
+)
+_MARK_PROCESSED = (
+    messages.update()
+    .where(messages.c.key == sa.bindparam("k"))
+    .values(
+        status="processed",
+        verdict=sa.bindparam("verdict"),
+        reason=sa.bindparam("reason"),
+        detail=sa.bindparam("detail"),
+        thread_id=sa.bindparam("thread_id"),
+        processed_at=sa.bindparam("processed_at"),
+    )
+)
+
+
+_INSERT_CACHE: dict[tuple[str, str], Any] = {}
+
+
+def insert_or_ignore(conn: Connection, table: sa.Table, keys: list[str]) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL (built once per table)."""
+    cache_key = (conn.dialect.name, table.name)
+    statement = _INSERT_CACHE.get(cache_key)
+    if statement is None:
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            statement = pg_insert(table).on_conflict_do_nothing(index_elements=keys)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=keys)
+        _INSERT_CACHE[cache_key] = statement
+    return statement
+
+
+def queue_rows(conn: Connection, rows: Sequence[OutboxRow], now: dt.datetime) -> None:
+    """Queue outbox rows, due now; a row whose key is already queued is left as it is."""
+    if rows:
+        conn.execute(insert_or_ignore(conn, outbox, ["key"]), [
+            {"key": r.key, "kind": r.kind, "thread_id": r.thread_id,
+             "message_key": r.message_key, "payload": json.dumps(r.payload),
+             "status": "pending", "attempts": 0, "next_attempt_at": now,
+             "created_at": now, "updated_at": now} for r in rows])
+
+
+def _stored(row: Any) -> StoredMessage:
+    return StoredMessage(
+        key=row.key,
+        seq=row.seq,
+        message_id=row.message_id,
+        raw=row.raw,
+        received_at=row.received_at,
+        status=row.status,
+        verdict=row.verdict,
+        reason=row.reason,
+        thread_id=row.thread_id,
+        uid=row.uid,
+    )

@@ -1,0 +1,166 @@
+"""The state database's schema: SQLAlchemy Core tables, the single source of their shape.
+
+Holds `metadata`, the tables and `UTCDateTime` (aware datetimes stored as UTC). The alembic
+migrations in `gateway/store/migrations/` are frozen snapshots of these definitions, and a test
+checks they match. No queries here: `gateway.store.db` has them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+
+class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(600), nullable=False, unique=True),
+    sa.Column("message_id", sa.String(600), nullable=True, index=True),
+    sa.Column("raw", sa.LargeBinary, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("folder", sa.String(255), nullable=True),
+    sa.Column("uidvalidity", sa.BigInteger, nullable=True),
+    sa.Column("uid", sa.BigInteger, nullable=True),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # stored | processed
+    sa.Column("verdict", sa.String(20), nullable=True),
+    sa.Column("reason", sa.String(100), nullable=True),
+    sa.Column("detail", sa.Text, nullable=True),
+    sa.Column("thread_id", sa.String(64), nullable=True, index=True),
+    sa.Column("processed_at", UTCDateTime, nullable=True),
+)
+
+threads = sa.Table(
+    "threads",
+    metadata,
+    sa.Column("thread_id", sa.String(64), primary_key=True),
+    sa.Column("issue_number", sa.Integer, nullable=True, unique=True),
+    sa.Column("root_key", sa.String(600), nullable=True),
+    sa.Column("title", sa.Text, nullable=False, server_default=""),
+    sa.Column("arrived_at", UTCDateTime, nullable=True),
+    sa.Column("assignee", sa.String(100), nullable=True),
+    sa.Column("first_response_at", UTCDateTime, nullable=True),
+    sa.Column("first_response_by", sa.String(100), nullable=True),
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    # Tracking (migration 0002): what GitHub says about the issue.
+    sa.Column("issue_author", sa.String(100), nullable=True),
+    sa.Column("state", sa.String(10), nullable=False, server_default="open"),
+    sa.Column("reopened_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("labels", sa.Text, nullable=False, server_default="[]"),  # JSON list
+)
+
+thread_customers = sa.Table(
+    "thread_customers",
+    metadata,
+    sa.Column("thread_id", sa.String(64), primary_key=True),
+    sa.Column("address", sa.String(320), primary_key=True),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+)
+
+message_ids = sa.Table(
+    "message_ids",
+    metadata,
+    sa.Column("message_id", sa.String(600), primary_key=True),
+    sa.Column("thread_id", sa.String(64), nullable=False, index=True),
+    sa.Column("source", sa.String(20), nullable=False),  # inbound | github | outbound
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(700), nullable=False, unique=True),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("thread_id", sa.String(64), nullable=True, index=True),
+    sa.Column("message_key", sa.String(600), nullable=True),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, index=True),  # pending|done|failed|dropped
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("result", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+gh_comments = sa.Table(
+    "gh_comments",
+    metadata,
+    sa.Column("comment_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("issue_number", sa.Integer, nullable=False, index=True),
+    sa.Column("author", sa.String(100), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+effort = sa.Table(
+    "effort",
+    metadata,
+    sa.Column("comment_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("thread_id", sa.String(64), nullable=False, index=True),
+    sa.Column("login", sa.String(100), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("minutes", sa.Integer, nullable=False),
+)
+
+kv = sa.Table(
+    "kv",
+    metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("guid", sa.String(100), primary_key=True),
+    sa.Column("event", sa.String(50), nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("result", sa.String(50), nullable=False),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("done_at", UTCDateTime, nullable=False),
+)
+
+mailbox_state = sa.Table(
+    "mailbox_state",
+    metadata,
+    sa.Column("folder", sa.String(255), primary_key=True),
+    sa.Column("uidvalidity", sa.BigInteger, nullable=False),
+    sa.Column("last_uid", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,301 @@
+"""The notification shell: turn due jobs (gateway.weekly.jobs) and new issues into outbox rows.
+
+Every `tick`, it loads the tracked issues and the keys of jobs already done, asks the pure
+planner what is due (the weekly handoff, reminders and escalations, post-mortem prompts),
+renders the templates now (so a row holds finished text), and writes the rows and the job keys
+in ONE transaction: a job fires once, across crashes and restarts. The acknowledgement of a new
+inquiry is built when its issue exists (it links to it) and is written in the same transaction
+that records the issue. Sending is the writers' job; this module only queues.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+
+from gateway.config.loader import NotifySection
+from gateway.duty.businesstime import BusinessCalendar
+from gateway.duty.schedule import Person, Schedule
+from gateway.inbound.clean import issue_title
+from gateway.inbound.parse import parse_email
+from gateway.outbound.mail import OutboundMail
+from gateway.outbound.render import IssueRef, Renderer, TextBlock
+from gateway.store.db import OutboxRow, Store, Tx, insert_or_ignore, queue_rows
+from gateway.store.schema import jobs, messages, threads
+from gateway.tracking.events import CommentEvent
+from gateway.weekly.jobs import (
+    HandoffPlan,
+    OpenIssue,
+    due_handoff,
+    due_nudges,
+    due_postmortems,
+    plan_handoff,
+)
+
+log = structlog.get_logger("gateway.weekly.notify")
+
+STALE_NUDGE = dt.timedelta(days=1)
+# A comment first seen later than this after it was written (the feature just turned on, a
+# long outage caught up by reconcile) is not mailed: the conversation has moved on.
+RELAY_MAX_AGE = dt.timedelta(days=3)
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyContext:
+    settings: NotifySection
+    calendar: BusinessCalendar
+    schedule: Schedule | None
+    renderer: Renderer
+    list_address: str
+    list_prefix: str
+    issue_url: str  # "{web_url}/{owner}/{repo}/issues/{number}"
+    team_emails: frozenset[str]
+
+    @property
+    def goal(self) -> dt.timedelta:
+        return dt.timedelta(hours=self.settings.goal_hours)
+
+    def url(self, number: int) -> str:
+        return self.issue_url.format(number=number)
+
+
+class Notifier:
+    def __init__(self, store: Store, context: NotifyContext) -> None:
+        self.store = store
+        self.ctx = context
+
+    # -- acknowledgement --------------------------------------------------------------------
+
+    def ack_row(self, tx: Tx, thread_id: str, number: int) -> OutboxRow | None:
+        """The acknowledgement for a new inquiry whose issue `number` now exists, or None
+        (turned off, no human sender, a team member, or the list itself)."""
+        ctx = self.ctx
+        if not ctx.settings.acknowledge:
+            return None
+        thread = tx.conn.execute(sa.select(threads).where(threads.c.thread_id == thread_id)).first()
+        if thread is None or thread.root_key is None:
+            return None  # an issue opened on GitHub: nobody to acknowledge by mail
+        row = tx.conn.execute(sa.select(messages.c.raw).where(
+            messages.c.key == thread.root_key)).first()
+        if row is None:
+            return None
+        email = parse_email(row.raw, list_address=ctx.list_address, key=thread.root_key)
+        sender = email.sender
+        if (sender is None or sender.addr == ctx.list_address
+                or sender.addr in ctx.team_emails):
+            return None
+        arrived = thread.arrived_at or thread.created_at
+        primary = self._person(thread.assignee)
+        subject, body = ctx.renderer.render(
+            "ack.txt", customer_name=sender.name, subject=email.subject,
+            issue={"number": number, "title": issue_title(thread.title, ctx.list_prefix),
+                   "url": ctx.url(number)},
+            primary=primary, deadline=ctx.calendar.add_business(arrived, ctx.goal),
+            goal=ctx.goal)
+        day = arrived.astimezone(ctx.calendar.tz).date().isoformat()
+        mail = OutboundMail(
+            kind="ack", to=((sender.name, sender.addr),), cc=(), subject=subject, body=body,
+            in_reply_to=email.message_id,
+            references=(email.message_id,) if email.message_id else (),
+            auto_submitted="auto-replied", thread_id=thread_id)
+        # One per sender per thread per day: the key says so, and keys are unique. The address
+        # is hashed: row keys appear in logs, addresses must not.
+        who = hashlib.sha256(sender.addr.encode()).hexdigest()[:12]
+        return OutboxRow(key=f"mail:ack:{thread_id}:{who}:{day}", kind="send_mail",
+                         thread_id=thread_id, message_key=None, payload=mail.as_payload())
+
+    # -- relayed comments -------------------------------------------------------------------
+
+    def relay_row(self, tx: Tx, event: CommentEvent, thread_id: str,
+                  now: dt.datetime) -> OutboxRow | None:
+        """The mail that carries a team member's new GitHub comment to the inquiry's customers
+        (the list in Cc), threaded under their original message; None when relaying is off or
+        this comment is not for them (see `relay_text`), too old, or the issue has no mail
+        thread. Keyed by the comment id: at most one mail per comment."""
+        ctx = self.ctx
+        if not ctx.settings.relay_comments:
+            return None
+        text = relay_text(event.body)
+        if text is None:
+            return self._relay_skipped(event, "internal-or-empty")
+        if event.at < now - RELAY_MAX_AGE:
+            return self._relay_skipped(event, "too-old")
+        thread = tx.conn.execute(sa.select(threads).where(threads.c.thread_id == thread_id)).first()
+        customers = tx.customers(thread_id)
+        if thread is None or thread.root_key is None or not customers:
+            return self._relay_skipped(event, "no-mail-thread")
+        root_id = thread.root_key.removeprefix("mid:") if thread.root_key.startswith(
+            "mid:") else None
+        person = self._person(event.author)
+        subject, body = ctx.renderer.render(
+            "relay.txt", subject=thread.title or "", author=person or event.author,
+            issue=IssueRef(event.number, issue_title(thread.title, ctx.list_prefix),
+                           ctx.url(event.number)),
+            comment=TextBlock(text))
+        mail = OutboundMail(
+            kind="relay", to=tuple(("", addr) for addr in customers),
+            cc=(("", ctx.list_address),), subject=subject, body=body, in_reply_to=root_id,
+            references=(root_id,) if root_id else (), auto_submitted="auto-generated",
+            thread_id=thread_id, on_behalf_of=person.name if person else event.author)
+        return OutboxRow(key=f"mail:relay:{event.comment_id}", kind="send_mail",
+                         thread_id=thread_id, message_key=None, payload=mail.as_payload())
+
+    def _relay_skipped(self, event: CommentEvent, reason: str) -> OutboxRow | None:
+        """Log why the comment is not mailed; None, for `relay_row` to return."""
+        log.info("notify.relay_skipped", issue=event.number, comment=event.comment_id,
+                 reason=reason)
+        return None
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    def tick(self, now: dt.datetime) -> list[str]:
+        """Queue whatever is due; returns the keys of the jobs that fired."""
+        ctx = self.ctx
+        if ctx.schedule is None:
+            return []
+        with self.store.read() as tx:
+            issues = self._issues(tx)
+            done = {row.key for row in tx.conn.execute(sa.select(jobs.c.key))}
+        rows: list[OutboxRow] = []
+        fired: list[str] = []
+        if ctx.settings.handoff:
+            handoff = due_handoff(now, ctx.schedule, done)
+            if handoff is not None:
+                plan = plan_handoff(handoff, issues, keep_label=ctx.settings.keep_label,
+                                    calendar=ctx.calendar, now=now, goal=ctx.goal)
+                rows += self._handoff_rows(plan)
+                fired.append(handoff.key)
+        if ctx.settings.reminders:
+            for nudge in due_nudges(now, issues, calendar=ctx.calendar, schedule=ctx.schedule,
+                                    done=done, share=ctx.settings.reminder_share,
+                                    goal=ctx.goal):
+                fired.append(nudge.key)
+                if nudge.due_at < now - STALE_NUDGE:
+                    # Long overdue (a fresh install adopting old issues, a long outage):
+                    # a reminder now would be noise. Retire it without sending.
+                    log.info("notify.nudge_retired", job=nudge.key, due=nudge.due_at.isoformat())
+                    continue
+                rows.append(self._comment(nudge.key, nudge.issue, nudge.template,
+                                          nudge.context))
+                if nudge.mail_template and nudge.email_to:
+                    rows.append(self._team_mail(nudge.key, nudge.issue.thread_id,
+                                                nudge.mail_template, nudge.context,
+                                                to=nudge.email_to, cc=()))
+        if ctx.settings.postmortem:
+            for prompt in due_postmortems(issues, serious_label=ctx.settings.serious_label,
+                                          done=done, calendar=ctx.calendar,
+                                          schedule=ctx.schedule, goal=ctx.goal):
+                rows.append(self._comment(prompt.key, prompt.issue, prompt.template,
+                                          prompt.context))
+                fired.append(prompt.key)
+        if fired:
+            self._commit(rows, fired, now)
+            log.info("notify.fired", jobs=fired, rows=len(rows))
+        return fired
+
+    def _commit(self, rows: Sequence[OutboxRow], keys: Sequence[str], now: dt.datetime) -> None:
+        with self.store.tx() as tx:
+            claimed = [key for key in keys if tx.conn.execute(
+                insert_or_ignore(tx.conn, jobs, ["key"]), {"key": key, "done_at": now}
+            ).rowcount == 1]
+            if len(claimed) != len(keys):  # another tick got there first: do nothing twice
+                raise RuntimeError(f"jobs already done: {sorted(set(keys) - set(claimed))}")
+            queue_rows(tx.conn, rows, now)
+
+    def _handoff_rows(self, plan: HandoffPlan) -> list[OutboxRow]:
+        key = plan.handoff.key
+        rows = [OutboxRow(key=f"assign:{key}:{r.issue.thread_id}", kind="assign",
+                          thread_id=r.issue.thread_id, message_key=None,
+                          payload={"login": r.login}) for r in plan.reassign]
+        rows += [self._comment(f"{key}:{c.issue.thread_id}", c.issue, c.template, c.context)
+                 for c in plan.comments]
+        for notice in plan.customer_notices:
+            subject, body = self.ctx.renderer.render(
+                "handoff_customer.txt", subject=notice.issue.title, customer_name="",
+                **_without(notice.context, "subject", "customer_name"))
+            to = tuple(("", addr) for addr in notice.issue.customers)
+            mail = OutboundMail(
+                kind="handoff_customer", to=to, cc=(), subject=subject, body=body,
+                in_reply_to=notice.issue.root_message_id,
+                references=(notice.issue.root_message_id,) if notice.issue.root_message_id
+                else (), auto_submitted="auto-generated", thread_id=notice.issue.thread_id)
+            rows.append(OutboxRow(key=f"mail:{key}:{notice.issue.thread_id}", kind="send_mail",
+                                  thread_id=notice.issue.thread_id, message_key=None,
+                                  payload=mail.as_payload()))
+        if plan.team_summary is not None and plan.team_summary.to:
+            rows.append(self._team_mail(f"{key}:team", None, "handoff_team.txt",
+                                        plan.team_summary.context, to=plan.team_summary.to,
+                                        cc=plan.team_summary.cc))
+        return rows
+
+    def _comment(self, key: str, issue: OpenIssue, template: str,
+                 context: Any) -> OutboxRow:
+        body = self.ctx.renderer.render_comment(template, **dict(context))
+        return OutboxRow(key=f"comment:{key}", kind="add_comment", thread_id=issue.thread_id,
+                         message_key=None, payload={"body": body})
+
+    def _team_mail(self, key: str, thread_id: str | None, template: str, context: Any, *,
+                   to: Sequence[Person], cc: Sequence[Person]) -> OutboxRow:
+        subject, body = self.ctx.renderer.render(template, **dict(context))
+        mail = OutboundMail(kind=template.split(".")[0], to=tuple((p.name, p.email) for p in to),
+                            cc=tuple((p.name, p.email) for p in cc), subject=subject,
+                            body=body, auto_submitted="auto-generated", thread_id=thread_id)
+        return OutboxRow(key=f"mail:{key}", kind="send_mail", thread_id=thread_id,
+                         message_key=None, payload=mail.as_payload())
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _issues(self, tx: Tx) -> list[OpenIssue]:
+        rows = tx.conn.execute(sa.select(threads).where(threads.c.issue_number.is_not(None)))
+        found: list[OpenIssue] = []
+        for row in rows:
+            customers = tuple(tx.customers(row.thread_id))
+            root_id = None
+            if row.root_key and row.root_key.startswith("mid:"):
+                root_id = row.root_key.removeprefix("mid:")
+            found.append(OpenIssue(
+                thread_id=row.thread_id, issue_number=row.issue_number,
+                title=issue_title(row.title, self.ctx.list_prefix),
+                url=self.ctx.url(row.issue_number),
+                arrived_at=row.arrived_at or row.created_at, assignee=row.assignee,
+                first_response_at=row.first_response_at,
+                first_response_by=row.first_response_by,
+                labels=tuple(json.loads(row.labels or "[]")), customers=customers,
+                root_message_id=root_id, state=row.state, resolved_at=row.resolved_at))
+        return found
+
+    def _person(self, login: str | None) -> Person | None:
+        if login is None or self.ctx.schedule is None:
+            return None
+        for person in self.ctx.schedule.people:
+            if person.github.casefold() == login.casefold():
+                return person
+        return None
+
+
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_SPEND_LINE = re.compile(r"^[ \t]*/spend\b.*$\n?", re.MULTILINE | re.IGNORECASE)
+
+
+def relay_text(body: str) -> str | None:
+    """The part of a GitHub comment to mail to customers, or None when there is none: the
+    comment's first line is `/internal` (a note for the team), or nothing is left once HTML
+    comments (hidden markers) and `/spend` lines (effort records) are taken out."""
+    text = _HTML_COMMENT.sub("", body.replace("\r\n", "\n"))
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if first.lower().split(" ", 1)[0] == "/internal":
+        return None
+    text = _SPEND_LINE.sub("", text).strip("\n")
+    return text if text.strip() else None
+
+
+def _without(context: Any, *names: str) -> dict[str, Any]:
+    return {k: v for k, v in dict(context).items() if k not in names}

@@ -1,0 +1,122 @@
+"""The store: migrations, insert-or-ignore, and one transaction per processed message."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from gateway.store.db import NewThread, OutboxRow, Recorded, Store
+from gateway.store.migrate import current_revision, head_revision
+from gateway.store.schema import messages, outbox, threads
+
+NOW = dt.datetime(2026, 3, 3, 17, 0, tzinfo=dt.UTC)
+
+
+def test_open_applies_migrations_and_is_idempotent(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    first = Store.open(url)
+    assert current_revision(first.engine) == head_revision()
+    first.close()
+    again = Store.open(url)
+    assert current_revision(again.engine) == head_revision()
+    with again.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    again.close()
+
+
+def test_insert_raw_is_insert_or_ignore(store: Store) -> None:
+    with store.tx() as tx:
+        inserted, row = tx.insert_raw(key="mid:<a@b>", message_id="<a@b>", raw=b"x",
+                                      received_at=NOW, uid=7)
+    assert inserted and row.seq == 1 and row.status == "stored"
+    with store.tx() as tx:
+        inserted, row = tx.insert_raw(key="mid:<a@b>", message_id="<a@b>", raw=b"other",
+                                      received_at=NOW, uid=9)
+    assert not inserted and row.raw == b"x" and row.uid == 7
+    assert store.unprocessed_keys() == ["mid:<a@b>"]
+
+
+def test_record_is_atomic(store: Store) -> None:
+    with store.tx() as tx:
+        tx.insert_raw(key="k1", message_id=None, raw=b"x", received_at=NOW)
+    thread = NewThread("th-1", None, "k1", "T", NOW, "someone")
+    row = OutboxRow("issue:k1", "create_issue", "th-1", "k1", {"title": "T"})
+    bad = Recorded(key="k1", verdict="new", reason="new-thread", detail="", thread_id="th-1",
+                   new_thread=thread, ids=(("<a@b>", "th-1", "inbound"),),
+                   outbox=(row, OutboxRow("issue:k1b", "create_issue", "th-1", "k1",
+                                          {"unserialisable": object()})))
+    with pytest.raises(TypeError), store.tx() as tx:
+        tx.record(bad, now=NOW)
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(threads)).scalar() == 0
+        assert conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar() == 0
+        assert conn.execute(sa.select(messages.c.status)).scalar() == "stored"
+    good = Recorded(key="k1", verdict="new", reason="new-thread", detail="", thread_id="th-1",
+                    new_thread=thread, ids=(("<a@b>", "th-1", "inbound"),), outbox=(row,))
+    with store.tx() as tx:
+        tx.record(good, now=NOW)
+    with store.tx() as tx:
+        tx.record(good, now=NOW)  # replaying the same decision changes nothing
+    assert [r["key"] for r in store.outbox_rows()] == ["issue:k1"]
+    assert store.threads_for_ids(["<a@b>", "<x@y>"]) == {"<a@b>": "th-1"}
+    with store.read() as tx:
+        assert tx.customers("th-1") == []
+    assert store.unprocessed_keys() == []
+
+
+def test_mailbox_cursor(store: Store) -> None:
+    assert store.mailbox_cursor("INBOX") is None
+    store.set_mailbox_cursor("INBOX", 5, 10, now=NOW)
+    store.set_mailbox_cursor("INBOX", 5, 12, now=NOW)
+    assert store.mailbox_cursor("INBOX") == (5, 12)
+
+
+def test_savepoint_undoes_only_its_own_writes(store: Store) -> None:
+    with store.tx() as tx:
+        tx.insert_raw(key="k1", message_id=None, raw=b"1", received_at=NOW)
+        with pytest.raises(RuntimeError), tx.savepoint():
+            tx.insert_raw(key="k2", message_id=None, raw=b"2", received_at=NOW)
+            raise RuntimeError("boom")
+        tx.insert_raw(key="k3", message_id=None, raw=b"3", received_at=NOW)
+    assert store.unprocessed_keys() == ["k1", "k3"]
+
+
+def test_reads_do_not_take_the_write_lock(store: Store) -> None:
+    with store.tx() as tx:
+        tx.insert_raw(key="k1", message_id=None, raw=b"1", received_at=NOW)
+        # A concurrent reader (another connection) is not blocked by the open writer.
+        assert store.get_message("k1") is None
+    assert store.get_message("k1") is not None
+
+
+def test_migrations_match_the_table_definitions(store: Store) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from gateway.store.schema import metadata
+
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+
+
+def test_upgrade_from_the_first_revision_keeps_data(tmp_path: Path) -> None:
+    from gateway.store.db import create_engine
+    from gateway.store.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    upgrade(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO threads (thread_id, title, created_at) VALUES ('th-1', 'T', :now)"),
+            {"now": NOW.replace(tzinfo=None)})
+    engine.dispose()
+    store = Store.open(url)
+    assert current_revision(store.engine) == head_revision()
+    row = store.thread("th-1")
+    assert row is not None and row["state"] == "open" and row["labels"] == "[]"
+    store.close()
