@@ -1,5 +1,6 @@
-"""The composition root of `visit-gateway run`: build every component from the Config, start
-them in one TaskGroup with a shared stop event, and stop them cleanly on SIGTERM/SIGINT.
+"""The composition root of `visit-gateway run`: build every component from the Config
+(`gateway.components`), start them in one TaskGroup with a shared stop event, and stop them
+cleanly on SIGTERM/SIGINT.
 
 Components: the IMAP source (a thread: imapclient blocks) and the serial GitHub writer (a
 thread: PyGithub blocks), joined by a wake-up event so new work is sent at once. Fatal problems
@@ -12,232 +13,30 @@ the last durable commit put them.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import signal
 import threading
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import structlog
 
 from gateway.clock import Clock, SystemClock
-from gateway.config.loader import Config
-from gateway.duty.load import load_duties
-from gateway.errors import ConfigError, GatewayError, PermanentError
-from gateway.inbound.imap import ImapAuthError, ImapMailbox
-from gateway.inbound.pipeline import Pipeline
-from gateway.inbound.source import MailSource, SourceStatus
-from gateway.ops import sdnotify  # systemd sd_notify: READY/STATUS/WATCHDOG/STOPPING
-from gateway.outbound.github import GitHubAuthError, GitHubTracker, RepositoryNotFound
-from gateway.outbound.mail import MailIdentity
-from gateway.outbound.outbox import MAIL_KINDS, Outbox
-from gateway.outbound.pacing import WriteBudget
-from gateway.outbound.render import Renderer
-from gateway.outbound.sender import MailSender
-from gateway.outbound.smtp import SmtpMailer
-from gateway.outbound.writer import GitHubWriter, WriterStatus
-from gateway.store.db import Store
-from gateway.tracking.events import Rules
-from gateway.tracking.reconcile import Reconciler
-from gateway.tracking.service import TrackingService
-from gateway.web.listen import listen_error
-from gateway.web.metrics import GatewayMetrics
-from gateway.web.server import (
-    Delivery,
-    DeliveryResult,
-    Health,
-    MailHealth,
-    WebLimits,
-    assess_health,
-    make_app,
-    serve,
+from gateway.components import (
+    build,
+    check_github,
+    delivery_handler,
+    health_probe,
+    systemd_status,
+    ticker,
 )
-from gateway.weekly.notify import Notifier, NotifyContext
-from gateway.wiring import assignee_function, pipeline_settings
+from gateway.config.loader import Config
+from gateway.errors import ConfigError, FatalError, PermanentError
+from gateway.inbound.imap import ImapAuthError
+from gateway.ops import sdnotify  # systemd sd_notify: READY/STATUS/WATCHDOG/STOPPING
+from gateway.web.listen import listen_error
+from gateway.web.server import WebLimits, make_app, serve
 
 log = structlog.get_logger("gateway.app")
-
-
-class FatalError(GatewayError):
-    """The daemon cannot run until an admin changes something; the message says what."""
-
-
-@dataclass(slots=True)
-class Components:
-    store: Store
-    pipeline: Pipeline
-    source: MailSource
-    writer: GitHubWriter
-    source_status: SourceStatus
-    writer_status: WriterStatus
-    tracking: TrackingService
-    reconciler: Reconciler
-    metrics: GatewayMetrics
-    outbox: Outbox
-    notifier: Notifier
-    sender: MailSender
-    tick_seconds: float
-
-
-def build(
-    config: Config, clock: Clock, wake: threading.Event, mail_wake: threading.Event | None = None
-) -> Components:
-    store = Store.open(config.database_url(), synchronous=config.database.sqlite_synchronous,
-                       setting=config.database_setting())
-    metrics = GatewayMetrics()
-    duties = load_duties(config)
-    calendar, schedule = duties.calendar, duties.schedule
-    pipeline = Pipeline(
-        store,
-        pipeline_settings(config, duties),
-        assignee_function(config, duties),
-        on_outcome=lambda outcome: metrics.count_message(outcome.verdict.kind.value),
-    )
-    gh = config.github
-    auth = config.github_auth()
-
-    def tracker() -> GitHubTracker:
-        return GitHubTracker(
-            api_url=gh.api_url,
-            auth=auth,
-            repository=gh.repository,
-            bot_login=gh.bot_login,
-            timeout=gh.limits.request_timeout,
-            secondary_wait=gh.limits.secondary_wait,
-        )
-
-    budget = WriteBudget(
-        min_interval=dt.timedelta(seconds=gh.limits.min_write_interval),
-        per_minute=gh.limits.writes_per_minute,
-        per_hour=gh.limits.writes_per_hour,
-    )
-    notify = config.raw.notify
-    renderer = Renderer(
-        calendar, config.resolve(notify.templates_dir) if notify.templates_dir else None
-    )
-    renderer.check()  # a broken override template fails here, at start
-    team_emails = frozenset(p.email.lower() for p in schedule.people) if schedule else frozenset()
-    notifier = Notifier(
-        store,
-        NotifyContext(
-            settings=notify,
-            calendar=calendar,
-            schedule=schedule,
-            renderer=renderer,
-            list_address=config.list.address,
-            list_prefix=config.list.subject_prefix,
-            issue_url=f"{gh.web_url.rstrip('/')}/{gh.repository}/issues/{{number}}",
-            team_emails=team_emails,
-        ),
-    )
-    writer_status = WriterStatus(listener=metrics.count_github)
-    outbox = Outbox(store)
-    writer = GitHubWriter(
-        outbox,
-        tracker,
-        budget,
-        clock,
-        status=writer_status,
-        backoff_base=gh.limits.retry_base,
-        backoff_max=gh.limits.retry_max,
-        on_issue_created=notifier.ack_row,
-        on_success=mail_wake.set if mail_wake is not None else None,
-    )
-    smtp = config.raw.smtp
-    mailer = SmtpMailer(
-        smtp.host,
-        smtp.effective_port,
-        smtp.security,
-        smtp.username,
-        config.smtp_password.get_secret_value() if config.smtp_password else None,
-        smtp.timeout,
-        config.resolve(smtp.ca_file) if smtp.ca_file else None,
-    )
-    identity = MailIdentity(
-        from_address=config.mail.from_address,
-        from_name=config.mail.from_name,
-        reply_to=config.list.address,
-        loop_header=config.mail.loop_header,
-        loop_id=config.loop_id,
-        message_id_domain=config.mail.message_id_domain,
-    )
-    sender = MailSender(
-        outbox,
-        mailer,
-        identity,
-        clock,
-        backoff_base=gh.limits.retry_base,
-        backoff_max=gh.limits.retry_max,
-    )
-    imap = config.imap
-    password = config.imap_password.get_secret_value() if config.imap_password else None
-    if imap.auth == "password" and password is None:
-        config.require_imap_password()
-
-    def mailbox() -> ImapMailbox:
-        return ImapMailbox(imap, password=password, token_provider=None, base_dir=config.base_dir,
-                           password_source=config.secret_source("imap.password"))
-
-    mailbox()  # no network: a bad ca_file or missing token source fails here, at start
-
-    source_status = SourceStatus(last_mail=pipeline.store.last_mail_at())
-    source = MailSource(
-        mailbox, pipeline, imap, clock=clock, on_new_work=wake.set, status=source_status
-    )
-    rules = Rules.from_people(gh.bot_login, schedule.people if schedule else ())
-    tracking = TrackingService(
-        store, rules, calendar, gh.repository, on_first_response=metrics.observe_first_response,
-        relay=notifier.relay_row, on_queued=mail_wake.set if mail_wake is not None else None,
-    )
-    reconciler = Reconciler(
-        tracking,
-        tracker(),
-        clock,
-        repository=gh.repository,
-        interval=config.raw.tracking.reconcile_interval,
-        first_lookback=dt.timedelta(hours=config.raw.tracking.first_lookback_hours),
-    )
-    metrics.set_imap_probe(lambda: source_status.connected)
-    metrics.set_outbox_probe(lambda: outbox.depth(clock.now()))
-    return Components(
-        store,
-        pipeline,
-        source,
-        writer,
-        source_status,
-        writer_status,
-        tracking,
-        reconciler,
-        metrics,
-        outbox,
-        notifier,
-        sender,
-        notify.tick_seconds,
-    )
-
-
-def check_github(config: Config) -> None:
-    """At start: a wrong token or repository is fatal (nothing heals it but the admin)."""
-    gh = config.github
-    tracker = GitHubTracker(
-        api_url=gh.api_url,
-        auth=config.github_auth(),
-        repository=gh.repository,
-        bot_login=gh.bot_login,
-        timeout=gh.limits.request_timeout,
-        secondary_wait=gh.limits.secondary_wait,
-    )
-    try:
-        tracker.check_repository()
-    except GitHubAuthError as exc:
-        raise FatalError(f"{exc} (fix: {config.github_auth_fix()})") from None
-    except RepositoryNotFound as exc:
-        raise FatalError(f"{exc} (fix: github.repository, or give the token access)") from None
-    except GatewayError as exc:  # GitHub unreachable at start: not fatal, the writer retries
-        log.warning("github.unreachable_at_start", reason=str(exc))
-    finally:
-        tracker.close()
 
 
 async def run(
@@ -257,8 +56,8 @@ async def run(
     halt = threading.Event()
     web_app = make_app(
         secret=secret,
-        handle_delivery=_delivery_handler(parts, clock),
-        health=_health_probe(parts, config, clock),
+        handle_delivery=delivery_handler(parts, clock),
+        health=health_probe(parts, config, clock),
         metrics=parts.metrics,
         max_body=config.raw.web.max_body_bytes,
         clock=clock,
@@ -283,7 +82,7 @@ async def run(
             group.create_task(_thread("github", parts.writer.run, halt, stop, wake))
             group.create_task(_thread("reconcile", parts.reconciler.run, halt, stop))
             group.create_task(_thread("mail", parts.sender.run, halt, stop, mail_wake))
-            group.create_task(_thread("jobs", _ticker(parts, clock, wake, mail_wake), halt, stop))
+            group.create_task(_thread("jobs", ticker(parts, clock, wake, mail_wake), halt, stop))
             group.create_task(_stopper(stop, halt, wake, mail_wake))
             # --- systemd sd_notify (gateway/ops/sdnotify.py, docs/systemd.md): READY=1 once IMAP
             # has logged in (the web server already listens), STATUS= lines, WATCHDOG=1 pings
@@ -294,7 +93,7 @@ async def run(
                     systemd,
                     stop,
                     ready=lambda: parts.source_status.connected,
-                    status=lambda: _systemd_status(parts, clock),
+                    status=lambda: systemd_status(parts, clock),
                 )
             )
             group.create_task(sdnotify.watchdog(systemd, stop))
@@ -346,73 +145,6 @@ async def _thread(
             stop.set()
 
 
-def _delivery_handler(
-    parts: Components, clock: Clock
-) -> Callable[[Delivery], Awaitable[DeliveryResult]]:
-    async def handle(delivery: Delivery) -> DeliveryResult:
-        result = await asyncio.to_thread(
-            parts.tracking.handle_delivery,
-            delivery.guid,
-            delivery.event,
-            delivery.payload,
-            clock.now(),
-        )
-        return DeliveryResult(result)
-
-    return handle
-
-
-def _health_probe(
-    parts: Components, config: Config, clock: Clock
-) -> Callable[[], Awaitable[Health]]:
-    stale = dt.timedelta(seconds=config.raw.tracking.poll_stale_after)
-    mail_stale = dt.timedelta(seconds=config.raw.tracking.mail_stale_after)
-
-    def assess() -> Health:
-        now = clock.now()
-        try:
-            depth = parts.outbox.depth(now)
-            mail_depth = parts.outbox.depth(now, MAIL_KINDS)
-            database_ok = True
-        except Exception:  # the database itself is what is being checked
-            depth, mail_depth, database_ok = (0, 0.0), (0, 0.0), False
-        sender = parts.sender.status
-        return assess_health(
-            now=now,
-            source=parts.source_status,
-            writer=parts.writer_status,
-            outbox=depth,
-            database_ok=database_ok,
-            poll_stale_after=stale,
-            mail=MailHealth(pending=mail_depth[0], oldest_pending_seconds=mail_depth[1],
-                            stale_after=mail_stale, last_success=sender.last_success,
-                            last_error=sender.last_error),
-        )
-
-    async def probe() -> Health:
-        return await asyncio.to_thread(assess)
-
-    return probe
-
-
-def _ticker(
-    parts: Components, clock: Clock, wake: threading.Event, mail_wake: threading.Event
-) -> Callable[[threading.Event], None]:
-    """The job loop: every tick, queue due handoffs, reminders and post-mortem prompts."""
-
-    def run(halt: threading.Event) -> None:
-        while not halt.is_set():
-            try:
-                if parts.notifier.tick(clock.now()):
-                    wake.set()
-                    mail_wake.set()
-            except GatewayError as exc:
-                log.warning("notify.tick_failed", reason=str(exc))
-            halt.wait(parts.tick_seconds)
-
-    return run
-
-
 async def _stopper(
     stop: asyncio.Event, halt: threading.Event, wake: threading.Event, mail_wake: threading.Event
 ) -> None:
@@ -421,18 +153,6 @@ async def _stopper(
     halt.set()
     wake.set()
     mail_wake.set()
-
-
-def _systemd_status(parts: Components, clock: Clock) -> str:
-    """The sd_notify STATUS= line (runs in a thread: the outbox depth reads the database)."""
-    source = parts.source_status
-    count, oldest = parts.outbox.depth(clock.now())
-    last = (
-        f"last mail at {source.last_mail:%Y-%m-%d %H:%M:%S}Z" if source.last_mail else "no mail yet"
-    )
-    work = "idle, 0 pending" if count == 0 else f"{count} pending (oldest {oldest:.0f} s)"
-    imap = "" if source.connected else "IMAP reconnecting, "
-    return f"{imap}{work}, {last}"
 
 
 def _safe_url(url: str) -> str:

@@ -21,7 +21,7 @@ import structlog
 from gateway import __version__
 from gateway.clock import SystemClock
 from gateway.config.loader import CONFIG_ENV, Config, default_config_path, load_config, parse_config
-from gateway.errors import ConfigError, GatewayError, UsageError
+from gateway.errors import ConfigError, FatalError, GatewayError, UsageError
 from gateway.log import configure
 
 if TYPE_CHECKING:
@@ -209,7 +209,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     configure(args.log_level or config.log.level, config.log.format, stream=sys.stdout)
     try:
         asyncio.run(app.run(config))
-    except (app.FatalError, ConfigError) as exc:
+    except (FatalError, ConfigError) as exc:
         structlog.get_logger("gateway.app").error("gateway.fatal", reason=str(exc))
         print(f"visit-gateway: {exc}", file=sys.stderr)
         return EXIT_CONFIG

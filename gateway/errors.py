@@ -4,6 +4,7 @@
     ├── ConfigError               a config/schedule/template value is wrong; names key + fix.
     │                             Fatal at start; `check-config` prints it.
     ├── UsageError                a command-line argument is wrong (a missing PATH, ...).
+    ├── FatalError                the daemon cannot run until an admin acts (exit 78).
     ├── TransientError            may heal by itself (network, 5xx, rate limit, lock):
     │   │                         the unit of work is retried later with backoff.
     │   └── RateLimited           GitHub said wait; carries `retry_after` seconds.
@@ -58,6 +59,10 @@ class RateLimited(TransientError):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class FatalError(GatewayError):
+    """The daemon cannot run until an admin changes something; the message says what."""
 
 
 class PermanentError(GatewayError):

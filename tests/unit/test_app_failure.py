@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from gateway.app import FatalError, one_failure
-from gateway.errors import ConfigError, PermanentError, TransientError
+from gateway.app import one_failure
+from gateway.errors import ConfigError, FatalError, PermanentError, TransientError
 from gateway.inbound.imap import ImapAuthError
 from gateway.web.listen import listen_error
 

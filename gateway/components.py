@@ -1,0 +1,300 @@
+"""What `visit-gateway run` is made of: every component built from the Config, and the small
+adapters that join them (the webhook handler, the health probe, the jobs ticker, the systemd
+status line).
+
+`build` opens the store and wires the IMAP source, pipeline, GitHub writer, tracking service,
+reconciler, notifier and mail sender together; `check_github` refuses a wrong token or repository
+at start. Nothing here starts a thread or a server: `gateway.app` runs what this builds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+
+from gateway.clock import Clock
+from gateway.config.loader import Config
+from gateway.duty.load import load_duties
+from gateway.errors import FatalError, GatewayError
+from gateway.inbound.imap import ImapMailbox
+from gateway.inbound.pipeline import Pipeline
+from gateway.inbound.source import MailSource, SourceStatus
+from gateway.outbound.github import GitHubAuthError, GitHubTracker, RepositoryNotFound
+from gateway.outbound.mail import MailIdentity
+from gateway.outbound.outbox import MAIL_KINDS, Outbox
+from gateway.outbound.pacing import WriteBudget
+from gateway.outbound.render import Renderer
+from gateway.outbound.sender import MailSender
+from gateway.outbound.smtp import SmtpMailer
+from gateway.outbound.writer import GitHubWriter, WriterStatus
+from gateway.store.db import Store
+from gateway.tracking.events import Rules
+from gateway.tracking.reconcile import Reconciler
+from gateway.tracking.service import TrackingService
+from gateway.web.metrics import GatewayMetrics
+from gateway.web.server import Delivery, DeliveryResult, Health, MailHealth, assess_health
+from gateway.weekly.notify import Notifier, NotifyContext
+from gateway.wiring import assignee_function, pipeline_settings
+
+log = structlog.get_logger("gateway.app")
+
+
+@dataclass(slots=True)
+class Components:
+    store: Store
+    pipeline: Pipeline
+    source: MailSource
+    writer: GitHubWriter
+    source_status: SourceStatus
+    writer_status: WriterStatus
+    tracking: TrackingService
+    reconciler: Reconciler
+    metrics: GatewayMetrics
+    outbox: Outbox
+    notifier: Notifier
+    sender: MailSender
+    tick_seconds: float
+
+
+def build(
+    config: Config, clock: Clock, wake: threading.Event, mail_wake: threading.Event | None = None
+) -> Components:
+    store = Store.open(config.database_url(), synchronous=config.database.sqlite_synchronous,
+                       setting=config.database_setting())
+    metrics = GatewayMetrics()
+    duties = load_duties(config)
+    calendar, schedule = duties.calendar, duties.schedule
+    pipeline = Pipeline(
+        store,
+        pipeline_settings(config, duties),
+        assignee_function(config, duties),
+        on_outcome=lambda outcome: metrics.count_message(outcome.verdict.kind.value),
+    )
+    gh = config.github
+    auth = config.github_auth()
+
+    def tracker() -> GitHubTracker:
+        return GitHubTracker(
+            api_url=gh.api_url,
+            auth=auth,
+            repository=gh.repository,
+            bot_login=gh.bot_login,
+            timeout=gh.limits.request_timeout,
+            secondary_wait=gh.limits.secondary_wait,
+        )
+
+    budget = WriteBudget(
+        min_interval=dt.timedelta(seconds=gh.limits.min_write_interval),
+        per_minute=gh.limits.writes_per_minute,
+        per_hour=gh.limits.writes_per_hour,
+    )
+    notify = config.raw.notify
+    renderer = Renderer(
+        calendar, config.resolve(notify.templates_dir) if notify.templates_dir else None
+    )
+    renderer.check()  # a broken override template fails here, at start
+    team_emails = frozenset(p.email.lower() for p in schedule.people) if schedule else frozenset()
+    notifier = Notifier(
+        store,
+        NotifyContext(
+            settings=notify,
+            calendar=calendar,
+            schedule=schedule,
+            renderer=renderer,
+            list_address=config.list.address,
+            list_prefix=config.list.subject_prefix,
+            issue_url=f"{gh.web_url.rstrip('/')}/{gh.repository}/issues/{{number}}",
+            team_emails=team_emails,
+        ),
+    )
+    writer_status = WriterStatus(listener=metrics.count_github)
+    outbox = Outbox(store)
+    writer = GitHubWriter(
+        outbox,
+        tracker,
+        budget,
+        clock,
+        status=writer_status,
+        backoff_base=gh.limits.retry_base,
+        backoff_max=gh.limits.retry_max,
+        on_issue_created=notifier.ack_row,
+        on_success=mail_wake.set if mail_wake is not None else None,
+    )
+    smtp = config.raw.smtp
+    mailer = SmtpMailer(
+        smtp.host,
+        smtp.effective_port,
+        smtp.security,
+        smtp.username,
+        config.smtp_password.get_secret_value() if config.smtp_password else None,
+        smtp.timeout,
+        config.resolve(smtp.ca_file) if smtp.ca_file else None,
+    )
+    identity = MailIdentity(
+        from_address=config.mail.from_address,
+        from_name=config.mail.from_name,
+        reply_to=config.list.address,
+        loop_header=config.mail.loop_header,
+        loop_id=config.loop_id,
+        message_id_domain=config.mail.message_id_domain,
+    )
+    sender = MailSender(
+        outbox,
+        mailer,
+        identity,
+        clock,
+        backoff_base=gh.limits.retry_base,
+        backoff_max=gh.limits.retry_max,
+    )
+    imap = config.imap
+    password = config.imap_password.get_secret_value() if config.imap_password else None
+    if imap.auth == "password" and password is None:
+        config.require_imap_password()
+
+    def mailbox() -> ImapMailbox:
+        return ImapMailbox(imap, password=password, token_provider=None, base_dir=config.base_dir,
+                           password_source=config.secret_source("imap.password"))
+
+    mailbox()  # no network: a bad ca_file or missing token source fails here, at start
+
+    source_status = SourceStatus(last_mail=pipeline.store.last_mail_at())
+    source = MailSource(
+        mailbox, pipeline, imap, clock=clock, on_new_work=wake.set, status=source_status
+    )
+    rules = Rules.from_people(gh.bot_login, schedule.people if schedule else ())
+    tracking = TrackingService(
+        store, rules, calendar, gh.repository, on_first_response=metrics.observe_first_response,
+        relay=notifier.relay_row, on_queued=mail_wake.set if mail_wake is not None else None,
+    )
+    reconciler = Reconciler(
+        tracking,
+        tracker(),
+        clock,
+        repository=gh.repository,
+        interval=config.raw.tracking.reconcile_interval,
+        first_lookback=dt.timedelta(hours=config.raw.tracking.first_lookback_hours),
+    )
+    metrics.set_imap_probe(lambda: source_status.connected)
+    metrics.set_outbox_probe(lambda: outbox.depth(clock.now()))
+    return Components(
+        store,
+        pipeline,
+        source,
+        writer,
+        source_status,
+        writer_status,
+        tracking,
+        reconciler,
+        metrics,
+        outbox,
+        notifier,
+        sender,
+        notify.tick_seconds,
+    )
+
+
+def check_github(config: Config) -> None:
+    """At start: a wrong token or repository is fatal (nothing heals it but the admin)."""
+    gh = config.github
+    tracker = GitHubTracker(
+        api_url=gh.api_url,
+        auth=config.github_auth(),
+        repository=gh.repository,
+        bot_login=gh.bot_login,
+        timeout=gh.limits.request_timeout,
+        secondary_wait=gh.limits.secondary_wait,
+    )
+    try:
+        tracker.check_repository()
+    except GitHubAuthError as exc:
+        raise FatalError(f"{exc} (fix: {config.github_auth_fix()})") from None
+    except RepositoryNotFound as exc:
+        raise FatalError(f"{exc} (fix: github.repository, or give the token access)") from None
+    except GatewayError as exc:  # GitHub unreachable at start: not fatal, the writer retries
+        log.warning("github.unreachable_at_start", reason=str(exc))
+    finally:
+        tracker.close()
+
+
+def delivery_handler(
+    parts: Components, clock: Clock
+) -> Callable[[Delivery], Awaitable[DeliveryResult]]:
+    async def handle(delivery: Delivery) -> DeliveryResult:
+        result = await asyncio.to_thread(
+            parts.tracking.handle_delivery,
+            delivery.guid,
+            delivery.event,
+            delivery.payload,
+            clock.now(),
+        )
+        return DeliveryResult(result)
+
+    return handle
+
+
+def health_probe(
+    parts: Components, config: Config, clock: Clock
+) -> Callable[[], Awaitable[Health]]:
+    stale = dt.timedelta(seconds=config.raw.tracking.poll_stale_after)
+    mail_stale = dt.timedelta(seconds=config.raw.tracking.mail_stale_after)
+
+    def assess() -> Health:
+        now = clock.now()
+        try:
+            depth = parts.outbox.depth(now)
+            mail_depth = parts.outbox.depth(now, MAIL_KINDS)
+            database_ok = True
+        except Exception:  # the database itself is what is being checked
+            depth, mail_depth, database_ok = (0, 0.0), (0, 0.0), False
+        sender = parts.sender.status
+        return assess_health(
+            now=now,
+            source=parts.source_status,
+            writer=parts.writer_status,
+            outbox=depth,
+            database_ok=database_ok,
+            poll_stale_after=stale,
+            mail=MailHealth(pending=mail_depth[0], oldest_pending_seconds=mail_depth[1],
+                            stale_after=mail_stale, last_success=sender.last_success,
+                            last_error=sender.last_error),
+        )
+
+    async def probe() -> Health:
+        return await asyncio.to_thread(assess)
+
+    return probe
+
+
+def ticker(
+    parts: Components, clock: Clock, wake: threading.Event, mail_wake: threading.Event
+) -> Callable[[threading.Event], None]:
+    """The job loop: every tick, queue due handoffs, reminders and post-mortem prompts."""
+
+    def run(halt: threading.Event) -> None:
+        while not halt.is_set():
+            try:
+                if parts.notifier.tick(clock.now()):
+                    wake.set()
+                    mail_wake.set()
+            except GatewayError as exc:
+                log.warning("notify.tick_failed", reason=str(exc))
+            halt.wait(parts.tick_seconds)
+
+    return run
+
+
+def systemd_status(parts: Components, clock: Clock) -> str:
+    """The sd_notify STATUS= line (runs in a thread: the outbox depth reads the database)."""
+    source = parts.source_status
+    count, oldest = parts.outbox.depth(clock.now())
+    last = (
+        f"last mail at {source.last_mail:%Y-%m-%d %H:%M:%S}Z" if source.last_mail else "no mail yet"
+    )
+    work = "idle, 0 pending" if count == 0 else f"{count} pending (oldest {oldest:.0f} s)"
+    imap = "" if source.connected else "IMAP reconnecting, "
+    return f"{imap}{work}, {last}"
