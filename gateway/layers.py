@@ -2,9 +2,9 @@
 
 A module may import from its own package, from the base modules and from any package listed
 before its own; never from one listed after it. The composition root (`cli`, `app`,
-`components`, `wiring`)
-may import anything; nothing imports it. `testing` holds test support (the GitHub emulator,
-Dovecot harness, in-memory twins) and may import anything; no production module imports it.
+`components`, `wiring`) may import anything; nothing imports it. `testing` holds test support
+(the GitHub emulator, Dovecot harness, in-memory twins) and may import anything; no production
+module imports it.
 `tests/unit/house/test_layers.py` checks every import in `gateway/` against this list.
 """
 
