@@ -44,8 +44,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gateway.log import configure as configure_logging  # noqa: E402
+from gateway.web.health import Health  # noqa: E402
 from gateway.web.metrics import GatewayMetrics  # noqa: E402
-from gateway.web.server import Delivery, DeliveryResult, Health, make_app, serve  # noqa: E402
+from gateway.web.server import Delivery, DeliveryResult, make_app, serve  # noqa: E402
 
 SECRET = b"bench secret"
 _REFERENCE = Path(os.environ.get(

@@ -33,8 +33,9 @@ from gateway.config.loader import Config
 from gateway.errors import ConfigError, FatalError, PermanentError
 from gateway.inbound.imap import ImapAuthError
 from gateway.ops import sdnotify  # systemd sd_notify: READY/STATUS/WATCHDOG/STOPPING
+from gateway.web.limits import WebLimits
 from gateway.web.listen import listen_error
-from gateway.web.server import WebLimits, make_app, serve
+from gateway.web.server import make_app, serve
 
 log = structlog.get_logger("gateway.app")
 

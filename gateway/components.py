@@ -36,8 +36,9 @@ from gateway.store.db import Store
 from gateway.tracking.events import Rules
 from gateway.tracking.reconcile import Reconciler
 from gateway.tracking.service import TrackingService
+from gateway.web.health import Health, MailHealth, assess_health
 from gateway.web.metrics import GatewayMetrics
-from gateway.web.server import Delivery, DeliveryResult, Health, MailHealth, assess_health
+from gateway.web.server import Delivery, DeliveryResult
 from gateway.weekly.notify import Notifier, NotifyContext
 from gateway.wiring import assignee_function, pipeline_settings
 

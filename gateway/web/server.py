@@ -1,24 +1,18 @@
 """The HTTP edge (aiohttp): GitHub webhooks in, `/healthz` and `/metrics` out.
 
-`make_app` builds the application from injected callables and `serve` runs it on a TCP port.
-`POST /webhook` bounds the body, verifies `X-Hub-Signature-256` before anything else looks at
-the body, then checks the media type, the JSON, GitHub's headers and the payload's shape
+`make_app` builds the application from injected callables and `serve` runs it on a TCP port
+with the connection limits of `gateway.web.limits`. `POST /webhook` bounds the body (its size,
+and its time: `WebLimits.body_timeout`), verifies `X-Hub-Signature-256` before anything else
+looks at the body, then checks the media type, the JSON, GitHub's headers and the payload's shape
 (`gateway.tracking.payload`: the field types of GitHub's examples), and awaits the injected
 `handle_delivery` with a `Delivery`. Every request gets one log line (`webhook.received`,
 `webhook.rejected`, `webhook.failed`, `webhook.client_timeout` or
 `webhook.client_disconnected`; the GitHub event is logged as `github_event`, since structlog
 reserves `event` for the line's name) and one count in `visit_gateway_webhook_deliveries_total`.
-
-Held sockets are bounded (`WebLimits`): a connection must send a complete request head within
-`header_timeout` of connecting or of its previous response, and a webhook body within
-`body_timeout`; past `max_connections` open connections a new one gets 503 and is closed before
-aiohttp sees it. A connection is therefore held at most header_timeout + body_timeout + the
-lingering close (at most 10 s, aiohttp reads what the client still sends so that it can read
-the answer) + the handler's time.
+`GET /healthz` answers the injected probe's `Health` (assessed in `gateway.web.health`).
 This module must not deduplicate, touch the database, apply tracking rules or read config (the
 wiring does), and never logs a body, a signature or the secret.
 """
-
 from __future__ import annotations
 
 import asyncio
@@ -32,7 +26,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import structlog
 from aiohttp import web
@@ -40,11 +34,9 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.clock import Clock, SystemClock
 from gateway.tracking.payload import PayloadError, validate_webhook
+from gateway.web.health import Health
+from gateway.web.limits import CappedSite, WebLimits, mark_request
 from gateway.web.metrics import CONTENT_TYPE, GatewayMetrics
-
-if TYPE_CHECKING:
-    from gateway.inbound.source import SourceStatus
-    from gateway.outbound.writer import WriterStatus
 
 log = structlog.get_logger("gateway.web.server")
 T = TypeVar("T")
@@ -58,26 +50,7 @@ _EVENT = re.compile(r"[a-z][a-z0-9_]{0,63}")  # event names are lowercase_with_u
 _GUID = re.compile(r"[A-Za-z0-9-]{1,100}")
 _CHUNK = 64 * 1024
 _OFFLOAD = 1024 * 1024  # hash and parse bodies above this size off the event loop
-
-
-@dataclass(frozen=True, slots=True)
-class WebLimits:
-    """How long a client may take and how many connections are served at once (seconds)."""
-
-    header_timeout: float = 15.0
-    body_timeout: float = 30.0
-    max_connections: int = 256
-
-    def __post_init__(self) -> None:
-        if self.header_timeout <= 0 or self.body_timeout <= 0 or self.max_connections < 1:
-            raise ValueError("web limits must be positive")
-
-
 LIMITS_KEY = web.AppKey("limits", WebLimits)
-_LINGER_MAX = 10.0  # aiohttp's default lingering close; never longer than the body timeout
-_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-         b"Content-Length: 12\r\nConnection: close\r\n\r\nserver busy\n")
-_REFUSAL_LOG_INTERVAL = 1.0  # seconds between webhook.connection_refused lines under a flood
 
 
 class DeliveryResult(StrEnum):
@@ -96,61 +69,8 @@ class Delivery:
     received_at: dt.datetime
 
 
-@dataclass(frozen=True, slots=True)
-class Health:
-    """What `/healthz` answers: 200 when `ok`, else 503. `checks` maps component -> facts."""
-
-    ok: bool
-    checks: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class MailHealth:
-    """The mail sender's part of /healthz: queued mail and what the relay last said."""
-
-    pending: int
-    oldest_pending_seconds: float
-    stale_after: dt.timedelta
-    last_success: dt.datetime | None = None
-    last_error: str = ""
-
-
 DeliveryHandler = Callable[[Delivery], Awaitable[DeliveryResult]]
 HealthProbe = Callable[[], Awaitable[Health]]
-
-
-def assess_health(*, now: dt.datetime, source: SourceStatus, writer: WriterStatus,
-                  outbox: tuple[int, float], database_ok: bool,
-                  poll_stale_after: dt.timedelta,
-                  outbox_max_age: dt.timedelta | None = None,
-                  mail: MailHealth | None = None) -> Health:
-    """The gateway's health from its parts' status (pure). `outbox` is (depth, oldest age s).
-
-    Unhealthy when the database is unreachable, IMAP is down or has not completed a poll within
-    `poll_stale_after`, the GitHub writer is failing (a bad token or repository), if
-    `outbox_max_age` is given, the oldest pending outbox row is older than that, or mail is
-    piling up: the oldest queued mail is older than `mail.stale_after` (an SMTP outage, a
-    refused login).
-    """
-    polled = source.last_poll is not None and now - source.last_poll <= poll_stale_after
-    depth, oldest = outbox
-    checks: dict[str, Any] = {
-        "imap": {"ok": source.connected and polled, "connected": source.connected,
-                 "idle": source.idle, "last_poll": source.last_poll,
-                 "last_error": source.last_error},
-        "outbox": {"ok": outbox_max_age is None or oldest <= outbox_max_age.total_seconds(),
-                   "depth": depth, "oldest_pending_seconds": oldest},
-        "database": {"ok": database_ok, "reachable": database_ok},
-        "github": {"ok": writer.healthy, "healthy": writer.healthy,
-                   "last_error": writer.last_error, "last_success": writer.last_success,
-                   "paused_until": writer.paused_until},
-    }
-    if mail is not None:
-        checks["mail"] = {"ok": mail.oldest_pending_seconds <= mail.stale_after.total_seconds(),
-                          "pending": mail.pending,
-                          "oldest_pending_seconds": mail.oldest_pending_seconds,
-                          "last_success": mail.last_success, "last_error": mail.last_error}
-    return Health(all(check["ok"] for check in checks.values()), checks)
 
 
 def make_app(*, secret: bytes, handle_delivery: DeliveryHandler, health: HealthProbe,
@@ -166,7 +86,7 @@ def make_app(*, secret: bytes, handle_delivery: DeliveryHandler, health: HealthP
     limits = limits or WebLimits()
     endpoints = _Endpoints(secret, handle_delivery, health, metrics, max_body,
                            clock or SystemClock(), limits.body_timeout)
-    app = web.Application(client_max_size=max_body, middlewares=[_mark_request])
+    app = web.Application(client_max_size=max_body, middlewares=[mark_request])
     app[MAX_BODY_KEY] = max_body
     app[LIMITS_KEY] = limits
     app.router.add_post("/webhook", endpoints.webhook)
@@ -196,7 +116,7 @@ async def serve(app: web.Application, host: str, port: int, *,
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
     await runner.setup()
     try:
-        site = _CappedSite(runner, host, port, limits)
+        site = CappedSite(runner, host, port, limits)
         await site.start()
         bound = int(runner.addresses[0][1])
     except BaseException:
@@ -204,149 +124,6 @@ async def serve(app: web.Application, host: str, port: int, *,
         raise
     return AppRunnerHandle(runner, bound)
 
-
-class _Gate:
-    """Counts the connections being served; past the cap, refusals are counted and logged at
-    most once a second (a flood must not flood the journal too)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.open = 0
-        self._refused = 0
-        self._logged_at: float | None = None
-
-    def admit(self) -> bool:
-        if self.open >= self.limit:
-            return False
-        self.open += 1
-        return True
-
-    def release(self) -> None:
-        self.open -= 1
-
-    def refused(self, now: float) -> None:
-        self._refused += 1
-        if self._logged_at is None or now - self._logged_at >= _REFUSAL_LOG_INTERVAL:
-            log.warning("webhook.connection_refused", refused=self._refused, open=self.open,
-                        max_connections=self.limit)
-            self._refused, self._logged_at = 0, now
-
-
-class _Connection(web.RequestHandler):
-    """aiohttp's connection protocol, admitted by the gate, that logs a client which never
-    completed a request head (too slow: `webhook.client_timeout`; gone:
-    `webhook.client_disconnected`). aiohttp's keep-alive timer is the header deadline: it runs
-    from the connection (or the previous response) until a complete head has arrived."""
-
-    def __init__(self, manager: web.Server, *, gate: _Gate, limits: WebLimits,
-                 loop: asyncio.AbstractEventLoop) -> None:
-        # access_log=None turns the access log off, as AppRunner(access_log=None) does.
-        super().__init__(manager, loop=loop, keepalive_timeout=limits.header_timeout,
-                         lingering_time=min(_LINGER_MAX, limits.body_timeout),
-                         access_log=None)  # type: ignore[arg-type]
-        self._gate = gate
-        self._header_timeout = limits.header_timeout
-        self._admitted = False
-        self._in_request = False
-        self._answered = False  # a response was sent; the rest of the connection is quiet
-        self._served = 0  # requests that reached the application on this connection
-        self._idle_since = 0.0
-        self._head_bytes = 0
-        self._remote: str | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        now = asyncio.get_running_loop().time()
-        if not self._gate.admit():
-            assert isinstance(transport, asyncio.Transport)
-            transport.write(_BUSY)
-            transport.close()  # flushes the answer, then closes
-            self._gate.refused(now)
-            return
-        self._admitted = True
-        self._idle_since = now
-        peer = transport.get_extra_info("peername")
-        self._remote = str(peer[0]) if isinstance(peer, tuple) and peer else None
-        super().connection_made(transport)
-
-    def data_received(self, data: bytes) -> None:
-        if not self._admitted:
-            return
-        if not self._in_request:
-            self._head_bytes += len(data)
-        super().data_received(data)
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        if not self._admitted:
-            return
-        self._gate.release()
-        if not self._in_request and not self._answered:
-            waited = asyncio.get_running_loop().time() - self._idle_since
-            if waited >= self._header_timeout and (self._head_bytes or not self._served):
-                # (an idle keep-alive connection closed after its requests is not news)
-                log.warning("webhook.client_timeout", phase="headers", bytes=self._head_bytes,
-                            remote=self._remote, seconds=round(waited, 2))
-            elif self._head_bytes:
-                log.warning("webhook.client_disconnected", phase="headers",
-                            bytes=self._head_bytes, remote=self._remote,
-                            seconds=round(waited, 2))
-        super().connection_lost(exc)
-
-    def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
-                     message: str | None = None) -> web.StreamResponse:
-        self._answered = True  # aiohttp answers a malformed head itself (400, 431, ...)
-        return super().handle_error(request, status, exc, message)
-
-    def request_started(self) -> None:
-        self._in_request = True
-        self._answered = False
-        self._served += 1
-
-    def request_finished(self, body_left: bool) -> None:
-        self._in_request = False
-        self._idle_since = asyncio.get_running_loop().time()
-        self._head_bytes = 0
-        self._answered = body_left  # what follows is the body's rest, read while lingering
-
-
-@web.middleware
-async def _mark_request(request: web.Request, handler: Callable[[web.Request], Awaitable[
-        web.StreamResponse]]) -> web.StreamResponse:
-    """Tells the connection a head has arrived, and when its answer is ready."""
-    connection = request.protocol
-    if isinstance(connection, _Connection):
-        connection.request_started()
-    try:
-        return await handler(request)
-    finally:
-        if isinstance(connection, _Connection):
-            connection.request_finished(not request.content.is_eof())
-
-
-class _CappedSite(web.BaseSite):
-    """A TCP site whose connections are `_Connection`s sharing one gate."""
-
-    __slots__ = ("_host", "_limits", "_port")
-
-    def __init__(self, runner: web.AppRunner, host: str, port: int, limits: WebLimits) -> None:
-        super().__init__(runner)
-        self._host, self._port, self._limits = host, port, limits
-
-    @property
-    def name(self) -> str:
-        return f"http://{self._host}:{self._port}"
-
-    async def start(self) -> None:
-        await super().start()
-        loop = asyncio.get_running_loop()
-        server = self._runner.server
-        assert server is not None
-        gate = _Gate(self._limits.max_connections)
-
-        def connection() -> _Connection:
-            return _Connection(server, gate=gate, limits=self._limits, loop=loop)
-
-        self._server = await loop.create_server(connection, self._host, self._port,
-                                                backlog=self._backlog)
 
 
 class _Refused(Exception):

@@ -45,17 +45,10 @@ from gateway.inbound.source import SourceStatus
 from gateway.outbound.writer import WriterStatus
 from gateway.tracking.events import parse_webhook
 from gateway.tracking.payload import PayloadError
+from gateway.web.health import Health, assess_health
+from gateway.web.limits import WebLimits
 from gateway.web.metrics import CONTENT_TYPE, GatewayMetrics
-from gateway.web.server import (
-    MAX_BODY_KEY,
-    Delivery,
-    DeliveryResult,
-    Health,
-    WebLimits,
-    assess_health,
-    make_app,
-    serve,
-)
+from gateway.web.server import MAX_BODY_KEY, Delivery, DeliveryResult, make_app, serve
 
 _DEFAULT_REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "github"
 REFERENCE = Path(os.environ.get("GITHUB_REFERENCE_DIR", str(_DEFAULT_REFERENCE)))

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from structlog.testing import capture_logs
 
-from gateway.web.server import WebLimits
+from gateway.web.limits import WebLimits
 
 from .test_web import BODY, Server, github_headers, webhook_lines
 
