@@ -33,8 +33,8 @@ from gateway.outbound.sender import MailSender
 from gateway.outbound.smtp import SmtpMailer
 from gateway.outbound.writer import GitHubWriter, WriterStatus
 from gateway.store.db import Store
-from gateway.tracking.events import Rules
 from gateway.tracking.reconcile import Reconciler
+from gateway.tracking.rules import Rules
 from gateway.tracking.service import TrackingService
 from gateway.web.health import Health, MailHealth, assess_health
 from gateway.web.metrics import GatewayMetrics

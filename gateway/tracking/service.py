@@ -1,5 +1,5 @@
 """The tracking shell: apply GitHub events (webhook deliveries and reconcile reads) to the
-store, idempotently, through the pure rules in `gateway.tracking.events`.
+store, idempotently, through the pure rules in `gateway.tracking.rules`.
 
 A delivery is recorded by its `X-GitHub-Delivery` GUID in the same transaction as its effect,
 so the same delivery twice is applied once. Comments are remembered by id, so a comment seen
@@ -24,15 +24,12 @@ from gateway.inbound.spend import parse_spend
 from gateway.inbound.thread import issue_thread_id
 from gateway.store.db import OutboxRow, Store, Tx, insert_or_ignore, queue_rows
 from gateway.store.schema import deliveries, effort, gh_comments, threads
-from gateway.tracking.events import (
-    CommentEvent,
-    Event,
-    IssueEvent,
+from gateway.tracking.events import CommentEvent, Event, IssueEvent, parse_webhook
+from gateway.tracking.rules import (
     Rules,
     TrackedIssue,
     apply,
     issue_opened_on_github,
-    parse_webhook,
     response_hours,
 )
 

@@ -28,7 +28,8 @@ from typing import Literal, NamedTuple
 
 from gateway.duty.businesstime import BusinessCalendar
 from gateway.duty.schedule import Duty, Person, Schedule
-from gateway.tracking.events import GOAL, ISSUE_STATES, IssueState
+from gateway.tracking.events import ISSUE_STATES, IssueState
+from gateway.tracking.rules import GOAL
 
 JobKeys = AbstractSet[str]  # keys of the jobs already done, as the shell stored them
 Context = Mapping[str, object]

@@ -16,8 +16,8 @@ from gateway.outbound.github import GitHubTracker
 from gateway.store.db import Store
 from gateway.store.schema import threads
 from gateway.testing.github_emulator import Emulator
-from gateway.tracking.events import Rules
 from gateway.tracking.reconcile import Reconciler
+from gateway.tracking.rules import Rules
 from gateway.tracking.service import TrackingService
 
 from .daemon import BOT, REPO, setup_github

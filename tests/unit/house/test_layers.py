@@ -79,7 +79,7 @@ def test_imports_only_go_down() -> None:
 
 @pytest.mark.parametrize(("here", "source", "bad"), [
     ("config/x.py", "from gateway.duty.businesstime import BusinessCalendar\n", True),
-    ("inbound/x.py", "from gateway.tracking.events import GOAL\n", True),
+    ("inbound/x.py", "from gateway.tracking.rules import GOAL\n", True),
     ("ops/x.py", "from gateway.wiring import pipeline_settings\n", True),
     ("inbound/x.py", "import gateway.testing.memory_mailbox\n", True),
     ("web/x.py", "from gateway.tracking import payload\n", False),

@@ -24,10 +24,9 @@ from gateway.duty.businesstime import BusinessCalendar
 from gateway.duty.schedule import Person
 from gateway.errors import PermanentError
 from gateway.inbound.spend import Spend, parse_spend
-from gateway.tracking.events import (
-    CommentEvent,
-    IssueEvent,
-    PayloadError,
+from gateway.tracking.events import CommentEvent, IssueEvent, parse_webhook
+from gateway.tracking.payload import PayloadError
+from gateway.tracking.rules import (
     Rules,
     TrackedIssue,
     apply,
@@ -36,7 +35,6 @@ from gateway.tracking.events import (
     issue_opened_on_github,
     logins_by_email,
     met_goal,
-    parse_webhook,
     response_hours,
 )
 

@@ -13,7 +13,8 @@ from gateway.duty.businesstime import BusinessCalendar
 from gateway.inbound.pipeline import Pipeline
 from gateway.store.db import Store
 from gateway.store.schema import effort, threads
-from gateway.tracking.events import CommentEvent, Rules
+from gateway.tracking.events import CommentEvent
+from gateway.tracking.rules import Rules
 from gateway.tracking.service import TrackingService
 from gateway.wiring import pipeline_settings
 from tests.unit.mail import raw

@@ -25,7 +25,8 @@ from gateway.outbound.mail import MailIdentity, OutboundMail, compose, message_i
 from gateway.outbound.render import Renderer
 from gateway.store.db import Store
 from gateway.store.schema import outbox, threads
-from gateway.tracking.events import CommentEvent, Rules
+from gateway.tracking.events import CommentEvent
+from gateway.tracking.rules import Rules
 from gateway.tracking.service import TrackingService
 from gateway.weekly.notify import RELAY_MAX_AGE, Notifier, NotifyContext, relay_text
 from gateway.wiring import pipeline_settings
