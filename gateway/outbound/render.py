@@ -56,17 +56,18 @@ class OpenIssue:
     business_age: dt.timedelta  # business time since arrival
     first_response_at: dt.datetime | None
     first_response_by: str | None  # GitHub login
-    # What the handoff does with it (gateway.weekly.jobs.Disposition): reassigned, kept-label,
+    # What the handoff does with it (gateway.weekly.handoff.Disposition): reassigned, kept-label,
     # kept-assignee, already-incoming, same-primary or no-primary; and who holds it.
     disposition: str = "reassigned"
     assignee: str | None = None
 
 
-# The contract with the jobs that render (gateway.weekly.jobs builds these contexts): every name
-# listed must be passed; extra names are allowed. Types: a person is a `schedule.Person`, a
-# GitHub login (str) for someone not on the roster, or None for nobody; `issue` is an IssueRef
-# or a dict with number, title and url; datetimes are aware; durations are timedeltas; `goal`
-# is the response goal (4 business hours); `deadline` is arrival plus the goal in business time.
+# The contract with the jobs that render (the planners in gateway.weekly build these contexts):
+# every name listed must be passed; extra names are allowed. Types: a person is a
+# `schedule.Person`, a GitHub login (str) for someone not on the roster, or None for nobody;
+# `issue` is an IssueRef or a dict with number, title and url; datetimes are aware; durations
+# are timedeltas; `goal` is the response goal (4 business hours); `deadline` is arrival plus the
+# goal in business time.
 TEMPLATE_VARIABLES: Mapping[str, tuple[str, ...]] = {
     # customer_name: "" when unknown; subject: the customer's subject line.
     "ack.txt": ("customer_name", "subject", "issue", "primary", "deadline", "goal"),

@@ -1,7 +1,9 @@
 """The weekly rhythm: the jobs clock and the notices it queues.
 
-Holds the pure planning of due handoffs, reminders, escalations and post-mortem prompts
-(`jobs`) and the notifier that turns them into outbox rows, exactly once (`notify`). May import
+Holds the pure planners, one module per job: the weekly handoff (`handoff`), reminders and
+escalations (`nudges`) and post-mortem prompts (`postmortems`), over the issue view and context
+they share (`jobs`); and the notifier that turns their plans into outbox rows, exactly once
+(`notify`). May import
 `tracking`, `outbound`, `inbound`, `duty`, `store`, `config` and the base modules; never
 `report`, `web`, `ops` or the composition root.
 """

@@ -1,4 +1,4 @@
-"""The notification shell: turn due jobs (gateway.weekly.jobs) and new issues into outbox rows.
+"""The notification shell: turn due jobs (the weekly planners) and new issues into outbox rows.
 
 Every `tick`, it loads the tracked issues and the keys of jobs already done, asks the pure
 planner what is due (the weekly handoff, reminders and escalations, post-mortem prompts),
@@ -31,14 +31,10 @@ from gateway.outbound.render import IssueRef, Renderer, TextBlock
 from gateway.store.db import OutboxRow, Store, Tx, insert_or_ignore, queue_rows
 from gateway.store.schema import jobs, messages, threads
 from gateway.tracking.events import CommentEvent
-from gateway.weekly.jobs import (
-    HandoffPlan,
-    OpenIssue,
-    due_handoff,
-    due_nudges,
-    due_postmortems,
-    plan_handoff,
-)
+from gateway.weekly.handoff import HandoffPlan, due_handoff, plan_handoff
+from gateway.weekly.jobs import OpenIssue
+from gateway.weekly.nudges import due_nudges
+from gateway.weekly.postmortems import due_postmortems
 
 log = structlog.get_logger("gateway.weekly.notify")
 

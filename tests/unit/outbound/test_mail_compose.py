@@ -405,7 +405,7 @@ def realistic_contexts() -> dict[str, dict[str, Any]]:
         {"issue": {"number": 16, "title": "Plugin build fails", "url": ISSUE.url[:-2] + "16"},
          "arrived": arrived + 60 * H, "age": dt.timedelta(days=3), "business_age": 20 * H,
          "first_response_at": arrived + 61 * H, "first_response_by": "dave-x",
-         "disposition": "kept-assignee", "assignee": "dave-x"},  # as gateway.weekly.jobs builds it
+         "disposition": "kept-assignee", "assignee": "dave-x"},  # as weekly.handoff builds it
     ]
     return {
         "ack.txt": {"customer_name": "Jane Roe",
@@ -518,7 +518,7 @@ def test_templates_read_well_without_optional_people(renderer: Renderer, name: s
 
 @pytest.mark.parametrize("name", list(TEMPLATE_VARIABLES))
 def test_people_may_be_bare_logins(renderer: Renderer, name: str) -> None:
-    """gateway.weekly.jobs passes a login for an assignee who is not on the roster."""
+    """gateway.weekly's planners pass a login for an assignee who is not on the roster."""
     context = realistic_contexts()[name]
     for role, login in (("primary", "dave-x"), ("backup", "erin-y"), ("incoming", "dave-x"),
                         ("author", "dave-x"),

@@ -19,20 +19,10 @@ import pytest
 from gateway.duty.businesstime import BusinessCalendar
 from gateway.duty.schedule import Override, Person, Schedule, WeekAssignment, find_person
 from gateway.duty.schedule_file import load_schedule
-from gateway.weekly.jobs import (
-    ESCALATION,
-    ESCALATION_MAIL,
-    HANDOFF_COMMENT,
-    REMINDER,
-    Context,
-    Handoff,
-    HandoffPlan,
-    OpenIssue,
-    due_handoff,
-    due_nudges,
-    due_postmortems,
-    plan_handoff,
-)
+from gateway.weekly.handoff import HANDOFF_COMMENT, Handoff, HandoffPlan, due_handoff, plan_handoff
+from gateway.weekly.jobs import Context, OpenIssue
+from gateway.weekly.nudges import ESCALATION, ESCALATION_MAIL, REMINDER, due_nudges
+from gateway.weekly.postmortems import due_postmortems
 
 LA = ZoneInfo("America/Los_Angeles")
 CONFIG = Path(__file__).resolve().parents[3] / "config"
