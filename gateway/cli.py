@@ -146,7 +146,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_db(args: argparse.Namespace) -> int:
     import sqlalchemy.exc
 
-    from gateway.store.db import create_engine
+    from gateway.store.engine import create_engine
     from gateway.store.errors import connect_error
     from gateway.store.migrate import current_revision, head_revision, upgrade
 

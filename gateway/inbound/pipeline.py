@@ -44,15 +44,14 @@ from gateway.models import (
     ThreadMatch,
     Verdict,
 )
-from gateway.store.db import (
+from gateway.store.db import Store, Tx
+from gateway.store.values import (
     EffortEntry,
     NewRaw,
     NewThread,
     OutboxRow,
     Recorded,
-    Store,
     StoredMessage,
-    Tx,
 )
 
 log = structlog.get_logger("gateway.inbound.pipeline")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from gateway.config.loader import Config
 from gateway.errors import ConfigError
-from gateway.store.db import create_engine
+from gateway.store.engine import create_engine
 from gateway.store.errors import location_problem
 
 

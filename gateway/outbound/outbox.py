@@ -18,8 +18,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gateway.store.db import OutboxRow, Store, Tx, queue_rows
+from gateway.store.db import Store, Tx, queue_rows
 from gateway.store.schema import message_ids, messages, outbox, threads
+from gateway.store.values import OutboxRow
 
 OPEN = ("pending", "sending")
 # Rows that act on their thread's issue wait until it exists.

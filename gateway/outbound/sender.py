@@ -35,8 +35,9 @@ from gateway.outbound.outbox import (
     wait_for,
 )
 from gateway.outbound.smtp import Mailer, MailerSetupError, Refusal
-from gateway.store.db import OutboxRow, insert_or_ignore
+from gateway.store.engine import insert_or_ignore
 from gateway.store.schema import message_ids
+from gateway.store.values import OutboxRow
 
 log = structlog.get_logger("gateway.mail")
 

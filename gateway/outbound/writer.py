@@ -43,7 +43,8 @@ from gateway.outbound.outbox import (
     wait_for,
 )
 from gateway.outbound.pacing import WriteBudget
-from gateway.store.db import OutboxRow, Tx
+from gateway.store.db import Tx
+from gateway.store.values import OutboxRow
 
 log = structlog.get_logger("gateway.github")
 

@@ -3,7 +3,9 @@
 One database (SQLite in WAL mode by default; the same Core code runs on PostgreSQL). Schema
 changes go through alembic migrations in `migrations/`, applied on open. Every write that
 must be atomic (a message's verdict with its outbox rows and thread ids) is one transaction
-here. This module knows nothing about email or GitHub semantics; it stores values.
+here. The values written and read are in `values`; the engine and what differs between
+dialects in `engine`. This module knows nothing about email or GitHub semantics; it stores
+values, and it must not branch on the dialect (that belongs in `engine`).
 """
 
 from __future__ import annotations
@@ -12,20 +14,14 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from gateway.models import RawArrival
-from gateway.store.errors import (
-    DatabaseUnavailable,
-    connect_error,
-    driver_missing,
-    location_error,
-)
+from gateway.store.engine import create_engine, insert_or_ignore
+from gateway.store.errors import connect_error
 from gateway.store.schema import (
     effort,
     kv,
@@ -36,121 +32,7 @@ from gateway.store.schema import (
     thread_customers,
     threads,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    key: str
-    seq: int
-    message_id: str | None
-    raw: bytes
-    received_at: dt.datetime
-    status: str
-    verdict: str | None
-    reason: str | None
-    thread_id: str | None
-    uid: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class NewRaw:
-    key: str
-    message_id: str | None
-    arrival: RawArrival
-
-
-@dataclass(frozen=True, slots=True)
-class NewThread:
-    thread_id: str
-    issue_number: int | None
-    root_key: str | None
-    title: str
-    arrived_at: dt.datetime | None
-    assignee: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    key: str
-    kind: str
-    thread_id: str | None
-    message_key: str | None
-    payload: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class EffortEntry:
-    """One `/spend` line: `comment_id` is GitHub's comment id, or negative for one read from an
-    emailed reply (see `pipeline.emailed_effort_id`)."""
-
-    comment_id: int
-    seq: int
-    login: str
-    day: dt.date
-    minutes: int
-
-
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    """Everything one processed message writes, applied in one transaction."""
-
-    key: str
-    verdict: str
-    reason: str
-    detail: str
-    thread_id: str | None
-    new_thread: NewThread | None
-    ids: tuple[tuple[str, str, str], ...]  # (message_id, thread_id, source)
-    outbox: tuple[OutboxRow, ...]
-    customers: tuple[str, ...] = ()  # addresses to remember for the thread (never published)
-    responder: tuple[str, dt.datetime] | None = None  # a team member's emailed reply
-    effort: tuple[EffortEntry, ...] = ()  # /spend lines in that reply
-
-
-def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # IMMEDIATE takes the write lock up front: no deadlock-prone lock upgrades between the
-        # IMAP thread and the GitHub writer. Reads (Store.read) must not take it.
-        readonly = conn.get_execution_options().get("readonly", False)
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
-
-
-def create_engine(url: str, *, synchronous: str = "full",
-                  setting: str = "database.url") -> Engine:
-    """An engine for `url` (no connection yet). A SQLite file's directory is created. A
-    directory that cannot be, or a driver that is not installed, is a `DatabaseUnavailable`
-    naming `setting`, the key that chose the database."""
-    try:
-        if url.startswith("sqlite:///"):
-            path = url.removeprefix("sqlite:///").split("?", 1)[0]
-            if path and path != ":memory:":
-                try:
-                    Path(path).parent.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise location_error(Path(path), setting, exc) from None
-            engine = sa.create_engine(url, connect_args={"timeout": 30,
-                                                         "check_same_thread": False})
-            _sqlite_pragmas(engine, synchronous)
-            return engine
-        return sa.create_engine(url, pool_pre_ping=True)
-    except ImportError as exc:  # the dialect's DBAPI module (psycopg, pymysql, ...)
-        raise driver_missing(url, setting, exc) from None
-    except sa.exc.ArgumentError as exc:  # also NoSuchModuleError: an unknown dialect
-        raise DatabaseUnavailable(setting, f"not a database URL SQLAlchemy can use "
-                                  f"({type(exc).__name__})",
-                                  "write it as sqlite:////var/lib/visit-gateway/state.db or "
-                                  "postgresql+psycopg://user@host/name") from None
+from gateway.store.values import NewRaw, OutboxRow, Recorded, StoredMessage
 
 
 class Store:
@@ -500,26 +382,6 @@ _MARK_PROCESSED = (
         processed_at=sa.bindparam("processed_at"),
     )
 )
-
-
-_INSERT_CACHE: dict[tuple[str, str], Any] = {}
-
-
-def insert_or_ignore(conn: Connection, table: sa.Table, keys: list[str]) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL (built once per table)."""
-    cache_key = (conn.dialect.name, table.name)
-    statement = _INSERT_CACHE.get(cache_key)
-    if statement is None:
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            statement = pg_insert(table).on_conflict_do_nothing(index_elements=keys)
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=keys)
-        _INSERT_CACHE[cache_key] = statement
-    return statement
 
 
 def queue_rows(conn: Connection, rows: Sequence[OutboxRow], now: dt.datetime) -> None:

@@ -22,8 +22,10 @@ import structlog
 from gateway.duty.businesstime import BusinessCalendar
 from gateway.inbound.spend import parse_spend
 from gateway.inbound.thread import issue_thread_id
-from gateway.store.db import OutboxRow, Store, Tx, insert_or_ignore, queue_rows
+from gateway.store.db import Store, Tx, queue_rows
+from gateway.store.engine import insert_or_ignore
 from gateway.store.schema import deliveries, effort, gh_comments, threads
+from gateway.store.values import OutboxRow
 from gateway.tracking.events import CommentEvent, Event, IssueEvent, parse_webhook
 from gateway.tracking.rules import (
     Rules,

@@ -28,8 +28,10 @@ from gateway.inbound.clean import issue_title
 from gateway.inbound.parse import parse_email
 from gateway.outbound.mail import OutboundMail
 from gateway.outbound.render import IssueRef, Renderer, TextBlock
-from gateway.store.db import OutboxRow, Store, Tx, insert_or_ignore, queue_rows
+from gateway.store.db import Store, Tx, queue_rows
+from gateway.store.engine import insert_or_ignore
 from gateway.store.schema import jobs, messages, threads
+from gateway.store.values import OutboxRow
 from gateway.tracking.events import CommentEvent
 from gateway.weekly.handoff import HandoffPlan, due_handoff, plan_handoff
 from gateway.weekly.jobs import OpenIssue

@@ -20,8 +20,9 @@ from gateway.outbound.mail import OutboundMail, message_id_for
 from gateway.outbound.outbox import Outbox
 from gateway.outbound.sender import RESEND_LIMIT, MailSender
 from gateway.outbound.smtp import MemoryMailer, SmtpMailer
-from gateway.store.db import OutboxRow, Store, queue_rows
+from gateway.store.db import Store, queue_rows
 from gateway.store.schema import threads
+from gateway.store.values import OutboxRow
 
 from .test_smtp import HOST, IDENTITY, JANE, Serve, serve  # noqa: F401 (fixture)
 

@@ -45,7 +45,7 @@ from gateway.outbound.render import (
     opening_hours,
     reply_subject,
 )
-from gateway.store.db import Recorded
+from gateway.store.values import Recorded
 from gateway.wiring import pipeline_settings
 
 from ..mail import LIST, raw

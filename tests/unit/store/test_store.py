@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from gateway.store.db import NewThread, OutboxRow, Recorded, Store
+from gateway.store.db import Store
 from gateway.store.migrate import current_revision, head_revision
 from gateway.store.schema import messages, outbox, threads
+from gateway.store.values import NewThread, OutboxRow, Recorded
 
 NOW = dt.datetime(2026, 3, 3, 17, 0, tzinfo=dt.UTC)
 
@@ -104,7 +105,7 @@ def test_migrations_match_the_table_definitions(store: Store) -> None:
 
 
 def test_upgrade_from_the_first_revision_keeps_data(tmp_path: Path) -> None:
-    from gateway.store.db import create_engine
+    from gateway.store.engine import create_engine
     from gateway.store.migrate import upgrade
 
     url = f"sqlite:///{tmp_path / 'old.db'}"

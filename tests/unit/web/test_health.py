@@ -10,7 +10,8 @@ import pytest
 from gateway.inbound.source import MAX_BACKOFF, MailSource, SourceStatus
 from gateway.outbound.outbox import MAIL_KINDS, Outbox
 from gateway.outbound.writer import WriterStatus
-from gateway.store.db import OutboxRow, Store, queue_rows
+from gateway.store.db import Store, queue_rows
+from gateway.store.values import OutboxRow
 from gateway.web.health import MailHealth, assess_health
 
 NOW = dt.datetime(2026, 12, 6, 23, 30, tzinfo=dt.UTC)
