@@ -358,7 +358,7 @@ _IDS_LOOKUP = sa.select(message_ids.c.message_id, message_ids.c.thread_id).where
 _ISSUES_LOOKUP = sa.select(threads.c.issue_number, threads.c.thread_id).where(
     threads.c.issue_number.in_(sa.bindparam("numbers", expanding=True))
 )
-# The earliest response wins, however events arrive (see gateway.tracking.events).
+# The earliest response wins, however events arrive (see gateway.tracking.rules).
 _EARLIER_RESPONSE = (
     threads.update()
     .where(
