@@ -1,7 +1,8 @@
 """An in-memory GitHub for tests and benchmarks, served over real HTTP by aiohttp.
 
 Stateful repositories with issues, comments, labels, collaborators and users; the REST endpoints
-visit-gateway uses, shaped like GitHub's OpenAPI description; token and GitHub App auth; primary
+visit-gateway uses, shaped like GitHub's OpenAPI description; `POST /graphql` for discussions,
+validated against GitHub's GraphQL schema (`routes_graphql.py`); token and GitHub App auth; primary
 and secondary rate limits; injectable faults; signed webhook deliveries. Start with `Emulator`
 (`emulator.py`); `python -m gateway.testing.github_emulator` runs one by hand. Test-only: the
 daemon never imports this package.
@@ -11,7 +12,18 @@ from .actions import AssigneePolicy
 from .emulator import Emulator
 from .faults import FaultKind, FaultRule, FiredFault
 from .limits import Limits
-from .model import App, Comment, Installation, Issue, Label, Repo, User
+from .model import (
+    App,
+    Comment,
+    Discussion,
+    DiscussionCategory,
+    DiscussionComment,
+    Installation,
+    Issue,
+    Label,
+    Repo,
+    User,
+)
 from .pipeline import RequestRecord
 from .server import BackgroundServer, serve_app
 from .webhooks import Delivery, Hook, signature
@@ -22,6 +34,9 @@ __all__ = [
     "BackgroundServer",
     "Comment",
     "Delivery",
+    "Discussion",
+    "DiscussionCategory",
+    "DiscussionComment",
     "Emulator",
     "FaultKind",
     "FaultRule",

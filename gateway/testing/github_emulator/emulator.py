@@ -28,12 +28,29 @@ from aiohttp import web
 from gateway.clock import Clock, SystemClock
 
 from .actions import Actions, Actor, AssigneePolicy
+from .actions_discussions import DiscussionActions
 from .context import Context
 from .faults import FaultKind, FaultPlan, FaultRule, FiredFault
 from .limits import Limits, RateLimiter
-from .model import ROLES, App, Comment, Installation, Issue, Label, Repo, Store, Token, User
+from .model import (
+    ROLES,
+    App,
+    Comment,
+    Discussion,
+    DiscussionCategory,
+    DiscussionComment,
+    Installation,
+    Issue,
+    Label,
+    Repo,
+    Store,
+    Token,
+    User,
+    next_node_id,
+)
 from .pipeline import Pipeline, RequestLog, RequestRecord
 from .render import Renderer
+from .routes_graphql import GraphQLLog, GraphQLRoutes
 from .routes_issues import IssueRoutes
 from .routes_repo import RepoRoutes
 from .server import serve_app
@@ -57,6 +74,8 @@ class Emulator:
         self.actions = Actions(
             self.store, self._now, self.webhooks.emit, AssigneePolicy(assignee_policy)
         )
+        self.discussion_actions = DiscussionActions(self.store, self._now, self.webhooks.emit)
+        self.graphql_log = GraphQLLog()
         self.limiter = RateLimiter(limits or Limits(), lambda: self.clock.now().timestamp())
         self.faults = FaultPlan(seed)
         self.log = RequestLog()
@@ -218,6 +237,173 @@ class Emulator:
     ) -> Issue:
         return self.edit_issue(full_name, number, user=user, state="closed", state_reason=reason)
 
+    # -- discussions (GraphQL) -----------------------------------------------------------------
+
+    def enable_discussions(self, full_name: str, enabled: bool = True) -> None:
+        with self.store.lock:
+            self._repo(full_name).discussions_enabled = enabled
+
+    def add_discussion_category(
+        self, full_name: str, name: str, *, answerable: bool = True
+    ) -> DiscussionCategory:
+        """A category (by name; updated if it exists). Answerable = GitHub's "Question / Answer"
+        format, where a comment can be marked as the answer."""
+        with self.store.lock:
+            repo = self._repo(full_name)
+            return dataclasses.replace(
+                self.discussion_actions.add_category(repo, name, answerable=answerable)
+            )
+
+    def discussion_categories(self, full_name: str) -> list[DiscussionCategory]:
+        with self.store.lock:
+            return [dataclasses.replace(c) for c in self._repo(full_name).categories.values()]
+
+    def create_discussion(
+        self, full_name: str, title: str, body: str, *, user: str, category: str
+    ) -> Discussion:
+        """Open a discussion as `user` in the category named `category` (webhook included)."""
+        with self.store.lock:
+            repo, actor = self._act(full_name, user)
+            cat = self._category(repo, category)
+            d = self.discussion_actions.create(repo, actor, cat.id, title, body)
+            return _copy_discussion(d)
+
+    def discussion_comment(
+        self,
+        full_name: str,
+        number: int,
+        body: str,
+        *,
+        user: str,
+        reply_to: int | None = None,
+    ) -> DiscussionComment:
+        """A person's comment, or their reply to the top-level comment with id `reply_to`."""
+        with self.store.lock:
+            repo, actor = self._act(full_name, user)
+            return dataclasses.replace(
+                self.discussion_actions.add_comment(repo, actor, number, body, reply_to)
+            )
+
+    def edit_discussion(
+        self,
+        full_name: str,
+        number: int,
+        *,
+        user: str,
+        title: str | None = None,
+        body: str | None = None,
+    ) -> Discussion:
+        with self.store.lock:
+            repo, actor = self._act(full_name, user)
+            d = self.discussion_actions.edit(repo, actor, number, title=title, body=body)
+            return _copy_discussion(d)
+
+    def delete_discussion(self, full_name: str, number: int, *, user: str) -> None:
+        with self.store.lock:
+            repo, actor = self._act(full_name, user)
+            self.discussion_actions.delete(repo, actor, number)
+
+    def label_discussion(
+        self, full_name: str, number: int, labels: list[str], *, user: str
+    ) -> Discussion:
+        with self.store.lock:
+            repo, actor = self._act(full_name, user)
+            found = [repo.labels[n.lower()] for n in labels]
+            d = self.discussion_actions.add_labels(repo, actor, number, found)
+            return _copy_discussion(d)
+
+    def mark_answer(self, full_name: str, comment_id: int, *, user: str) -> Discussion:
+        with self.store.lock:
+            repo, actor = self._act(full_name, user)
+            return _copy_discussion(self.discussion_actions.mark_answer(repo, actor, comment_id))
+
+    def unmark_answer(self, full_name: str, comment_id: int, *, user: str) -> Discussion:
+        with self.store.lock:
+            repo, actor = self._act(full_name, user)
+            return _copy_discussion(self.discussion_actions.unmark_answer(repo, actor, comment_id))
+
+    def close_discussion(
+        self, full_name: str, number: int, *, user: str, reason: str = "RESOLVED"
+    ) -> Discussion:
+        with self.store.lock:
+            repo, actor = self._act(full_name, user)
+            return _copy_discussion(self.discussion_actions.close(repo, actor, number, reason))
+
+    def reopen_discussion(self, full_name: str, number: int, *, user: str) -> Discussion:
+        with self.store.lock:
+            repo, actor = self._act(full_name, user)
+            return _copy_discussion(self.discussion_actions.reopen(repo, actor, number))
+
+    def lock_discussion(self, full_name: str, number: int, locked: bool = True) -> None:
+        with self.store.lock:
+            self.discussion_actions.lock(self._repo(full_name), number, locked)
+
+    def edit_discussion_comment(
+        self, full_name: str, comment_id: int, body: str, *, user: str
+    ) -> DiscussionComment:
+        with self.store.lock:
+            repo, actor = self._act(full_name, user)
+            return dataclasses.replace(
+                self.discussion_actions.edit_comment(repo, actor, comment_id, body)
+            )
+
+    def delete_discussion_comment(self, full_name: str, comment_id: int, *, user: str) -> None:
+        with self.store.lock:
+            repo, actor = self._act(full_name, user)
+            self.discussion_actions.delete_comment(repo, actor, comment_id)
+
+    def discussions(self, full_name: str) -> list[Discussion]:
+        with self.store.lock:
+            repo = self._repo(full_name)
+            return [_copy_discussion(repo.discussions[n]) for n in sorted(repo.discussions)]
+
+    def discussion(self, full_name: str, number: int) -> Discussion:
+        with self.store.lock:
+            repo = self._repo(full_name)
+            return _copy_discussion(self.discussion_actions.discussion(repo, number))
+
+    def discussion_comments(
+        self, full_name: str, number: int | None = None
+    ) -> list[DiscussionComment]:
+        """Comments and replies in creation order (`reply_to` tells which is which)."""
+        with self.store.lock:
+            return [
+                dataclasses.replace(c)
+                for c in self._repo(full_name).discussion_comments.values()
+                if number is None or c.discussion_number == number
+            ]
+
+    def node_id(self, full_name: str, record: object) -> str:
+        """The GraphQL global id of a repo, label, category, discussion or comment."""
+        with self.store.lock:
+            repo = self._repo(full_name)
+            kinds = {
+                Repo: "Repository",
+                Label: "Label",
+                DiscussionCategory: "DiscussionCategory",
+                Discussion: "Discussion",
+                DiscussionComment: "DiscussionComment",
+            }
+            kind = kinds[type(record)]
+            ident = repo.id if isinstance(record, Repo) else record.id  # type: ignore[attr-defined]
+            return next_node_id(kind, repo.id, ident)
+
+    def graphql_documents(self) -> list[str]:
+        """The text of every GraphQL document received, in order."""
+        with self.graphql_log.lock:
+            return list(self.graphql_log.documents)
+
+    def graphql_unimplemented(self) -> list[str]:
+        """Fields asked for that the emulator does not serve ("Discussion.poll"), in order."""
+        with self.graphql_log.lock:
+            return list(self.graphql_log.unimplemented)
+
+    def _category(self, repo: Repo, name: str) -> DiscussionCategory:
+        for cat in repo.categories.values():
+            if cat.name.lower() == name.lower():
+                return cat
+        raise KeyError(name)
+
     # -- reading state back --------------------------------------------------------------------
 
     def issues(self, full_name: str) -> list[Issue]:
@@ -276,13 +462,25 @@ class Emulator:
         delay: float = 0.0,
         delay_max: float | None = None,
         skip: int = 0,
+        operation: str | None = None,
     ) -> FaultRule:
         """Schedule a fault; see `faults.py`. `path` is a route template such as
         "/repos/{owner}/{repo}/issues", a concrete path, or a glob; the first `skip` matching
-        requests pass untouched."""
+        requests pass untouched. `operation` (with `path="/graphql"`) names a GraphQL
+        operation or root field: "CreateDiscussion", "addDiscussionComment"."""
         return self.faults.add(
-            FaultRule(FaultKind(kind), method, path, times, probability, status, delay, delay_max,
-                      skip)
+            FaultRule(
+                FaultKind(kind),
+                method,
+                path,
+                times,
+                probability,
+                status,
+                delay,
+                delay_max,
+                skip,
+                operation,
+            )
         )
 
     def clear_faults(self, *, reseed: int | None = None) -> None:
@@ -311,6 +509,7 @@ class Emulator:
         """A fresh aiohttp application over this state (an app can only be started once)."""
         app = web.Application(middlewares=[Pipeline(self.ctx, self.faults, self.log).handle])
         IssueRoutes(self.ctx).register(app.router)
+        GraphQLRoutes(self.ctx, self.discussion_actions, self.graphql_log).register(app.router)
         RepoRoutes(self.ctx).register(app.router)
 
         async def start_webhooks(_: web.Application) -> None:
@@ -350,6 +549,10 @@ class Emulator:
         role = self.store.role(repo, user.login)
         app = self.store.app_of_bot(user.login)
         return repo, Actor(user.login, role, app.id if app else None)
+
+
+def _copy_discussion(d: Discussion) -> Discussion:
+    return dataclasses.replace(d, labels=list(d.labels))
 
 
 def _copy(issue: Issue) -> Issue:

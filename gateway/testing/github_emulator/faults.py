@@ -12,6 +12,12 @@ Kinds, from the client's point of view:
 - ERROR_AFTER_WRITE: the request is applied (and its webhooks sent), then 5xx.
 - DROP_BEFORE_WRITE / DROP_AFTER_WRITE: the connection closes without a response.
 - LATENCY: the response is delayed by `delay` seconds, or uniformly in [delay, delay_max].
+- GRAPHQL_ERROR_BEFORE_WRITE / GRAPHQL_ERROR_AFTER_WRITE: HTTP 200 with `data: null` and
+  GitHub's untyped "Something went wrong while executing your query" error.
+
+`operation` narrows a rule to GraphQL requests (`POST /graphql`) whose operation name or a root
+field equals it ("CreateDiscussion" or "createDiscussion"), so a test can fail exactly the n-th
+CreateDiscussion with `skip`.
 """
 
 from __future__ import annotations
@@ -29,10 +35,20 @@ class FaultKind(enum.StrEnum):
     DROP_BEFORE_WRITE = "drop_before_write"
     DROP_AFTER_WRITE = "drop_after_write"
     LATENCY = "latency"
+    GRAPHQL_ERROR_BEFORE_WRITE = "graphql_error_before_write"
+    GRAPHQL_ERROR_AFTER_WRITE = "graphql_error_after_write"
 
     @property
     def after_write(self) -> bool:
-        return self in (FaultKind.ERROR_AFTER_WRITE, FaultKind.DROP_AFTER_WRITE)
+        return self in (
+            FaultKind.ERROR_AFTER_WRITE,
+            FaultKind.DROP_AFTER_WRITE,
+            FaultKind.GRAPHQL_ERROR_AFTER_WRITE,
+        )
+
+    @property
+    def graphql_error(self) -> bool:
+        return self in (FaultKind.GRAPHQL_ERROR_BEFORE_WRITE, FaultKind.GRAPHQL_ERROR_AFTER_WRITE)
 
     @property
     def drops(self) -> bool:
@@ -50,11 +66,20 @@ class FaultRule:
     delay: float = 0.0
     delay_max: float | None = None
     skip: int = 0
+    operation: str | None = None  # GraphQL operation name or root field
     fired: int = 0
     skipped: int = 0
 
-    def matches(self, method: str, template: str | None, path: str) -> bool:
+    def matches(
+        self,
+        method: str,
+        template: str | None,
+        path: str,
+        operations: frozenset[str] = frozenset(),
+    ) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
+            return False
+        if self.operation is not None and self.operation not in operations:
             return False
         if self.path is None:
             return True
@@ -98,13 +123,20 @@ class FaultPlan:
             if reseed is not None:
                 self._rng.seed(reseed)
 
-    def draw(self, method: str, template: str | None, path: str) -> list[FiredFault]:
-        """The faults this request meets: any latency first, then at most one failure."""
+    def draw(
+        self,
+        method: str,
+        template: str | None,
+        path: str,
+        operations: frozenset[str] = frozenset(),
+    ) -> list[FiredFault]:
+        """The faults this request meets: any latency first, then at most one failure.
+        `operations`: a GraphQL request's operation name and root fields."""
         out: list[FiredFault] = []
         failing = False
         with self._lock:
             for rule in self.rules:
-                if rule.exhausted or not rule.matches(method, template, path):
+                if rule.exhausted or not rule.matches(method, template, path, operations):
                     continue
                 if rule.skipped < rule.skip:
                     rule.skipped += 1

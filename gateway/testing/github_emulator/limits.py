@@ -39,6 +39,12 @@ class Limits:
     min_interval: float = 0.0
     secondary_status: int = 403
     retry_after: int | None = None  # None: seconds until the window frees a slot
+    # GraphQL: its own primary bucket in points (x-ratelimit-resource: graphql); when spent,
+    # GitHub has been seen answering both 200 + errors[type=RATE_LIMITED] and 403.
+    graphql: int = 5000
+    graphql_window: float = 3600.0
+    graphql_primary_style: str = "200"  # "200" | "403"
+    graphql_secondary_points: int = 2000  # per minute: 5 per mutation, 1 per query
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +81,7 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._content: dict[str, collections.deque[float]] = {}
+        self._graphql_points: dict[str, collections.deque[tuple[float, int]]] = {}
         self.primary_errors = 0
         self.secondary_errors = 0
 
@@ -86,11 +93,14 @@ class RateLimiter:
         with self._lock:
             self._buckets.clear()
             self._content.clear()
+            self._graphql_points.clear()
             self.primary_errors = self.secondary_errors = 0
 
     def _window(self, resource: str) -> tuple[int, float]:
         if resource == "search":
             return self.limits.search, self.limits.search_window
+        if resource == "graphql":
+            return self.limits.graphql, self.limits.graphql_window
         return self.limits.core, self.limits.core_window
 
     def _bucket(self, identity: str, resource: str, now: float) -> _Bucket:
@@ -107,17 +117,18 @@ class RateLimiter:
                 resource, self._window(resource)[0], bucket.used, math.ceil(bucket.reset_at)
             )
 
-    def take(self, identity: str, resource: str) -> tuple[Quota, bool]:
-        """Count one request; the quota after it and whether it was over the limit."""
+    def take(self, identity: str, resource: str, points: int = 1) -> tuple[Quota, bool]:
+        """Count one request (`points` of it for GraphQL); the quota after it and whether it
+        was over the limit (then nothing is charged)."""
         with self._lock:
             now = self._now()
             bucket = self._bucket(identity, resource, now)
             limit = self._window(resource)[0]
-            over = bucket.used >= limit
+            over = bucket.used + points > limit
             if over:
                 self.primary_errors += 1
             else:
-                bucket.used += 1
+                bucket.used += points
             return Quota(resource, limit, bucket.used, math.ceil(bucket.reset_at)), over
 
     def refund(self, identity: str, resource: str) -> None:
@@ -126,6 +137,29 @@ class RateLimiter:
             bucket = self._buckets.get((identity, resource))
             if bucket is not None and bucket.used > 0:
                 bucket.used -= 1
+
+    def take_graphql_secondary(self, identity: str, points: int, *, content: bool) -> int | None:
+        """GraphQL's secondary limits: points per minute, and content-creating mutations
+        against the same per-minute/hour counts as REST. Seconds to wait, or None."""
+        if not self.limits.secondary:
+            return None
+        with self._lock:
+            now = self._now()
+            spent = self._graphql_points.setdefault(identity, collections.deque())
+            while spent and spent[0][0] <= now - 60.0:
+                spent.popleft()
+            if sum(p for _, p in spent) + points > self.limits.graphql_secondary_points:
+                self.secondary_errors += 1
+                if self.limits.retry_after is not None:
+                    return self.limits.retry_after
+                return max(math.ceil(spent[0][0] + 60.0 - now), 1) if spent else 60
+        if content:
+            wait = self.take_content(identity)
+            if wait is not None:
+                return wait
+        with self._lock:
+            self._graphql_points.setdefault(identity, collections.deque()).append((now, points))
+        return None
 
     def take_content(self, identity: str) -> int | None:
         """Count a content-generating request; seconds to wait when it is over a limit."""

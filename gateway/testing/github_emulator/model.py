@@ -23,6 +23,38 @@ def node_id(kind: str, ident: int) -> str:
     return base64.b64encode(f"0{len(kind)}:{kind}{ident}".encode()).decode()
 
 
+# Next-format global ids (`D_kwDO…`): opaque to clients, decodable here to find the object.
+NODE_PREFIXES = {
+    "Repository": "R_kgDO",
+    "Discussion": "D_kwDO",
+    "DiscussionComment": "DC_kwDO",
+    "DiscussionCategory": "DIC_kwDO",
+    "Label": "LA_kwDO",
+    "User": "U_kgDO",
+    "Bot": "BOT_kgDO",
+}
+
+
+def next_node_id(kind: str, repo_id: int, ident: int) -> str:
+    raw = repo_id.to_bytes(5, "big") + ident.to_bytes(5, "big")
+    return NODE_PREFIXES[kind] + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def parse_node_id(value: str) -> tuple[str, int, int] | None:
+    """(kind, repo id, object id) of an id made by `next_node_id`; None for anything else."""
+    for kind, prefix in NODE_PREFIXES.items():
+        if value.startswith(prefix):
+            tail = value[len(prefix) :]
+            try:
+                raw = base64.urlsafe_b64decode(tail + "=" * (-len(tail) % 4))
+            except (ValueError, TypeError):
+                return None
+            if len(raw) != 10:
+                return None
+            return kind, int.from_bytes(raw[:5], "big"), int.from_bytes(raw[5:], "big")
+    return None
+
+
 def role_at_least(role: str | None, minimum: str) -> bool:
     return role is not None and ROLES.index(role) >= ROLES.index(minimum)
 
@@ -79,6 +111,54 @@ class Comment:
 
 
 @dataclass(slots=True)
+class DiscussionCategory:
+    id: int
+    name: str
+    slug: str
+    is_answerable: bool = True
+    emoji: str = ":speech_balloon:"
+    description: str = ""
+    created_at: dt.datetime = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(slots=True)
+class Discussion:
+    """A discussion; `number` comes from the repository's sequence shared with issues."""
+
+    id: int
+    number: int
+    title: str
+    body: str
+    user: str
+    category_id: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    labels: list[str] = field(default_factory=list)  # canonical label names
+    closed: bool = False
+    closed_at: dt.datetime | None = None
+    state_reason: str | None = None  # GraphQL DiscussionStateReason: RESOLVED, OUTDATED, ...
+    answer_id: int | None = None  # databaseId of the comment chosen as the answer
+    answer_chosen_at: dt.datetime | None = None
+    answer_chosen_by: str | None = None
+    locked: bool = False
+    app_id: int | None = None
+
+
+@dataclass(slots=True)
+class DiscussionComment:
+    """A top-level comment (`reply_to` None) or a reply to one (one level of nesting only)."""
+
+    id: int  # databaseId, = the webhook's comment.id
+    discussion_number: int
+    body: str
+    user: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    reply_to: int | None = None
+    app_id: int | None = None
+
+
+@dataclass(slots=True)
 class Repo:
     id: int
     owner: str
@@ -90,7 +170,11 @@ class Repo:
     comments: dict[int, Comment] = field(default_factory=dict)  # by id, in creation order
     labels: dict[str, Label] = field(default_factory=dict)  # by lower-cased name
     collaborators: dict[str, str] = field(default_factory=dict)  # lower login -> role
-    last_number: int = 0
+    last_number: int = 0  # shared by issues and discussions, as on GitHub
+    discussions_enabled: bool = False
+    categories: dict[int, DiscussionCategory] = field(default_factory=dict)  # by id
+    discussions: dict[int, Discussion] = field(default_factory=dict)  # by number
+    discussion_comments: dict[int, DiscussionComment] = field(default_factory=dict)  # by id
 
     @property
     def full_name(self) -> str:

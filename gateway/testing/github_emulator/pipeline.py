@@ -12,17 +12,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import json
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from graphql import GraphQLError, parse
 
 from .auth import Principal, authenticate, authenticate_app
 from .context import CURRENT, Context, json_response
 from .errors import ApiError, not_found
 from .faults import FaultKind, FaultPlan, FiredFault
+from .graphql_schema import GRAPHQL_ERROR_BODY, operation_of, root_fields
 from .limits import PRIMARY_DOCS, SECONDARY_DOCS, Quota
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -35,6 +38,7 @@ JWT_ROUTES = frozenset(
 )
 UNCOUNTED = frozenset({"/rate_limit"})  # GitHub does not charge for reading the limits
 WRITES = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+GRAPHQL = "/graphql"  # charged by its route, in points (`routes_graphql.py`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,7 @@ class RequestRecord:
     login: str | None
     fault: FaultKind | None
     at: float
+    operation: str | None = None  # GraphQL: the operation name, else the first root field
 
 
 class RequestLog:
@@ -66,6 +71,21 @@ class RequestLog:
             self._records.clear()
 
 
+async def graphql_operations(request: web.Request) -> tuple[str, ...]:
+    """A GraphQL request's operation name (if any) then its root fields; () if unreadable."""
+    try:
+        body = json.loads(await request.read() or b"{}")
+        document = parse(body["query"])
+    except (ValueError, KeyError, TypeError, GraphQLError):
+        return ()
+    name = body.get("operationName") if isinstance(body.get("operationName"), str) else None
+    op = operation_of(document, name)
+    if op is None:
+        return ()
+    own = (op.name.value,) if op.name is not None else ()
+    return (*own, *root_fields(op))
+
+
 class Pipeline:
     def __init__(self, ctx: Context, faults: FaultPlan, log: RequestLog) -> None:
         self.ctx = ctx
@@ -78,7 +98,10 @@ class Pipeline:
         resource = request.match_info.route.resource
         template = resource.canonical if resource is not None else None
         rid = self._new_request_id()
-        fired = self.faults.draw(request.method, template, request.path)
+        operations: tuple[str, ...] = ()
+        if request.path == GRAPHQL and request.method == "POST":
+            operations = await graphql_operations(request)  # aiohttp caches the body
+        fired = self.faults.draw(request.method, template, request.path, frozenset(operations))
         failure: FiredFault | None = None
         for fault in fired:
             if fault.kind is FaultKind.LATENCY:
@@ -113,6 +136,7 @@ class Pipeline:
                 principal.login if principal else None,
                 failure.kind if failure else None,
                 time.time(),
+                operations[0] if operations else None,
             )
         )
         return response
@@ -129,6 +153,8 @@ class Pipeline:
         """Charge the request; raise GitHub's rate-limit errors. Returns the quota headers."""
         limiter = self.ctx.limiter
         resource = "search" if request.path.startswith("/search/") else "core"
+        if request.path == GRAPHQL:
+            return {}
         if template in UNCOUNTED:
             return limiter.peek(who.identity, resource).headers()
         quota, over = limiter.take(who.identity, resource)
@@ -165,6 +191,8 @@ class Pipeline:
             if request.transport is not None:
                 request.transport.close()
             return web.Response(status=fault.status)  # never reaches the client
+        if fault.kind.graphql_error:
+            return json_response(GRAPHQL_ERROR_BODY, 200)
         body = (
             {"message": "Server Error"}
             if fault.status != 503

@@ -133,7 +133,7 @@ class Renderer:
                 "has_downloads": True,
                 "has_wiki": True,
                 "has_pages": False,
-                "has_discussions": False,
+                "has_discussions": repo.discussions_enabled,
                 "forks_count": 0,
                 "mirror_url": None,
                 "archived": False,

@@ -29,7 +29,9 @@ from typing import Any
 
 import aiohttp
 
+from . import render_discussions
 from .actions import Event
+from .actions_discussions import DiscussionEvent
 from .model import node_id
 from .render import Renderer
 
@@ -121,7 +123,7 @@ class WebhookSender:
 
     # -- deliveries ----------------------------------------------------------------------------
 
-    def emit(self, event: Event) -> None:
+    def emit(self, event: Event | DiscussionEvent) -> None:
         """Render and queue one delivery per subscribed hook. Thread-safe, never blocks."""
         with self._cond:
             hooks = [h for h in self._hooks.values() if h.events is None or event.name in h.events]
@@ -210,7 +212,9 @@ class WebhookSender:
             self._queue.append(delivery)
         self._wake()
 
-    def _payload(self, event: Event) -> dict[str, Any]:
+    def _payload(self, event: Event | DiscussionEvent) -> dict[str, Any]:
+        if isinstance(event, DiscussionEvent):
+            return self._discussion_payload(event)
         r = self.render
         payload: dict[str, Any] = {"action": event.action}
         if event.changes is not None:
@@ -223,6 +227,23 @@ class WebhookSender:
         if event.assignee is not None:
             payload["assignee"] = r.user(event.assignee)
         payload["repository"] = r.repo(event.repo)
+        payload["sender"] = r.user(event.sender)
+        return payload
+
+    def _discussion_payload(self, event: DiscussionEvent) -> dict[str, Any]:
+        r, repo = self.render, event.repo
+        payload: dict[str, Any] = {"action": event.action}
+        if event.changes is not None:
+            payload["changes"] = event.changes
+        if event.comment is not None:
+            payload["comment"] = render_discussions.comment(r, repo, event.comment)
+        payload["discussion"] = render_discussions.discussion(r, repo, event.discussion)
+        if event.answer is not None:
+            key = "answer" if event.action == "answered" else "old_answer"
+            payload[key] = render_discussions.comment(r, repo, event.answer)
+        if event.label is not None:
+            payload["label"] = r.label(repo, event.label)
+        payload["repository"] = r.repo(repo)
         payload["sender"] = r.user(event.sender)
         return payload
 
