@@ -835,3 +835,24 @@ def test_discussion_webhooks_are_shaped_like_githubs(
     assert by_kind[("discussion", "edited")]["changes"] == {"title": {"from": "Visit"}}
     assert replied["sender"]["login"] == BOT
     assert [r.payload for r in got][2]["sender"]["login"] == ALICE
+
+
+def test_tracked_discussions_gone_ones_are_null_and_cost_is_per_id(world: World) -> None:
+    emu = world.emulator
+    for i in range(25):
+        emu.create_discussion(REPO, f"d{i}", "b", user=ALICE, category="Q&A")
+    ids = [emu.node_id(REPO, d) for d in emu.discussions(REPO)]
+    emu.delete_discussion(REPO, 3, user=ALICE)
+    response = world.post(TRACKED_DISCUSSIONS, {"ids": ids})
+    body = response.json()
+    nodes = body["data"]["nodes"]
+    assert nodes[2] is None and [n["number"] for n in nodes if n][:3] == [1, 2, 4]
+    assert body["errors"] == [
+        {
+            "type": "NOT_FOUND",
+            "path": ["nodes", 2],
+            "locations": body["errors"][0]["locations"],
+            "message": f"Could not resolve to a node with the global id of '{ids[2]}'",
+        }
+    ]
+    assert body["data"]["rateLimit"]["cost"] == 8  # the design's 25 x 32 connections
