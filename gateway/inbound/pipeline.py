@@ -1,30 +1,31 @@
 """The inbound shell: store raw messages, then parse, classify, thread and decide them.
 
-Step 1 (`ingest_batch`) stores the raw bytes under each message's key and commits; only after
-that may the mailbox flag them. Step 2 (`process_batch`) parses every message (pure), looks up
-all thread candidates of the batch in three queries, decides each message in arrival order
-against a `ThreadIndex` that also sees the batch's own earlier decisions, and writes everything
-in one transaction. A crash between the steps leaves messages stored but unprocessed;
-`process_pending` picks them up on the next start. One bad message is quarantined with a reason;
-it never stops the loop. The daemon and `replay` share this code.
+Step 1 (`ingest_batch`, in `ingest`) stores the raw bytes under each message's key and commits;
+only after that may the mailbox flag them. Step 2 (`process_batch`, here) parses every message
+(pure), looks up all thread candidates of the batch in three queries, decides each message in
+arrival order against a `ThreadIndex` that also sees the batch's own earlier decisions, and
+writes everything in one transaction (the rows it queues: `outbox_rows`; a team member's
+emailed `/spend` lines: `effort`). A crash between the steps leaves messages stored but
+unprocessed; `process_pending` picks them up on the next start. One bad message is quarantined
+with a reason; it never stops the loop. The daemon and `replay` share this code.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import structlog
 
 from gateway.errors import MessageRejected
 from gateway.inbound.classify import ClassifyRules, classify
-from gateway.inbound.clean import CleanBody, clean_body
+from gateway.inbound.clean import clean_body
 from gateway.inbound.decide import DecideSettings, decide
-from gateway.inbound.parse import body_digest, content_key, message_key, parse_email
-from gateway.inbound.spend import parse_spend
+from gateway.inbound.effort import emailed_effort
+from gateway.inbound.ingest import Ingested, duplicate_outcome, ingest_batch
+from gateway.inbound.outbox_rows import outbox_row
+from gateway.inbound.parse import parse_email
 from gateway.inbound.thread import (
     candidate_ids,
     github_issue_number,
@@ -45,14 +46,7 @@ from gateway.models import (
     Verdict,
 )
 from gateway.store.db import Store, Tx
-from gateway.store.values import (
-    EffortEntry,
-    NewRaw,
-    NewThread,
-    OutboxRow,
-    Recorded,
-    StoredMessage,
-)
+from gateway.store.values import EffortEntry, NewThread, Recorded, StoredMessage
 
 log = structlog.get_logger("gateway.inbound.pipeline")
 
@@ -67,13 +61,6 @@ class PipelineSettings:
     classify: ClassifyRules
     decide: DecideSettings
     team_logins: Mapping[str, str] = field(default_factory=dict)  # roster email -> login
-
-
-@dataclass(frozen=True, slots=True)
-class Ingested:
-    key: str
-    message_id: str | None
-    status: Literal["new", "known", "duplicate"]
 
 
 @dataclass(slots=True)
@@ -129,63 +116,11 @@ class Pipeline:
         return self.ingest_batch([RawArrival(raw, received_at, folder, uidvalidity, uid)])[0]
 
     def ingest_batch(self, arrivals: Sequence[RawArrival]) -> list[Ingested]:
-        """Step 1: durably store every message not stored yet, in one transaction.
-
-        A key already stored is `known` when it is the same mailbox copy (same UID) or was never
-        decided (a crash left it), and a `duplicate` when it is a second delivery.
-        """
-        keyed = [(arrival, *message_key(arrival.raw)) for arrival in arrivals]
-        with self.store.tx() as tx:
-            states = tx.message_states([key for _, key, _ in keyed])
-            fresh: list[NewRaw] = []
-            result: list[Ingested] = []
-            for arrival, key, message_id in keyed:
-                state = states.get(key)
-                if state is not None and not ((arrival.uid is not None and state[1] == arrival.uid)
-                                              or state[0] == "stored"):
-                    # A second delivery under a known key. Same body: a duplicate. A different
-                    # body under the same Message-ID is another message (a broken or hostile
-                    # client reusing ids): keep it under its content key, to be quarantined.
-                    rekeyed = self._other_message(tx, key, arrival.raw, fresh)
-                    if rekeyed is not None:
-                        log.warning("mail.duplicate_id_different_content", key=key,
-                                    stored_as=rekeyed, uid=arrival.uid)
-                        key = rekeyed
-                        state = states.get(key) or tx.message_states([key]).get(key)
-                if state is None:
-                    states[key] = ("batch", arrival.uid)
-                    fresh.append(NewRaw(key, message_id, arrival))
-                    result.append(Ingested(key, message_id, "new"))
-                    continue
-                status, uid = state
-                if (arrival.uid is not None and uid == arrival.uid) or status == "stored":
-                    result.append(Ingested(key, message_id, "known"))
-                else:
-                    log.info("mail.duplicate", key=key, uid=arrival.uid, first_uid=uid)
-                    result.append(Ingested(key, message_id, "duplicate"))
-            tx.insert_raw_many(fresh)
-        return result
-
-    @staticmethod
-    def _other_message(tx: Tx, key: str, raw: bytes, fresh: Sequence[NewRaw]) -> str | None:
-        """The content key for `raw` when the message stored (or batched) under `key` has a
-        different body; None when it is the same message delivered again."""
-        if not key.startswith("mid:"):
-            return None  # a content key: equal keys mean equal content
-        first = next((r.arrival.raw for r in fresh if r.key == key), None)
-        if first is None:
-            stored = tx.get_message(key)
-            first = stored.raw if stored is not None else None
-        if first is None or body_digest(first) == body_digest(raw):
-            return None
-        return content_key(raw)
+        """Step 1: durably store every message not stored yet, in one transaction (`ingest`)."""
+        return ingest_batch(self.store, arrivals)
 
     def duplicate_outcome(self, ingested: Ingested) -> Outcome:
-        stored = self.store.get_message(ingested.key)
-        thread = stored.thread_id if stored else None
-        return Outcome(
-            ingested.key, ingested.message_id, Verdict(Kind.IGNORE, "duplicate"), thread, ()
-        )
+        return duplicate_outcome(self.store, ingested)
 
     # -- step 2 -----------------------------------------------------------------------------
 
@@ -376,7 +311,8 @@ class Pipeline:
             # A team member answered by email (the bot posts it): that is a response too, and
             # /spend lines in it are their effort (the bot's comment would not count).
             responder = (team_login, email.date or arrival)
-            spent = emailed_effort(email, team_login, responder[1], settings, cleaned=cleaned)
+            spent = emailed_effort(email, team_login, responder[1], settings.decide,
+                                   cleaned=cleaned)
         rec = Recorded(
             key=email.key,
             verdict=verdict.kind.value,
@@ -386,7 +322,7 @@ class Pipeline:
             new_thread=new_thread,
             ids=((email.message_id, thread_id, "inbound"),) if email.message_id else (),
             outbox=tuple(
-                _outbox_row(action)
+                outbox_row(action)
                 for action in actions
                 if isinstance(action, CreateIssue | AddComment)
             ),
@@ -457,48 +393,3 @@ def _issue_thread(
         arrived_at=arrival,
         assignee=None,
     )
-
-
-def _outbox_row(action: CreateIssue | AddComment) -> OutboxRow:
-    if isinstance(action, CreateIssue):
-        return OutboxRow(
-            key=f"issue:{action.message_key}",
-            kind="create_issue",
-            thread_id=action.thread_id,
-            message_key=action.message_key,
-            payload={
-                "title": action.title,
-                "body": action.body,
-                "assignee": action.assignee,
-                "labels": list(action.labels),
-            },
-        )
-    return OutboxRow(
-        key=f"comment:{action.message_key}",
-        kind="add_comment",
-        thread_id=action.thread_id,
-        message_key=action.message_key,
-        payload={"body": action.body},
-    )
-
-
-def emailed_effort_id(key: str) -> int:
-    """The effort table's comment id for a message's /spend lines: negative, so it never meets
-    a GitHub comment id (whose webhooks replace their own entries), and stable per message."""
-    return -int.from_bytes(hashlib.sha256(key.encode()).digest()[:7], "big") - 1
-
-
-def emailed_effort(email: Email, login: str, at: dt.datetime, settings: PipelineSettings,
-                   *, cleaned: CleanBody | None = None) -> tuple[EffortEntry, ...]:
-    """The `/spend` lines a team member wrote in the new text of an emailed reply; quoted
-    text (an earlier mail's /spend included) is not read. `cleaned`: the email's clean body,
-    when the caller has it already."""
-    if cleaned is None:
-        cleaned = clean_body(email, settings.decide.footer_markers)
-    visible = cleaned.visible
-    lines = parse_spend(visible, at, settings.decide.body.display_tz)
-    for problem in lines.problems:
-        log.warning("mail.spend_unreadable", key=email.key, reason=problem.reason)
-    comment_id = emailed_effort_id(email.key)
-    return tuple(EffortEntry(comment_id, n, login, spend.day, spend.minutes)
-                 for n, spend in enumerate(lines.spends))

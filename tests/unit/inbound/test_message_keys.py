@@ -89,7 +89,7 @@ def test_same_id_different_body_is_quarantined_not_dropped(pipeline: Pipeline,
 
 
 def test_same_id_different_body_within_one_batch(pipeline: Pipeline) -> None:
-    from gateway.inbound.pipeline import RawArrival
+    from gateway.models import RawArrival
 
     one = raw({"Message-ID": "<b1@univ.edu>"}, "First text\n")
     two = raw({"Message-ID": "<b1@univ.edu>"}, "Second text\n")
