@@ -45,8 +45,9 @@ sys.path.insert(0, str(ROOT))
 
 from gateway.log import configure as configure_logging  # noqa: E402
 from gateway.web.health import Health  # noqa: E402
+from gateway.web.limits import WebLimits  # noqa: E402
 from gateway.web.metrics import GatewayMetrics  # noqa: E402
-from gateway.web.server import Delivery, DeliveryResult, make_app, serve  # noqa: E402
+from gateway.web.server import LIMITS_KEY, Delivery, DeliveryResult, make_app, serve  # noqa: E402
 
 SECRET = b"bench secret"
 _REFERENCE = Path(os.environ.get(
@@ -103,6 +104,7 @@ def bare_app() -> web.Application:
 
     app = web.Application()
     app.router.add_post("/webhook", ok)
+    app[LIMITS_KEY] = WebLimits()  # `serve` applies the gateway's connection limits to any app
     return app
 
 
