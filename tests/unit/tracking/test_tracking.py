@@ -1,7 +1,7 @@
 """Tracking: webhook bodies to events, events to issue state, /spend lines, response metrics.
 
-The webhook bodies are GitHub's own examples (shared/reference/github/webhooks, or the folder
-named by GITHUB_REFERENCE_DIR), adapted to this roster and repository by editing the dicts.
+The webhook bodies are GitHub's own examples (shared/reference/github/webhooks, or `webhooks/`
+under the folder GITHUB_REFERENCE_DIR names, as for every other test), adapted to this roster and repository by editing the dicts.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from gateway.tracking.rules import (
 )
 
 REFERENCE = Path(os.environ.get("GITHUB_REFERENCE_DIR") or (
-    Path(__file__).resolve().parents[4] / "shared" / "reference" / "github" / "webhooks"))
+    Path(__file__).resolve().parents[4] / "shared" / "reference" / "github")) / "webhooks"
 LA = ZoneInfo("America/Los_Angeles")
 UTC = dt.UTC
 REPO = "visit-dav/live-customer-response"
@@ -70,8 +70,8 @@ def utc(text: str) -> dt.datetime:
 @cache
 def _read(name: str) -> str:
     path = REFERENCE / name
-    assert path.is_file(), (f"{path} is missing: point GITHUB_REFERENCE_DIR at the folder of "
-                            "GitHub webhook examples (shared/reference/github/webhooks)")
+    assert path.is_file(), (f"{path} is missing: point GITHUB_REFERENCE_DIR at GitHub's "
+                            "reference data (shared/reference/github)")
     return path.read_text()
 
 
