@@ -1,0 +1,117 @@
+"""Every GraphQL document the gateway sends to GitHub, as constants, and nothing else.
+
+No GraphQL text is built at run time anywhere: a unit test validates each constant in
+`DOCUMENTS` against GitHub's published schema (and GitHub's own first/last and cost rules), so
+a document that reaches GitHub has been checked. Adding a document means adding it to
+`DOCUMENTS`. Issue 15's design (§1) explains each one; node ids are opaque and only ever passed
+back as mutation arguments.
+"""
+
+from __future__ import annotations
+
+# -- start-up: ids of the repository, the category and the labels ---------------------------
+
+DISCUSSION_TARGET = """
+query DiscussionTarget($owner: String!, $name: String!, $after: String) {
+  repository(owner: $owner, name: $name) {
+    id nameWithOwner hasDiscussionsEnabled viewerPermission
+    discussionCategories(first: 100, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes { id name slug isAnswerable }
+    }
+  }
+  rateLimit { cost limit remaining resetAt }
+}"""
+
+LABEL_BY_NAME = """
+query LabelByName($owner: String!, $name: String!, $label: String!) {
+  repository(owner: $owner, name: $name) { label(name: $label) { id name } }
+}"""
+
+# After a FORBIDDEN answer to a write: is it the token, or this one object (a locked discussion)?
+VIEWER_PERMISSION = """
+query ViewerPermission($owner: String!, $name: String!) {
+  repository(owner: $owner, name: $name) { viewerPermission }
+}"""
+
+# -- writes ---------------------------------------------------------------------------------
+
+# `CreateDiscussionInput` has no `labelIds`: labels are a second, idempotent write (AddLabels).
+CREATE_DISCUSSION = """
+mutation CreateDiscussion($input: CreateDiscussionInput!) {
+  createDiscussion(input: $input) { discussion { id number url createdAt } }
+}"""
+
+ADD_LABELS = """
+mutation AddLabels($input: AddLabelsToLabelableInput!) {
+  addLabelsToLabelable(input: $input) {
+    labelable { __typename ... on Discussion { number labels(first: 20) { nodes { name } } } }
+  }
+}"""
+
+ADD_DISCUSSION_COMMENT = """
+mutation AddDiscussionComment($input: AddDiscussionCommentInput!) {
+  addDiscussionComment(input: $input) { comment { id databaseId url createdAt replyTo { id } } }
+}"""
+
+# -- finding our writes again by their marker (never search: its index lags) -----------------
+
+RECENT_DISCUSSIONS = """
+query RecentDiscussions($owner: String!, $name: String!, $after: String) {
+  repository(owner: $owner, name: $name) {
+    discussions(first: 25, after: $after, orderBy: {field: CREATED_AT, direction: DESC}) {
+      pageInfo { hasNextPage endCursor }
+      nodes { id number url createdAt body author { __typename login } }
+    }
+  }
+  rateLimit { cost remaining resetAt }
+}"""
+
+# `Discussion.comments` is top-level only, oldest to newest, with no `orderBy`: paged backwards.
+DISCUSSION_COMMENTS = """
+query DiscussionComments($owner: String!, $name: String!, $number: Int!, $before: String) {
+  repository(owner: $owner, name: $name) {
+    discussion(number: $number) {
+      id
+      comments(last: 50, before: $before) {
+        pageInfo { hasPreviousPage startCursor }
+        nodes {
+          id databaseId url createdAt body author { __typename login }
+          replies(last: 50) {
+            pageInfo { hasPreviousPage startCursor }
+            nodes { id databaseId url createdAt body author { __typename login } }
+          }
+        }
+      }
+    }
+  }
+  rateLimit { cost remaining resetAt }
+}"""
+
+COMMENT_REPLIES = """
+query CommentReplies($id: ID!, $before: String) {
+  node(id: $id) {
+    __typename
+    ... on DiscussionComment {
+      replies(last: 100, before: $before) {
+        pageInfo { hasPreviousPage startCursor }
+        nodes { id databaseId url createdAt body author { __typename login } }
+      }
+    }
+  }
+}"""
+
+DOCUMENTS: dict[str, str] = {
+    "DiscussionTarget": DISCUSSION_TARGET,
+    "LabelByName": LABEL_BY_NAME,
+    "ViewerPermission": VIEWER_PERMISSION,
+    "CreateDiscussion": CREATE_DISCUSSION,
+    "AddLabels": ADD_LABELS,
+    "AddDiscussionComment": ADD_DISCUSSION_COMMENT,
+    "RecentDiscussions": RECENT_DISCUSSIONS,
+    "DiscussionComments": DISCUSSION_COMMENTS,
+    "CommentReplies": COMMENT_REPLIES,
+}
+"""Operation name → document. Each document holds exactly one operation of that name."""
+
+MUTATIONS = frozenset({"CreateDiscussion", "AddLabels", "AddDiscussionComment"})

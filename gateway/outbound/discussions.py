@@ -1,0 +1,317 @@
+"""The GitHub Discussions adapter: create discussions, label them, comment, find them again.
+
+The GraphQL twin of `github.GitHubTracker`, for one repository. Documents come only from
+`discussion_documents`; answers are judged by `graphql.classify_graphql`, so callers see the
+same errors the REST tracker raises (`RateLimited`, `OutcomeUnknown`, `WriteRejected`,
+`GitHubAuthError`, `RepositoryNotFound`, plus `GraphQLDocumentError`) and never a library
+exception: every method runs inside one translation, which also turns an answer missing a field
+into a `TransientError` (or `OutcomeUnknown` for a write). `setup` resolves the configured names
+to node ids once; a wrong name is a `ConfigError` naming its key.
+
+Finding our writes again pages `repository.discussions` by creation date and a discussion's
+comments backwards: never search, whose index lags. Node ids are opaque: never parsed, only
+sent back. Blocking: call it from the writer's thread, never from the event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+import structlog
+from github import Auth, Github, GithubException
+
+from gateway.errors import ConfigError, TransientError
+from gateway.outbound import discussion_documents as docs
+from gateway.outbound.github import GitHubAuthError, OutcomeUnknown, WriteRejected
+from gateway.outbound.graphql import GraphQLClient, GraphQLForbidden
+
+log = structlog.get_logger("gateway.github")
+
+# Roles that may label, answer and close (GitHub's "triage"). A FORBIDDEN write from a token
+# with one of these concerns that object only (a locked discussion), not the token.
+TRIAGE_OR_MORE = frozenset({"TRIAGE", "WRITE", "MAINTAIN", "ADMIN"})
+
+
+@dataclass(frozen=True, slots=True)
+class DiscussionSetup:
+    repository_id: str
+    category_id: str
+    category_name: str
+    answerable: bool
+    label_ids: tuple[str, ...]
+    viewer_permission: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedDiscussion:
+    number: int
+    node_id: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedDiscussionComment:
+    comment_id: int  # databaseId: the webhook's `comment.id`, the `#discussioncomment-` anchor
+    node_id: str
+    url: str
+
+
+def normalize_login(login: str) -> str:
+    """GraphQL's `Bot.login` has no `[bot]` suffix; REST and webhooks have it."""
+    return login.removesuffix("[bot]").casefold()
+
+
+def _time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.UTC)
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _comment(node: Mapping[str, Any]) -> CreatedDiscussionComment:
+    return CreatedDiscussionComment(int(node["databaseId"]), str(node["id"]), str(node["url"]))
+
+
+class DiscussionTracker:
+    """Discussions of one repository over GitHub's GraphQL API."""
+
+    def __init__(self, *, api_url: str, token: str | None = None, repository: str,
+                 bot_login: str, timeout: float, secondary_wait: float,
+                 auth: Auth.Auth | None = None) -> None:
+        if auth is None:
+            if not token:
+                raise ValueError("DiscussionTracker needs a token or an auth")
+            auth = Auth.Token(token)
+        self._gh = Github(
+            base_url=api_url, auth=auth, retry=None, timeout=int(timeout),
+            seconds_between_requests=None, seconds_between_writes=None, lazy=True,
+        )
+        self._client = GraphQLClient(self._gh, secondary_wait=secondary_wait)
+        self._repository = repository
+        self._owner, _, self._name = repository.partition("/")
+        self._bot = normalize_login(bot_login)
+        self.setup_ids: DiscussionSetup | None = None
+
+    def close(self) -> None:
+        self._gh.close()
+
+    # -- translation ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _translated(self, *, write: bool = False) -> Iterator[None]:
+        """Errors the client raised pass through; anything else is an answer we could not
+        read (or a library error that slipped past the client), never a crash."""
+        try:
+            yield
+        except (GithubException, requests.exceptions.RequestException, ConnectionError,
+                TimeoutError) as exc:
+            reason = f"no usable answer from GitHub ({type(exc).__name__})"
+            raise (OutcomeUnknown(reason) if write else TransientError(reason)) from exc
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+            reason = f"GitHub's answer could not be read ({type(exc).__name__})"
+            raise (OutcomeUnknown(reason) if write else TransientError(reason)) from exc
+
+    def _read(self, document: str, **variables: Any) -> dict[str, Any]:
+        with self._translated():
+            return self._client.run(document, variables, write=False)
+
+    def _repo_vars(self) -> dict[str, str]:
+        return {"owner": self._owner, "name": self._name}
+
+    def _mutate(self, document: str, **variables: Any) -> dict[str, Any]:
+        """Send a mutation. FORBIDDEN is the token's fault unless the token still holds triage
+        or more: then only this object refuses (a locked discussion), and the row fails
+        instead of pausing the serial writer for every row behind it."""
+        with self._translated(write=True):
+            try:
+                return self._client.run(document, variables, write=True)
+            except GraphQLForbidden as exc:
+                refused = exc
+        data = self._read(docs.VIEWER_PERMISSION, **self._repo_vars())  # nothing was applied
+        with self._translated():
+            permission = str((data["repository"] or {}).get("viewerPermission") or "")
+        if permission in TRIAGE_OR_MORE:
+            raise WriteRejected(403, str(refused)) from refused
+        raise GitHubAuthError(f"{refused} (the token's permission: {permission or 'none'})"
+                              ) from refused
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    def setup(self, category_name: str, label_names: Sequence[str]) -> DiscussionSetup:
+        """Resolve the repository, category and label names to ids (kept in `setup_ids`)."""
+        repo, categories = self._target()
+        if not repo["hasDiscussionsEnabled"]:
+            raise ConfigError("github.discussion_repository",
+                              f"Discussions are turned off in {self._repository}",
+                              "turn them on under Settings → General → Features, or set "
+                              'github.target = "issues"')
+        category = self._category(categories, category_name)
+        label_ids = tuple(self._label_id(name) for name in dict.fromkeys(label_names))
+        self.setup_ids = DiscussionSetup(
+            repository_id=str(repo["id"]), category_id=str(category["id"]),
+            category_name=str(category["name"]), answerable=bool(category["isAnswerable"]),
+            label_ids=label_ids, viewer_permission=str(repo.get("viewerPermission") or ""))
+        return self.setup_ids
+
+    def _target(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        categories: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            data = self._read(docs.DISCUSSION_TARGET, **self._repo_vars(), after=after)
+            with self._translated():
+                repo = data["repository"]
+                page = repo["discussionCategories"]
+                categories += [c for c in page["nodes"] if c]
+                if not page["pageInfo"]["hasNextPage"]:
+                    return repo, categories
+                after = page["pageInfo"]["endCursor"]
+
+    def _category(self, categories: list[dict[str, Any]], wanted: str) -> dict[str, Any]:
+        exact = [c for c in categories if c["name"] == wanted]
+        loose = [c for c in categories if str(c["name"]).casefold() == wanted.casefold()]
+        if exact or len(loose) == 1:
+            if not exact:
+                log.warning("github.discussion_category_case", configured=wanted,
+                            found=loose[0]["name"])
+            return (exact or loose)[0]
+        names = ", ".join(repr(c["name"]) for c in categories) or "none"
+        raise ConfigError("github.discussion_category",
+                          f"{self._repository} has no discussion category {wanted!r} "
+                          f"(it has: {names})", "use one of those names, or create the category")
+
+    def _label_id(self, name: str) -> str:
+        data = self._read(docs.LABEL_BY_NAME, **self._repo_vars(), label=name)
+        with self._translated():
+            label = data["repository"]["label"]
+            if label is None:
+                raise ConfigError("github.discussion_labels",
+                                  f"{self._repository} has no label {name!r}",
+                                  "create it on GitHub (GraphQL cannot create labels), or remove "
+                                  "it from the list")
+            return str(label["id"])
+
+    def _ids(self) -> DiscussionSetup:
+        if self.setup_ids is None:
+            raise RuntimeError("DiscussionTracker.setup() must run before writes")
+        return self.setup_ids
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def create_discussion(self, title: str, body: str) -> CreatedDiscussion:
+        ids = self._ids()
+        data = self._mutate(docs.CREATE_DISCUSSION, input={
+            "repositoryId": ids.repository_id, "categoryId": ids.category_id,
+            "title": title, "body": body})
+        with self._translated(write=True):
+            found = data["createDiscussion"]["discussion"]
+            return CreatedDiscussion(int(found["number"]), str(found["id"]), str(found["url"]))
+
+    def add_labels(self, discussion_id: str, label_ids: Sequence[str]) -> tuple[str, ...]:
+        """Add labels (idempotent: a repeat changes nothing); the labels it now has."""
+        data = self._mutate(docs.ADD_LABELS,
+                            input={"labelableId": discussion_id, "labelIds": list(label_ids)})
+        with self._translated(write=True):
+            labelable = data["addLabelsToLabelable"]["labelable"]
+            return tuple(str(n["name"]) for n in labelable["labels"]["nodes"] if n)
+
+    def add_comment(self, discussion_id: str, body: str,
+                    reply_to: str | None = None) -> CreatedDiscussionComment:
+        """A top-level comment, or a reply to the top-level comment `reply_to` (a node id)."""
+        fields: dict[str, Any] = {"discussionId": discussion_id, "body": body}
+        if reply_to is not None:
+            fields["replyToId"] = reply_to
+        data = self._mutate(docs.ADD_DISCUSSION_COMMENT, input=fields)
+        with self._translated(write=True):
+            return _comment(data["addDiscussionComment"]["comment"])
+
+    # -- finding our writes again -----------------------------------------------------------
+
+    def _ours(self, node: Mapping[str, Any], marker: str) -> bool:
+        author = node.get("author") or {}
+        return (normalize_login(str(author.get("login") or "")) == self._bot
+                and marker in str(node.get("body") or ""))
+
+    def find_discussion(self, marker: str, since: dt.datetime) -> CreatedDiscussion | None:
+        """A discussion by the bot, created since `since`, whose body carries `marker`.
+        No category filter: a person may have moved it."""
+        since, after = _utc(since), None
+        while True:
+            data = self._read(docs.RECENT_DISCUSSIONS, **self._repo_vars(), after=after)
+            with self._translated():
+                page = data["repository"]["discussions"]
+                for node in filter(None, page["nodes"]):
+                    if _time(node["createdAt"]) < since:
+                        return None
+                    if self._ours(node, marker):
+                        return CreatedDiscussion(int(node["number"]), str(node["id"]),
+                                                 str(node["url"]))
+                if not page["pageInfo"]["hasNextPage"]:
+                    return None
+                after = page["pageInfo"]["endCursor"]
+
+    def find_comment(self, number: int, marker: str, since: dt.datetime,
+                     reply_to: str | None = None) -> CreatedDiscussionComment | None:
+        """A comment by the bot on discussion `number`, created since `since`, carrying
+        `marker`: among the top-level comments and their replies, or, when the comment was a
+        reply, among the replies to `reply_to` (node id of the top-level comment) however
+        old that comment is."""
+        since = _utc(since)
+        if reply_to is not None:
+            return self._find_reply(reply_to, None, marker, since)
+        before: str | None = None
+        while True:
+            data = self._read(docs.DISCUSSION_COMMENTS, **self._repo_vars(), number=number,
+                              before=before)
+            with self._translated():
+                page = data["repository"]["discussion"]["comments"]
+                for node in reversed([n for n in page["nodes"] if n]):  # newest first
+                    if self._ours(node, marker) and _time(node["createdAt"]) >= since:
+                        return _comment(node)
+                    found = self._in_replies(node, marker, since)
+                    if found is not None:
+                        return found
+                    if _time(node["createdAt"]) < since:
+                        return None
+                if not page["pageInfo"]["hasPreviousPage"]:
+                    return None
+                before = page["pageInfo"]["startCursor"]
+
+    def _in_replies(self, parent: Mapping[str, Any], marker: str,
+                    since: dt.datetime) -> CreatedDiscussionComment | None:
+        replies = parent["replies"]
+        found, older = self._scan(replies, marker, since)
+        if found is None and older:
+            return self._find_reply(str(parent["id"]), replies["pageInfo"]["startCursor"],
+                                    marker, since)
+        return found
+
+    def _find_reply(self, parent_id: str, before: str | None, marker: str,
+                    since: dt.datetime) -> CreatedDiscussionComment | None:
+        while True:
+            data = self._read(docs.COMMENT_REPLIES, id=parent_id, before=before)
+            with self._translated():
+                node = data["node"]
+                if node is None or node.get("__typename") != "DiscussionComment":
+                    raise WriteRejected(404, f"{parent_id} is no discussion comment")
+                replies = node["replies"]
+                found, older = self._scan(replies, marker, since)
+                if found is not None or not older:
+                    return found
+                before = replies["pageInfo"]["startCursor"]
+
+    def _scan(self, connection: Mapping[str, Any], marker: str,
+              since: dt.datetime) -> tuple[CreatedDiscussionComment | None, bool]:
+        """(our comment, if on this page; whether older pages may still hold it)."""
+        nodes = [n for n in connection["nodes"] if n]
+        for node in reversed(nodes):
+            if _time(node["createdAt"]) < since:
+                return None, False
+            if self._ours(node, marker):
+                return _comment(node), False
+        return None, bool(connection["pageInfo"]["hasPreviousPage"])
