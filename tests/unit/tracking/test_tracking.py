@@ -1,7 +1,8 @@
 """Tracking: webhook bodies to events, events to issue state, /spend lines, response metrics.
 
 The webhook bodies are GitHub's own examples (shared/reference/github/webhooks, or `webhooks/`
-under the folder GITHUB_REFERENCE_DIR names, as for every other test), adapted to this roster and repository by editing the dicts.
+under the folder GITHUB_REFERENCE_DIR names, as for every other test), adapted to this roster
+and repository by editing the dicts.
 """
 
 from __future__ import annotations
