@@ -87,7 +87,7 @@ BUSINESS_KEYS: dict[str, BusinessKey] = {
 }
 
 # gateway.config.loader has no lookup table to import: this mirrors its `_secret` calls, and
-# tests/unit/test_config_reference.py checks every row against what loading a config does.
+# tests/unit/ops/test_config_reference.py checks every row against what loading a config does.
 SECRETS: tuple[Secret, ...] = (
     Secret("GitHub token", "github-token", "VISIT_GATEWAY_GITHUB_TOKEN", "github.token_file",
            "github.token", '`github.auth = "token"`'),

@@ -21,7 +21,7 @@ from ..conftest import EXAMPLE_CONFIG
 from ..unit.report.test_report import build_month_db
 
 ROOT = EXAMPLE_CONFIG.parent
-# The month of tests/unit/test_report.py, reported as it stood when its last week ended (the
+# The month of tests/unit/report/test_report.py, reported as it stood when its last week ended (the
 # report's "now" is injected: the suite also runs under faketime, in March 2026 among others).
 MONTH = ("--since", "2026-04-13", "--until", "2026-05-10", "--at", "2026-05-11T08:00-07:00")
 
