@@ -18,6 +18,7 @@ log line or a repr. This module must not compose, render or decide what to send.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import smtplib
 import ssl
@@ -146,7 +147,7 @@ class SmtpMailer:
                     client.ehlo()
             if self._username:
                 with self._boundary("logging in to"):
-                    client.login(self._username, self._password or "")
+                    _login(client, self._username, self._password or "")
             yield client
         finally:
             _close(client)
@@ -194,6 +195,36 @@ class SmtpMailer:
         except OSError as exc:  # refused, reset, timeout, DNS, other TLS failures
             reason = exc.strerror or str(exc) or type(exc).__name__
             raise TransientError(f"{where}: {reason}") from exc
+
+
+def _login(client: smtplib.SMTP, username: str, password: str) -> None:
+    """`client.login`, except that credentials with non-ASCII characters are sent as UTF-8
+    (RFC 4616 for PLAIN; LOGIN servers take UTF-8 in practice): smtplib encodes AUTH as ASCII
+    and would raise UnicodeEncodeError, so every mail would wait for a login that never
+    happens. ASCII credentials keep smtplib's own choice of mechanism."""
+    if username.isascii() and password.isascii():
+        client.login(username, password)
+        return
+    client.ehlo_or_helo_if_needed()
+    if not client.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
+    offered = client.esmtp_features["auth"].upper().split()
+    user, secret = username.encode("utf-8"), password.encode("utf-8")
+    if "PLAIN" in offered:
+        code, reply = client.docmd("AUTH", "PLAIN " + _b64(b"\0" + user + b"\0" + secret))
+    elif "LOGIN" in offered:
+        code, reply = client.docmd("AUTH", "LOGIN " + _b64(user))
+        if code == 334:
+            code, reply = client.docmd(_b64(secret))
+    else:
+        raise smtplib.SMTPException("No suitable authentication method found (a password with "
+                                    "non-ASCII characters needs AUTH PLAIN or LOGIN).")
+    if code not in (235, 503):  # 503: already authenticated
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def _reply_error(where: str, exc: smtplib.SMTPResponseException) -> GatewayError:

@@ -372,3 +372,29 @@ def test_memory_mailer_keeps_the_contract() -> None:
     with pytest.raises(TransientError):
         twin.send(raw, FROM, [JANE])
     assert len(twin.sent) == 1
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+def test_a_non_ascii_password_logs_in(serve: Serve, mechanism: str) -> None:
+    """smtplib encodes AUTH as ASCII, so a password with 'ü' raised UnicodeEncodeError (and
+    every mail waited forever). RFC 4616 (PLAIN) and common practice (LOGIN) send UTF-8."""
+    password = "Grüße-Straße-42"
+    other = "LOGIN" if mechanism == "PLAIN" else "PLAIN"
+
+    def utf8_account(server: Any, session: Any, envelope: Any, mech: str,
+                     auth_data: Any) -> AuthResult:
+        ok = (isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode()
+              and auth_data.password == password.encode("utf-8"))
+        return AuthResult(success=ok, handled=False, auth_data=USER.encode() if ok else None)
+
+    controller, recorder = serve(authenticator=utf8_account, auth_require_tls=False,
+                                 auth_exclude_mechanism=[other])
+    mailer(controller.port, username=USER, password=password).send(composed(), FROM, [JANE])
+    assert [r.login for r in recorder.received] == [USER]
+
+
+def test_a_wrong_non_ascii_password_is_refused_as_a_setup_error(serve: Serve) -> None:
+    controller, recorder = serve(authenticator=Accounts(), auth_require_tls=False)
+    with pytest.raises(MailerSetupError, match=r"refused.*smtp\.username and smtp\.password"):
+        mailer(controller.port, username=USER, password="Grüße").send(composed(), FROM, [JANE])
+    assert recorder.received == []
