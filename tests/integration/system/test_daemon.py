@@ -22,7 +22,7 @@ from gateway.testing.github_emulator import Emulator
 from gateway.wiring import assignee_function
 from tests.unit.mail import raw
 
-from .daemon import REPO, Daemon, free_port, setup_github, wait_for, write_config
+from ..daemon import REPO, Daemon, free_port, setup_github, wait_for, write_config
 
 pytestmark = pytest.mark.integration
 

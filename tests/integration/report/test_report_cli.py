@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image, ImageChops
 
-from ..conftest import EXAMPLE_CONFIG
-from ..unit.report.test_report import build_month_db
+from ...conftest import EXAMPLE_CONFIG
+from ...unit.report.test_report import build_month_db
 
 ROOT = EXAMPLE_CONFIG.parent
 # The month of tests/unit/report/test_report.py, reported as it stood when its last week ended (the

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.unit.mail import raw
 
-from ..conftest import EXAMPLE_CONFIG
+from ...conftest import EXAMPLE_CONFIG
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[bytes]:

@@ -50,7 +50,7 @@ from gateway.web.limits import WebLimits
 from gateway.web.metrics import CONTENT_TYPE, GatewayMetrics
 from gateway.web.server import MAX_BODY_KEY, Delivery, DeliveryResult, make_app, serve
 
-_DEFAULT_REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "github"
+_DEFAULT_REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "reference" / "github"
 REFERENCE = Path(os.environ.get("GITHUB_REFERENCE_DIR", str(_DEFAULT_REFERENCE)))
 WEBHOOKS = REFERENCE / "webhooks"
 SECRET = b"It's a Secret to Everybody"

@@ -29,8 +29,8 @@ from gateway.web.server import Delivery, DeliveryResult
 from tests.conftest import NOW
 from tests.unit.mail import raw
 
-from .daemon import REPO, WEBHOOK_SECRET, Daemon, free_port, setup_github, wait_for, write_config
-from .test_web import WEBHOOKS, Server, github_headers
+from ..daemon import REPO, WEBHOOK_SECRET, Daemon, free_port, setup_github, wait_for, write_config
+from ..web.test_web import WEBHOOKS, Server, github_headers
 
 pytestmark = pytest.mark.integration
 

@@ -40,7 +40,7 @@ from gateway.testing.github_emulator import AssigneePolicy, Emulator, FaultKind,
 pytestmark = pytest.mark.integration
 
 # The shared reference data sits beside the repository (../shared), in CI as on a workstation.
-_DEFAULT_REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "github"
+_DEFAULT_REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "reference" / "github"
 REFERENCE = Path(os.environ.get("GITHUB_REFERENCE_DIR", str(_DEFAULT_REFERENCE)))
 REPO = "acme/visit-users"
 BOT, ALICE, CAROL, BOB, MALLORY = "visit-bot", "alice", "carol", "bob", "mallory"

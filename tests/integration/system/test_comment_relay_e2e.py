@@ -24,8 +24,8 @@ from gateway.testing.dovecot import DovecotServer
 from gateway.testing.github_emulator import Emulator
 from tests.unit.mail import raw
 
-from .daemon import BOT, REPO, WEBHOOK_SECRET, Daemon, free_port, setup_github, wait_for
-from .daemon import write_config as write_daemon_config
+from ..daemon import BOT, REPO, WEBHOOK_SECRET, Daemon, free_port, setup_github, wait_for
+from ..daemon import write_config as write_daemon_config
 
 pytestmark = pytest.mark.integration
 

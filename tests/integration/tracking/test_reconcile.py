@@ -20,7 +20,7 @@ from gateway.tracking.reconcile import Reconciler
 from gateway.tracking.rules import Rules
 from gateway.tracking.service import TrackingService
 
-from .daemon import BOT, REPO, setup_github
+from ..daemon import BOT, REPO, setup_github
 
 pytestmark = pytest.mark.integration
 T0 = dt.datetime(2026, 3, 2, 17, 0, tzinfo=dt.UTC)

@@ -11,7 +11,7 @@ from pathlib import Path
 from gateway.config.loader import load_config
 from gateway.wiring import assignee_function
 
-from ..conftest import EXAMPLE_CONFIG
+from ...conftest import EXAMPLE_CONFIG
 
 ROOT = EXAMPLE_CONFIG.parent
 

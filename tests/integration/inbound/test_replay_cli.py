@@ -16,7 +16,7 @@ import structlog
 from gateway.store.migrate import head_revision
 from tests.unit.mail import raw
 
-from ..conftest import EXAMPLE_CONFIG, FIXTURES
+from ...conftest import EXAMPLE_CONFIG, FIXTURES
 
 ROOT_MSG = raw({"Message-ID": "<root@univ.edu>", "Date": "Tue, 3 Mar 2026 09:00:00 -0800"},
                "How do I make a surface plot?\n")

@@ -19,7 +19,7 @@ from gateway.testing.dovecot import DovecotServer
 from gateway.testing.github_emulator import Emulator
 from tests.unit.mail import raw
 
-from .daemon import REPO, WEBHOOK_SECRET, Daemon, free_port, setup_github, wait_for, write_config
+from ..daemon import REPO, WEBHOOK_SECRET, Daemon, free_port, setup_github, wait_for, write_config
 
 pytestmark = pytest.mark.integration
 

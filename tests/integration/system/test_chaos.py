@@ -25,7 +25,7 @@ from gateway.testing.dovecot import DovecotServer
 from gateway.testing.github_emulator import Emulator, FaultKind
 from tests.unit.mail import raw
 
-from .daemon import REPO, Daemon, setup_github, wait_for, write_config
+from ..daemon import REPO, Daemon, setup_github, wait_for, write_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 

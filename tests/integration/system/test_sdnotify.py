@@ -22,7 +22,7 @@ from gateway.testing.dovecot import DovecotServer
 from gateway.testing.github_emulator import Emulator
 from tests.unit.mail import raw
 
-from .daemon import Daemon, setup_github, wait_for, write_config
+from ..daemon import Daemon, setup_github, wait_for, write_config
 
 
 class Listener:

@@ -44,7 +44,7 @@ from gateway.weekly.notify import Notifier, NotifyContext
 from gateway.wiring import assignee_function, pipeline_settings
 from tests.unit.mail import raw
 
-from .daemon import BOT, REPO, setup_github
+from ..daemon import BOT, REPO, setup_github
 
 pytestmark = pytest.mark.integration
 LA = ZoneInfo("America/Los_Angeles")
