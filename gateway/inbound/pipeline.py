@@ -27,14 +27,9 @@ from gateway.inbound.ingest import Ingested, duplicate_outcome, ingest_batch
 from gateway.inbound.outbox_rows import outbox_row
 from gateway.inbound.parse import parse_email
 from gateway.inbound.thread import (
-    candidate_ids,
-    github_issue_number,
-    issue_thread_id,
-    marker_keys,
-    match_thread,
-    subject_issue_number,
     thread_id_for,
 )
+from gateway.inbound.thread_index import ThreadIndex, github_match, prefetch, thread_for
 from gateway.models import (
     AddComment,
     CreateIssue,
@@ -42,10 +37,9 @@ from gateway.models import (
     Kind,
     Outcome,
     RawArrival,
-    ThreadMatch,
     Verdict,
 )
-from gateway.store.db import Store, Tx
+from gateway.store.db import Store
 from gateway.store.values import EffortEntry, NewThread, Recorded, StoredMessage
 
 log = structlog.get_logger("gateway.inbound.pipeline")
@@ -61,23 +55,6 @@ class PipelineSettings:
     classify: ClassifyRules
     decide: DecideSettings
     team_logins: Mapping[str, str] = field(default_factory=dict)  # roster email -> login
-
-
-@dataclass(slots=True)
-class ThreadIndex:
-    """What the store knows about the batch's candidate ids, plus the batch's own writes."""
-
-    ids: dict[str, str] = field(default_factory=dict)
-    issues: dict[int, str] = field(default_factory=dict)
-    keys: dict[str, str] = field(default_factory=dict)
-
-    def learn(self, rec: Recorded) -> None:
-        for message_id, thread_id, _source in rec.ids:
-            self.ids.setdefault(message_id, thread_id)
-        if rec.new_thread is not None and rec.new_thread.issue_number is not None:
-            self.issues.setdefault(rec.new_thread.issue_number, rec.new_thread.thread_id)
-        if rec.thread_id:
-            self.keys[rec.key] = rec.thread_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +118,8 @@ class Pipeline:
             if missing:
                 raise KeyError(f"not stored: {sorted(missing)}")
             parsed = [self._parse(item) for item in stored if item.status == "stored"]
-            index = self._prefetch(tx, [p.email for p in parsed if p.email is not None])
+            index = prefetch(tx, [p.email for p in parsed if p.email is not None],
+                             self.settings.repository)
             decided: dict[str, tuple[Recorded, Outcome]] = {}
             for item in parsed:
                 rec, outcome = self._decide_one(item, index, now)
@@ -185,28 +163,6 @@ class Pipeline:
                 Verdict(Kind.QUARANTINE, "unparseable", f"{type(exc).__name__}: {exc}"),
             )
         return _Parsed(stored, email, None)
-
-    def _prefetch(self, tx: Tx, emails: list[Email]) -> ThreadIndex:
-        repo = self.settings.repository
-        ids: dict[str, None] = {}
-        numbers: set[int] = set()
-        keys: dict[str, None] = {}
-        for email in emails:
-            candidates = candidate_ids(email)
-            ids.update(dict.fromkeys(candidates))
-            for ident in (*candidates, email.message_id or ""):
-                number = github_issue_number(ident, repo) if ident else None
-                if number is not None:
-                    numbers.add(number)
-            number = subject_issue_number(email.subject, repo)
-            if number is not None:
-                numbers.add(number)
-            keys.update(dict.fromkeys(marker_keys(email)))
-        return ThreadIndex(
-            ids=tx.threads_for_ids(list(ids)),
-            issues=tx.threads_for_issues(numbers),
-            keys=tx.threads_for_message_keys(list(keys)),
-        )
 
     def _decide_one(
         self, item: _Parsed, index: ThreadIndex, now: dt.datetime
@@ -253,15 +209,6 @@ class Pipeline:
         actions = decide(None, verdict, None, assignee=None, settings=self.settings.decide)
         return rec, Outcome(stored.key, stored.message_id, verdict, None, actions)
 
-    def _match(self, email: Email, index: ThreadIndex) -> ThreadMatch:
-        return match_thread(
-            email,
-            known_ids=index.ids,
-            issue_threads=index.issues,
-            marker_threads=index.keys,
-            repository=self.settings.repository,
-        )
-
     def _decide_email(
         self, email: Email, stored: StoredMessage, index: ThreadIndex
     ) -> tuple[Recorded, Outcome]:
@@ -279,7 +226,7 @@ class Pipeline:
         arrival = (
             stored.received_at if stored.uid is not None else (email.date or stored.received_at)
         )
-        match = self._match(email, index)
+        match = thread_for(email, index, self.settings.repository)
         new_thread: NewThread | None = None
         assignee: str | None = None
         if match.thread_id is None:
@@ -343,11 +290,11 @@ class Pipeline:
         ids: tuple[tuple[str, str, str], ...] = ()
         if verdict.reason in ("github-notification", "github-reply-by-email"):
             match = (
-                self._github_match(email, index)
+                github_match(email, index, self.settings.repository)
                 if verdict.reason == "github-notification"
                 else None
             )
-            match = match or self._match(email, index)
+            match = match or thread_for(email, index, self.settings.repository)
             if match.thread_id is not None:
                 thread_id = match.thread_id
                 if match.issue_number is not None and match.issue_number not in index.issues:
@@ -370,16 +317,6 @@ class Pipeline:
         return rec, Outcome(
             email.key, email.message_id, verdict, thread_id, actions, sender, email.subject
         )
-
-    def _github_match(self, email: Email, index: ThreadIndex) -> ThreadMatch | None:
-        """A notification's own Message-ID names its issue: that is its thread."""
-        if not email.message_id:
-            return None
-        number = github_issue_number(email.message_id, self.settings.repository)
-        if number is None:
-            return None
-        return ThreadMatch(index.issues.get(number, issue_thread_id(number)), "github-id", number)
-
 
 def _issue_thread(
     number: int, thread_id: str, email: Email, arrival: dt.datetime | None
