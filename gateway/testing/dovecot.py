@@ -36,6 +36,7 @@ import grp
 import ipaddress
 import os
 import pwd
+import random
 import re
 import secrets
 import shutil
@@ -147,11 +148,33 @@ def find_dovecot() -> tuple[str, str]:
     return dovecot, doveadm
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((_HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
+def _ephemeral_low() -> int:
+    """The first port the kernel hands to outgoing connections (Linux; else IANA's 49152)."""
+    try:
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text()
+        return int(text.split()[0])
+    except (OSError, ValueError, IndexError):
+        return 49152
+
+
+def free_port() -> int:
+    """A free port BELOW the ephemeral range. A port inside it can be handed to a client's
+    outgoing connection: a gateway reconnecting to a stopped server on 127.0.0.1:P may be given
+    P itself as its source port, and Linux then connects the socket to itself (TCP simultaneous
+    open). The client waits for a greeting on it until its timeout, and Dovecot restarting on P
+    meanwhile fails with "Address already in use" (seen once in CI in test_sdnotify)."""
+    high = min(_ephemeral_low(), 65536) - 1
+    low = max(1024, min(20000, high - 2000))
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randint(low, high)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((_HOST, port))
+            except OSError:
+                continue
+            return port
+    raise DovecotError(f"no free port between {low} and {high} on {_HOST}")
 
 
 def _render(value: _SettingValue) -> str:
@@ -296,8 +319,8 @@ class DovecotServer:
         for sub in ("run", "state", "home"):
             (self._root / sub).mkdir(exist_ok=True)
         self._chown(self._root / "home")
-        self._port = _free_port()
-        self._tls_port = _free_port() if tls else 0
+        self._port = free_port()
+        self._tls_port = free_port() if tls else 0
         self._ca_path = self._root / "tls" / "ca.pem"
         self._cert_path = self._root / "tls" / "server.pem"
         self._key_path = self._root / "tls" / "server.key"
@@ -415,8 +438,8 @@ class DovecotServer:
                 if in_use and attempts < 20 and time.monotonic() - started < self._startup_timeout:
                     if not self._ever_started:
                         # Someone took a port between our probe and Dovecot's bind: new ports.
-                        self._port = _free_port()
-                        self._tls_port = _free_port() if self._tls else 0
+                        self._port = free_port()
+                        self._tls_port = free_port() if self._tls else 0
                         self._write_config()
                     time.sleep(0.1)
                     continue

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gateway.testing.dovecot import DovecotServer
+from gateway.testing.dovecot import free_port as dovecot_free_port
 from gateway.testing.github_emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,9 +37,9 @@ WEBHOOK_SECRET = "chaos-and-order"
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A free loopback port below the ephemeral range (why: `gateway.testing.dovecot.free_port`):
+    the daemon's web port is restarted with clients (the emulator's webhooks) still calling it."""
+    return dovecot_free_port()
 
 
 def write_config(directory: Path, dovecot: DovecotServer, github_url: str, *,

@@ -294,3 +294,13 @@ def test_missing_dovecot_fails_with_the_install_command(
     message = str(excinfo.value)
     assert "scripts/install-test-servers" in message
     assert "apt-get install -y --no-install-recommends dovecot-imapd" in message
+
+
+def test_ports_are_below_the_ephemeral_range() -> None:
+    """A port an outgoing connection can be given may be taken by a client's self-connect
+    while the server is down (see `free_port`)."""
+    from gateway.testing.dovecot import _ephemeral_low, free_port
+
+    ports = {free_port() for _ in range(50)}
+    assert all(1024 <= port < _ephemeral_low() for port in ports)
+    assert len(ports) > 1
