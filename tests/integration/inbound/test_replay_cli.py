@@ -7,11 +7,9 @@ import json
 import mailbox
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 from gateway.store.migrate import head_revision
 from tests.unit.mail import raw
@@ -151,15 +149,6 @@ def test_db_upgrade_and_current(tmp_path: Path) -> None:
     done = subprocess.run([*base, "current", "--config", str(config)], capture_output=True,
                           text=True, timeout=60, check=False)
     assert done.stdout.strip() == f"{db}: current {head}, head {head}"
-
-
-@pytest.fixture
-def restored_logging() -> Iterator[None]:
-    """main() configures logging for the whole process (a WARNING filter for replay): give the
-    tests that run after this one the configuration they had."""
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
 
 
 @pytest.mark.usefixtures("restored_logging")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from gateway.clock import ManualClock
 from gateway.errors import ConfigError, GatewayError, RateLimited, TransientError
 from gateway.inbound.thread import marker
 from gateway.outbound.discussion_documents import DOCUMENTS
@@ -51,9 +52,19 @@ class World:
         return tracker
 
 
+# The emulator's clock: every discussion and comment is created at T0, so the marker lookups'
+# `since` is fixed too, whatever day the suite runs on.
+T0 = dt.datetime(2026, 12, 6, 23, 30, tzinfo=dt.UTC)
+
+
 @pytest.fixture
-def world(github_emulator: Emulator) -> Iterator[World]:
-    emu = github_emulator
+def world() -> Iterator[World]:
+    emu = Emulator(clock=ManualClock(T0))
+    with emu.serve():
+        yield from _world(emu)
+
+
+def _world(emu: Emulator) -> Iterator[World]:
     emu.add_repo(REPO)
     for login, role in ((BOT, "write"), (CAROL, "triage"), (BOB, "read"), (ALICE, "write")):
         emu.add_collaborator(REPO, login, role)
@@ -73,7 +84,8 @@ def world(github_emulator: Emulator) -> Iterator[World]:
 
 
 def since() -> dt.datetime:
-    return dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+    """The earliest creation time a lookup considers: before every write of these tests."""
+    return T0 - dt.timedelta(minutes=10)
 
 
 # -- every operation ------------------------------------------------------------------------
@@ -110,7 +122,7 @@ def test_each_operation_succeeds(world: World) -> None:
     assert tracker.find_comment(created.number, reply_mark, since(),
                                 reply_to=comment.node_id) == reply
     assert tracker.find_comment(created.number, marker("msg-9"), since()) is None
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+    later = T0 + dt.timedelta(minutes=5)
     assert tracker.find_discussion(mark, later) is None  # older than `since`: not looked at
 
 

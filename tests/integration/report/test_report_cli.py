@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import os
 import re
@@ -16,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image, ImageChops
+
+from gateway.clock import ManualClock
 
 from ...conftest import EXAMPLE_CONFIG
 from ...unit.report.test_report import build_month_db
@@ -88,21 +89,19 @@ def test_report_refuses_bad_dates(config: Path) -> None:
     assert done.returncode == 2 and "not an ISO date" in done.stderr
 
 
-def test_report_default_range_is_twelve_weeks(config: Path) -> None:
-    """Whatever the clock says (the suite also runs under faketime): the 12 weeks end with the
-    one under way."""
-    before = dt.datetime.now(dt.UTC)
-    done = run(config, "--format", "json")
-    after = dt.datetime.now(dt.UTC)
-    assert done.returncode == 0, done.stderr
-    starts = [dt.date.fromisoformat(w["week"]) for w in json.loads(done.stdout)["weeks"]]
-    assert len(starts) == 12
-    assert all((b - a).days == 7 for a, b in itertools.pairwise(starts))
-    # The last week began at most 7 local days before the run (a Monday before 08:00 still
-    # belongs to the week that began the Monday before) and not after it.
-    la = ZoneInfo("America/Los_Angeles")
-    assert starts[-1] <= after.astimezone(la).date()
-    assert (before.astimezone(la).date() - starts[-1]).days <= 7
+@pytest.mark.usefixtures("restored_logging")
+def test_report_default_range_is_twelve_weeks(config: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --at the report asks the command's clock (injected here: a holiday morning) and
+    ends with the week under way."""
+    import gateway.cli
+
+    christmas = dt.datetime(2026, 12, 25, 9, 0, tzinfo=ZoneInfo("America/Los_Angeles"))
+    monkeypatch.setattr(gateway.cli, "SystemClock", lambda: ManualClock(christmas))
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    assert gateway.cli.main(["report", "--format", "json", "--config", str(config)]) == 0
+    starts = [w["week"] for w in json.loads(capsys.readouterr().out)["weeks"]]
+    assert len(starts) == 12 and starts[0] == "2026-10-05" and starts[-1] == "2026-12-21"
 
 
 def test_report_default_weeks_at_an_injected_sunday_night(config: Path) -> None:
