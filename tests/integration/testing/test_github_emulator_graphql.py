@@ -12,7 +12,7 @@ import asyncio
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import github
@@ -20,10 +20,24 @@ import pytest
 import requests
 from aiohttp import web
 
+from gateway.outbound.discussion_documents import (
+    ADD_DISCUSSION_COMMENT as ADD_COMMENT,
+)
+from gateway.outbound.discussion_documents import (
+    ADD_LABELS,
+    COMMENT_REPLIES,
+    CREATE_DISCUSSION,
+    DISCUSSION_COMMENTS,
+    DISCUSSION_TARGET,
+    LABEL_BY_NAME,
+    RECENT_DISCUSSIONS,
+)
 from gateway.testing.github_emulator import Emulator, FaultKind, serve_app
 from gateway.testing.github_emulator.actions_discussions import GraphQLFailure
 from gateway.testing.github_emulator.graphql_schema import reference_dir
 from gateway.testing.github_emulator.model import Token
+
+from .test_github_emulator import World as RestWorld
 
 pytestmark = pytest.mark.integration
 
@@ -32,71 +46,10 @@ OWNER, NAME = REPO.split("/")
 BOT, ALICE, CAROL, BOB, MALLORY = "visit-bot", "alice", "carol", "bob", "mallory"
 SECRET = "It's a Secret to Everybody"
 
-# -- the design's documents (issue 15 §1) --------------------------------------------------------
+# -- the design's documents (issue 15 §1; docs/design/discussions.md) ------------------------------
 
-DISCUSSION_TARGET = """
-query DiscussionTarget($owner: String!, $name: String!, $after: String) {
-  repository(owner: $owner, name: $name) {
-    id nameWithOwner hasDiscussionsEnabled viewerPermission
-    discussionCategories(first: 100, after: $after) {
-      pageInfo { hasNextPage endCursor }
-      nodes { id name slug isAnswerable }
-    }
-  }
-  rateLimit { cost limit remaining resetAt }
-}"""
-LABEL_BY_NAME = """
-query LabelByName($owner: String!, $name: String!, $label: String!) {
-  repository(owner: $owner, name: $name) { label(name: $label) { id name } }
-}"""
-CREATE_DISCUSSION = """
-mutation CreateDiscussion($input: CreateDiscussionInput!) {
-  createDiscussion(input: $input) { discussion { id number url createdAt } }
-}"""
-ADD_LABELS = """
-mutation AddLabels($input: AddLabelsToLabelableInput!) {
-  addLabelsToLabelable(input: $input) {
-    labelable { __typename ... on Discussion { number labels(first: 20) { nodes { name } } } }
-  }
-}"""
-ADD_COMMENT = """
-mutation AddDiscussionComment($input: AddDiscussionCommentInput!) {
-  addDiscussionComment(input: $input) { comment { id databaseId url createdAt replyTo { id } } }
-}"""
-RECENT_DISCUSSIONS = """
-query RecentDiscussions($owner: String!, $name: String!, $after: String) {
-  repository(owner: $owner, name: $name) {
-    discussions(first: 25, after: $after, orderBy: {field: CREATED_AT, direction: DESC}) {
-      pageInfo { hasNextPage endCursor }
-      nodes { id number url createdAt body author { __typename login } }
-    }
-  }
-  rateLimit { cost remaining resetAt }
-}"""
-DISCUSSION_COMMENTS = """
-query DiscussionComments($owner: String!, $name: String!, $number: Int!, $before: String) {
-  repository(owner: $owner, name: $name) {
-    discussion(number: $number) {
-      id
-      comments(last: 50, before: $before) {
-        pageInfo { hasPreviousPage startCursor }
-        nodes {
-          id databaseId url createdAt body author { __typename login }
-          replies(last: 50) {
-            pageInfo { hasPreviousPage startCursor }
-            nodes { id databaseId url createdAt body author { __typename login } } }
-        }
-      }
-    }
-  }
-  rateLimit { cost remaining resetAt }
-}"""
-COMMENT_REPLIES = """
-query CommentReplies($id: ID!, $before: String) {
-  node(id: $id) { __typename ... on DiscussionComment {
-    replies(last: 100, before: $before) { pageInfo { hasPreviousPage startCursor }
-      nodes { id databaseId url createdAt body author { __typename login } } } } }
-}"""
+# The documents the gateway itself sends (gateway/outbound/discussion_documents.py), and the
+# design's others below: the emulator is tested with exactly what the client asks.
 FRAGMENTS = """
 fragment DiscussionState on Discussion {
   id number url title createdAt updatedAt closed closedAt stateReason
@@ -152,23 +105,8 @@ RATE_LIMIT = "query RateLimit { rateLimit { limit cost remaining used resetAt } 
 # -- the world ------------------------------------------------------------------------------------
 
 
-@dataclass
-class World:
-    emulator: Emulator
-    url: str
-    tokens: dict[str, str]
-    clients: list[github.Github] = field(default_factory=list)
-
-    def client(self, login: str = BOT) -> github.Github:
-        client = github.Github(
-            base_url=self.url,
-            auth=github.Auth.Token(self.tokens[login]),
-            retry=None,
-            seconds_between_requests=None,
-            seconds_between_writes=None,
-        )
-        self.clients.append(client)
-        return client
+class World(RestWorld):
+    """The REST tests' world (PyGithub as the gateway uses it), plus GraphQL."""
 
     def gql(self, document: str, variables: dict[str, Any] | None = None, login: str = BOT) -> Any:
         """Through PyGithub: the `data`, or PyGithub's exception."""
