@@ -16,10 +16,8 @@ GitHub-only rules, checked after validation and variable coercion, before anythi
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from graphql import (
@@ -42,6 +40,8 @@ from graphql.language import (
     VariableNode,
 )
 
+from gateway.testing.reference import reference_dir
+
 # What GitHub answers (HTTP 200) when a query fails inside: no `type`, `data` null.
 GRAPHQL_ERROR_BODY = {
     "data": None,
@@ -55,12 +55,6 @@ GRAPHQL_ERROR_BODY = {
 }
 NODE_LIMIT = 500_000
 PAGE_LIMIT = 100
-
-
-def reference_dir() -> Path:
-    """The shared reference data, beside the repository (../shared) unless overridden."""
-    default = Path(__file__).resolve().parents[4] / "shared" / "reference" / "github"
-    return Path(os.environ.get("GITHUB_REFERENCE_DIR", str(default)))
 
 
 @functools.cache

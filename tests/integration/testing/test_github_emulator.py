@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import os
 import re
 import subprocess
 import sys
@@ -22,7 +21,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,12 +34,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gateway.clock import ManualClock
 from gateway.testing.github_emulator import AssigneePolicy, Emulator, FaultKind, serve_app
+from gateway.testing.reference import reference_dir
 
 pytestmark = pytest.mark.integration
 
 # The shared reference data sits beside the repository (../shared), in CI as on a workstation.
-_DEFAULT_REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "reference" / "github"
-REFERENCE = Path(os.environ.get("GITHUB_REFERENCE_DIR", str(_DEFAULT_REFERENCE)))
+REFERENCE = reference_dir()
 REPO = "acme/visit-users"
 BOT, ALICE, CAROL, BOB, MALLORY = "visit-bot", "alice", "carol", "bob", "mallory"
 SECRET = "It's a Secret to Everybody"

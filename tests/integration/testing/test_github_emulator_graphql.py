@@ -34,8 +34,8 @@ from gateway.outbound.discussion_documents import (
 )
 from gateway.testing.github_emulator import Emulator, FaultKind, serve_app
 from gateway.testing.github_emulator.actions_discussions import GraphQLFailure
-from gateway.testing.github_emulator.graphql_schema import reference_dir
 from gateway.testing.github_emulator.model import Token
+from gateway.testing.reference import reference_dir
 
 from .test_github_emulator import World as RestWorld
 

@@ -16,7 +16,6 @@ import hmac
 import inspect
 import io
 import json
-import os
 import uuid
 from collections.abc import (
     AsyncIterator,
@@ -43,6 +42,7 @@ from gateway import __version__
 from gateway.clock import ManualClock
 from gateway.inbound.source import SourceStatus
 from gateway.outbound.writer import WriterStatus
+from gateway.testing.reference import reference_dir
 from gateway.tracking.events import parse_webhook
 from gateway.tracking.payload import PayloadError
 from gateway.web.health import Health, assess_health
@@ -50,8 +50,7 @@ from gateway.web.limits import WebLimits
 from gateway.web.metrics import CONTENT_TYPE, GatewayMetrics
 from gateway.web.server import MAX_BODY_KEY, Delivery, DeliveryResult, make_app, serve
 
-_DEFAULT_REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "reference" / "github"
-REFERENCE = Path(os.environ.get("GITHUB_REFERENCE_DIR", str(_DEFAULT_REFERENCE)))
+REFERENCE = reference_dir()
 WEBHOOKS = REFERENCE / "webhooks"
 SECRET = b"It's a Secret to Everybody"
 NOW = dt.datetime(2026, 11, 24, 15, 30, tzinfo=dt.UTC)

@@ -10,10 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-import os
 from dataclasses import replace
 from functools import cache
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +23,7 @@ from gateway.duty.businesstime import BusinessCalendar
 from gateway.duty.schedule import Person
 from gateway.errors import PermanentError
 from gateway.inbound.spend import Spend, parse_spend
+from gateway.testing.reference import reference_dir
 from gateway.tracking.events import CommentEvent, IssueEvent, parse_webhook
 from gateway.tracking.payload import PayloadError
 from gateway.tracking.rules import (
@@ -39,8 +38,7 @@ from gateway.tracking.rules import (
     response_hours,
 )
 
-REFERENCE = Path(os.environ.get("GITHUB_REFERENCE_DIR") or (
-    Path(__file__).resolve().parents[4] / "shared" / "reference" / "github")) / "webhooks"
+REFERENCE = reference_dir() / "webhooks"
 LA = ZoneInfo("America/Los_Angeles")
 UTC = dt.UTC
 REPO = "visit-dav/live-customer-response"

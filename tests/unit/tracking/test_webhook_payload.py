@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gateway.testing.reference import reference_dir
 from gateway.tracking.payload import (
     EARLIEST,
     LATEST,
@@ -22,8 +21,7 @@ from gateway.tracking.payload import (
     validate_webhook,
 )
 
-REFERENCE = Path(os.environ.get("GITHUB_REFERENCE_DIR") or (
-    Path(__file__).resolve().parents[4] / "shared" / "reference" / "github")) / "webhooks"
+REFERENCE = reference_dir() / "webhooks"
 IGNORED_ACTIONS = {"locked", "unlocked", "pinned", "unpinned", "milestoned", "demilestoned"}
 
 
