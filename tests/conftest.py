@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from gateway.config.loader import Config, load_config
 from gateway.inbound.pipeline import Pipeline
@@ -36,3 +37,27 @@ def store(tmp_path: Path) -> Iterator[Store]:
 @pytest.fixture
 def pipeline(store: Store, example_config: Config) -> Pipeline:
     return Pipeline(store, pipeline_settings(example_config), lambda _arrival: "primary-login")
+
+
+def example_config_file(directory: Path, database: Path) -> Path:
+    """The example configuration as `directory/gateway.toml`, with its state database at
+    `database` and its schedule file found where it is: for tests of the command line."""
+    text = EXAMPLE_CONFIG.read_text()
+    for old, new in (('path = "/var/lib/visit-gateway/state.db"', f'path = "{database}"'),
+                     ('file = "schedule.example.toml"',
+                      f'file = "{EXAMPLE_CONFIG.parent.resolve() / "schedule.example.toml"}"')):
+        assert old in text, f"the example config no longer says {old}"
+        text = text.replace(old, new)
+    path = directory / "gateway.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """For a test that calls `gateway.cli.main` in this process: main() configures logging for
+    the whole process (a WARNING filter for most commands, a stream that closes after the test),
+    so give the tests that run after it the configuration they had."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)

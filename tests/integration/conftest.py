@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import structlog
 
 from gateway.testing.github_emulator import Emulator
 
@@ -17,12 +16,3 @@ def github_emulator() -> Iterator[Emulator]:
     with emulator.serve():
         yield emulator
 
-
-@pytest.fixture
-def restored_logging() -> Iterator[None]:
-    """For a test that calls `gateway.cli.main` in this process: main() configures logging for
-    the whole process (a WARNING filter for most commands), so give the tests that run after it
-    the configuration they had."""
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)

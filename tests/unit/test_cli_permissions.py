@@ -5,35 +5,17 @@ raise PermissionError for a file behind a directory the user may not enter)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 from gateway.cli import main
 from gateway.config.loader import parse_config
 from gateway.ops.checks_host import check_database
 
-from ..conftest import EXAMPLE_CONFIG, ROOT
+from ..conftest import example_config_file
 
-
-@pytest.fixture(autouse=True)
-def logging_restored() -> Iterator[None]:
-    """`main` points structlog at capsys' stream, which closes after the test."""
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
-
-
-def config_file(tmp_path: Path, db: Path) -> Path:
-    path = tmp_path / "gateway.toml"
-    path.write_text(
-        EXAMPLE_CONFIG.read_text()
-        .replace('path = "/var/lib/visit-gateway/state.db"', f'path = "{db}"')
-        .replace('file = "schedule.example.toml"',
-                 f'file = "{ROOT / "config" / "schedule.example.toml"}"'))
-    return path
+pytestmark = pytest.mark.usefixtures("restored_logging")  # `main` points structlog at capsys
 
 
 def refuse_under(monkeypatch: pytest.MonkeyPatch, closed: Path) -> None:
@@ -54,7 +36,7 @@ def test_admin_commands_without_sudo_say_so(tmp_path: Path, monkeypatch: pytest.
                                             command: list[str]) -> None:
     closed = tmp_path / "private"
     closed.mkdir()
-    config = config_file(tmp_path, closed / "state.db")
+    config = example_config_file(tmp_path, closed / "state.db")
     refuse_under(monkeypatch, closed)
     assert main([*command, "--config", str(config)]) == 2
     err = capsys.readouterr().err
@@ -80,7 +62,7 @@ def test_db_upgrade_without_sudo_says_so(tmp_path: Path, monkeypatch: pytest.Mon
                                          capsys: pytest.CaptureFixture[str]) -> None:
     closed = tmp_path / "private"
     closed.mkdir()
-    config = config_file(tmp_path, closed / "lib" / "state.db")
+    config = example_config_file(tmp_path, closed / "lib" / "state.db")
     real_mkdir = Path.mkdir
 
     def mkdir(self: Path, *args: object, **kwargs: object) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.unit.mail import raw
 
-from ...conftest import EXAMPLE_CONFIG
+from ...conftest import example_config_file
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[bytes]:
@@ -17,12 +17,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[bytes]:
 
 
 def test_quarantine_lists_and_shows_a_reused_message_id(tmp_path: Path) -> None:
-    config = tmp_path / "gateway.toml"
-    config.write_text(
-        EXAMPLE_CONFIG.read_text()
-        .replace('path = "/var/lib/visit-gateway/state.db"', f'path = "{tmp_path / "state.db"}"')
-        .replace('file = "schedule.example.toml"',
-                 f'file = "{EXAMPLE_CONFIG.parent}/schedule.example.toml"'))
+    config = example_config_file(tmp_path, tmp_path / "state.db")
     first = raw({"Message-ID": "<q@univ.edu>"}, "The first question\n")
     other = raw({"Message-ID": "<q@univ.edu>", "Date": "Tue, 3 Mar 2026 10:14:00 -0800"},
                 "A different question under the same id\n")

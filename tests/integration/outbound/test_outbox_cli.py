@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.unit.mail import raw
 
-from ...conftest import EXAMPLE_CONFIG
+from ...conftest import example_config_file
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -23,15 +23,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_outbox_list_retry_drop(tmp_path: Path) -> None:
-    config = tmp_path / "gateway.toml"
-    config.write_text(
-        EXAMPLE_CONFIG.read_text()
-        .replace('path = "/var/lib/visit-gateway/state.db"', f'path = "{tmp_path / "state.db"}"')
-        .replace(
-            'file = "schedule.example.toml"',
-            f'file = "{EXAMPLE_CONFIG.parent}/schedule.example.toml"',
-        )
-    )
+    config = example_config_file(tmp_path, tmp_path / "state.db")
     (tmp_path / "q.eml").write_bytes(raw({"Message-ID": "<q@univ.edu>"}, "Question\n"))
     # Outlook-length Message-IDs make keys longer than any fixed column.
     reply_id = "<SA1PR09MB1234567890ABCDEF1234567890ABCDEF@SA1PR09MB1234.namprd09.lab.gov>"
@@ -75,12 +67,7 @@ def test_admin_commands_refuse_a_database_that_does_not_exist(tmp_path: Path) ->
     """Run as root outside the unit with database.path naming the wrong file, `outbox` and
     `report` would otherwise create an empty database and report that nothing is queued."""
     db = tmp_path / "nowhere" / "state.db"
-    config = tmp_path / "gateway.toml"
-    config.write_text(
-        EXAMPLE_CONFIG.read_text()
-        .replace('path = "/var/lib/visit-gateway/state.db"', f'path = "{db}"')
-        .replace('file = "schedule.example.toml"',
-                 f'file = "{EXAMPLE_CONFIG.parent}/schedule.example.toml"'))
+    config = example_config_file(tmp_path, db)
     for command in (["outbox", "list"], ["outbox", "recheck"], ["report"]):
         done = cli(*command, "--config", str(config))
         assert done.returncode == 2, (command, done.stdout, done.stderr)

@@ -18,7 +18,7 @@ from PIL import Image, ImageChops
 
 from gateway.clock import ManualClock
 
-from ...conftest import EXAMPLE_CONFIG
+from ...conftest import EXAMPLE_CONFIG, example_config_file
 from ...unit.report.test_report import build_month_db
 
 ROOT = EXAMPLE_CONFIG.parent
@@ -30,14 +30,7 @@ MONTH = ("--since", "2026-04-13", "--until", "2026-05-10", "--at", "2026-05-11T0
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     build_month_db(tmp_path / "state.db")
-    text = EXAMPLE_CONFIG.read_text()
-    text = text.replace('path = "/var/lib/visit-gateway/state.db"',
-                        f'path = "{tmp_path / "state.db"}"')
-    text = text.replace('file = "schedule.example.toml"',
-                        f'file = "{(ROOT / "schedule.example.toml").resolve()}"')
-    assert str(tmp_path) in text and str(ROOT.resolve()) in text
-    (tmp_path / "gateway.toml").write_text(text)
-    return tmp_path / "gateway.toml"
+    return example_config_file(tmp_path, tmp_path / "state.db")
 
 
 def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
