@@ -155,7 +155,10 @@ def body_digest(raw: bytes) -> str:
 def content_key(raw: bytes) -> str:
     """`sha256:` of the message without its trace headers: the key of a message with no usable
     Message-ID, and of one whose Message-ID an earlier, different message already has."""
-    head, body = split_header_block(raw)
+    return _content_key(*split_header_block(raw))
+
+
+def _content_key(head: list[bytes], body: bytes) -> str:
     kept: list[bytes] = []
     skipping = False
     for line in head:
@@ -177,7 +180,7 @@ def message_key(raw: bytes) -> tuple[str, str | None]:
     `content_key`, so a re-delivery of the same message (new Received lines) still gets the
     same key, where a hash of the raw bytes would not.
     """
-    head, _ = split_header_block(raw)
+    head, body = split_header_block(raw)
     message_id: str | None = None
     fields: list[list[bytes]] = []  # each Message-ID field with its continuation lines
     in_field = False
@@ -196,7 +199,7 @@ def message_key(raw: bytes) -> tuple[str, str | None]:
             break
     if message_id:
         return f"mid:{message_id}", message_id
-    return content_key(raw), None
+    return _content_key(head, body), None
 
 
 def _one_line(value: str) -> str:
