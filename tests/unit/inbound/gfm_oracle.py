@@ -113,8 +113,10 @@ def problems(body: str, marker: str, customer_text: str = "") -> list[str]:
         found.append(f"comments {walker.comments!r}, wanted only the marker")
     elif not walker.last_was_comment:
         found.append("the marker is not at the end")
-    # Modulo whitespace and punctuation (a code span may split "@cyrushé" into two nodes).
-    shown = "".join(_WORD.findall(html.unescape("".join(walker.seen)).lower()))
+    # Modulo whitespace and punctuation (a code span may split "@cyrushé" into two nodes). What
+    # the parser saw is already decoded (convert_charrefs): decoding the joined nodes again would
+    # read "&" in one node and "#12" in the next as the character reference &#12.
+    shown = "".join(_WORD.findall("".join(walker.seen).lower()))
     wanted_words = Counter(w.lower() for w in _WORD.findall(html.unescape(customer_text)))
     missing = [word for word, count in wanted_words.items() if shown.count(word) < count]
     if missing:
