@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from gateway.inbound.body import BodySettings, compose_body
+from gateway.inbound.body import MAX_FILENAME, MAX_NAME, BodySettings, compose_body
 from gateway.inbound.clean import clean_body, issue_title, neutralize
 from gateway.inbound.safe_markdown import body_problems, checked_part, neutral_markdown
 from gateway.inbound.thread import marker
@@ -279,11 +279,17 @@ _MARKDOWNISH = st.lists(_PIECES, max_size=40).map("".join)
 @settings(max_examples=200, deadline=None)
 @given(body=_MARKDOWNISH, name=_MARKDOWNISH, filename=_MARKDOWNISH)
 @example(body="&\\#12", name="", filename="")  # "&" and "#12" in two nodes are no entity
+@example(body="", name="", filename="@cyrush" * 18)  # over MAX_FILENAME: head and tail kept
+@example(body="", name="@cyrush " * 40, filename="")  # over MAX_NAME: the first part kept
 def test_property_random_markdownish_text_and_names(body: str, name: str, filename: str) -> None:
     mail = _mail(body=body or "x", name=name, attachments=(Attachment(filename, "a/b", 1),))
-    # Words of the name and text: all of them must be visible (a quote may be collapsed,
-    # which still shows it).
-    _check(mail, visible=f"{body} {name} {filename}")
+    # Words of the text, and of the name and file name as far as the body keeps them (a name is
+    # cut after MAX_NAME characters, a file name keeps its head and its last 20): all of them
+    # must be visible (a quote may be collapsed, which still shows it).
+    kept_name = name if len(name) <= MAX_NAME else name[: MAX_NAME - 1]
+    kept_file = (filename if len(filename) <= MAX_FILENAME
+                 else f"{filename[: MAX_FILENAME - 21]} {filename[-20:]}")
+    _check(mail, visible=f"{body} {kept_name} {kept_file}")
 
 
 @settings(max_examples=200, deadline=None)
