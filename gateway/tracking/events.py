@@ -21,12 +21,15 @@ from typing import Any, Literal
 from gateway.tracking.payload import IssueCommentBody, IssuesBody, PayloadError, validate_webhook
 
 IssueAction = Literal["opened", "closed", "reopened", "assigned", "unassigned", "labeled",
-                      "unlabeled", "edited", "transferred", "deleted"]
+                      "unlabeled", "edited", "transferred", "deleted", "answered", "unanswered",
+                      "category_changed"]
+# Where a thread lives on GitHub: an issue, or a discussion (issue 15).
+Target = Literal["issues", "discussions"]
 CommentAction = Literal["created", "edited", "deleted"]
 IssueState = Literal["open", "closed"]
 ISSUE_ACTIONS: tuple[IssueAction, ...] = (
     "opened", "closed", "reopened", "assigned", "unassigned", "labeled", "unlabeled", "edited",
-    "transferred", "deleted")
+    "transferred", "deleted", "answered", "unanswered", "category_changed")
 COMMENT_ACTIONS: tuple[CommentAction, ...] = ("created", "edited", "deleted")
 ISSUE_STATES: tuple[IssueState, ...] = ("open", "closed")
 
@@ -55,6 +58,8 @@ class IssueEvent:
     repository: str
     new_number: int | None = None
     new_repository: str | None = None
+    target: Target = "issues"
+    category: str | None = None
 
     def __post_init__(self) -> None:
         _aware("IssueEvent.at", self.at)
@@ -63,7 +68,10 @@ class IssueEvent:
 
 @dataclass(frozen=True, slots=True)
 class CommentEvent:
-    """A comment was created, edited or deleted. `at` is always when it was first posted."""
+    """A comment was created, edited or deleted. `at` is always when it was first posted.
+
+    On a discussion (`target` "discussions") it is a top-level comment or a reply (`comment_id`
+    is its `databaseId`, the webhook's `comment.id`); `category` is the discussion's."""
 
     action: CommentAction
     number: int
@@ -73,6 +81,8 @@ class CommentEvent:
     body: str
     issue_author: str
     repository: str
+    target: Target = "issues"
+    category: str | None = None
 
     def __post_init__(self) -> None:
         _aware("CommentEvent.at", self.at)
