@@ -31,6 +31,11 @@ def issue_thread_id(issue_number: int) -> str:
     return f"gh-{issue_number}"
 
 
+def discussion_thread_id(number: int) -> str:
+    """The thread id for a discussion the gateway did not open."""
+    return f"ghd-{number}"
+
+
 def encode_marker_key(key: str) -> str:
     return base64.urlsafe_b64encode(key.encode("utf-8")).decode("ascii").rstrip("=")
 

@@ -281,7 +281,7 @@ class Tx:
                   "login": e.login, "day": e.day, "minutes": e.minutes}
                  for r in recs if r.thread_id for e in r.effort]
         if spent:
-            conn.execute(insert_or_ignore(conn, effort, ["comment_id", "seq"]), spent)
+            conn.execute(insert_or_ignore(conn, effort, ["target", "comment_id", "seq"]), spent)
         responses = [
             {"t": r.thread_id, "by": r.responder[0], "at": r.responder[1]}
             for r in recs

@@ -59,7 +59,9 @@ threads = sa.Table(
     "threads",
     metadata,
     sa.Column("thread_id", sa.String(64), primary_key=True),
-    sa.Column("issue_number", sa.Integer, nullable=True, unique=True),
+    # The thread's number in its target: an issue number, or a discussion number (migration
+    # 0003). Unique per target: the two may live in different repositories.
+    sa.Column("issue_number", sa.Integer, nullable=True),
     sa.Column("root_key", sa.String(600), nullable=True),
     sa.Column("title", sa.Text, nullable=False, server_default=""),
     sa.Column("arrived_at", UTCDateTime, nullable=True),
@@ -73,6 +75,12 @@ threads = sa.Table(
     sa.Column("state", sa.String(10), nullable=False, server_default="open"),
     sa.Column("reopened_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("labels", sa.Text, nullable=False, server_default="[]"),  # JSON list
+    # Where the thread lives (migration 0003): "issues" or "discussions", fixed when the thread
+    # is made, so changing `github.target` moves no open thread. `node_id`: the discussion's
+    # GraphQL id, only ever sent back to GitHub (never parsed).
+    sa.Column("target", sa.String(12), nullable=False, server_default="issues"),
+    sa.Column("node_id", sa.String(100), nullable=True),
+    sa.UniqueConstraint("target", "issue_number", name="uq_threads_target_number"),
 )
 
 thread_customers = sa.Table(
@@ -113,6 +121,8 @@ outbox = sa.Table(
 gh_comments = sa.Table(
     "gh_comments",
     metadata,
+    # Issue comments and discussion comments have ids of their own: keyed by both (0003).
+    sa.Column("target", sa.String(12), primary_key=True, server_default="issues"),
     sa.Column("comment_id", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("issue_number", sa.Integer, nullable=False, index=True),
     sa.Column("author", sa.String(100), nullable=False),
@@ -124,6 +134,7 @@ gh_comments = sa.Table(
 effort = sa.Table(
     "effort",
     metadata,
+    sa.Column("target", sa.String(12), primary_key=True, server_default="issues"),
     sa.Column("comment_id", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("thread_id", sa.String(64), nullable=False, index=True),

@@ -120,6 +120,10 @@ def apply(issue: TrackedIssue, event: Event, rules: Rules) -> TrackedIssue:
     labeled/unlabeled: `labels` from the event. opened and edited change nothing but a
     missing `issue_author`; transferred and deleted change nothing here: the issue left this
     repository and the caller decides what becomes of the thread.
+
+    Discussions: answered counts as closed (resolved when the answer was chosen) and
+    unanswered as reopened; category_changed changes nothing here (the caller decides whether
+    the discussion is still an inquiry).
     """
     if event.number != issue.issue_number:
         raise ValueError(f"event for issue #{event.number} applied to #{issue.issue_number}")
@@ -136,10 +140,10 @@ def apply(issue: TrackedIssue, event: Event, rules: Rules) -> TrackedIssue:
 
 def _apply_issue_event(issue: TrackedIssue, event: IssueEvent) -> TrackedIssue:
     match event.action:
-        case "closed":
+        case "closed" | "answered":  # a discussion is resolved when it is answered
             latest = event.at if issue.resolved_at is None else max(issue.resolved_at, event.at)
             return replace(issue, state="closed", resolved_at=latest)
-        case "reopened":
+        case "reopened" | "unanswered":
             if issue.state == "open" or (issue.resolved_at is not None
                                          and event.at < issue.resolved_at):
                 return issue

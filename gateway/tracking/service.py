@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,7 +22,7 @@ import structlog
 
 from gateway.duty.businesstime import BusinessCalendar
 from gateway.inbound.spend import parse_spend
-from gateway.inbound.thread import issue_thread_id
+from gateway.inbound.thread import discussion_thread_id, issue_thread_id
 from gateway.store.db import Store, Tx, queue_rows
 from gateway.store.engine import insert_or_ignore
 from gateway.store.schema import deliveries, effort, gh_comments, threads
@@ -42,14 +43,27 @@ Observer = Callable[[float], None]
 Relay = Callable[[Tx, CommentEvent, str, dt.datetime], OutboxRow | None]
 
 
+@dataclass(frozen=True, slots=True)
+class DiscussionScope:
+    """The discussions that are inquiries: those in `category` (a name) of `repository`."""
+
+    repository: str
+    category: str
+
+    def holds(self, category: str | None) -> bool:
+        return category is not None and category.casefold() == self.category.casefold()
+
+
 class TrackingService:
     def __init__(self, store: Store, rules: Rules, calendar: BusinessCalendar, repository: str,
                  *, on_first_response: Observer | None = None, relay: Relay | None = None,
-                 on_queued: Callable[[], None] | None = None) -> None:
+                 on_queued: Callable[[], None] | None = None,
+                 discussions: DiscussionScope | None = None) -> None:
         self.store = store
         self.rules = rules
         self.calendar = calendar
         self.repository = repository.lower()
+        self.discussions = discussions
         self._observe = on_first_response
         self._relay = relay
         self._on_queued = on_queued  # wakes the mail sender after a relayed comment
@@ -87,15 +101,25 @@ class TrackingService:
 
     def _apply(self, tx: Tx, event: Event, now: dt.datetime) -> tuple[str, bool]:
         """(result, whether a relay mail was queued) of applying `event` in `tx`."""
-        if event.repository.lower() != self.repository:
+        if event.target == "discussions":
+            scope = self.discussions
+            if scope is None or event.repository.lower() != scope.repository.lower():
+                return "ignored", False
+        elif event.repository.lower() != self.repository:
             return "ignored", False
+        row = self._row(tx, event)
+        if event.target == "discussions":
+            moved = self._discussion_scope(tx, event, row)
+            if moved is not None:
+                return moved, False
         if isinstance(event, CommentEvent) and not self._remember_comment(tx, event, now):
             return "duplicate", False
-        tracked, row_exists = self._load(tx, event)
+        tracked, row_exists = self._load(event, row)
         updated = apply(tracked, event, self.rules)
         if not row_exists:
-            self._insert(tx, updated, now)
-            log.info("tracking.issue_seen", issue=event.number, thread=updated.thread_id)
+            self._insert(tx, updated, now, event)
+            log.info("tracking.issue_seen", issue=event.number, thread=updated.thread_id,
+                     target=event.target)
         elif updated is not tracked:
             self._save(tx, updated)
         if updated.first_response_at and tracked.first_response_at != updated.first_response_at:
@@ -125,37 +149,75 @@ class TrackingService:
                  row=row.key)
         return True
 
+    def _discussion_scope(self, tx: Tx, event: Event, row: Any) -> str | None:
+        """Whether a discussion event concerns an inquiry: None to apply it, else the result.
+
+        A discussion is an inquiry while it is in the configured category of the configured
+        repository. One that is transferred, deleted or moved to another category stops being
+        tracked (state "moved": no reminders, no handoff), and the log says so; one moved back
+        into the category is tracked again. Comments on an untracked one change nothing."""
+        scope = self.discussions
+        assert scope is not None
+        leaves = isinstance(event, IssueEvent) and (
+            event.action in ("transferred", "deleted")
+            or (event.action == "category_changed" and not scope.holds(event.category)))
+        if row is None:
+            # Only a discussion in the category becomes an inquiry on first sight.
+            return "ignored" if leaves or not scope.holds(event.category) else None
+        if leaves:
+            if row.state != "moved":
+                assert isinstance(event, IssueEvent)
+                tx.conn.execute(threads.update().where(threads.c.thread_id == row.thread_id)
+                                .values(state="moved"))
+                log.warning("tracking.discussion_untracked", discussion=event.number,
+                            thread=row.thread_id, action=event.action,
+                            to=event.new_repository if event.action == "transferred"
+                            else event.category if event.action == "category_changed" else None)
+            return "applied"
+        if row.state == "moved":
+            if not (isinstance(event, IssueEvent) and event.action == "category_changed"):
+                return "ignored"
+            back = "closed" if row.resolved_at is not None else "open"
+            tx.conn.execute(threads.update().where(threads.c.thread_id == row.thread_id)
+                            .values(state=back))
+            log.info("tracking.discussion_tracked_again", discussion=event.number,
+                     thread=row.thread_id)
+            return "applied"
+        return None
+
     def _remember_comment(self, tx: Tx, event: CommentEvent, now: dt.datetime) -> bool:
         """Record the comment; False when this exact change was already applied."""
-        row = tx.conn.execute(sa.select(gh_comments).where(
-            gh_comments.c.comment_id == event.comment_id)).first()
+        key = (gh_comments.c.target == event.target, gh_comments.c.comment_id == event.comment_id)
+        row = tx.conn.execute(sa.select(gh_comments).where(*key)).first()
         if event.action == "created":
             if row is not None:
                 return False
             tx.conn.execute(gh_comments.insert().values(
-                comment_id=event.comment_id, issue_number=event.number, author=event.author,
-                created_at=event.at, updated_at=now, deleted=False))
+                target=event.target, comment_id=event.comment_id, issue_number=event.number,
+                author=event.author, created_at=event.at, updated_at=now, deleted=False))
             return True
         if row is None:
             tx.conn.execute(gh_comments.insert().values(
-                comment_id=event.comment_id, issue_number=event.number, author=event.author,
-                created_at=event.at, updated_at=now, deleted=event.action == "deleted"))
+                target=event.target, comment_id=event.comment_id, issue_number=event.number,
+                author=event.author, created_at=event.at, updated_at=now,
+                deleted=event.action == "deleted"))
             return True
         if row.deleted:
             return False
-        tx.conn.execute(gh_comments.update().where(gh_comments.c.comment_id == event.comment_id)
+        tx.conn.execute(gh_comments.update().where(*key)
                         .values(updated_at=now, deleted=event.action == "deleted"))
         return True
 
     def _record_effort(self, tx: Tx, thread_id: str, event: CommentEvent) -> None:
-        tx.conn.execute(effort.delete().where(effort.c.comment_id == event.comment_id))
+        tx.conn.execute(effort.delete().where(effort.c.target == event.target,
+                                              effort.c.comment_id == event.comment_id))
         if event.action == "deleted" or not self.rules.is_team(event.author):
             return
         lines = parse_spend(event.body, event.at, self.calendar.tz)
         for problem in lines.problems:
             log.warning("tracking.spend_unreadable", issue=event.number, comment=event.comment_id,
                         reason=problem.reason)
-        rows = [{"comment_id": event.comment_id, "seq": n, "thread_id": thread_id,
+        rows = [{"target": event.target, "comment_id": event.comment_id, "seq": n, "thread_id": thread_id,
                  "login": event.author, "day": spend.day, "minutes": spend.minutes}
                 for n, spend in enumerate(lines.spends)]
         if rows:
@@ -163,12 +225,15 @@ class TrackingService:
 
     # -- thread rows <-> TrackedIssue -------------------------------------------------------
 
-    def _load(self, tx: Tx, event: Event) -> tuple[TrackedIssue, bool]:
-        row = tx.conn.execute(sa.select(threads).where(
-            threads.c.issue_number == event.number)).first()
+    def _row(self, tx: Tx, event: Event) -> Any:
+        return tx.conn.execute(sa.select(threads).where(
+            threads.c.target == event.target, threads.c.issue_number == event.number)).first()
+
+    def _load(self, event: Event, row: Any) -> tuple[TrackedIssue, bool]:
         if row is not None:
             return self._tracked(row), True
-        thread_id = issue_thread_id(event.number)
+        thread_id = (discussion_thread_id(event.number) if event.target == "discussions"
+                     else issue_thread_id(event.number))
         if isinstance(event, IssueEvent):
             return issue_opened_on_github(event, thread_id, self.rules), False
         # A comment on an issue we have not seen: it existed before the gateway, or its
@@ -177,13 +242,15 @@ class TrackingService:
         opened = IssueEvent(action="opened", number=event.number, actor=event.issue_author,
                             at=event.at, issue_author=event.issue_author,
                             issue_created_at=event.at, state="open", assignees=(), labels=(),
-                            repository=event.repository)
+                            repository=event.repository, target=event.target,
+                            category=event.category)
         return issue_opened_on_github(opened, thread_id, self.rules), False
 
-    def _insert(self, tx: Tx, issue: TrackedIssue, now: dt.datetime) -> None:
+    def _insert(self, tx: Tx, issue: TrackedIssue, now: dt.datetime, event: Event) -> None:
         tx.conn.execute(threads.insert().values(
             thread_id=issue.thread_id, issue_number=issue.issue_number, root_key=None,
-            title="", arrived_at=issue.arrived_at, created_at=now, **_columns(issue)))
+            title="", arrived_at=issue.arrived_at, created_at=now, target=event.target,
+            **_columns(issue)))
 
     def _save(self, tx: Tx, issue: TrackedIssue) -> None:
         tx.conn.execute(threads.update().where(threads.c.thread_id == issue.thread_id)

@@ -121,3 +121,42 @@ def test_upgrade_from_the_first_revision_keeps_data(tmp_path: Path) -> None:
     row = store.thread("th-1")
     assert row is not None and row["state"] == "open" and row["labels"] == "[]"
     store.close()
+
+
+def test_upgrade_to_discussions_keeps_threads_comments_and_effort(tmp_path: Path) -> None:
+    """0003 keys comments and effort by target: rows from before it become the issues'."""
+    from gateway.store.engine import create_engine
+    from gateway.store.migrate import upgrade
+    from gateway.store.schema import effort, gh_comments, threads
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    upgrade(engine, "0002")
+    now = NOW.replace(tzinfo=None)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO threads (thread_id, issue_number, title, created_at) "
+                             "VALUES ('th-1', 7, 'T', :now)"), {"now": now})
+        conn.execute(sa.text(
+            "INSERT INTO gh_comments (comment_id, issue_number, author, created_at, updated_at)"
+            " VALUES (55, 7, 'alice', :now, :now)"), {"now": now})
+        conn.execute(sa.text("INSERT INTO effort (comment_id, seq, thread_id, login, day, "
+                             "minutes) VALUES (55, 0, 'th-1', 'alice', '2026-12-01', 30)"))
+    engine.dispose()
+    store = Store.open(url)
+    with store.tx() as tx:
+        assert tx.conn.execute(sa.select(threads.c.target, threads.c.issue_number)).all() == [
+            ("issues", 7)]
+        assert tx.conn.execute(sa.select(gh_comments.c.target, gh_comments.c.comment_id)
+                               ).all() == [("issues", 55)]
+        assert tx.conn.execute(sa.select(effort.c.target, effort.c.minutes)).all() == [
+            ("issues", 30)]
+        # The same number as a discussion, and the same comment id on a discussion, are new rows.
+        tx.conn.execute(threads.insert().values(thread_id="ghd-7", issue_number=7,
+                                                target="discussions", created_at=NOW))
+        tx.conn.execute(gh_comments.insert().values(
+            target="discussions", comment_id=55, issue_number=7, author="bob",
+            created_at=NOW, updated_at=NOW))
+    with pytest.raises(sa.exc.IntegrityError), store.tx() as tx:
+        tx.conn.execute(threads.insert().values(thread_id="th-2", issue_number=7,
+                                                target="issues", created_at=NOW))
+    store.close()
