@@ -218,7 +218,8 @@ class TrackingService:
             log.warning("tracking.spend_unreadable", issue=event.number, comment=event.comment_id,
                         reason=problem.reason)
         rows = [{"target": event.target, "comment_id": event.comment_id, "seq": n,
-                 "thread_id": thread_id, "login": event.author, "day": spend.day, "minutes": spend.minutes}
+                 "thread_id": thread_id, "login": event.author, "day": spend.day,
+                 "minutes": spend.minutes}
                 for n, spend in enumerate(lines.spends)]
         if rows:
             tx.conn.execute(effort.insert(), rows)
