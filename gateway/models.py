@@ -127,6 +127,10 @@ class CreateIssue:
     assignee: str | None
     labels: tuple[str, ...]
     kind: str = field(default="create_issue", init=False)
+    # "discussions": a discussion, labelled after it is made, with `notice` (naming the
+    # Primary) as its first comment.
+    target: str = "issues"
+    notice: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ class DecideSettings:
     list_prefix: str
     footer_markers: tuple[str, ...]
     body: BodySettings
+    target: str = "issues"  # github.target: where a new thread is made
 
 
 def decide(
@@ -29,9 +30,11 @@ def decide(
     assignee: str | None,
     settings: DecideSettings,
     cleaned: CleanBody | None = None,
+    notice: str | None = None,
 ) -> tuple[Action, ...]:
     """The actions for one message. `cleaned` is `clean_body(email, settings.footer_markers)`
-    when the caller has it already (it is pure: passing it changes nothing but the time)."""
+    when the caller has it already (it is pure: passing it changes nothing but the time).
+    `notice` is the comment naming the Primary that a new discussion gets."""
     if verdict.kind is Kind.IGNORE:
         return (Ignore(verdict.reason),)
     if verdict.kind is Kind.QUARANTINE or email is None or thread_id is None:
@@ -48,6 +51,8 @@ def decide(
                 body=body,
                 assignee=assignee,
                 labels=settings.labels,
+                target=settings.target,
+                notice=notice if settings.target == "discussions" else None,
             ),
         )
     return (AddComment(thread_id=thread_id, message_key=email.key, body=body),)

@@ -24,7 +24,7 @@ from gateway.inbound.clean import clean_body
 from gateway.inbound.decide import DecideSettings, decide
 from gateway.inbound.effort import emailed_effort
 from gateway.inbound.ingest import Ingested, duplicate_outcome, ingest_batch
-from gateway.inbound.outbox_rows import outbox_row
+from gateway.inbound.outbox_rows import outbox_rows
 from gateway.inbound.parse import parse_email
 from gateway.inbound.thread import (
     thread_id_for,
@@ -45,6 +45,9 @@ from gateway.store.values import EffortEntry, NewThread, Recorded, StoredMessage
 log = structlog.get_logger("gateway.inbound.pipeline")
 
 AssigneeFor = Callable[[dt.datetime], str | None]
+# The first comment of a new discussion: who is Primary (mentioned) and Backup for an inquiry
+# that arrived at an instant, and by when it is due; None for no comment.
+NoticeFor = Callable[[dt.datetime], str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +75,13 @@ class Pipeline:
         assignee_for: AssigneeFor,
         *,
         on_outcome: Callable[[Outcome], None] | None = None,
+        notice_for: NoticeFor | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.assignee_for = assignee_for
         self.on_outcome = on_outcome
+        self.notice_for = notice_for
 
     # -- step 1 -----------------------------------------------------------------------------
 
@@ -229,10 +234,13 @@ class Pipeline:
         match = thread_for(email, index, self.settings.repository)
         new_thread: NewThread | None = None
         assignee: str | None = None
+        notice: str | None = None
         if match.thread_id is None:
             thread_id = thread_id_for(email.key)
             verdict = Verdict(Kind.NEW, "new-thread")
             assignee = self.assignee_for(arrival)
+            if settings.decide.target == "discussions" and self.notice_for is not None:
+                notice = self.notice_for(arrival)
             new_thread = NewThread(
                 thread_id=thread_id,
                 issue_number=None,
@@ -240,6 +248,7 @@ class Pipeline:
                 title=email.subject,
                 arrived_at=arrival,
                 assignee=assignee,
+                target=settings.decide.target,
             )
         else:
             thread_id = match.thread_id
@@ -249,7 +258,8 @@ class Pipeline:
         # Cleaned once: the body of the action and, for a team member's reply, its /spend lines.
         cleaned = clean_body(email, settings.decide.footer_markers)
         actions = decide(
-            email, verdict, thread_id, assignee=assignee, settings=settings.decide, cleaned=cleaned
+            email, verdict, thread_id, assignee=assignee, settings=settings.decide,
+            cleaned=cleaned, notice=notice,
         )
         team_login = settings.team_logins.get(sender or "")
         responder = None
@@ -269,9 +279,10 @@ class Pipeline:
             new_thread=new_thread,
             ids=((email.message_id, thread_id, "inbound"),) if email.message_id else (),
             outbox=tuple(
-                outbox_row(action)
+                row
                 for action in actions
                 if isinstance(action, CreateIssue | AddComment)
+                for row in outbox_rows(action)
             ),
             customers=(sender,) if sender and not team_login else (),
             responder=responder,

@@ -34,6 +34,12 @@ query ViewerPermission($owner: String!, $name: String!) {
   repository(owner: $owner, name: $name) { viewerPermission }
 }"""
 
+# A discussion the gateway did not open (one started on GitHub): its node id, to comment on it.
+DISCUSSION_ID = """
+query DiscussionId($owner: String!, $name: String!, $number: Int!) {
+  repository(owner: $owner, name: $name) { discussion(number: $number) { id } }
+}"""
+
 # -- writes ---------------------------------------------------------------------------------
 
 # `CreateDiscussionInput` has no `labelIds`: labels are a second, idempotent write (AddLabels).
@@ -105,6 +111,7 @@ DOCUMENTS: dict[str, str] = {
     "DiscussionTarget": DISCUSSION_TARGET,
     "LabelByName": LABEL_BY_NAME,
     "ViewerPermission": VIEWER_PERMISSION,
+    "DiscussionId": DISCUSSION_ID,
     "CreateDiscussion": CREATE_DISCUSSION,
     "AddLabels": ADD_LABELS,
     "AddDiscussionComment": ADD_DISCUSSION_COMMENT,

@@ -97,6 +97,7 @@ class DiscussionTracker:
         self._owner, _, self._name = repository.partition("/")
         self._bot = normalize_login(bot_login)
         self.setup_ids: DiscussionSetup | None = None
+        self._label_cache: dict[str, str] = {}
 
     def close(self) -> None:
         self._gh.close()
@@ -152,7 +153,8 @@ class DiscussionTracker:
                               "turn them on under Settings → General → Features, or set "
                               'github.target = "issues"')
         category = self._category(categories, category_name)
-        label_ids = tuple(self._label_id(name) for name in dict.fromkeys(label_names))
+        self._label_cache.clear()  # names are resolved afresh at every start
+        label_ids = self.label_ids(label_names)
         self.setup_ids = DiscussionSetup(
             repository_id=str(repo["id"]), category_id=str(category["id"]),
             category_name=str(category["name"]), answerable=bool(category["isAnswerable"]),
@@ -195,6 +197,25 @@ class DiscussionTracker:
                                   "create it on GitHub (GraphQL cannot create labels), or remove "
                                   "it from the list")
             return str(label["id"])
+
+    def label_ids(self, names: Sequence[str]) -> tuple[str, ...]:
+        """The ids of labels by name: the configured ones from `setup`, others looked up once.
+        A label that does not exist is a ConfigError naming `github.discussion_labels`."""
+        found = []
+        for name in dict.fromkeys(names):
+            if name not in self._label_cache:
+                self._label_cache[name] = self._label_id(name)
+            found.append(self._label_cache[name])
+        return tuple(found)
+
+    def discussion_id(self, number: int) -> str:
+        """The node id of discussion `number` (for one the gateway did not open)."""
+        data = self._read(docs.DISCUSSION_ID, **self._repo_vars(), number=number)
+        with self._translated():
+            found = (data["repository"] or {}).get("discussion")
+            if not found:
+                raise WriteRejected(404, f"{self._repository} has no discussion #{number}")
+            return str(found["id"])
 
     def _ids(self) -> DiscussionSetup:
         if self.setup_ids is None:

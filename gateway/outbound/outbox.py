@@ -23,12 +23,17 @@ from gateway.store.schema import message_ids, messages, outbox, threads
 from gateway.store.values import OutboxRow
 
 OPEN = ("pending", "sending")
-# Rows that act on their thread's issue wait until it exists.
-NEEDS_ISSUE = frozenset({"add_comment", "assign", "send_mail"})
-GITHUB_KINDS = frozenset({"create_issue", "add_comment", "assign"})
+# Rows that act on their thread's issue or discussion wait until it exists. `add_comment` and
+# `assign` act on the thread wherever it lives (its `target`, fixed when it was made):
+# a comment on a discussion is a top-level discussion comment; a discussion has no assignee.
+NEEDS_ISSUE = frozenset({"add_comment", "assign", "send_mail", "label_discussion"})
+GITHUB_KINDS = frozenset({"create_issue", "create_discussion", "label_discussion",
+                          "add_comment", "assign"})
 MAIL_KINDS = frozenset({"send_mail"})
 # Writes that carry a hidden marker, so GitHub can be asked whether they already happened.
-MARKED_KINDS = frozenset({"create_issue", "add_comment"})
+MARKED_KINDS = frozenset({"create_issue", "create_discussion", "add_comment"})
+# Rows that make their thread's issue or discussion.
+CREATE_KINDS = {"create_issue": "issues", "create_discussion": "discussions"}
 RESTORE_KEY = "outbox.restored"
 # After a restore, GitHub writes queued this long after `outbox recheck` (the mail read again)
 # look for their marker first.
@@ -60,7 +65,9 @@ class OutboxItem:
     next_attempt_at: dt.datetime | None
     created_at: dt.datetime
     last_error: str | None
-    issue_number: int | None  # of the row's thread, when known
+    issue_number: int | None  # of the row's thread, when known (a discussion's number there)
+    thread_target: str = "issues"  # where the row's thread lives
+    thread_node_id: str | None = None  # the discussion's GraphQL id
 
     @property
     def waits_for_issue(self) -> bool:
@@ -75,10 +82,12 @@ def _item(row: Any) -> OutboxItem:
         message_key=row.message_key, payload=json.loads(row.payload), status=row.status,
         attempts=row.attempts, next_attempt_at=row.next_attempt_at, created_at=row.created_at,
         last_error=row.last_error, issue_number=row.issue_number,
+        thread_target=row.target or "issues", thread_node_id=row.node_id,
     )
 
 
-_SELECT = sa.select(outbox, threads.c.issue_number).select_from(
+_SELECT = sa.select(outbox, threads.c.issue_number, threads.c.target,
+                    threads.c.node_id).select_from(
     outbox.outerjoin(threads, outbox.c.thread_id == threads.c.thread_id)
 )
 # The scheduling scan reads only small columns: a backlog of thousands of rows must not be
@@ -161,15 +170,17 @@ class Outbox:
         self._update(item.id, now, status="failed", last_error=error[:500])
 
     def done(self, item: OutboxItem, now: dt.datetime, result: dict[str, Any],
-             *, issue_number: int | None = None,
+             *, issue_number: int | None = None, node_id: str | None = None,
              follow_up: Callable[[Tx], Sequence[OutboxRow]] | None = None) -> None:
-        """Record success; for a new issue also give its thread the issue number, and queue
-        `follow_up` rows (the acknowledgement) in the same transaction."""
+        """Record success; for a new issue or discussion also give its thread the number
+        (and a discussion's node id), and queue `follow_up` rows (the acknowledgement) in the
+        same transaction."""
         with self.store.tx() as tx:
             tx.conn.execute(outbox.update().where(outbox.c.id == item.id).values(
                 status="done", result=json.dumps(result), last_error=None, updated_at=now))
             if issue_number is not None and item.thread_id:
-                _claim_issue(tx.conn, item.thread_id, issue_number)
+                _claim_issue(tx.conn, item.thread_id, issue_number,
+                             target=CREATE_KINDS.get(item.kind, "issues"), node_id=node_id)
             if follow_up is not None:
                 queue_rows(tx.conn, follow_up(tx), now)
 
@@ -263,11 +274,14 @@ def drive(step: Callable[[], float | None], stop: threading.Event,
         wake.clear()
 
 
-def _claim_issue(conn: sa.Connection, thread_id: str, number: int) -> None:
-    """Give `thread_id` issue `number`. A thread made earlier for the same issue from a GitHub
-    notification id (`gh-N`) is merged into it, so both sets of ids keep threading."""
+def _claim_issue(conn: sa.Connection, thread_id: str, number: int, *, target: str = "issues",
+                 node_id: str | None = None) -> None:
+    """Give `thread_id` issue (or discussion) `number` in `target`. A thread made earlier for
+    the same one from a GitHub notification id or webhook (`gh-N`, `ghd-N`) is merged into
+    it, so both sets of ids keep threading."""
     other = conn.execute(sa.select(threads).where(
-        threads.c.issue_number == number, threads.c.thread_id != thread_id)).first()
+        threads.c.target == target, threads.c.issue_number == number,
+        threads.c.thread_id != thread_id)).first()
     if other is not None:
         # A webhook for our own new issue may have come before this commit: keep what it
         # tracked (a first response, a close) on the thread that survives.
@@ -289,4 +303,4 @@ def _claim_issue(conn: sa.Connection, thread_id: str, number: int) -> None:
                      .values(thread_id=thread_id))
         conn.execute(threads.delete().where(threads.c.thread_id == other.thread_id))
     conn.execute(threads.update().where(threads.c.thread_id == thread_id)
-                 .values(issue_number=number))
+                 .values(issue_number=number, target=target, node_id=node_id))

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 import structlog
 
 from gateway.clock import Clock
-from gateway.errors import PermanentError, RateLimited, TransientError
+from gateway.errors import ConfigError, PermanentError, RateLimited, TransientError
 from gateway.inbound.thread import marker
 from gateway.outbound.github import (
     CreatedComment,
@@ -31,6 +31,11 @@ from gateway.outbound.github import (
     OutcomeUnknown,
     RepositoryNotFound,
     WriteRejected,
+)
+from gateway.outbound.discussions import (
+    CreatedDiscussion,
+    CreatedDiscussionComment,
+    DiscussionTracker,
 )
 from gateway.outbound.outbox import (
     GITHUB_KINDS,
@@ -77,10 +82,15 @@ class GitHubWriter:
                  seed: int | None = None, backoff_base: float = 1.0,
                  backoff_max: float = 600.0,
                  on_issue_created: Callable[[Tx, str, int], OutboxRow | None] | None = None,
-                 on_success: Callable[[], None] | None = None) -> None:
+                 on_success: Callable[[], None] | None = None,
+                 discussions_factory: Callable[[], DiscussionTracker] | None = None) -> None:
         self.outbox = outbox
         self._tracker_factory = tracker_factory
         self._tracker: IssueTracker | None = None
+        # Makes a DiscussionTracker whose `setup` has run (ids of the repository, category
+        # and labels); None where discussions are not configured.
+        self._discussions_factory = discussions_factory
+        self._discussions: DiscussionTracker | None = None
         self.budget = budget
         self.clock = clock
         self.status = status or WriterStatus()
@@ -96,6 +106,16 @@ class GitHubWriter:
         if self._tracker is None:
             self._tracker = self._tracker_factory()
         return self._tracker
+
+    @property
+    def discussions(self) -> DiscussionTracker:
+        if self._discussions is None:
+            if self._discussions_factory is None:
+                raise ConfigError("github.target", "a row acts on a discussion, but no "
+                                  "discussion category is configured",
+                                  "set github.discussion_category (and restart)")
+            self._discussions = self._discussions_factory()
+        return self._discussions
 
     def run(self, stop: threading.Event, wake: threading.Event) -> None:
         """Send rows until `stop` is set; sleep until `wake`, a due row or a budget slot."""
@@ -145,6 +165,18 @@ class GitHubWriter:
             self.status.last_error = str(exc)
             bound.warning("github.write_unclear", reason=str(exc), attempt=item.attempts + 1,
                           retry_at=at.isoformat())
+        except ConfigError as exc:
+            # A category or label that does not exist (any more): nothing heals it but the
+            # admin; the row keeps its place, as for a bad token.
+            until = self.clock.now() + AUTH_PAUSE
+            self.budget.pause(until)
+            status = "sending" if item.status == "sending" else "pending"
+            self.outbox.reschedule(item, self.clock.now(), status=status, error=str(exc), at=until)
+            self.status.healthy = False
+            self.status.last_error = str(exc)
+            self.status.count("auth_failed")
+            bound.error("github.config_error", key=exc.key, reason=exc.problem, fix=exc.fix,
+                        retry_at=until.isoformat())
         except (GitHubAuthError, RepositoryNotFound) as exc:
             until = self.clock.now() + AUTH_PAUSE
             self.budget.pause(until)
@@ -190,12 +222,24 @@ class GitHubWriter:
                restore: Restore | None = None) -> bool:
         """After an unclear attempt, or after a restore: is the write already on GitHub?
         Record it if so. An issue found after a restore was acknowledged when it was made."""
-        if item.kind == "assign":
-            return False  # setting the assignee again is harmless: no marker needed
+        if item.kind in ("assign", "label_discussion"):
+            return False  # assigning or labelling again is harmless: no marker needed
         token = marker(item.message_key or item.key)
         since = item.created_at if restore is None else min(item.created_at, restore.since)
         since -= MARKER_SLACK
-        if item.kind == "create_issue":
+        if item.kind == "create_discussion":
+            discussion = self.discussions.find_discussion(token, since)
+            if discussion is not None:
+                self._discussion_done(item, discussion, bound, found=True,
+                                      acknowledge=restore is None)
+                return True
+        elif (item.kind == "add_comment" and item.thread_target == "discussions"
+                and item.issue_number is not None):
+            found = self.discussions.find_comment(item.issue_number, token, since)
+            if found is not None:
+                self._discussion_comment_done(item, found, bound, found=True)
+                return True
+        elif item.kind == "create_issue":
             issue = self.tracker.find_issue(token, since)
             if issue is not None:
                 self._issue_done(item, issue, bound, found=True,
@@ -214,7 +258,9 @@ class GitHubWriter:
 
     def _write(self, item: OutboxItem, bound: structlog.BoundLogger) -> None:
         payload = item.payload
-        if item.kind == "create_issue":
+        if item.thread_target == "discussions" or item.kind == "create_discussion":
+            self._write_discussion(item, bound)
+        elif item.kind == "create_issue":
             assignee = payload.get("assignee")
             if assignee and not self._can_assign(assignee):
                 bound.warning("github.assignee_not_assignable", assignee=assignee,
@@ -257,8 +303,62 @@ class GitHubWriter:
         else:
             raise PermanentError(f"unknown outbox row kind {item.kind!r}")
 
+    def _write_discussion(self, item: OutboxItem, bound: structlog.BoundLogger) -> None:
+        """A row whose thread is (or becomes) a discussion. Comments are top-level: replies
+        nest one level only, and mail threads deeper (docs/design/discussions.md §0)."""
+        payload = item.payload
+        if item.kind == "create_discussion":
+            created = self.discussions.create_discussion(payload["title"], payload["body"])
+            self._discussion_done(item, created, bound, found=False)
+            return
+        if item.kind == "assign":  # a discussion has no assignee: the store records the owner
+            self.outbox.done(item, self.clock.now(), {"skipped": "discussions have no assignee"})
+            self._success("created")
+            return
+        if item.issue_number is None:
+            raise TransientError("the thread has no discussion yet")
+        node_id = item.thread_node_id or self.discussions.discussion_id(item.issue_number)
+        if item.kind == "label_discussion":
+            labels = self.discussions.add_labels(
+                node_id, self.discussions.label_ids(payload.get("labels", [])))
+            self.outbox.done(item, self.clock.now(), {"labels": list(labels)})
+            self._success("created")
+            bound.info("github.discussion_labelled", discussion=item.issue_number)
+        elif item.kind == "add_comment":
+            body = payload["body"]
+            if item.message_key is None:  # a comment of our own (notice, handoff): mark it
+                body = f"{body}\n\n{marker(item.key)}"
+            comment = self.discussions.add_comment(node_id, body)
+            self._discussion_comment_done(item, comment, bound, found=False)
+        else:
+            raise PermanentError(f"outbox row kind {item.kind!r} cannot act on a discussion")
+
+    def _discussion_done(self, item: OutboxItem, discussion: CreatedDiscussion,
+                         bound: structlog.BoundLogger, *, found: bool,
+                         acknowledge: bool = True) -> None:
+        self._thread_done(item, discussion.number, discussion.url, bound, found=found,
+                          acknowledge=acknowledge, node_id=discussion.node_id)
+        bound.info("github.found_existing" if found else "github.discussion_created",
+                   discussion=discussion.number)
+
+    def _discussion_comment_done(self, item: OutboxItem, comment: CreatedDiscussionComment,
+                                 bound: structlog.BoundLogger, *, found: bool) -> None:
+        self.outbox.done(item, self.clock.now(), {"comment_id": comment.comment_id,
+                                                  "url": comment.url})
+        self._success("found_existing" if found else "created")
+        bound.info("github.found_existing" if found else "github.comment_created",
+                   discussion=item.issue_number, comment=comment.comment_id)
+
     def _issue_done(self, item: OutboxItem, issue: CreatedIssue, bound: structlog.BoundLogger,
                     *, found: bool, acknowledge: bool = True) -> None:
+        self._thread_done(item, issue.number, issue.url, bound, found=found,
+                          acknowledge=acknowledge)
+        bound.info("github.found_existing" if found else "github.issue_created",
+                   issue=issue.number)
+
+    def _thread_done(self, item: OutboxItem, number: int, url: str,
+                     bound: structlog.BoundLogger, *, found: bool, acknowledge: bool,
+                     node_id: str | None = None) -> None:
         hook = self._on_issue_created if acknowledge else None
         thread = item.thread_id
 
@@ -266,17 +366,15 @@ class GitHubWriter:
             if hook is None or thread is None:
                 return []
             try:
-                row = hook(tx, thread, issue.number)
+                row = hook(tx, thread, number)
             except Exception:  # never lose the record of an issue GitHub already has
-                bound.exception("notify.ack_failed", issue=issue.number)
+                bound.exception("notify.ack_failed", issue=number)
                 return []
             return [row] if row is not None else []
 
-        self.outbox.done(item, self.clock.now(), {"number": issue.number, "url": issue.url},
-                         issue_number=issue.number, follow_up=follow_up)
+        self.outbox.done(item, self.clock.now(), {"number": number, "url": url},
+                         issue_number=number, node_id=node_id, follow_up=follow_up)
         self._success("found_existing" if found else "created")
-        bound.info("github.found_existing" if found else "github.issue_created",
-                   issue=issue.number)
 
     def _comment_done(self, item: OutboxItem, comment: CreatedComment,
                       bound: structlog.BoundLogger, *, found: bool) -> None:

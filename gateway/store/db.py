@@ -252,6 +252,7 @@ class Tx:
                 "title": r.new_thread.title,
                 "arrived_at": r.new_thread.arrived_at,
                 "assignee": r.new_thread.assignee,
+                "target": r.new_thread.target,
                 "created_at": now,
             }
             for r in recs
@@ -356,7 +357,8 @@ _IDS_LOOKUP = sa.select(message_ids.c.message_id, message_ids.c.thread_id).where
     message_ids.c.message_id.in_(sa.bindparam("ids", expanding=True))
 )
 _ISSUES_LOOKUP = sa.select(threads.c.issue_number, threads.c.thread_id).where(
-    threads.c.issue_number.in_(sa.bindparam("numbers", expanding=True))
+    threads.c.target == "issues",
+    threads.c.issue_number.in_(sa.bindparam("numbers", expanding=True)),
 )
 # The earliest response wins, however events arrive (see gateway.tracking.rules).
 _EARLIER_RESPONSE = (

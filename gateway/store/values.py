@@ -44,6 +44,7 @@ class NewThread:
     title: str
     arrived_at: dt.datetime | None
     assignee: str | None
+    target: str = "issues"  # where its issue or discussion is made (github.target then)
 
 
 @dataclass(frozen=True, slots=True)

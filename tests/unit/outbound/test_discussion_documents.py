@@ -24,6 +24,7 @@ VARIABLES: dict[str, dict[str, Any]] = {
     "DiscussionTarget": {"owner": "acme", "name": "visit-users", "after": None},
     "LabelByName": {"owner": "acme", "name": "visit-users", "label": "SRE"},
     "ViewerPermission": {"owner": "acme", "name": "visit-users"},
+    "DiscussionId": {"owner": "acme", "name": "visit-users", "number": 7},
     "CreateDiscussion": {"input": {"repositoryId": "R_1", "categoryId": "DIC_1", "title": "t",
                                    "body": "b"}},
     "AddLabels": {"input": {"labelableId": "D_1", "labelIds": ["LA_1"]}},
