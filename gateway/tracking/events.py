@@ -1,8 +1,10 @@
-"""Tracking events: what GitHub says happened to an issue, as values read from its webhook bodies.
+"""Tracking events: what GitHub says happened to an issue or a discussion, read from its webhooks.
 
 Holds the event values (`IssueEvent`, `CommentEvent`, `Event`, with GitHub's action and state
-names) and `parse_webhook`, which builds them from the bodies `gateway.tracking.payload` checked
-(and raises its `PayloadError`); reconcile builds the same values from REST objects. This module
+names) and `parse_webhook`, which builds them from the `issues`, `issue_comment`, `discussion` and
+`discussion_comment` bodies `gateway.tracking.payload` checked (and raises its `PayloadError`);
+a discussion's events have the same shape as an issue's, with `target` "discussions" and the
+discussion's category. Reconcile builds the same values from REST objects. This module
 changes when GitHub's payloads do, or when a new kind of event is tracked; what an event means for
 a thread (first response, resolution, reopen) is `gateway.tracking.rules`'s. Pure: no I/O, no
 clock, no logging. It must not decide what counts as a response or a resolution, read or write
@@ -18,7 +20,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from gateway.tracking.payload import IssueCommentBody, IssuesBody, PayloadError, validate_webhook
+from gateway.tracking.payload import (
+    DiscussionBody,
+    DiscussionCommentBody,
+    IssueCommentBody,
+    IssuesBody,
+    PayloadError,
+    validate_webhook,
+)
 
 IssueAction = Literal["opened", "closed", "reopened", "assigned", "unassigned", "labeled",
                       "unlabeled", "edited", "transferred", "deleted", "answered", "unanswered",
@@ -32,6 +41,12 @@ ISSUE_ACTIONS: tuple[IssueAction, ...] = (
     "transferred", "deleted", "answered", "unanswered", "category_changed")
 COMMENT_ACTIONS: tuple[CommentAction, ...] = ("created", "edited", "deleted")
 ISSUE_STATES: tuple[IssueState, ...] = ("open", "closed")
+# A `discussion` delivery's action -> the event's; any other action (locked, pinned...) is ignored.
+DISCUSSION_ACTIONS: dict[str, IssueAction] = {
+    "created": "opened", "closed": "closed", "reopened": "reopened", "labeled": "labeled",
+    "unlabeled": "unlabeled", "edited": "edited", "transferred": "transferred",
+    "deleted": "deleted", "answered": "answered", "unanswered": "unanswered",
+    "category_changed": "category_changed"}
 
 
 def _aware(what: str, t: dt.datetime | None) -> None:
@@ -44,7 +59,12 @@ class IssueEvent:
     """Something happened to the issue itself. `at` is when: `created_at` for opened,
     `closed_at` for closed, else the issue's `updated_at` (webhooks carry no event time).
     `assignees` and `labels` are the issue's after the event. A transfer names where the issue
-    went (`new_repository`, `new_number`)."""
+    went (`new_repository`, `new_number`).
+
+    On a discussion (`target` "discussions", a `discussion` delivery's "created" is opened)
+    `at` is `answer_chosen_at` for answered and `updated_at` for closed (its webhook has no
+    `closed_at`); `category` is the discussion's after the event, `assignees` are always empty,
+    and `labels` hold only the (un)labeled one when the body lists none (GitHub's examples)."""
 
     action: IssueAction
     number: int
@@ -97,9 +117,10 @@ Event = IssueEvent | CommentEvent
 def parse_webhook(event_name: str, payload: Mapping[str, Any]) -> Event | None:
     """The event in a webhook body, or None when it is nothing we track.
 
-    `event_name` is the ``X-GitHub-Event`` header. None for other events (``ping``,
+    `event_name` is the ``X-GitHub-Event`` header: ``issues``, ``issue_comment``,
+    ``discussion`` or ``discussion_comment``. None for other events (``ping``,
     ``installation``, ...), for actions we ignore (locked, pinned, milestoned, ...) and for
-    pull requests, which GitHub reports through the same events (``issue.pull_request``).
+    pull requests, which GitHub reports through the issue events (``issue.pull_request``).
     Raises PayloadError when a field we need is missing or malformed (the field types and
     bounds are `gateway.tracking.payload`'s, the check the web edge made already).
     """
@@ -110,6 +131,13 @@ def parse_webhook(event_name: str, payload: Mapping[str, Any]) -> Event | None:
     if isinstance(body, IssueCommentBody):
         comment_action = next((a for a in COMMENT_ACTIONS if a == body.action), None)
         return None if comment_action is None else _comment_event(body, comment_action)
+    if isinstance(body, DiscussionBody):
+        discussion_action = DISCUSSION_ACTIONS.get(body.action)
+        return None if discussion_action is None else _discussion_event(body, discussion_action)
+    if isinstance(body, DiscussionCommentBody):
+        comment_action = next((a for a in COMMENT_ACTIONS if a == body.action), None)
+        return (None if comment_action is None
+                else _discussion_comment_event(body, comment_action))
     return None
 
 
@@ -154,6 +182,48 @@ def _comment_event(p: IssueCommentBody, action: CommentAction) -> CommentEvent:
         action=action, number=p.issue.number, comment_id=comment.id,
         author=comment.user.login, at=comment.created_at, body=comment.body or "",
         issue_author=p.issue.user.login, repository=p.repository.full_name)
+
+
+def _discussion_event(p: DiscussionBody, action: IssueAction) -> IssueEvent:
+    discussion = p.discussion
+    if action == "opened":
+        at = discussion.created_at
+    elif action == "answered":
+        at = discussion.answer_chosen_at or discussion.updated_at
+    else:
+        at = discussion.updated_at
+    # `state` is free text (open, locked, converting...): only "closed" is closed, and the
+    # close and reopen events say so themselves.
+    closed = action == "closed" or (action != "reopened" and discussion.state == "closed")
+    labels = tuple(label.name for label in discussion.labels or ())
+    if action in ("labeled", "unlabeled") and p.label is not None:
+        labels = _change(labels, p.label.name, action == "labeled")
+    new_number = new_repository = None
+    if action == "transferred":
+        if p.changes is None:
+            raise PayloadError("discussion", "changes", "missing")
+        if p.changes.new_discussion is None:
+            raise PayloadError("discussion", "changes.new_discussion", "missing")
+        if p.changes.new_repository is None:
+            raise PayloadError("discussion", "changes.new_repository", "missing")
+        new_number = p.changes.new_discussion.number
+        new_repository = p.changes.new_repository.full_name
+    return IssueEvent(
+        action=action, number=discussion.number, actor=p.sender.login, at=at,
+        issue_author=discussion.user.login, issue_created_at=discussion.created_at,
+        state="closed" if closed else "open", assignees=(), labels=labels,
+        repository=p.repository.full_name, new_number=new_number,
+        new_repository=new_repository, target="discussions",
+        category=discussion.category.name)
+
+
+def _discussion_comment_event(p: DiscussionCommentBody, action: CommentAction) -> CommentEvent:
+    comment = p.comment  # a reply (`parent_id` set) is read as a top-level comment is
+    return CommentEvent(
+        action=action, number=p.discussion.number, comment_id=comment.id,
+        author=comment.user.login, at=comment.created_at, body=comment.body or "",
+        issue_author=p.discussion.user.login, repository=p.repository.full_name,
+        target="discussions", category=p.discussion.category.name)
 
 
 def _change(names: tuple[str, ...], name: str, add: bool) -> tuple[str, ...]:

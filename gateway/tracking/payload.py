@@ -1,14 +1,16 @@
 """The shape of the GitHub webhook bodies the gateway reads, checked where they come in.
 
-`validate_webhook` checks an `issues` or `issue_comment` body against pydantic models of the
-fields `gateway.tracking.events` reads, with the types GitHub's own example deliveries have
-(https://docs.github.com/en/webhooks/webhook-events-and-payloads): ids and numbers are JSON
-integers, positive and within SQLite's signed 64 bits; instants are ISO 8601 text with a zone,
-from 2008 (GitHub opened that year) to before 2100, which keeps every later computation (UTC
-conversion, business hours, deadlines) far from `datetime`'s limits; logins, names and
-labels are non-empty text of at most 256 characters. Other fields are not looked at, so a
-field GitHub adds changes nothing. A wrong body raises `PayloadError` naming the dotted field
-and what was expected, never the value (the answer goes back to GitHub and into the log).
+`validate_webhook` checks an `issues`, `issue_comment`, `discussion` or `discussion_comment` body
+against pydantic models of the fields `gateway.tracking.events` reads, with the types GitHub's own
+example deliveries have (https://docs.github.com/en/webhooks/webhook-events-and-payloads): ids
+and numbers are JSON integers, positive and within SQLite's signed 64 bits; instants are ISO 8601
+text with a zone, from 2008 (GitHub opened that year) to before 2100, which keeps every later
+computation (UTC conversion, business hours, deadlines) far from `datetime`'s limits; logins,
+names and labels are non-empty text of at most 256 characters. A discussion's `state` is such
+text too (the examples send `open`, `locked`, `converting`), and its `labels` may be absent (the
+examples predate them). Other fields are not looked at, so a field GitHub adds changes nothing.
+A wrong body raises `PayloadError` naming the dotted field and what was expected, never the
+value (the answer goes back to GitHub and into the log).
 
 The web layer calls it before the handler (400, `invalid_payload`); `tracking.parse_webhook`
 calls it again and builds its events from the result. Pure: no I/O, no clock, no logging; it
@@ -40,10 +42,12 @@ MAX_ID = 2**63 - 1  # SQLite's INTEGER; GitHub's ids and numbers are far below
 NAME_MAX = 256  # GitHub: logins <= 39, owner/repository <= 140, labels <= 50 characters
 COMMENT_MAX = 1024 * 1024  # characters; GitHub caps comment bodies at 65,536
 LIST_MAX = 1000  # assignees (GitHub allows 10) and labels (100) of one issue
-TRACKED_EVENTS = ("issues", "issue_comment")
+TRACKED_EVENTS = ("issues", "issue_comment", "discussion", "discussion_comment")
 # Issue actions that are never applied (tracking ignores them): their bodies are not checked.
 IGNORED_ISSUE_ACTIONS = frozenset({"locked", "unlocked", "pinned", "unpinned", "milestoned",
                                    "demilestoned"})
+# The same for discussions.
+IGNORED_DISCUSSION_ACTIONS = frozenset({"locked", "unlocked", "pinned", "unpinned"})
 
 
 class PayloadError(PermanentError, ValueError):
@@ -148,12 +152,69 @@ class IssueCommentBody(_Body):
     repository: Repository
 
 
-def validate_webhook(event_name: str, payload: Any) -> IssuesBody | IssueCommentBody | None:
+class Category(_Body):
+    name: Name
+
+
+class Discussion(_Body):
+    number: Id
+    state: Name  # free text: open, closed, locked, converting, transferring (GitHub's docs)
+    created_at: Instant
+    updated_at: Instant
+    answer_chosen_at: Instant | None = None
+    user: User
+    category: Category
+    labels: Annotated[list[Label], Field(max_length=LIST_MAX)] | None = None  # not in examples
+
+
+class NewDiscussion(_Body):
+    number: Id
+
+
+class DiscussionChanges(_Body):
+    new_discussion: NewDiscussion | None = None
+    new_repository: Repository | None = None
+
+
+class DiscussionBody(_Body):
+    """A `discussion` delivery: what happened to the discussion (the action), as it is now."""
+
+    action: Name
+    discussion: Discussion
+    repository: Repository
+    sender: User
+    label: Label | None = None
+    changes: DiscussionChanges | None = None
+
+
+class CommentedDiscussion(_Body):
+    number: Id
+    user: User
+    category: Category
+
+
+class DiscussionCommentBody(_Body):
+    """A `discussion_comment` delivery: a top-level comment or a reply created, edited or
+    deleted on a discussion (a reply has `comment.parent_id`, which is not read)."""
+
+    action: Name
+    discussion: CommentedDiscussion
+    comment: Comment
+    repository: Repository
+
+
+WebhookBody = IssuesBody | IssueCommentBody | DiscussionBody | DiscussionCommentBody
+_MODELS: dict[str, type[WebhookBody]] = {
+    "issues": IssuesBody, "issue_comment": IssueCommentBody,
+    "discussion": DiscussionBody, "discussion_comment": DiscussionCommentBody}
+
+
+def validate_webhook(event_name: str, payload: Any) -> WebhookBody | None:
     """The checked body of a delivery `parse_webhook` reads, or None for one it ignores.
 
-    None for events other than `issues` and `issue_comment`, for pull requests (GitHub reports
-    them through the same events, with `issue.pull_request`) and for issue actions tracking
-    never applies. Raises PayloadError for a body of the wrong shape.
+    None for events other than those in TRACKED_EVENTS, for pull requests (GitHub reports
+    them through the issue events, with `issue.pull_request`) and for issue and discussion
+    actions tracking never applies. Raises PayloadError for a body of the wrong shape.
     """
     if event_name not in TRACKED_EVENTS:
         return None
@@ -162,14 +223,17 @@ def validate_webhook(event_name: str, payload: Any) -> IssuesBody | IssueComment
     action = payload.get("action")
     if not isinstance(action, str) or not action:
         raise PayloadError(event_name, "action", "expected non-empty text")
-    issue = payload.get("issue")
-    if not isinstance(issue, Mapping):
-        raise PayloadError(event_name, "issue", "expected an object")
-    if issue.get("pull_request") is not None:
+    if event_name in ("issues", "issue_comment"):
+        issue = payload.get("issue")
+        if not isinstance(issue, Mapping):
+            raise PayloadError(event_name, "issue", "expected an object")
+        if issue.get("pull_request") is not None:
+            return None
+        if event_name == "issues" and action in IGNORED_ISSUE_ACTIONS:
+            return None
+    elif event_name == "discussion" and action in IGNORED_DISCUSSION_ACTIONS:
         return None
-    if event_name == "issues" and action in IGNORED_ISSUE_ACTIONS:
-        return None
-    model = IssuesBody if event_name == "issues" else IssueCommentBody
+    model = _MODELS[event_name]
     try:
         return model.model_validate(payload)
     except ValidationError as exc:

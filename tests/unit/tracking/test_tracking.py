@@ -130,6 +130,8 @@ def test_every_reference_body_parses_or_is_ignored() -> None:
     tracked = {"issues": IssueEvent, "issue_comment": CommentEvent}
     for name in names:
         kind, action = name.split(".")[:2]
+        if kind in ("discussion", "discussion_comment"):
+            continue  # test_discussion_events.py reads each of them
         event = parse_webhook(kind, load(name) if kind in tracked else json.loads(_read(name)))
         if kind not in tracked or action in ("locked", "unlocked", "pinned", "unpinned",
                                              "milestoned", "demilestoned"):

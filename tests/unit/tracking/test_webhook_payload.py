@@ -15,6 +15,8 @@ from gateway.tracking.payload import (
     EARLIEST,
     LATEST,
     MAX_ID,
+    DiscussionBody,
+    DiscussionCommentBody,
     IssueCommentBody,
     IssuesBody,
     PayloadError,
@@ -23,6 +25,8 @@ from gateway.tracking.payload import (
 
 REFERENCE = reference_dir() / "webhooks"
 IGNORED_ACTIONS = {"locked", "unlocked", "pinned", "unpinned", "milestoned", "demilestoned"}
+CHECKED = {"issues": IssuesBody, "issue_comment": IssueCommentBody,
+           "discussion": DiscussionBody, "discussion_comment": DiscussionCommentBody}
 
 
 def example(name: str) -> dict[str, Any]:
@@ -48,10 +52,8 @@ def test_every_github_example_passes() -> None:
     for name in names:
         kind, action = name.split(".")[:2]
         checked = validate_webhook(kind, example(name))
-        if kind == "issues" and action not in IGNORED_ACTIONS:
-            assert isinstance(checked, IssuesBody), name
-        elif kind == "issue_comment":
-            assert isinstance(checked, IssueCommentBody), name
+        if kind in CHECKED and action not in IGNORED_ACTIONS:
+            assert isinstance(checked, CHECKED[kind]), name
         else:
             assert checked is None, name
 
