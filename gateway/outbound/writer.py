@@ -23,6 +23,11 @@ import structlog
 from gateway.clock import Clock
 from gateway.errors import ConfigError, PermanentError, RateLimited, TransientError
 from gateway.inbound.thread import marker
+from gateway.outbound.discussions import (
+    CreatedDiscussion,
+    CreatedDiscussionComment,
+    DiscussionTracker,
+)
 from gateway.outbound.github import (
     CreatedComment,
     CreatedIssue,
@@ -31,11 +36,6 @@ from gateway.outbound.github import (
     OutcomeUnknown,
     RepositoryNotFound,
     WriteRejected,
-)
-from gateway.outbound.discussions import (
-    CreatedDiscussion,
-    CreatedDiscussionComment,
-    DiscussionTracker,
 )
 from gateway.outbound.outbox import (
     GITHUB_KINDS,
