@@ -64,7 +64,8 @@ class IssueEvent:
     On a discussion (`target` "discussions", a `discussion` delivery's "created" is opened)
     `at` is `answer_chosen_at` for answered and `updated_at` for closed (its webhook has no
     `closed_at`); `category` is the discussion's after the event, `assignees` are always empty,
-    and `labels` hold only the (un)labeled one when the body lists none (GitHub's examples)."""
+    and `labels` hold only the (un)labeled one when the body lists none (GitHub's examples):
+    then `labels_complete` is False and `label` names the one added or removed."""
 
     action: IssueAction
     number: int
@@ -80,6 +81,8 @@ class IssueEvent:
     new_repository: str | None = None
     target: Target = "issues"
     category: str | None = None
+    label: str | None = None  # the label a labeled/unlabeled event added or removed
+    labels_complete: bool = True  # False: `labels` is not the whole list (apply `label`)
 
     def __post_init__(self) -> None:
         _aware("IssueEvent.at", self.at)
@@ -214,7 +217,8 @@ def _discussion_event(p: DiscussionBody, action: IssueAction) -> IssueEvent:
         state="closed" if closed else "open", assignees=(), labels=labels,
         repository=p.repository.full_name, new_number=new_number,
         new_repository=new_repository, target="discussions",
-        category=discussion.category.name)
+        category=discussion.category.name, label=p.label.name if p.label else None,
+        labels_complete=discussion.labels is not None)
 
 
 def _discussion_comment_event(p: DiscussionCommentBody, action: CommentAction) -> CommentEvent:

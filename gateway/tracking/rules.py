@@ -152,7 +152,12 @@ def _apply_issue_event(issue: TrackedIssue, event: IssueEvent) -> TrackedIssue:
         case "assigned" | "unassigned":
             return replace(issue, assignee=event.assignees[0] if event.assignees else None)
         case "labeled" | "unlabeled":
-            return replace(issue, labels=event.labels)
+            if event.labels_complete or event.label is None:
+                return replace(issue, labels=event.labels)
+            # A discussion's body may list no labels: apply the one the event names.
+            others = tuple(x for x in issue.labels if x != event.label)
+            return replace(issue, labels=(*others, event.label) if event.action == "labeled"
+                           else others)
         case _:
             return issue
 
