@@ -20,10 +20,11 @@ import structlog
 from gateway.clock import Clock
 from gateway.config.loader import Config
 from gateway.duty.load import load_duties
-from gateway.errors import FatalError, GatewayError
+from gateway.errors import ConfigError, FatalError, GatewayError
 from gateway.inbound.imap import ImapMailbox
 from gateway.inbound.pipeline import Pipeline
 from gateway.inbound.source import MailSource, SourceStatus
+from gateway.outbound.discussions import DiscussionTracker
 from gateway.outbound.github import GitHubAuthError, GitHubTracker, RepositoryNotFound
 from gateway.outbound.mail import MailIdentity
 from gateway.outbound.outbox import MAIL_KINDS, Outbox
@@ -35,7 +36,7 @@ from gateway.outbound.writer import GitHubWriter, WriterStatus
 from gateway.store.db import Store
 from gateway.tracking.reconcile import Reconciler
 from gateway.tracking.rules import Rules
-from gateway.tracking.service import TrackingService
+from gateway.tracking.service import DiscussionScope, TrackingService
 from gateway.web.health import Health, MailHealth, assess_health
 from gateway.web.metrics import GatewayMetrics
 from gateway.web.server import Delivery, DeliveryResult
@@ -89,6 +90,8 @@ def build(
             secondary_wait=gh.limits.secondary_wait,
         )
 
+    discussions = discussion_factory(config) if gh.discussion_category else None
+
     budget = WriteBudget(
         min_interval=dt.timedelta(seconds=gh.limits.min_write_interval),
         per_minute=gh.limits.writes_per_minute,
@@ -111,6 +114,9 @@ def build(
             list_prefix=config.list.subject_prefix,
             issue_url=f"{gh.web_url.rstrip('/')}/{gh.repository}/issues/{{number}}",
             team_emails=team_emails,
+            discussion_url=(f"{gh.web_url.rstrip('/')}/{gh.discussions_repository}"
+                            "/discussions/{number}"),
+            notify_primary=gh.notify_primary and gh.target == "discussions",
         ),
     )
     writer_status = WriterStatus(listener=metrics.count_github)
@@ -125,7 +131,9 @@ def build(
         backoff_max=gh.limits.retry_max,
         on_issue_created=notifier.ack_row,
         on_success=mail_wake.set if mail_wake is not None else None,
+        discussions_factory=discussions,
     )
+    pipeline.notice_for = notifier.primary_notice
     smtp = config.raw.smtp
     mailer = SmtpMailer(
         smtp.host,
@@ -171,6 +179,8 @@ def build(
     tracking = TrackingService(
         store, rules, calendar, gh.repository, on_first_response=metrics.observe_first_response,
         relay=notifier.relay_row, on_queued=mail_wake.set if mail_wake is not None else None,
+        discussions=DiscussionScope(gh.discussions_repository, gh.discussion_category)
+        if gh.discussion_category else None,
     )
     reconciler = Reconciler(
         tracking,
@@ -199,8 +209,32 @@ def build(
     )
 
 
+def discussion_factory(config: Config) -> Callable[[], DiscussionTracker]:
+    """Makes the Discussions adapter with the configured category and labels resolved to ids
+    (a wrong name raises ConfigError naming its key)."""
+    gh = config.github
+    auth = config.github_auth()
+
+    def make() -> DiscussionTracker:
+        tracker = DiscussionTracker(
+            api_url=gh.api_url, auth=auth, repository=gh.discussions_repository,
+            bot_login=gh.bot_login, timeout=gh.limits.request_timeout,
+            secondary_wait=gh.limits.secondary_wait)
+        try:
+            tracker.setup(gh.discussion_category, gh.discussion_labels)
+        except BaseException:
+            tracker.close()
+            raise
+        return tracker
+
+    return make
+
+
 def check_github(config: Config) -> None:
-    """At start: a wrong token or repository is fatal (nothing heals it but the admin)."""
+    """At start: a wrong token or repository is fatal (nothing heals it but the admin), and
+    so is a discussion category or label that does not exist."""
+    if config.github.discussion_category:
+        _check_discussions(config)
     gh = config.github
     tracker = GitHubTracker(
         api_url=gh.api_url,
@@ -220,6 +254,20 @@ def check_github(config: Config) -> None:
         log.warning("github.unreachable_at_start", reason=str(exc))
     finally:
         tracker.close()
+
+
+def _check_discussions(config: Config) -> None:
+    try:
+        discussion_factory(config)().close()
+    except ConfigError:
+        raise  # exit 78, naming the key
+    except GitHubAuthError as exc:
+        raise FatalError(f"{exc} (fix: {config.github_auth_fix()})") from None
+    except RepositoryNotFound as exc:
+        raise FatalError(f"{exc} (fix: github.discussion_repository, or give the token "
+                         "access)") from None
+    except GatewayError as exc:  # unreachable: the writer resolves the names when it can
+        log.warning("github.unreachable_at_start", reason=str(exc))
 
 
 def delivery_handler(

@@ -33,6 +33,7 @@ def pipeline_settings(config: Config, duties: Duties | None = None) -> PipelineS
         labels=config.github.labels,
         list_prefix=config.list.subject_prefix,
         footer_markers=config.list.footer_markers,
+        target=config.github.target,
         body=BodySettings(
             show_full_address=inbound.show_full_address,
             max_chars=inbound.max_body_chars,

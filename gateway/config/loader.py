@@ -253,6 +253,11 @@ def parse_config(
         raw = RawConfig.model_validate(data)
     except ValidationError as exc:
         raise _translate(exc, data, source) from None
+    if raw.github.target == "discussions" and not raw.github.discussion_category.strip():
+        raise ConfigError("github.discussion_category",
+                          'github.target is "discussions" but no category is named',
+                          "set it to the name of the Discussions category for inquiries "
+                          '(as GitHub shows it), or set github.target = "issues"', source=source)
     sources: dict[str, str] = {}
 
     def secret(cred_name: str, env_suffix: str, inline: SecretStr | None, file_setting: str,

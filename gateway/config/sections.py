@@ -126,6 +126,26 @@ class GitHubSection(_Section):
         "$VISIT_GATEWAY_GITHUB_APP_KEY is set. There is no inline form."))] = ""
     labels: Annotated[tuple[str, ...], Field(description=(
         "Labels put on every new issue."))] = ("customer-response",)
+    target: Annotated[Literal["issues", "discussions"], Field(description=(
+        'Where a new inquiry from the list goes: "issues" (an issue in repository) or '
+        '"discussions" (a discussion in discussion_category of discussion_repository). Only '
+        "new threads follow a change: open ones stay where they are, and replies to them go "
+        "there."))] = "issues"
+    discussion_repository: Annotated[str, Field(description=(
+        "The repository whose Discussions hold inquiries, as owner/name; empty: repository. "
+        "Discussions opened there in discussion_category by anyone are inquiries too, "
+        "whatever target says."))] = ""
+    discussion_category: Annotated[str, Field(description=(
+        'The Discussions category of inquiries, by name (as shown on GitHub); required with '
+        'target = "discussions"; empty: discussions are not tracked. Resolved to its id at '
+        "start: an unknown name stops the start and lists the categories there are."))] = ""
+    discussion_labels: Annotated[tuple[str, ...], Field(description=(
+        "Labels put on every new discussion. They must already exist in "
+        "discussion_repository (GitHub's GraphQL API cannot create labels)."))] = ("SRE",)
+    notify_primary: Annotated[bool, Field(description=(
+        "A new discussion has no assignee: its first comment names the Primary (an "
+        "@mention: they get one notification and follow the discussion) and the Backup "
+        "(not mentioned). false: no such comment."))] = True
     limits: Annotated[GitHubLimitsSection, Field(description=(
         "Write pacing and retries: the [github.limits] table."))] = GitHubLimitsSection()
 
@@ -135,6 +155,18 @@ class GitHubSection(_Section):
         if not _REPO.match(value):
             raise ValueError(f"{value!r} is not an owner/name repository")
         return value
+
+    @field_validator("discussion_repository")
+    @classmethod
+    def _discussion_repo(cls, value: str) -> str:
+        if value and not _REPO.match(value):
+            raise ValueError(f"{value!r} is not an owner/name repository")
+        return value
+
+    @property
+    def discussions_repository(self) -> str:
+        """Where discussions are: discussion_repository, else repository."""
+        return self.discussion_repository or self.repository
 
     @field_validator("api_url")
     @classmethod

@@ -171,13 +171,18 @@ class Outbox:
 
     def done(self, item: OutboxItem, now: dt.datetime, result: dict[str, Any],
              *, issue_number: int | None = None, node_id: str | None = None,
+             assignee: str | None = None,
              follow_up: Callable[[Tx], Sequence[OutboxRow]] | None = None) -> None:
         """Record success; for a new issue or discussion also give its thread the number
         (and a discussion's node id), and queue `follow_up` rows (the acknowledgement) in the
-        same transaction."""
+        same transaction. `assignee`: record the thread's new owner (a discussion, where no
+        webhook will say so)."""
         with self.store.tx() as tx:
             tx.conn.execute(outbox.update().where(outbox.c.id == item.id).values(
                 status="done", result=json.dumps(result), last_error=None, updated_at=now))
+            if assignee is not None and item.thread_id:
+                tx.conn.execute(threads.update().where(threads.c.thread_id == item.thread_id)
+                                .values(assignee=assignee))
             if issue_number is not None and item.thread_id:
                 _claim_issue(tx.conn, item.thread_id, issue_number,
                              target=CREATE_KINDS.get(item.kind, "issues"), node_id=node_id)

@@ -43,7 +43,8 @@ class IssueRef:
 
     number: int
     title: str
-    url: str  # html_url, https://github.com/owner/repo/issues/N
+    url: str  # html_url, https://github.com/owner/repo/issues/N (or discussions/N)
+    kind: str = "issue"  # or "discussion": how mail names it
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,9 @@ TEMPLATE_VARIABLES: Mapping[str, tuple[str, ...]] = {
     # A team member's GitHub comment, mailed (notify.relay_comments). comment: a TextBlock;
     # author: the person who wrote it; subject: the customer's subject line.
     "relay.txt": ("subject", "issue", "author", "comment"),
+    # The first comment of a new discussion (github.notify_primary): a discussion has no
+    # assignee, so it names who is on duty. Only `primary` may be mentioned.
+    "notice.md": ("primary", "backup", "arrived", "deadline", "goal"),
 }
 
 

@@ -312,8 +312,11 @@ class GitHubWriter:
             self._discussion_done(item, created, bound, found=False)
             return
         if item.kind == "assign":  # a discussion has no assignee: the store records the owner
-            self.outbox.done(item, self.clock.now(), {"skipped": "discussions have no assignee"})
+            login = payload["login"]
+            self.outbox.done(item, self.clock.now(), {"skipped": "discussions have no assignee"},
+                             assignee=login)
             self._success("created")
+            bound.info("github.owner_recorded", discussion=item.issue_number, assignee=login)
             return
         if item.issue_number is None:
             raise TransientError("the thread has no discussion yet")

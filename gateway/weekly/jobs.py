@@ -56,6 +56,7 @@ class OpenIssue:
     root_message_id: str | None = None
     state: IssueState = "open"
     resolved_at: dt.datetime | None = None
+    target: str = "issues"  # "discussions": a discussion (no assignee; comments the same)
 
     def __post_init__(self) -> None:
         for what in ("arrived_at", "first_response_at", "resolved_at"):
@@ -75,7 +76,8 @@ def issue_context(issue: OpenIssue, calendar: BusinessCalendar, goal: dt.timedel
                   now: dt.datetime | None) -> dict[str, object]:
     """What every context says about the issue; ``business_age`` only when there is a `now`."""
     context: dict[str, object] = {
-        "issue": {"number": issue.issue_number, "title": issue.title, "url": issue.url},
+        "issue": {"number": issue.issue_number, "title": issue.title, "url": issue.url,
+                  "kind": "discussion" if issue.target == "discussions" else "issue"},
         "thread_id": issue.thread_id,
         "assignee": issue.assignee,
         "labels": issue.labels,

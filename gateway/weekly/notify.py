@@ -56,13 +56,16 @@ class NotifyContext:
     list_prefix: str
     issue_url: str  # "{web_url}/{owner}/{repo}/issues/{number}"
     team_emails: frozenset[str]
+    discussion_url: str = ""  # "{web_url}/{owner}/{repo}/discussions/{number}"
+    notify_primary: bool = False  # github.notify_primary, with github.target = "discussions"
 
     @property
     def goal(self) -> dt.timedelta:
         return dt.timedelta(hours=self.settings.goal_hours)
 
-    def url(self, number: int) -> str:
-        return self.issue_url.format(number=number)
+    def url(self, number: int, target: str = "issues") -> str:
+        template = self.discussion_url if target == "discussions" else self.issue_url
+        return template.format(number=number)
 
 
 class Notifier:
@@ -95,7 +98,7 @@ class Notifier:
         subject, body = ctx.renderer.render(
             "ack.txt", customer_name=sender.name, subject=email.subject,
             issue={"number": number, "title": issue_title(thread.title, ctx.list_prefix),
-                   "url": ctx.url(number)},
+                   "url": ctx.url(number, thread.target), "kind": _kind(thread.target)},
             primary=primary, deadline=ctx.calendar.add_business(arrived, ctx.goal),
             goal=ctx.goal)
         day = arrived.astimezone(ctx.calendar.tz).date().isoformat()
@@ -109,6 +112,22 @@ class Notifier:
         who = hashlib.sha256(sender.addr.encode()).hexdigest()[:12]
         return OutboxRow(key=f"mail:ack:{thread_id}:{who}:{day}", kind="send_mail",
                          thread_id=thread_id, message_key=None, payload=mail.as_payload())
+
+    # -- the Primary on a new discussion --------------------------------------------------
+
+    def primary_notice(self, arrival: dt.datetime) -> str | None:
+        """The first comment of a new discussion for an inquiry that arrived at `arrival`:
+        the Primary @mentioned (one notification; GitHub subscribes them to the discussion),
+        the Backup named without a mention, the deadline. None when turned off or without a
+        schedule: there is nobody to name."""
+        ctx = self.ctx
+        if not ctx.notify_primary or ctx.schedule is None:
+            return None
+        # The same Primary `assignee_at_arrival` records: whoever is on at the first opening.
+        duty = ctx.schedule.duty_at(ctx.calendar.next_opening(arrival))
+        return ctx.renderer.render_comment(
+            "notice.md", primary=duty.primary, backup=duty.backup, arrived=arrival,
+            deadline=ctx.calendar.add_business(arrival, ctx.goal), goal=ctx.goal)
 
     # -- relayed comments -------------------------------------------------------------------
 
@@ -136,7 +155,7 @@ class Notifier:
         subject, body = ctx.renderer.render(
             "relay.txt", subject=thread.title or "", author=person or event.author,
             issue=IssueRef(event.number, issue_title(thread.title, ctx.list_prefix),
-                           ctx.url(event.number)),
+                           ctx.url(event.number, event.target), _kind(event.target)),
             comment=TextBlock(text))
         mail = OutboundMail(
             kind="relay", to=tuple(("", addr) for addr in customers),
@@ -252,7 +271,9 @@ class Notifier:
     # -- reading ----------------------------------------------------------------------------
 
     def _issues(self, tx: Tx) -> list[OpenIssue]:
-        rows = tx.conn.execute(sa.select(threads).where(threads.c.issue_number.is_not(None)))
+        # A discussion moved out of the category (state "moved") is no inquiry any more.
+        rows = tx.conn.execute(sa.select(threads).where(
+            threads.c.issue_number.is_not(None), threads.c.state.in_(("open", "closed"))))
         found: list[OpenIssue] = []
         for row in rows:
             customers = tuple(tx.customers(row.thread_id))
@@ -262,7 +283,7 @@ class Notifier:
             found.append(OpenIssue(
                 thread_id=row.thread_id, issue_number=row.issue_number,
                 title=issue_title(row.title, self.ctx.list_prefix),
-                url=self.ctx.url(row.issue_number),
+                url=self.ctx.url(row.issue_number, row.target), target=row.target,
                 arrived_at=row.arrived_at or row.created_at, assignee=row.assignee,
                 first_response_at=row.first_response_at,
                 first_response_by=row.first_response_by,
@@ -293,6 +314,10 @@ def relay_text(body: str) -> str | None:
         return None
     text = _SPEND_LINE.sub("", text).strip("\n")
     return text if text.strip() else None
+
+
+def _kind(target: str) -> str:
+    return "discussion" if target == "discussions" else "issue"
 
 
 def _without(context: Any, *names: str) -> dict[str, Any]:

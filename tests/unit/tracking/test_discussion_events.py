@@ -69,10 +69,13 @@ def kind(name: str) -> str:
 def discussion(action: str, at: dt.datetime, *, number: int = 4, category: str = "General",
                labels: tuple[str, ...] = (), state: str = "open", repository: str = HELLO,
                created: dt.datetime = OPENED, new_number: int | None = None,
-               new_repository: str | None = None) -> IssueEvent:
+               new_repository: str | None = None, label: str | None = None,
+               complete: bool = False) -> IssueEvent:
+    """`complete`: the body listed the discussion's labels; `label`: the one (un)labeled."""
     return IssueEvent(action, number, ACTOR, at, AUTHOR, created, state,  # type: ignore[arg-type]
                       (), labels, repository, new_number, new_repository,
-                      target="discussions", category=category)
+                      target="discussions", category=category, label=label,
+                      labels_complete=complete)
 
 
 def comment(action: str, comment_id: int, at: dt.datetime, body: str, *, number: int = 4,
@@ -99,8 +102,8 @@ EXAMPLES: dict[str, IssueEvent | CommentEvent | None] = {
     "discussion.edited.4.json": discussion("edited", UPDATED),
     "discussion.edited.5.json": discussion("edited", UPDATED),
     # no discussion.labels in the examples: the label named is the only one known
-    "discussion.labeled.6.json": discussion("labeled", UPDATED, labels=("bug",)),
-    "discussion.labeled.7.json": discussion("labeled", UPDATED, labels=("bug",)),
+    "discussion.labeled.6.json": discussion("labeled", UPDATED, labels=("bug",), label="bug"),
+    "discussion.labeled.7.json": discussion("labeled", UPDATED, labels=("bug",), label="bug"),
     "discussion.locked.8.json": None,
     "discussion.locked.9.json": None,
     "discussion.pinned.10.json": None,
@@ -109,7 +112,7 @@ EXAMPLES: dict[str, IssueEvent | CommentEvent | None] = {
         new_repository="Codertocat/hello-world-npm"),
     "discussion.unanswered.12.json": discussion(
         "unanswered", utc("2021-03-30T23:31:48Z"), category="Q&A"),
-    "discussion.unlabeled.13.json": discussion("unlabeled", UPDATED),
+    "discussion.unlabeled.13.json": discussion("unlabeled", UPDATED, label="bug"),
     "discussion.unlocked.14.json": None,
     "discussion_comment.created.0.json": comment(
         "created", 544078, utc("2021-03-29T14:16:31Z"), "I have so many questions to ask you!",
@@ -164,16 +167,16 @@ PARSED = [
      {"discussion.state": "closed"}, discussion("edited", UPDATED, state="closed")),
     ("labels listed in the body", "discussion.created.3.json",
      {"discussion.labels": [{"name": "SRE"}, {"name": "bug"}]},
-     discussion("opened", OPENED, labels=("SRE", "bug"))),
+     discussion("opened", OPENED, labels=("SRE", "bug"), complete=True)),
     ("labeled: the label listed already is not repeated", "discussion.labeled.6.json",
      {"discussion.labels": [{"name": "SRE"}, {"name": "bug"}]},
-     discussion("labeled", UPDATED, labels=("SRE", "bug"))),
+     discussion("labeled", UPDATED, labels=("SRE", "bug"), label="bug", complete=True)),
     ("labeled: a label not listed yet is added", "discussion.labeled.6.json",
      {"discussion.labels": [{"name": "SRE"}]},
-     discussion("labeled", UPDATED, labels=("SRE", "bug"))),
+     discussion("labeled", UPDATED, labels=("SRE", "bug"), label="bug", complete=True)),
     ("unlabeled: the label named is removed", "discussion.unlabeled.13.json",
      {"discussion.labels": [{"name": "SRE"}, {"name": "bug"}]},
-     discussion("unlabeled", UPDATED, labels=("SRE",))),
+     discussion("unlabeled", UPDATED, labels=("SRE",), label="bug", complete=True)),
     ("a reply parses as a top-level comment does", "discussion_comment.created.1.json",
      {"comment.parent_id": 550061},
      comment("created", 550062, utc("2021-03-30T20:21:30Z"), "ANSWER")),

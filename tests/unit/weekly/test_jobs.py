@@ -141,7 +141,8 @@ def test_handoff_reassigns_the_outgoing_primarys_and_unassigned_issues() -> None
     assert (context["handoff_at"], context["arrived"], context["deadline"]) == (
         la(3, 9, 8), BEFORE, la(3, 4, 15))  # 10:00 + 2h, lunch, + 2h
     assert context["issue"] == {"number": 7, "title": "Question th-held",
-                                "url": "https://github.test/issues/th-held"}
+                                "url": "https://github.test/issues/th-held",
+                                "kind": "issue"}
     assert (context["first_response_at"], context["first_response_by"]) == (
         la(3, 4, 11), "cyrush")
     unassigned = p.comments[2].context
