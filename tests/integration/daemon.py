@@ -36,6 +36,20 @@ def setup_github(emulator: Emulator) -> str:
 WEBHOOK_SECRET = "chaos-and-order"
 
 
+DISCUSSIONS = """target = "discussions"
+discussion_category = "Q&A"
+discussion_labels = ["SRE"]"""
+
+
+def setup_discussions(emulator: Emulator) -> None:
+    """Discussions on in REPO, with the category and label DISCUSSIONS names (and one more
+    category, for discussions that are no inquiries)."""
+    emulator.enable_discussions(REPO)
+    emulator.add_discussion_category(REPO, "Q&A")
+    emulator.add_discussion_category(REPO, "Ideas", answerable=False)
+    emulator.add_label(REPO, "SRE")
+
+
 def free_port() -> int:
     """A free loopback port below the ephemeral range (why: `gateway.testing.dovecot.free_port`):
     the daemon's web port is restarted with clients (the emulator's webhooks) still calling it."""
@@ -44,7 +58,8 @@ def free_port() -> int:
 
 def write_config(directory: Path, dovecot: DovecotServer, github_url: str, *,
                  extra: str = "", poll_interval: float = 2.0, web_port: int | None = None,
-                 reconcile_interval: float = 5.0, mail_stale_after: float = 1800.0) -> Path:
+                 reconcile_interval: float = 5.0, mail_stale_after: float = 1800.0,
+                 github_extra: str = "") -> Path:
     schedule = ROOT / "config" / "schedule.example.toml"
     text = f"""
 [database]
@@ -64,6 +79,7 @@ timeout = 10
 repository = "{REPO}"
 api_url = "{github_url}"
 bot_login = "{BOT}"
+{github_extra}
 
 [github.limits]
 min_write_interval = 0.0

@@ -100,6 +100,32 @@ class _Walker(HTMLParser):
         self.problems.append(f"processing instruction <?{data}>")
 
 
+_MENTION = re.compile(r"(?:^|[^A-Za-z0-9_`])@([A-Za-z0-9][A-Za-z0-9-]*(?:/[\w.-]+)?)")
+
+
+class _Texts(_Walker):
+    """Collects the text GitHub's mention filter looks at (outside code, pre and links)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.live: list[str] = []
+
+    def _flush(self) -> None:
+        text = "".join(self.pending)
+        if text and not _IGNORED_PARENTS.intersection(self.stack):
+            self.live += ["@" + m for m in _MENTION.findall(text)]
+        super()._flush()
+
+
+def live_mentions(body: str) -> list[str]:
+    """The `@login` (and `@org/team`) mentions GitHub would link in `body`, in order."""
+    walker = _Texts()
+    walker.feed(render(body))
+    walker.close()
+    walker._flush()
+    return walker.live
+
+
 def problems(body: str, marker: str, customer_text: str = "") -> list[str]:
     """Everything wrong with `body` as GitHub would render it; `customer_text` (plain text,
     entities allowed) must be visible word for word."""
