@@ -1,10 +1,10 @@
 """Every GraphQL document the gateway sends to GitHub, as constants, and nothing else.
 
-No GraphQL text is built at run time anywhere: a unit test validates each constant in
-`DOCUMENTS` against GitHub's published schema (and GitHub's own first/last and cost rules), so
-a document that reaches GitHub has been checked. Adding a document means adding it to
-`DOCUMENTS`. Issue 15's design (§1) explains each one; node ids are opaque and only ever passed
-back as mutation arguments.
+No GraphQL text is built at run time anywhere (a fragment is joined to its documents once, at
+import): a unit test validates each constant in `DOCUMENTS` against GitHub's published schema
+(and GitHub's own first/last and cost rules), so a document that reaches GitHub has been checked.
+Adding a document means adding it to `DOCUMENTS`. Issue 15's design (§1) explains each one;
+node ids are opaque and only ever passed back as arguments.
 """
 
 from __future__ import annotations
@@ -107,6 +107,74 @@ query CommentReplies($id: ID!, $before: String) {
   }
 }"""
 
+# -- reconcile: the state of discussions, every comment and reply ---------------------------
+
+# One discussion as reconcile reads it: state, answer, labels, and its newest 30 top-level
+# comments with the newest 10 replies of each. Older comments are paged with OLDER_COMMENTS,
+# older replies with COMMENT_REPLIES (`pageInfo.hasPreviousPage`). `author` is null for a deleted
+# account ("ghost"); a bot's `login` has no "[bot]" suffix. Cost of 25 of these: 801 connection
+# requests, 8 points (issue 15 design, §1.4).
+_COMMENT_STATE = """
+fragment CommentState on DiscussionComment {
+  id databaseId createdAt author { login } body
+  replies(last: 10) {
+    totalCount
+    pageInfo { hasPreviousPage startCursor }
+    nodes { databaseId createdAt author { login } body }
+  }
+}"""
+
+_DISCUSSION_STATE = """
+fragment DiscussionState on Discussion {
+  id number url title createdAt updatedAt closed closedAt stateReason
+  isAnswered answerChosenAt answer { databaseId }
+  author { login } category { id name } repository { nameWithOwner }
+  labels(first: 20) { nodes { name } }
+  comments(last: 30) {
+    totalCount
+    pageInfo { hasPreviousPage startCursor }
+    nodes { ...CommentState }
+  }
+}""" + _COMMENT_STATE
+
+# `Repository.discussions` has no `since`: reconcile pages by UPDATED_AT DESC and stops at the
+# first discussion older than its cursor.
+DISCUSSIONS_SINCE = """
+query DiscussionsSince($owner: String!, $name: String!, $categoryId: ID, $after: String) {
+  repository(owner: $owner, name: $name) {
+    discussions(first: 25, after: $after, categoryId: $categoryId,
+                orderBy: {field: UPDATED_AT, direction: DESC}) {
+      pageInfo { hasNextPage endCursor }
+      nodes { ...DiscussionState }
+    }
+  }
+  rateLimit { cost remaining resetAt }
+}""" + _DISCUSSION_STATE
+
+# Open tracked discussions by node id, at most 25 per request. A deleted (or no longer visible)
+# one is null in `nodes` and GitHub adds a NOT_FOUND error for it.
+TRACKED_DISCUSSIONS = """
+query TrackedDiscussions($ids: [ID!]!) {
+  nodes(ids: $ids) { __typename ... on Discussion { ...DiscussionState } }
+  rateLimit { cost remaining resetAt }
+}""" + _DISCUSSION_STATE
+
+# The top-level comments before `before` (oldest to newest), for a discussion with more than
+# DiscussionState's 30. 101 connection requests: 1 point.
+OLDER_COMMENTS = """
+query OlderComments($id: ID!, $before: String!) {
+  node(id: $id) {
+    __typename
+    ... on Discussion {
+      comments(last: 100, before: $before) {
+        pageInfo { hasPreviousPage startCursor }
+        nodes { ...CommentState }
+      }
+    }
+  }
+  rateLimit { cost remaining resetAt }
+}""" + _COMMENT_STATE
+
 DOCUMENTS: dict[str, str] = {
     "DiscussionTarget": DISCUSSION_TARGET,
     "LabelByName": LABEL_BY_NAME,
@@ -118,6 +186,9 @@ DOCUMENTS: dict[str, str] = {
     "RecentDiscussions": RECENT_DISCUSSIONS,
     "DiscussionComments": DISCUSSION_COMMENTS,
     "CommentReplies": COMMENT_REPLIES,
+    "DiscussionsSince": DISCUSSIONS_SINCE,
+    "TrackedDiscussions": TRACKED_DISCUSSIONS,
+    "OlderComments": OLDER_COMMENTS,
 }
 """Operation name → document. Each document holds exactly one operation of that name."""
 

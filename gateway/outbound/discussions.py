@@ -9,8 +9,10 @@ into a `TransientError` (or `OutcomeUnknown` for a write). `setup` resolves the 
 to node ids once; a wrong name is a `ConfigError` naming its key.
 
 Finding our writes again pages `repository.discussions` by creation date and a discussion's
-comments backwards: never search, whose index lags. Node ids are opaque: never parsed, only
-sent back. Blocking: call it from the writer's thread, never from the event loop.
+comments backwards: never search, whose index lags. Reconcile reads discussions whole
+(`discussions_since`, `discussions_by_id`: state, labels, every comment and reply) as
+`RemoteDiscussion` values. Node ids are opaque: never parsed, only sent back. Blocking: call it
+from the writer's or the reconcile thread, never from the event loop.
 """
 
 from __future__ import annotations
@@ -61,6 +63,57 @@ class CreatedDiscussionComment:
     url: str
 
 
+# GitHub shows a deleted account as "ghost"; GraphQL gives such an author as null.
+GHOST = "ghost"
+# Discussions per `nodes(ids:)` request: each costs 32 connection requests (TrackedDiscussions).
+IDS_PER_READ = 25
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteDiscussionComment:
+    """A top-level comment (`parent_id` None) or a reply to the top-level comment `parent_id`.
+
+    `comment_id` (and `parent_id`) are `databaseId`s: the webhook's `comment.id`. `author` is
+    the login as GraphQL gives it: a bot's has NO "[bot]" suffix, unlike REST and webhooks
+    (compare with `normalize_login`); "ghost" for a deleted account."""
+
+    comment_id: int
+    author: str
+    created_at: dt.datetime
+    body: str
+    parent_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteDiscussion:
+    """A discussion as reconcile reads it. `comments` holds every top-level comment, oldest
+    first, each followed by its replies, oldest first. `author` as in
+    `RemoteDiscussionComment`. `repository` is where the discussion is now (GitHub's
+    `nameWithOwner`: another one after a transfer); `category` is the category's name,
+    `category_id` its node id. `answered` is false in a category without answers (GitHub's
+    `isAnswered` is null there); `answer_id` is the answer's `databaseId`. `state_reason` is
+    GitHub's `DiscussionStateReason` (RESOLVED, OUTDATED, DUPLICATE, REOPENED) or None."""
+
+    node_id: str
+    number: int
+    url: str
+    title: str
+    author: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    closed: bool
+    closed_at: dt.datetime | None
+    state_reason: str | None
+    answered: bool
+    answer_chosen_at: dt.datetime | None
+    category_id: str
+    category: str
+    repository: str
+    labels: tuple[str, ...]
+    comments: tuple[RemoteDiscussionComment, ...]
+    answer_id: int | None = None
+
+
 def normalize_login(login: str) -> str:
     """GraphQL's `Bot.login` has no `[bot]` suffix; REST and webhooks have it."""
     return login.removesuffix("[bot]").casefold()
@@ -72,6 +125,51 @@ def _time(text: str) -> dt.datetime:
 
 def _utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _optional_time(text: Any) -> dt.datetime | None:
+    return None if text is None else _time(str(text))
+
+
+def _login(node: Mapping[str, Any]) -> str:
+    author = node["author"]
+    return str(author["login"]) if author is not None else GHOST
+
+
+def _nodes(connection: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    return [n for n in (connection or {}).get("nodes") or () if n]
+
+
+def _before(connection: Mapping[str, Any]) -> str | None:
+    """The cursor to page further back with; None when the page starts at the oldest."""
+    info = connection["pageInfo"]
+    if not info["hasPreviousPage"]:
+        return None
+    if not info["startCursor"]:
+        raise ValueError("an earlier page without a cursor")
+    return str(info["startCursor"])
+
+
+def _remote_comment(node: Mapping[str, Any], parent_id: int | None) -> RemoteDiscussionComment:
+    return RemoteDiscussionComment(int(node["databaseId"]), _login(node), _time(node["createdAt"]),
+                                   str(node["body"] or ""), parent_id)
+
+
+def _remote_discussion(node: Mapping[str, Any],
+                       comments: tuple[RemoteDiscussionComment, ...]) -> RemoteDiscussion:
+    answer = node["answer"]
+    return RemoteDiscussion(
+        node_id=str(node["id"]), number=int(node["number"]), url=str(node["url"]),
+        title=str(node["title"]), author=_login(node), created_at=_time(node["createdAt"]),
+        updated_at=_time(node["updatedAt"]), closed=bool(node["closed"]),
+        closed_at=_optional_time(node["closedAt"]),
+        state_reason=None if node["stateReason"] is None else str(node["stateReason"]),
+        answered=bool(node["isAnswered"]) or answer is not None,
+        answer_chosen_at=_optional_time(node["answerChosenAt"]),
+        category_id=str(node["category"]["id"]), category=str(node["category"]["name"]),
+        repository=str(node["repository"]["nameWithOwner"]),
+        labels=tuple(str(label["name"]) for label in _nodes(node["labels"])),
+        comments=comments, answer_id=None if answer is None else int(answer["databaseId"]))
 
 
 def _comment(node: Mapping[str, Any]) -> CreatedDiscussionComment:
@@ -336,3 +434,113 @@ class DiscussionTracker:
             if self._ours(node, marker):
                 return _comment(node), False
         return None, bool(connection["pageInfo"]["hasPreviousPage"])
+
+    # -- reconcile reads --------------------------------------------------------------------
+
+    def discussions_since(self, since: dt.datetime,
+                          category_id: str | None) -> list[RemoteDiscussion]:
+        """The discussions updated at or after `since`, newest first, in the category with
+        node id `category_id` (None: every category), each with all its comments and replies.
+        `Repository.discussions` has no `since`: pages by UPDATED_AT DESC and stops at the
+        first older one."""
+        since, after = _utc(since), None
+        found: list[RemoteDiscussion] = []
+        while True:
+            data = self._read(docs.DISCUSSIONS_SINCE, **self._repo_vars(),
+                              categoryId=category_id, after=after)
+            with self._translated():
+                page = data["repository"]["discussions"]
+                nodes = _nodes(page)
+                more, after = bool(page["pageInfo"]["hasNextPage"]), page["pageInfo"]["endCursor"]
+            for node in nodes:
+                with self._translated():
+                    if _time(node["updatedAt"]) < since:
+                        return found
+                found.append(self._whole(node))
+            if not more:
+                return found
+
+    def discussions_by_id(self, node_ids: Sequence[str]
+                          ) -> dict[str, RemoteDiscussion | None]:
+        """Each discussion by node id, with all its comments and replies; None for one that
+        was deleted or that the token can no longer see (GitHub answers NOT_FOUND for it), or
+        an id of something else. Reads 25 ids per request."""
+        wanted = list(dict.fromkeys(node_ids))
+        found: dict[str, RemoteDiscussion | None] = {}
+        for start in range(0, len(wanted), IDS_PER_READ):
+            batch = wanted[start:start + IDS_PER_READ]
+            for node_id, node in zip(batch, self._tracked_nodes(batch), strict=True):
+                found[node_id] = None if node is None else self._whole(node)
+        return found
+
+    def _tracked_nodes(self, ids: list[str]) -> list[Mapping[str, Any] | None]:
+        """The discussions behind `ids`, in their order; None where there is none. One
+        missing id turns the whole answer into a NOT_FOUND error (its partial `data` is not
+        kept), so after one the ids are read again one by one: a discussion is gone exactly
+        when its own read says so."""
+        try:
+            return self._nodes_of(ids)
+        except WriteRejected as exc:
+            if exc.status != 404:
+                raise
+            if len(ids) == 1:
+                return [None]
+        return [node for node_id in ids for node in self._tracked_nodes([node_id])]
+
+    def _nodes_of(self, ids: list[str]) -> list[Mapping[str, Any] | None]:
+        data = self._read(docs.TRACKED_DISCUSSIONS, ids=ids)
+        with self._translated():
+            nodes = [n if n is not None and n["__typename"] == "Discussion" else None
+                     for n in data["nodes"]]
+            if len(nodes) != len(ids):
+                raise ValueError(f"{len(nodes)} nodes for {len(ids)} ids")
+            return nodes
+
+    def _whole(self, node: Mapping[str, Any]) -> RemoteDiscussion:
+        """A DiscussionState node with the comments and replies past its inline pages."""
+        with self._translated():
+            node_id, page = str(node["id"]), node["comments"]
+            top, before = _nodes(page), _before(page)
+        while before is not None:
+            data = self._page(docs.OLDER_COMMENTS, id=node_id, before=before)
+            with self._translated():
+                older = self._typed(data["node"], "Discussion")["comments"]
+                top, before = _nodes(older) + top, _before(older)
+        comments: list[RemoteDiscussionComment] = []
+        for parent in top:
+            with self._translated():
+                comment = _remote_comment(parent, None)
+                replies = parent["replies"]
+                inline, before = _nodes(replies), _before(replies)
+                parent_id = str(parent["id"])
+            comments.append(comment)
+            comments += self._replies(parent_id, before, inline, comment.comment_id)
+        with self._translated():
+            return _remote_discussion(node, tuple(comments))
+
+    def _replies(self, parent_id: str, before: str | None, nodes: list[Mapping[str, Any]],
+                 parent: int) -> list[RemoteDiscussionComment]:
+        """The replies in `nodes` and all older ones, oldest first."""
+        while before is not None:
+            data = self._page(docs.COMMENT_REPLIES, id=parent_id, before=before)
+            with self._translated():
+                older = self._typed(data["node"], "DiscussionComment")["replies"]
+                nodes, before = _nodes(older) + nodes, _before(older)
+        with self._translated():
+            return [_remote_comment(reply, parent) for reply in nodes]
+
+    def _page(self, document: str, **variables: Any) -> dict[str, Any]:
+        """An older page of something just read. Gone in between (deleted while being read):
+        the read fails as a whole, so the next round reads it again from the start."""
+        try:
+            return self._read(document, **variables)
+        except WriteRejected as exc:
+            if exc.status != 404:
+                raise
+            raise TransientError(f"deleted while being read: {exc}") from exc
+
+    @staticmethod
+    def _typed(node: Mapping[str, Any] | None, typename: str) -> Mapping[str, Any]:
+        if node is None or node.get("__typename") != typename:
+            raise TransientError(f"no longer a {typename}: it was deleted while being read")
+        return node

@@ -33,6 +33,10 @@ VARIABLES: dict[str, dict[str, Any]] = {
     "DiscussionComments": {"owner": "acme", "name": "visit-users", "number": 7,
                            "before": None},
     "CommentReplies": {"id": "DC_1", "before": None},
+    "DiscussionsSince": {"owner": "acme", "name": "visit-users", "categoryId": "DIC_1",
+                         "after": None},
+    "TrackedDiscussions": {"ids": [f"D_{n}" for n in range(25)]},  # the most reconcile sends
+    "OlderComments": {"id": "D_1", "before": "Y3Vyc29y"},
 }
 
 
@@ -72,3 +76,17 @@ def test_a_wrong_document_is_caught(schema: GraphQLSchema) -> None:
     wrong = parse('mutation { createDiscussion(input: {repositoryId: "x", categoryId: "y", '
                   'title: "t", body: "b", labelIds: ["z"]}) { discussion { id } } }')
     assert validate(schema, wrong) != []
+
+
+@pytest.mark.parametrize(("name", "points", "nodes"), [
+    # 25 discussions x (20 labels + 30 comments x (1 + 10 replies)), as in the design's §1.4
+    ("DiscussionsSince", 8, 25 + 25 * (20 + 30 + 30 * 10)),
+    ("TrackedDiscussions", 8, 25 * (20 + 30 + 30 * 10)),
+    ("OlderComments", 1, 100 + 100 * 10),
+])
+def test_reconcile_reads_cost_what_the_design_says(schema: GraphQLSchema, name: str,
+                                                   points: int, nodes: int) -> None:
+    document = parse(DOCUMENTS[name])
+    (op,) = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    analysis = analyse(schema, document, op, VARIABLES[name])
+    assert (analysis.points, analysis.nodes) == (points, nodes)
