@@ -82,6 +82,9 @@ async def run(
             group.create_task(_thread("imap", parts.source.run, halt, stop))
             group.create_task(_thread("github", parts.writer.run, halt, stop, wake))
             group.create_task(_thread("reconcile", parts.reconciler.run, halt, stop))
+            if parts.discussion_reconcile is not None:
+                group.create_task(_thread("reconcile-discussions", parts.discussion_reconcile,
+                                          halt, stop))
             group.create_task(_thread("mail", parts.sender.run, halt, stop, mail_wake))
             group.create_task(_thread("jobs", ticker(parts, clock, wake, mail_wake), halt, stop))
             group.create_task(_stopper(stop, halt, wake, mail_wake))

@@ -34,6 +34,7 @@ from gateway.outbound.sender import MailSender
 from gateway.outbound.smtp import SmtpMailer
 from gateway.outbound.writer import GitHubWriter, WriterStatus
 from gateway.store.db import Store
+from gateway.tracking.discussion_reconcile import DiscussionReconciler
 from gateway.tracking.reconcile import Reconciler
 from gateway.tracking.rules import Rules
 from gateway.tracking.service import DiscussionScope, TrackingService
@@ -56,6 +57,7 @@ class Components:
     writer_status: WriterStatus
     tracking: TrackingService
     reconciler: Reconciler
+    discussion_reconcile: Callable[[threading.Event], None] | None
     metrics: GatewayMetrics
     outbox: Outbox
     notifier: Notifier
@@ -190,6 +192,23 @@ def build(
         interval=config.raw.tracking.reconcile_interval,
         first_lookback=dt.timedelta(hours=config.raw.tracking.first_lookback_hours),
     )
+    discussion_reconcile = None
+    if discussions is not None:
+        make_tracker = discussions
+        interval = config.raw.tracking.reconcile_interval
+
+        def make_reconciler() -> DiscussionReconciler:
+            tracker = make_tracker()
+            ids = tracker.setup_ids
+            assert ids is not None
+            return DiscussionReconciler(
+                tracking, tracker, clock, repository=gh.discussions_repository,
+                category_id=ids.category_id, category=ids.category_name, interval=interval,
+                first_lookback=dt.timedelta(hours=config.raw.tracking.first_lookback_hours))
+
+        def discussion_reconcile(stop: threading.Event) -> None:
+            DiscussionReconciler.run_when_ready(make_reconciler, interval, stop)
+
     metrics.set_imap_probe(lambda: source_status.connected)
     metrics.set_outbox_probe(lambda: outbox.depth(clock.now()))
     return Components(
@@ -201,6 +220,7 @@ def build(
         writer_status,
         tracking,
         reconciler,
+        discussion_reconcile,
         metrics,
         outbox,
         notifier,

@@ -29,8 +29,9 @@ def pipeline_settings(config: Config, duties: Duties | None = None) -> PipelineS
         github_reply_by_email_is_posted=inbound.github_reply_by_email == "ignore",
         list_prefix=config.list.subject_prefix,
     )
+    gh = config.github
     decide = DecideSettings(
-        labels=config.github.labels,
+        labels=gh.discussion_labels if gh.target == "discussions" else gh.labels,
         list_prefix=config.list.subject_prefix,
         footer_markers=config.list.footer_markers,
         target=config.github.target,

@@ -189,6 +189,13 @@ class Outbox:
             if follow_up is not None:
                 queue_rows(tx.conn, follow_up(tx), now)
 
+    def set_node_id(self, thread_id: str, node_id: str) -> None:
+        """Remember a discussion's node id found by number (one made on GitHub)."""
+        with self.store.tx() as tx:
+            tx.conn.execute(threads.update().where(threads.c.thread_id == thread_id,
+                                                   threads.c.node_id.is_(None))
+                            .values(node_id=node_id))
+
     def _update(self, row_id: int, now: dt.datetime, **values: Any) -> None:
         with self.store.tx() as tx:
             tx.conn.execute(outbox.update().where(outbox.c.id == row_id)

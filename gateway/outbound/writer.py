@@ -320,7 +320,11 @@ class GitHubWriter:
             return
         if item.issue_number is None:
             raise TransientError("the thread has no discussion yet")
-        node_id = item.thread_node_id or self.discussions.discussion_id(item.issue_number)
+        node_id = item.thread_node_id
+        if node_id is None:  # a discussion opened on GitHub: found by its number, once
+            node_id = self.discussions.discussion_id(item.issue_number)
+            if item.thread_id:
+                self.outbox.set_node_id(item.thread_id, node_id)
         if item.kind == "label_discussion":
             labels = self.discussions.add_labels(
                 node_id, self.discussions.label_ids(payload.get("labels", [])))

@@ -18,14 +18,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 import structlog
 
 from gateway.clock import Clock
-from gateway.errors import GatewayError
+from gateway.errors import ConfigError, GatewayError
 from gateway.outbound.discussions import GHOST, DiscussionTracker, RemoteDiscussion
 from gateway.store.schema import threads
 from gateway.tracking.events import CommentEvent, Event, IssueAction, IssueEvent, IssueState
@@ -35,10 +35,6 @@ from gateway.tracking.service import TrackingService
 log = structlog.get_logger("gateway.tracking.reconcile")
 
 CURSOR = "reconcile.discussions_since"
-# `threads.target` and `threads.node_id` come with migration 0003 (issue 15), written in
-# parallel: named here until `gateway.store.schema.threads` has them.
-THREAD_TARGET = sa.column("target", sa.String)
-THREAD_NODE_ID = sa.column("node_id", sa.String)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +153,24 @@ class DiscussionReconciler:
                 log.warning("reconcile.failed", target="discussions", reason=str(exc))
             stop.wait(self.interval)
 
+    @staticmethod
+    def run_when_ready(make: Callable[[], DiscussionReconciler], interval: float,
+                       stop: threading.Event) -> None:
+        """Run the reconciler `make` builds (it resolves the category's id on GitHub), trying
+        again every `interval` while GitHub cannot be reached or a name is wrong."""
+        while not stop.is_set():
+            try:
+                reconciler = make()
+            except ConfigError as exc:
+                log.error("reconcile.failed", target="discussions", key=exc.key,
+                          reason=exc.problem, fix=exc.fix)
+            except GatewayError as exc:
+                log.warning("reconcile.failed", target="discussions", reason=str(exc))
+            else:
+                reconciler.run(stop)
+                return
+            stop.wait(interval)
+
     def once(self) -> dict[str, int]:
         """One pass; returns what it applied (comments and replies; the discussions' own
         events), for logs and tests."""
@@ -166,6 +180,7 @@ class DiscussionReconciler:
         applied = {"comments": 0, "discussions": 0}
         recent = self.tracker.discussions_since(since, self.category_id)
         known = self._stored({d.number for d in recent})
+        self._remember_node_ids(recent, known)
         newest = since
         for remote in recent:
             self._apply(missing_events(remote, known.get(remote.number), self.repository),
@@ -205,6 +220,22 @@ class DiscussionReconciler:
             elif d is not None:
                 self._apply(missing_events(d, thread, self.repository), now, applied)
 
+    def _remember_node_ids(self, recent: Sequence[RemoteDiscussion],
+                           known: dict[int, StoredDiscussion]) -> None:
+        """A thread made from a webhook has no node id (the webhook's may be in GitHub's
+        older format): keep the one GraphQL gave, so later rounds can re-read it by id."""
+        missing = {d.number: d.node_id for d in recent
+                   if d.number in known and known[d.number].node_id is None}
+        if not missing:
+            return
+        with self.service.store.tx() as tx:
+            for number, node_id in missing.items():
+                tx.conn.execute(threads.update().where(
+                    threads.c.target == "discussions", threads.c.issue_number == number,
+                    threads.c.node_id.is_(None)).values(node_id=node_id))
+        for number, node_id in missing.items():
+            known[number] = replace(known[number], node_id=node_id)
+
     def _apply(self, events: list[Event], now: dt.datetime, applied: dict[str, int]) -> None:
         for event in events:
             if self.service.apply_event(event, now) == "applied":
@@ -215,10 +246,10 @@ class DiscussionReconciler:
         `numbers` (to compare with what was just read)."""
         with self.service.store.read() as tx:
             rows = tx.conn.execute(sa.select(
-                threads.c.issue_number, THREAD_NODE_ID, threads.c.state, threads.c.labels,
+                threads.c.issue_number, threads.c.node_id, threads.c.state, threads.c.labels,
                 threads.c.issue_author, threads.c.arrived_at, threads.c.created_at,
             ).select_from(threads).where(
-                THREAD_TARGET == "discussions", threads.c.issue_number.is_not(None),
+                threads.c.target == "discussions", threads.c.issue_number.is_not(None),
                 sa.or_(threads.c.state == "open", threads.c.issue_number.in_(list(numbers)))))
             return {row.issue_number: StoredDiscussion(
                 number=row.issue_number, node_id=row.node_id,

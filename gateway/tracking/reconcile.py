@@ -19,7 +19,7 @@ import structlog
 
 from gateway.clock import Clock
 from gateway.errors import GatewayError
-from gateway.outbound.github import GitHubTracker, RemoteIssue
+from gateway.outbound.github import GitHubTracker, RemoteIssue, WriteRejected
 from gateway.store.schema import threads
 from gateway.tracking.events import CommentEvent, IssueAction, IssueEvent
 from gateway.tracking.service import TrackingService
@@ -68,7 +68,15 @@ class Reconciler:
                 applied["comments"] += 1
             newest = max(newest, comment.updated_at)
         for number, state, labels, assignee in self._issues_to_check(now):
-            info = issue_cache.get(number) or self.tracker.issue(number)
+            try:
+                info = issue_cache.get(number) or self.tracker.issue(number)
+            except WriteRejected as exc:  # 404/410: deleted, or never an issue at all
+                if exc.status not in (404, 410):
+                    raise
+                # One gone issue must not stop every other issue's reconcile, round after
+                # round: it stops being tracked, and the log says so once.
+                self.service.untrack("issues", number, f"GitHub answers {exc.status}")
+                continue
             if state == "open" and info.state == "open":
                 applied["issues"] += self._sync_labels_and_assignee(info, labels, assignee, now)
             if state == "closed" and info.state == "open":
@@ -128,7 +136,7 @@ class Reconciler:
         with self.service.store.read() as tx:
             rows = tx.conn.execute(sa.select(
                 threads.c.issue_number, threads.c.state, threads.c.labels, threads.c.assignee,
-            ).where(threads.c.issue_number.is_not(None),
+            ).where(threads.c.target == "issues", threads.c.issue_number.is_not(None),
                     sa.or_(threads.c.state == "open", threads.c.resolved_at >= recent)))
             return [(row.issue_number, row.state, tuple(json.loads(row.labels or "[]")),
                      row.assignee) for row in rows]

@@ -70,7 +70,8 @@ class Rules:
     team_emails: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "bot_login", self.bot_login.casefold())
+        # GraphQL names a bot without the "[bot]" that REST and webhooks add: compare without.
+        object.__setattr__(self, "bot_login", _login(self.bot_login))
         object.__setattr__(self, "team", frozenset(x.casefold() for x in self.team if x))
         object.__setattr__(self, "team_emails",
                            frozenset(x.strip().casefold() for x in self.team_emails if x))
@@ -85,7 +86,7 @@ class Rules:
         return login.casefold() in self.team
 
     def is_bot(self, login: str) -> bool:
-        return login.casefold() == self.bot_login
+        return _login(login) == self.bot_login
 
     def is_responder(self, login: str, issue: TrackedIssue) -> bool:
         """A team member who is not the bot and not one of this issue's customers.
@@ -94,8 +95,12 @@ class Rules:
         issue) or by being the bot; a team member who wrote up a call is not a customer, and
         their later comments count (see `issue_opened_on_github`)."""
         folded = login.casefold()
-        return (folded in self.team and folded != self.bot_login
+        return (folded in self.team and not self.is_bot(login)
                 and folded not in {c.casefold() for c in issue.customer_logins})
+
+
+def _login(login: str) -> str:
+    return login.casefold().removesuffix("[bot]")
 
 
 def logins_by_email(people: Iterable[Person]) -> dict[str, str]:

@@ -271,6 +271,16 @@ class TrackingService:
             reopened_count=row.reopened_count, labels=tuple(json.loads(row.labels or "[]")),
         )
 
+    def untrack(self, target: str, number: int, reason: str) -> None:
+        """Stop tracking the thread of `number` in `target` (GitHub no longer has it there):
+        state "moved", so no reminder, handoff or reconcile touches it again."""
+        with self.store.tx() as tx:
+            changed = tx.conn.execute(threads.update().where(
+                threads.c.target == target, threads.c.issue_number == number,
+                threads.c.state != "moved").values(state="moved")).rowcount
+        if changed:
+            log.warning("tracking.untracked", target=target, number=number, reason=reason)
+
     # -- cursors ----------------------------------------------------------------------------
 
     def cursor(self, name: str) -> str | None:

@@ -30,7 +30,7 @@ from gateway.testing.github_emulator import Emulator, FaultKind
 from gateway.testing.github_emulator.model import Discussion
 from gateway.tracking.discussion_reconcile import CURSOR, DiscussionReconciler
 from gateway.tracking.rules import Rules
-from gateway.tracking.service import TrackingService
+from gateway.tracking.service import DiscussionScope, TrackingService
 
 pytestmark = pytest.mark.integration
 
@@ -65,21 +65,8 @@ class Parts:
                 sa.select(threads).where(threads.c.issue_number == number)).one()
 
 
-def with_thread_columns(store: Store) -> None:
-    """`threads.target` and `threads.node_id` as migration 0003 will add them; nothing to do
-    once it has."""
-    with store.tx() as tx:
-        have = {c["name"] for c in sa.inspect(tx.conn).get_columns("threads")}
-        if "target" not in have:
-            tx.conn.execute(sa.text("ALTER TABLE threads ADD COLUMN target VARCHAR(12) "
-                                    "NOT NULL DEFAULT 'issues'"))
-        if "node_id" not in have:
-            tx.conn.execute(sa.text("ALTER TABLE threads ADD COLUMN node_id VARCHAR(100)"))
-
-
 @pytest.fixture
 def parts(store: Store) -> Iterator[Parts]:
-    with_thread_columns(store)
     clock = ManualClock(T0)
     emu = Emulator(clock=clock)
     with emu.serve() as url:
@@ -95,7 +82,8 @@ def parts(store: Store) -> Iterator[Parts]:
                                     bot_login=f"{BOT}[bot]", timeout=5, secondary_wait=60)
         setup = tracker.setup("Q&A", ["SRE"])
         service = TrackingService(store, Rules(BOT, frozenset({CAROL, CYRUS})),
-                                  BusinessCalendar(), REPO)
+                                  BusinessCalendar(), REPO,
+                                  discussions=DiscussionScope(REPO, "Q&A"))
         yield Parts(emu, clock, store, DiscussionReconciler(
             service, tracker, clock, repository=REPO, category_id=setup.category_id,
             category=setup.category_name, interval=60, first_lookback=dt.timedelta(days=3)))

@@ -208,19 +208,6 @@ def test_departure() -> None:
 # -- DiscussionReconciler.once over fakes ----------------------------------------------------
 
 
-def with_thread_columns(store: Store) -> Store:
-    """`threads.target` and `threads.node_id` as migration 0003 will add them (built in
-    parallel); nothing to do once it has."""
-    with store.tx() as tx:
-        have = {c["name"] for c in sa.inspect(tx.conn).get_columns("threads")}
-        if "target" not in have:
-            tx.conn.execute(sa.text("ALTER TABLE threads ADD COLUMN target VARCHAR(12) "
-                                    "NOT NULL DEFAULT 'issues'"))
-        if "node_id" not in have:
-            tx.conn.execute(sa.text("ALTER TABLE threads ADD COLUMN node_id VARCHAR(100)"))
-    return store
-
-
 def track(store: Store, number: int, node_id: str | None, *, state: str = "open",
           labels: tuple[str, ...] = (), target: str = "discussions") -> None:
     with store.tx() as tx:
@@ -279,7 +266,6 @@ def reconciler(service: RecordingService, tracker: FakeTracker,
 
 
 def test_once_reads_the_category_and_rereads_open_threads(store: Store) -> None:
-    with_thread_columns(store)
     now = at(600)
     clock, service, tracker = ManualClock(now), RecordingService(store), FakeTracker()
     fresh = remote(1, updated_at=at(100), comments=(comment(20, "bob", 95),))
@@ -336,7 +322,6 @@ def test_once_reads_the_category_and_rereads_open_threads(store: Store) -> None:
 
 
 def test_once_with_nothing_sets_the_cursor_at_the_look_back(store: Store) -> None:
-    with_thread_columns(store)
     clock, service, tracker = ManualClock(T0), RecordingService(store), FakeTracker()
     assert reconciler(service, tracker, clock).once() == {"comments": 0, "discussions": 0}
     assert tracker.id_calls == []  # no open thread: nothing to re-read
