@@ -35,6 +35,7 @@ from gateway.ops.checks_host import (
     installed_unit_uses_dynamic_user,
     passed,
 )
+from gateway.outbound.discussions import TRIAGE_OR_MORE, DiscussionTracker
 from gateway.outbound.github import GitHubAuthError, GitHubTracker, RepositoryNotFound
 from gateway.outbound.render import Renderer
 from gateway.outbound.smtp import MailerSetupError, SmtpMailer
@@ -217,6 +218,54 @@ def check_github(config: Config, schedule: Schedule | None, *,
         tracker.close()
 
 
+def check_discussions(config: Config) -> list[Check]:
+    """With a discussion category configured: Discussions are on, the category and the labels
+    exist, and the token may write there (create discussions and comments: read access;
+    labels: triage or more)."""
+    gh = config.github
+    repository = gh.discussions_repository
+    where = f"Discussions category {gh.discussion_category!r} in {repository}"
+    try:
+        auth = config.github_auth()
+    except ConfigError as exc:
+        return [failed(where, exc.problem, exc.fix)]
+    tracker = DiscussionTracker(api_url=gh.api_url, auth=auth, repository=repository,
+                                bot_login=gh.bot_login, timeout=gh.limits.request_timeout,
+                                secondary_wait=gh.limits.secondary_wait)
+    try:
+        try:
+            ids = tracker.setup(gh.discussion_category, gh.discussion_labels)
+        except ConfigError as exc:
+            return [from_config_error(where, exc)]
+        except GitHubAuthError as exc:
+            return [failed(where, str(exc), config.github_auth_fix())]
+        except RepositoryNotFound as exc:
+            return [failed(where, str(exc), "fix github.discussion_repository, or give the "
+                                            "token's account access to the repository")]
+        except GatewayError as exc:
+            return [failed(where, str(exc), "check github.api_url and that GitHub is "
+                                            "reachable from this host")]
+    finally:
+        tracker.close()
+    answerable = ("answerable: marking an answer resolves an inquiry" if ids.answerable else
+                  "not answerable: an inquiry is resolved only when its discussion is closed")
+    checks = [passed(where, answerable)]
+    labels = ", ".join(gh.discussion_labels) or "none configured"
+    checks.append(passed(f"discussion labels exist in {repository}", labels))
+    permission = ids.viewer_permission or "none"
+    may = f"GitHub token may create discussions, comments and labels in {repository}"
+    fix = (f"give {gh.bot_login} (the token's account) triage or write access to {repository}"
+           " (labels need triage)")
+    if permission in TRIAGE_OR_MORE:
+        checks.append(passed(may, f"{permission.lower()} permission"))
+    elif gh.discussion_labels:
+        checks.append(failed(may, f"{permission.lower()} permission: labels will be refused",
+                             fix))
+    else:
+        checks.append(passed(may, f"{permission.lower()} permission (no labels configured)"))
+    return checks
+
+
 def _check_push(config: Config, auth: Auth.Auth) -> Check:
     gh = config.github
     name = f"GitHub token may create issues in {gh.repository}"
@@ -330,6 +379,8 @@ def run_checks(path: Path, *, online: bool = False) -> Iterator[Check]:
         return
     yield from _guarded("IMAP", lambda: check_imap(config))
     yield from _guarded("GitHub", lambda: check_github(config, schedule, roster=schedule_ok))
+    if config.github.discussion_category:
+        yield from _guarded("GitHub Discussions", lambda: check_discussions(config))
     yield from _guarded("SMTP", lambda: [check_smtp(config)])
 
 

@@ -20,7 +20,16 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from gateway.testing.dovecot import DovecotServer
 from gateway.testing.github_emulator import Emulator
-from tests.integration.daemon import BOT, REPO, ROOT, WEBHOOK_SECRET, free_port, setup_github
+from tests.integration.daemon import (
+    BOT,
+    DISCUSSIONS,
+    REPO,
+    ROOT,
+    WEBHOOK_SECRET,
+    free_port,
+    setup_discussions,
+    setup_github,
+)
 from tests.integration.daemon import write_config as write_daemon_config
 
 pytestmark = pytest.mark.integration
@@ -64,6 +73,7 @@ class Setup:
     imap_port: int | None = None
     imap_user: str | None = None
     schedule: Path | None = None
+    github_extra: str = ""
 
     def write_config(self) -> Path:
         assert self.emulator.base_url is not None
@@ -76,7 +86,7 @@ username = "{SMTP_USER}"
 timeout = 5
 """
         path = write_daemon_config(self.directory, self.dovecot, self.emulator.base_url,
-                                   extra=extra)
+                                   extra=extra, github_extra=self.github_extra)
         text = path.read_text()
         if self.imap_port is not None:
             text = text.replace(f"port = {self.dovecot.port}\n", f"port = {self.imap_port}\n", 1)
@@ -239,3 +249,54 @@ def test_missing_webhook_secret(setup: Setup) -> None:
     assert code == 1, output
     only_failure(output, "webhook secret", "no webhook secret is configured",
                  "VISIT_GATEWAY_WEBHOOK_SECRET")
+
+
+def test_discussions_mode_checks_the_category_labels_and_permission(setup: Setup) -> None:
+    setup_discussions(setup.emulator)
+    setup.github_extra = DISCUSSIONS
+    code, output = setup.run()
+    assert code == 0, output
+    for what in (f"ok   Discussions category 'Q&A' in {REPO} (answerable",
+                 f"ok   discussion labels exist in {REPO} (SRE)",
+                 f"ok   GitHub token may create discussions, comments and labels in {REPO} "
+                 "(write permission)"):
+        assert what in output, f"no {what!r} line:\n{output}"
+
+
+def test_a_category_that_is_not_answerable_passes_and_says_so(setup: Setup) -> None:
+    setup_discussions(setup.emulator)
+    setup.github_extra = DISCUSSIONS.replace('"Q&A"', '"Ideas"')
+    code, output = setup.run()
+    assert code == 0, output
+    assert "resolved only when its discussion is closed" in output
+
+
+@pytest.mark.parametrize(("problem", "needles"), [
+    ("unknown category", ("has no discussion category 'Help'", "'Q&A'", "'Ideas'",
+                          "github.discussion_category")),
+    ("missing label", ("has no label 'SRE'", "github.discussion_labels")),
+    ("discussions off", ("Discussions are turned off", "github.discussion_repository")),
+    ("read-only token", ("read permission: labels will be refused", f"give {BOT}")),
+])
+def test_discussions_mode_names_what_is_wrong(setup: Setup, problem: str,
+                                              needles: tuple[str, ...]) -> None:
+    emu = setup.emulator
+    emu.enable_discussions(REPO)
+    emu.add_discussion_category(REPO, "Q&A")
+    emu.add_discussion_category(REPO, "Ideas")
+    if problem != "missing label":
+        emu.add_label(REPO, "SRE")
+    if problem == "discussions off":
+        emu.enable_discussions(REPO, False)
+    setup.github_extra = DISCUSSIONS
+    if problem == "unknown category":
+        setup.github_extra = DISCUSSIONS.replace('"Q&A"', '"Help"')
+    if problem == "read-only token":
+        emu.add_collaborator(REPO, BOT, "read")
+    code, output = setup.run()
+    assert code == 1, output
+    if problem == "read-only token":  # issues need push too: two lines, both naming the fix
+        line = [x for x in fail_lines(output) if "discussions" in x][0]
+        assert all(n in line for n in needles) and "(fix: " in line, output
+    else:
+        only_failure(output, *needles)

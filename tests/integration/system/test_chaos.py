@@ -1,7 +1,9 @@
 """Chaos: mail keeps arriving while `visit-gateway run` is SIGKILLed at random moments and the
 GitHub emulator fails writes before and after applying them, drops connections and adds
 latency. At the end: exactly one issue per thread, one comment per reply, in arrival order,
-nothing missing, nothing twice.
+nothing missing, nothing twice. The same in discussions mode, with every GraphQL fault kind
+on every mutation and on the reads that find a write again: one labelled discussion per
+thread, one notice naming the Primary, then one comment per reply in order.
 
 Size: CHAOS_THREADS (default 70 threads -> 70 questions, ~200 replies and ~45 mails to ignore,
 >300 messages) and CHAOS_KILLS (default 12) environment variables; bench/chaos.py runs it
@@ -25,7 +27,15 @@ from gateway.testing.dovecot import DovecotServer
 from gateway.testing.github_emulator import Emulator, FaultKind
 from tests.unit.mail import raw
 
-from ..daemon import REPO, Daemon, setup_github, wait_for, write_config
+from ..daemon import (
+    DISCUSSIONS,
+    REPO,
+    Daemon,
+    setup_discussions,
+    setup_github,
+    wait_for,
+    write_config,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
@@ -97,34 +107,48 @@ def emulator() -> Iterator[tuple[Emulator, str, str]]:
         yield emu, url, token
 
 
-def test_chaos_kill9_and_github_faults_lose_and_duplicate_nothing(
-        tmp_path: Path, dovecot: DovecotServer, emulator: tuple[Emulator, str, str]) -> None:
-    emu, url, token = emulator
+def _chaos(tmp_path: Path, dovecot: DovecotServer, emu: Emulator, url: str, token: str,
+           *, discussions: bool) -> None:
     seed = int(os.environ.get("CHAOS_SEED", "20261124"))
     plan = make_plan(int(os.environ.get("CHAOS_THREADS", "70")), seed)
     kills = int(os.environ.get("CHAOS_KILLS", "12"))
     replies = sum(len(r) for r in plan.threads.values())
     assert len(plan.messages) >= 300 or os.environ.get("CHAOS_THREADS")
     rng = random.Random(seed)
-    for kind, path, probability in (
-        (FaultKind.ERROR_BEFORE_WRITE, ISSUES, 0.05), (FaultKind.ERROR_AFTER_WRITE, ISSUES, 0.08),
-        (FaultKind.DROP_AFTER_WRITE, ISSUES, 0.05), (FaultKind.DROP_BEFORE_WRITE, ISSUES, 0.03),
-        (FaultKind.ERROR_BEFORE_WRITE, COMMENTS, 0.05),
-        (FaultKind.ERROR_AFTER_WRITE, COMMENTS, 0.08),
-        (FaultKind.DROP_AFTER_WRITE, COMMENTS, 0.05),
-        (FaultKind.DROP_BEFORE_WRITE, COMMENTS, 0.03),
-    ):
-        emu.inject_fault(kind, method="POST", path=path, times=None, probability=probability)
+    if discussions:
+        setup_discussions(emu)
+        inject_graphql_faults(emu)
+    else:
+        for kind, path, probability in (
+            (FaultKind.ERROR_BEFORE_WRITE, ISSUES, 0.05),
+            (FaultKind.ERROR_AFTER_WRITE, ISSUES, 0.08),
+            (FaultKind.DROP_AFTER_WRITE, ISSUES, 0.05),
+            (FaultKind.DROP_BEFORE_WRITE, ISSUES, 0.03),
+            (FaultKind.ERROR_BEFORE_WRITE, COMMENTS, 0.05),
+            (FaultKind.ERROR_AFTER_WRITE, COMMENTS, 0.08),
+            (FaultKind.DROP_AFTER_WRITE, COMMENTS, 0.05),
+            (FaultKind.DROP_BEFORE_WRITE, COMMENTS, 0.03),
+        ):
+            emu.inject_fault(kind, method="POST", path=path, times=None, probability=probability)
     emu.inject_fault(FaultKind.LATENCY, times=None, probability=0.1, delay=0.02, delay_max=0.3)
 
-    daemon = Daemon(write_config(tmp_path, dovecot, url, poll_interval=1.0), token=token,
-                    password=dovecot.password, log=tmp_path / "daemon.log")
+    config = write_config(tmp_path, dovecot, url, poll_interval=1.0,
+                          github_extra=DISCUSSIONS if discussions else "")
+    daemon = Daemon(config, token=token, password=dovecot.password, log=tmp_path / "daemon.log")
 
     def feed() -> None:
         feeder_rng = random.Random(seed + 1)
         for message in plan.messages:
             dovecot.append("INBOX", message)
             time.sleep(feeder_rng.uniform(0.0, 0.02))
+
+    def made() -> int:
+        return len(emu.discussions(REPO)) if discussions else len(emu.issues(REPO))
+
+    def commented() -> int:
+        if discussions:  # each discussion also has its notice
+            return len(emu.discussion_comments(REPO)) - len(emu.discussions(REPO))
+        return len(emu.comments(REPO))
 
     feeder = threading.Thread(target=feed, name="chaos-feeder")
     started = time.monotonic()
@@ -136,9 +160,9 @@ def test_chaos_kill9_and_github_faults_lose_and_duplicate_nothing(
             daemon.kill()
             daemon.start()
         feeder.join(timeout=120)
-        wait_for(lambda: len(emu.issues(REPO)) >= len(plan.threads)
-                 and len(emu.comments(REPO)) >= replies, 240,
-                 f"{len(plan.threads)} issues and {replies} comments", daemon)
+        what = "discussions" if discussions else "issues"
+        wait_for(lambda: made() >= len(plan.threads) and commented() >= replies, 240,
+                 f"{len(plan.threads)} {what} and {replies} comments", daemon)
         time.sleep(2.0)  # a duplicate, if any, would appear now
         assert daemon.stop() == 0
     finally:
@@ -146,21 +170,68 @@ def test_chaos_kill9_and_github_faults_lose_and_duplicate_nothing(
         if feeder.is_alive():
             feeder.join(timeout=30)
 
-    issues = emu.issues(REPO)
     by_title: dict[str, list[int]] = {}
-    for issue in issues:
-        by_title.setdefault(issue.title, []).append(issue.number)
+    made_by = emu.discussions(REPO) if discussions else emu.issues(REPO)
+    for thread in made_by:
+        by_title.setdefault(thread.title, []).append(thread.number)
     duplicated = {t: n for t, n in by_title.items() if len(n) > 1}
-    assert not duplicated, f"duplicate issues: {duplicated}"
-    assert set(by_title) == set(plan.threads), "missing or unexpected issues"
+    assert not duplicated, f"duplicate {'discussions' if discussions else 'issues'}: {duplicated}"
+    assert set(by_title) == set(plan.threads), "missing or unexpected threads"
     for title, expected in plan.threads.items():
         [number] = by_title[title]
-        got = [re.search(r"Reply \d+ to chaos question \d+\.", c.body).group(0)  # type: ignore[union-attr]
-               for c in emu.comments(REPO, number)]
+        if discussions:
+            assert emu.discussion(REPO, number).labels == ["SRE"], title
+            bodies = [c.body for c in emu.discussion_comments(REPO, number)]
+            assert bodies and bodies[0].startswith("**Primary:**"), f"{title}: no notice first"
+            assert sum(b.startswith("**Primary:**") for b in bodies) == 1, f"{title}: notices"
+            bodies = bodies[1:]
+        else:
+            bodies = [c.body for c in emu.comments(REPO, number)]
+        got = [re.search(r"Reply \d+ to chaos question \d+\.", b).group(0)  # type: ignore[union-attr]
+               for b in bodies]
         assert got == expected, f"{title}: comments {got} != {expected}"
     fired = emu.faults_fired
-    print(f"chaos: {len(plan.messages)} messages ({len(plan.threads)} threads, {replies} "
-          f"replies, {plan.ignored} ignored), {daemon.starts - 1} SIGKILLs, "
-          f"{len(fired)} faults fired, {time.monotonic() - started:.1f}s")
+    print(f"chaos ({'discussions' if discussions else 'issues'}): {len(plan.messages)} messages "
+          f"({len(plan.threads)} threads, {replies} replies, {plan.ignored} ignored), "
+          f"{daemon.starts - 1} SIGKILLs, {len(fired)} faults fired, "
+          f"{time.monotonic() - started:.1f}s")
     assert daemon.starts - 1 >= 10
-    assert {f.kind for f in fired} >= {FaultKind.ERROR_AFTER_WRITE, FaultKind.DROP_AFTER_WRITE}
+    kinds = {f.kind for f in fired}
+    assert kinds >= {FaultKind.ERROR_AFTER_WRITE, FaultKind.DROP_AFTER_WRITE}
+    if discussions:
+        assert kinds >= set(FaultKind), f"fault kinds that never fired: {set(FaultKind) - kinds}"
+
+
+# GraphQL operations the writer sends, and the reads that find a write again after an unclear
+# outcome (a fault there leaves the row to look again later, never to re-send blind).
+MUTATIONS = ("CreateDiscussion", "AddLabels", "AddDiscussionComment")
+LOOKUPS = ("RecentDiscussions", "DiscussionComments")
+
+
+def inject_graphql_faults(emu: Emulator) -> None:
+    for operation in MUTATIONS:
+        for kind, probability in (
+            (FaultKind.ERROR_BEFORE_WRITE, 0.04), (FaultKind.ERROR_AFTER_WRITE, 0.06),
+            (FaultKind.DROP_BEFORE_WRITE, 0.03), (FaultKind.DROP_AFTER_WRITE, 0.05),
+            (FaultKind.GRAPHQL_ERROR_BEFORE_WRITE, 0.03),
+            (FaultKind.GRAPHQL_ERROR_AFTER_WRITE, 0.05),
+        ):
+            emu.inject_fault(kind, method="POST", path="/graphql", operation=operation,
+                             times=None, probability=probability)
+    for operation in LOOKUPS:
+        for kind in (FaultKind.ERROR_BEFORE_WRITE, FaultKind.DROP_BEFORE_WRITE,
+                     FaultKind.GRAPHQL_ERROR_BEFORE_WRITE):
+            emu.inject_fault(kind, method="POST", path="/graphql", operation=operation,
+                             times=None, probability=0.1)
+
+
+def test_chaos_kill9_and_github_faults_lose_and_duplicate_nothing(
+        tmp_path: Path, dovecot: DovecotServer, emulator: tuple[Emulator, str, str]) -> None:
+    emu, url, token = emulator
+    _chaos(tmp_path, dovecot, emu, url, token, discussions=False)
+
+
+def test_chaos_in_discussions_mode_loses_and_duplicates_nothing(
+        tmp_path: Path, dovecot: DovecotServer, emulator: tuple[Emulator, str, str]) -> None:
+    emu, url, token = emulator
+    _chaos(tmp_path, dovecot, emu, url, token, discussions=True)

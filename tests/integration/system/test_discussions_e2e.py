@@ -24,6 +24,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from gateway.config.loader import load_config
+from gateway.outbound.discussion_documents import DOCUMENTS
 from gateway.testing.dovecot import DovecotServer
 from gateway.testing.github_emulator import Emulator
 from gateway.wiring import assignee_function
@@ -110,6 +111,11 @@ def world(tmp_path: Path, dovecot: DovecotServer) -> Iterator[World]:
                 daemon.close()
             assert "Traceback" not in daemon.output()
             assert emulator.graphql_unimplemented() == []
+            # Every document the daemon sent is one of the schema-validated constants
+            # (tests/unit/outbound/test_discussion_documents.py): nothing was made up ad hoc.
+            sent = {" ".join(d.split()) for d in emulator.graphql_documents()}
+            known = {" ".join(d.split()) for d in DOCUMENTS.values()}
+            assert sent and sent <= known, sent - known
     finally:
         smtp.stop()
 
