@@ -296,7 +296,7 @@ def test_discussions_mode_names_what_is_wrong(setup: Setup, problem: str,
     code, output = setup.run()
     assert code == 1, output
     if problem == "read-only token":  # issues need push too: two lines, both naming the fix
-        line = [x for x in fail_lines(output) if "discussions" in x][0]
+        line = next(x for x in fail_lines(output) if "discussions" in x)
         assert all(n in line for n in needles) and "(fix: " in line, output
     else:
         only_failure(output, *needles)
