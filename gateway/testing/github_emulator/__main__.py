@@ -17,7 +17,7 @@ from .limits import Limits
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m gateway.testing.github_emulator",
-        description="Serve an in-memory GitHub REST API.",
+        description="Serve an in-memory GitHub API (REST and GraphQL).",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
@@ -42,6 +42,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=[],
         metavar="LOGIN[:PERMISSION]",
         help="add to every repo (default write)",
+    )
+    parser.add_argument(
+        "--discussion-category",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="turn Discussions on in every repo and add this category (repeatable)",
+    )
+    parser.add_argument(
+        "--label", action="append", default=[], metavar="NAME",
+        help="create this label in every repo (repeatable)",
     )
     parser.add_argument("--webhook-url", help="deliver webhooks here")
     parser.add_argument("--webhook-secret", help="sign deliveries with this secret")
@@ -69,6 +80,13 @@ def build(args: argparse.Namespace) -> Emulator:
         login, _, permission = spec.partition(":")
         for name in args.repo:
             emulator.add_collaborator(name, login, permission or "write")
+    for name in args.repo:
+        if args.discussion_category:
+            emulator.enable_discussions(name)
+        for category in args.discussion_category:
+            emulator.add_discussion_category(name, category)
+        for label in args.label:
+            emulator.add_label(name, label)
     if args.webhook_url:
         emulator.add_webhook(args.webhook_url, args.webhook_secret)
     return emulator
