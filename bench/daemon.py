@@ -10,7 +10,11 @@
             the gateway's default pacing (1 s apart): limit errors provoked, and the drain rate
             as a fraction of what the limits allow.
 
-    .venv/bin/python bench/daemon.py latency|backlog|limits|all
+    .venv/bin/python bench/daemon.py latency|backlog|limits|all [--target discussions]
+
+With --target discussions the gateway runs in discussions mode (GraphQL): "issue exists" reads
+"discussion exists", and each message is three writes (createDiscussion, its labels, the
+notice naming the Primary), all counted in the drain rate.
 
 Prints figures; never pass/fail. Needs Dovecot (scripts/install-test-servers).
 """
@@ -33,7 +37,41 @@ from github import Auth  # noqa: E402
 
 from gateway.testing.dovecot import DovecotServer  # noqa: E402
 from gateway.testing.github_emulator import Emulator  # noqa: E402
-from tests.integration.daemon import REPO, Daemon, setup_github, wait_for, write_config  # noqa: E402
+from tests.integration.daemon import (  # noqa: E402
+    DISCUSSIONS,
+    REPO,
+    Daemon,
+    setup_discussions,
+    setup_github,
+    wait_for,
+    write_config,
+)
+
+TARGET = "issues"  # or "discussions" (--target)
+
+
+def github_world(emu: Emulator) -> str:
+    """The repository, its people and, in discussions mode, its category and label."""
+    token = setup_github(emu)
+    if TARGET == "discussions":
+        setup_discussions(emu)
+    return token
+
+
+def threads_made(emu: Emulator) -> int:
+    return len(emu.discussions(REPO)) if TARGET == "discussions" else len(emu.issues(REPO))
+
+
+def writes_made(emu: Emulator) -> int:
+    """GitHub writes so far: issues, or discussions with their labels and comments."""
+    if TARGET == "discussions":
+        return 2 * len(emu.discussions(REPO)) + len(emu.discussion_comments(REPO))
+    return len(emu.issues(REPO)) + len(emu.comments(REPO))
+
+
+def config_for(directory: Path, dovecot: DovecotServer, url: str, **options: float) -> Path:
+    return write_config(directory, dovecot, url,  # type: ignore[arg-type]
+                        github_extra=DISCUSSIONS if TARGET == "discussions" else "", **options)
 from tests.unit.mail import raw  # noqa: E402
 
 
@@ -74,9 +112,9 @@ def peak_rss_mb(pid: int) -> float:
 def latency(count: int, spacing: float) -> None:
     with tempfile.TemporaryDirectory() as tmp, DovecotServer() as dovecot:
         emu = Emulator()
-        token = setup_github(emu)
+        token = github_world(emu)
         with emu.serve() as url:
-            daemon = Daemon(write_config(Path(tmp), dovecot, url, poll_interval=300.0),
+            daemon = Daemon(config_for(Path(tmp), dovecot, url, poll_interval=300.0),
                             token=token, password=dovecot.password, log=Path(tmp) / "d.log")
             daemon.start()
             wait_for(lambda: '"imap.connected"' in daemon.output(), 30, "login", daemon)
@@ -88,11 +126,11 @@ def latency(count: int, spacing: float) -> None:
             time.sleep(1.0)
             delays: list[float] = []
             for n in range(count):
-                before = len(emu.issues(REPO))
+                before = threads_made(emu)
                 dovecot.append("INBOX", question(n))
                 t0 = time.monotonic()
                 appended.append(t0)
-                while len(emu.issues(REPO)) <= before:
+                while threads_made(emu) <= before:
                     time.sleep(0.005)
                 delays.append(time.monotonic() - t0)
                 time.sleep(max(spacing - delays[-1], 0))
@@ -100,8 +138,10 @@ def latency(count: int, spacing: float) -> None:
             watcher.join()
             daemon.stop()
         idle = [s - a for a, s in zip(appended, seen, strict=False) if s >= a]
-        print(f"latency over {count} messages ({spacing}s apart, IDLE, default pacing):")
-        print(f"  APPEND -> issue   p50 {statistics.median(delays) * 1000:7.0f} ms   "
+        thing = "discussion" if TARGET == "discussions" else "issue"
+        print(f"latency over {count} messages ({spacing}s apart, IDLE, pacing off, "
+              f"{TARGET}):")
+        print(f"  APPEND -> {thing}   p50 {statistics.median(delays) * 1000:7.0f} ms   "
               f"p99 {percentile(delays, 0.99) * 1000:7.0f} ms")
         if idle:
             print(f"  Dovecot IDLE EXISTS delay   p50 {statistics.median(idle) * 1000:7.0f} ms   "
@@ -124,22 +164,23 @@ def backlog(count: int) -> None:
         for n in range(count):
             dovecot.append("INBOX", question(n))
         emu = Emulator()
-        token = setup_github(emu)
+        token = github_world(emu)
         with emu.serve() as url:
-            config = write_config(Path(tmp), dovecot, url)  # the gateway's pacing off, too
+            config = config_for(Path(tmp), dovecot, url)  # the gateway's pacing off, too
             daemon = Daemon(config, token=token, password=dovecot.password,
                             log=Path(tmp) / "d.log")
             start = time.monotonic()
             daemon.start()
             peak = 0.0
-            while len(emu.issues(REPO)) < count:
+            while threads_made(emu) < count:
                 assert daemon.process is not None
                 peak = max(peak, peak_rss_mb(daemon.process.pid))
                 time.sleep(0.05)
             elapsed = time.monotonic() - start
             daemon.stop()
             rate = raw_pygithub_rate(url, token, min(count, 500))
-        print(f"backlog of {count} messages, emulator limits off (includes daemon start):")
+        print(f"backlog of {count} messages, emulator limits off (includes daemon start), "
+              f"{TARGET}:")
         print(f"  drained at {count / elapsed:6.1f} messages/s ({elapsed:.1f} s)")
         print(f"  raw PyGithub create_issue against the same emulator: {rate:6.1f} calls/s")
         print(f"  daemon peak RSS during the backlog: {peak:.0f} MB")
@@ -150,10 +191,10 @@ def limits(count: int) -> None:
         for n in range(count):
             dovecot.append("INBOX", question(n))
         emu = Emulator()
-        token = setup_github(emu)
+        token = github_world(emu)
         emu.set_limits(secondary=True, content_per_minute=80, content_per_hour=500)
         with emu.serve() as url:
-            config = write_config(Path(tmp), dovecot, url)
+            config = config_for(Path(tmp), dovecot, url)
             text = config.read_text()  # the gateway's default pacing
             for old, new in (("min_write_interval = 0.0", "min_write_interval = 1.0"),
                              ("writes_per_minute = 100000", "writes_per_minute = 80"),
@@ -163,16 +204,18 @@ def limits(count: int) -> None:
             daemon = Daemon(config, token=token, password=dovecot.password,
                             log=Path(tmp) / "d.log")
             daemon.start()
-            wait_for(lambda: len(emu.issues(REPO)) >= 1, 60, "first issue", daemon)
+            wait_for(lambda: writes_made(emu) >= 1, 60, "the first write", daemon)
             first = time.monotonic()
-            while len(emu.issues(REPO)) < count:
+            total = count * (3 if TARGET == "discussions" else 1)
+            while writes_made(emu) < total:
                 time.sleep(0.1)
             elapsed = time.monotonic() - first
             daemon.stop()
             errors = emu.limit_errors_served
-        writes = count - 1
+        writes = total - 1
         allowed = min(1.0, 80 / 60, 500 / 3600 if writes > 500 else 1.0)
-        print(f"{count} messages with GitHub's limits on (80/min, 500/h, 1 s apart):")
+        print(f"{count} messages with GitHub's limits on (80/min, 500/h, 1 s apart), "
+              f"{TARGET}: {total} writes")
         print(f"  limit errors provoked: {errors}")
         print(f"  drain rate {writes / elapsed:.3f} writes/s = "
               f"{writes / elapsed / allowed:.0%} of what the limits allow ({allowed:.3f}/s)")
@@ -185,7 +228,10 @@ def main() -> None:
     parser.add_argument("--spacing", type=float, default=1.2)
     parser.add_argument("--backlog", type=int, default=1000)
     parser.add_argument("--limited", type=int, default=120)
+    parser.add_argument("--target", choices=["issues", "discussions"], default="issues")
     args = parser.parse_args()
+    global TARGET
+    TARGET = args.target
     if args.what in ("latency", "all"):
         latency(args.messages, args.spacing)
     if args.what in ("backlog", "all"):
