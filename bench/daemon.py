@@ -159,6 +159,20 @@ def raw_pygithub_rate(url: str, token: str, count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
+def raw_graphql_rate(url: str, token: str, count: int) -> float:
+    """createDiscussion calls/s through the gateway's own GraphQL adapter, nothing else."""
+    from gateway.outbound.discussions import DiscussionTracker
+
+    tracker = DiscussionTracker(api_url=url, token=token, repository=REPO,
+                                bot_login="visit-users-bot", timeout=30, secondary_wait=60)
+    tracker.setup("Q&A", ["SRE"])
+    start = time.perf_counter()
+    for n in range(count):
+        tracker.create_discussion(f"raw {n}", "x" * 400)
+    tracker.close()
+    return count / (time.perf_counter() - start)
+
+
 def backlog(count: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, DovecotServer() as dovecot:
         for n in range(count):
@@ -179,10 +193,15 @@ def backlog(count: int) -> None:
             elapsed = time.monotonic() - start
             daemon.stop()
             rate = raw_pygithub_rate(url, token, min(count, 500))
+            graphql = (raw_graphql_rate(url, token, min(count, 300))
+                       if TARGET == "discussions" else None)
         print(f"backlog of {count} messages, emulator limits off (includes daemon start), "
               f"{TARGET}:")
         print(f"  drained at {count / elapsed:6.1f} messages/s ({elapsed:.1f} s)")
         print(f"  raw PyGithub create_issue against the same emulator: {rate:6.1f} calls/s")
+        if graphql is not None:
+            print(f"  raw createDiscussion (the gateway's adapter, no store): {graphql:6.1f} "
+                  "calls/s")
         print(f"  daemon peak RSS during the backlog: {peak:.0f} MB")
 
 

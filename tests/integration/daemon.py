@@ -6,6 +6,7 @@ daemon, wait for conditions with a deadline, stop it with SIGTERM or kill it wit
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -124,11 +125,15 @@ class Daemon:
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
-    def start(self) -> None:
+    def start(self, *, clock_at: dt.datetime | None = None) -> None:
+        """Start it; with `clock_at`, the gateway's clock starts there and ticks
+        (tests/integration/shifted_clock.py), so a test can watch a job fall due."""
         handle = self.log.open("ab")
+        command = [sys.executable, "-m", "gateway.cli", "run", "--config", str(self.config)]
+        if clock_at is not None:
+            command[1:3] = ["-m", "tests.integration.shifted_clock", clock_at.isoformat()]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "run", "--config", str(self.config)],
-            stdout=handle, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT,
+            command, stdout=handle, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT,
         )
         handle.close()
         self.starts += 1

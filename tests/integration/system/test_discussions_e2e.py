@@ -10,19 +10,22 @@ from its creation; one in another category is not."""
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
 
+from gateway.clock import ManualClock
 from gateway.config.loader import load_config
 from gateway.outbound.discussion_documents import DOCUMENTS
 from gateway.testing.dovecot import DovecotServer
@@ -197,3 +200,90 @@ def test_a_discussion_opened_on_github_in_the_category_is_an_inquiry(world: Worl
     emu.discussion_comment(REPO, ours.number, "Which compiler?", user="biagas")
     wait_for(lambda: (world.thread(ours.number) or {})["first_response_by"] == "biagas", 20,
              "the first response", daemon)
+
+
+LA = ZoneInfo("America/Los_Angeles")
+
+
+def test_a_discussion_opened_on_github_is_reminded_and_handed_off(
+        tmp_path: Path, dovecot: DovecotServer) -> None:
+    """The daemon's clock runs from chosen instants (libfaketime): a customer's discussion
+    opened on Friday 16:00 is adopted from its webhook, handed to the incoming Primary at the
+    Monday 08:00 handoff, and reminded at Monday 10:00 (75% of 4 business hours: Friday 16-17,
+    Monday 8-10), each a comment on the discussion that @mentions only its owner."""
+    friday = dt.datetime(2026, 3, 6, 16, 0, tzinfo=LA)  # cyrush's week; JustinPrivitera next
+    clock = ManualClock(friday - dt.timedelta(hours=1))
+    emu = Emulator(seed=16, clock=clock)
+    token = setup_github(emu)
+    setup_discussions(emu)
+    emu.add_user("jane-roe")
+    emu.add_collaborator(REPO, "jane-roe", "read")
+    port = free_port()
+    with emu.serve() as url:
+        emu.add_webhook(f"http://127.0.0.1:{port}/webhook", WEBHOOK_SECRET)
+        config = write_config(tmp_path, dovecot, url, web_port=port, github_extra=DISCUSSIONS,
+                              extra="\n[notify]\ntick_seconds = 0.5\n")
+        daemon = Daemon(config, token=token, password=dovecot.password,
+                        log=tmp_path / "daemon.log")
+        db = tmp_path / "state.db"
+
+        def thread(number: int) -> sqlite3.Row | None:
+            with sqlite3.connect(db) as conn:
+                conn.row_factory = sqlite3.Row
+                row: sqlite3.Row | None = conn.execute(
+                    "SELECT * FROM threads WHERE target = 'discussions' AND issue_number = ?",
+                    (number,)).fetchone()
+                return row
+
+        def run_from(at: dt.datetime, until: Callable[[], bool], what: str) -> None:
+            clock.set(at)
+            daemon.start(clock_at=at)
+            try:
+                wait_for(until, 30, what, daemon)
+                assert daemon.stop() == 0
+            finally:
+                daemon.close()
+
+        try:
+            # Friday: the daemon runs (this week's handoff is done), the customer opens it.
+            def opened() -> bool:
+                return bool(emu.discussions(REPO)) and thread(1) is not None
+
+            clock.set(friday - dt.timedelta(hours=1))
+            daemon.start(clock_at=friday - dt.timedelta(hours=1))
+            wait_for(lambda: '"web.listening"' in daemon.output(), 30, "the web server", daemon)
+            clock.set(friday)
+            discussion = emu.create_discussion(REPO, "Plugin build fails on macOS",
+                                               "Since 3.4.1 my plugin fails to build.",
+                                               user="jane-roe", category="Q&A")
+            assert discussion.number == 1
+            wait_for(opened, 30, "the discussion adopted from its webhook", daemon)
+            assert daemon.stop() == 0
+            row = thread(1)
+            assert row is not None and row["issue_author"] == "jane-roe"
+            assert row["arrived_at"].startswith("2026-03-07 00:00:00")  # Friday 16:00 PST
+
+            # Monday 08:00 PDT: the handoff comments on it and records the new owner.
+            def handed_off() -> bool:
+                return any("@JustinPrivitera" in c.body for c in emu.discussion_comments(REPO, 1))
+
+            run_from(dt.datetime(2026, 3, 9, 7, 59, 50, tzinfo=LA), handed_off, "the handoff")
+            handoff = emu.discussion_comments(REPO, 1)[-1].body
+            assert live_mentions(handoff) == ["@JustinPrivitera"]
+            owner = thread(1)
+            assert owner is not None and owner["assignee"] == "JustinPrivitera"
+
+            # Monday 10:00: the reminder, to the new owner.
+            def reminded() -> bool:
+                return len(emu.discussion_comments(REPO, 1)) == 2
+
+            run_from(dt.datetime(2026, 3, 9, 9, 59, 50, tzinfo=LA), reminded, "the reminder")
+            reminder = emu.discussion_comments(REPO, 1)[-1]
+            assert reminder.user == BOT and "response goal" in reminder.body
+            assert live_mentions(reminder.body) == ["@JustinPrivitera"]
+            time.sleep(0.5)
+            assert len(emu.discussion_comments(REPO, 1)) == 2  # nothing twice across restarts
+        finally:
+            daemon.close()
+    assert "Traceback" not in daemon.output()
+    assert emu.issues(REPO) == []
