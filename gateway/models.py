@@ -110,12 +110,14 @@ class ThreadMatch:
     """Where a human message belongs.
 
     `thread_id` is None for a brand-new thread. `issue_number` is set when the match came from a
-    GitHub id or subject token, so the shell can create a thread for an issue it did not open.
+    GitHub id or subject token, so the shell can create a thread for an issue (or, `target`
+    "discussions", a discussion) it did not open.
     """
 
     thread_id: str | None
     reason: str
     issue_number: int | None = None
+    target: str = "issues"
 
 
 @dataclass(frozen=True, slots=True)

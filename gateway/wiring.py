@@ -47,6 +47,7 @@ def pipeline_settings(config: Config, duties: Duties | None = None) -> PipelineS
         team_logins=team,
         list_address=config.list.address,
         repository=config.github.repository,
+        discussions_repository=gh.discussions_repository if gh.discussion_category else None,
         max_message_bytes=inbound.max_message_bytes,
         classify=classify,
         decide=decide,

@@ -37,6 +37,7 @@ from gateway.models import (
     Kind,
     Outcome,
     RawArrival,
+    ThreadMatch,
     Verdict,
 )
 from gateway.store.db import Store
@@ -58,6 +59,9 @@ class PipelineSettings:
     classify: ClassifyRules
     decide: DecideSettings
     team_logins: Mapping[str, str] = field(default_factory=dict)  # roster email -> login
+    # Where tracked discussions are (github.discussion_repository, when a category is set):
+    # notifications and subject tokens naming one thread into it. None: not tracked.
+    discussions_repository: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +128,7 @@ class Pipeline:
                 raise KeyError(f"not stored: {sorted(missing)}")
             parsed = [self._parse(item) for item in stored if item.status == "stored"]
             index = prefetch(tx, [p.email for p in parsed if p.email is not None],
-                             self.settings.repository)
+                             self.settings.repository, self.settings.discussions_repository)
             decided: dict[str, tuple[Recorded, Outcome]] = {}
             for item in parsed:
                 rec, outcome = self._decide_one(item, index, now)
@@ -231,7 +235,8 @@ class Pipeline:
         arrival = (
             stored.received_at if stored.uid is not None else (email.date or stored.received_at)
         )
-        match = thread_for(email, index, self.settings.repository)
+        match = thread_for(email, index, self.settings.repository,
+                           self.settings.discussions_repository)
         new_thread: NewThread | None = None
         assignee: str | None = None
         notice: str | None = None
@@ -253,8 +258,9 @@ class Pipeline:
         else:
             thread_id = match.thread_id
             verdict = Verdict(Kind.REPLY, match.reason)
-            if match.issue_number is not None and match.issue_number not in index.issues:
-                new_thread = _issue_thread(match.issue_number, thread_id, email, arrival)
+            if (match.issue_number is not None
+                    and (match.target, match.issue_number) not in index.refs):
+                new_thread = _issue_thread(match, thread_id, email, arrival)
         # Cleaned once: the body of the action and, for a team member's reply, its /spend lines.
         cleaned = clean_body(email, settings.decide.footer_markers)
         actions = decide(
@@ -300,16 +306,18 @@ class Pipeline:
         new_thread: NewThread | None = None
         ids: tuple[tuple[str, str, str], ...] = ()
         if verdict.reason in ("github-notification", "github-reply-by-email"):
+            repos = (self.settings.repository, self.settings.discussions_repository)
             match = (
-                github_match(email, index, self.settings.repository)
+                github_match(email, index, *repos)
                 if verdict.reason == "github-notification"
                 else None
             )
-            match = match or thread_for(email, index, self.settings.repository)
+            match = match or thread_for(email, index, *repos)
             if match.thread_id is not None:
                 thread_id = match.thread_id
-                if match.issue_number is not None and match.issue_number not in index.issues:
-                    new_thread = _issue_thread(match.issue_number, thread_id, email, None)
+                if (match.issue_number is not None
+                        and (match.target, match.issue_number) not in index.refs):
+                    new_thread = _issue_thread(match, thread_id, email, None)
                 source = "github" if verdict.reason == "github-notification" else "inbound"
                 if email.message_id:
                     ids = ((email.message_id, thread_id, source),)
@@ -330,14 +338,16 @@ class Pipeline:
         )
 
 def _issue_thread(
-    number: int, thread_id: str, email: Email, arrival: dt.datetime | None
+    match: ThreadMatch, thread_id: str, email: Email, arrival: dt.datetime | None
 ) -> NewThread:
-    """A thread for an issue the gateway did not open (found through a GitHub id)."""
+    """A thread for an issue or discussion the gateway did not open (found through a GitHub
+    id or subject token)."""
     return NewThread(
         thread_id=thread_id,
-        issue_number=number,
+        issue_number=match.issue_number,
         root_key=None,
         title=email.subject,
         arrived_at=arrival,
         assignee=None,
+        target=match.target,
     )

@@ -55,6 +55,64 @@ def marker(key: str) -> str:
     return f"<!-- visit-gateway:msg={encode_marker_key(key)} -->"
 
 
+# A GitHub thing a notification names: ("issues", N) — pull requests too — or ("discussions", N).
+Ref = tuple[str, int]
+
+
+def ref_thread_id(ref: Ref) -> str:
+    """The thread id for an issue or discussion the gateway did not open."""
+    target, number = ref
+    return discussion_thread_id(number) if target == "discussions" else issue_thread_id(number)
+
+
+def github_discussion_number(message_id: str, repository: str) -> int | None:
+    """Discussion number from a GitHub notification id of `repository`
+    (`<owner/repo/repo-discussions/N@github.com>`, a comment's with `/comments/ID` after N),
+    else None."""
+    lowered = message_id.lower()
+    if not lowered.endswith("@github.com>"):
+        return None
+    for kind in ("repo-discussions", "discussions"):
+        prefix = f"<{repository.lower()}/{kind}/"
+        if lowered.startswith(prefix):
+            number = lowered[len(prefix):].split("/", 1)[0].split("@", 1)[0]
+            return int(number) if number.isdigit() else None
+    return None
+
+
+def github_ref(message_id: str, repository: str,
+               discussions_repository: str | None = None) -> Ref | None:
+    """The issue of `repository`, or the discussion of `discussions_repository` (when
+    discussions are tracked), a GitHub notification id names."""
+    number = github_issue_number(message_id, repository)
+    if number is not None:
+        return ("issues", number)
+    if discussions_repository:
+        number = github_discussion_number(message_id, discussions_repository)
+        if number is not None:
+            return ("discussions", number)
+    return None
+
+
+def subject_ref(subject: str, repository: str,
+                discussions_repository: str | None = None) -> Ref | None:
+    """The issue or discussion a subject token names: `[owner/repo] Title (Issue #N)`,
+    `[repo#N]`, or `[owner/repo] Title (Discussion #N)`."""
+    number = subject_issue_number(subject, repository)
+    if number is not None:
+        return ("issues", number)
+    if discussions_repository:
+        found = _discussion_subject(discussions_repository).search(subject)
+        if found:
+            return ("discussions", int(found.group(1)))
+    return None
+
+
+@functools.lru_cache(maxsize=8)
+def _discussion_subject(repository: str) -> re.Pattern[str]:
+    return re.compile(rf"\[{re.escape(repository)}\].*\(Discussion\s+#(\d+)\)", re.IGNORECASE)
+
+
 def github_issue_number(message_id: str, repository: str) -> int | None:
     """Issue number from a GitHub notification id of `repository`, else None."""
     prefix = f"<{repository.lower()}/issues/"
@@ -105,11 +163,13 @@ def match_thread(
     email: Email,
     *,
     known_ids: Mapping[str, str],
-    issue_threads: Mapping[int, str],
+    ref_threads: Mapping[Ref, str],
     marker_threads: Mapping[str, str],
     repository: str,
+    discussions_repository: str | None = None,
 ) -> ThreadMatch:
-    """Where `email` belongs, given the threads of ids/issues/markers found in the store."""
+    """Where `email` belongs, given the threads of ids, GitHub issues and discussions, and
+    markers found in the store."""
     for ident in email.in_reply_to:
         if ident in known_ids:
             return ThreadMatch(known_ids[ident], "in-reply-to")
@@ -117,16 +177,14 @@ def match_thread(
         if ident in known_ids:
             return ThreadMatch(known_ids[ident], "references")
     for ident in (*email.in_reply_to, *reversed(email.references)):
-        number = github_issue_number(ident, repository)
-        if number is not None:
-            return ThreadMatch(
-                issue_threads.get(number, issue_thread_id(number)), "github-id", number
-            )
-    number = subject_issue_number(email.subject, repository)
-    if number is not None:
-        return ThreadMatch(
-            issue_threads.get(number, issue_thread_id(number)), "subject-token", number
-        )
+        ref = github_ref(ident, repository, discussions_repository)
+        if ref is not None:
+            return ThreadMatch(ref_threads.get(ref, ref_thread_id(ref)), "github-id", ref[1],
+                               ref[0])
+    ref = subject_ref(email.subject, repository, discussions_repository)
+    if ref is not None:
+        return ThreadMatch(ref_threads.get(ref, ref_thread_id(ref)), "subject-token", ref[1],
+                           ref[0])
     for key in marker_keys(email):
         if key in marker_threads:
             return ThreadMatch(marker_threads[key], "marker")

@@ -206,12 +206,14 @@ class Tx:
         rows = self.conn.execute(_IDS_LOOKUP, {"ids": list(ids)})
         return {row.message_id: row.thread_id for row in rows}
 
-    def threads_for_issues(self, numbers: Iterable[int]) -> dict[int, str]:
-        numbers = list(numbers)
-        if not numbers:
-            return {}
-        rows = self.conn.execute(_ISSUES_LOOKUP, {"numbers": numbers})
-        return {row.issue_number: row.thread_id for row in rows}
+    def threads_for_refs(self, refs: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """Threads by (target, number): GitHub issues and discussions."""
+        found: dict[tuple[str, int], str] = {}
+        for target in sorted({target for target, _ in refs}):
+            numbers = sorted({number for t, number in refs if t == target})
+            rows = self.conn.execute(_REFS_LOOKUP, {"target": target, "numbers": numbers})
+            found.update({(target, row.issue_number): row.thread_id for row in rows})
+        return found
 
     def threads_for_message_keys(self, keys: Sequence[str]) -> dict[str, str]:
         if not keys:
@@ -356,8 +358,8 @@ _MESSAGE_STATES = sa.select(messages.c.key, messages.c.status, messages.c.uid).w
 _IDS_LOOKUP = sa.select(message_ids.c.message_id, message_ids.c.thread_id).where(
     message_ids.c.message_id.in_(sa.bindparam("ids", expanding=True))
 )
-_ISSUES_LOOKUP = sa.select(threads.c.issue_number, threads.c.thread_id).where(
-    threads.c.target == "issues",
+_REFS_LOOKUP = sa.select(threads.c.issue_number, threads.c.thread_id).where(
+    threads.c.target == sa.bindparam("target"),
     threads.c.issue_number.in_(sa.bindparam("numbers", expanding=True)),
 )
 # The earliest response wins, however events arrive (see gateway.tracking.rules).

@@ -182,6 +182,19 @@ def test_mail_becomes_a_labelled_discussion_and_github_tracks_it(world: World) -
     assert row is not None and row["reopened_count"] == 1 and row["resolved_at"] is None
     assert answer.id != replies[0].id
 
+    # Someone answers GitHub's notification mail about it with the list in Cc: the reply
+    # threads into the discussion by GitHub's Message-ID, it opens no new one.
+    n = discussion.number
+    world.dovecot.append("INBOX", raw({
+        "Message-ID": "<via-notification@univ.edu>", "From": "Ana Lima <ana@univ.edu>",
+        "In-Reply-To": f"<{REPO}/repo-discussions/{n}/comments/{answer.id}@github.com>",
+        "Subject": f"Re: [{REPO}] Pseudocolor of a zonal variable (Discussion #{n})"},
+        "Thanks, the zonal option works.\n"))
+    wait_for(lambda: any("zonal option works" in c.body
+                         for c in emu.discussion_comments(REPO, n)), 30,
+             "the reply to the notification as a comment", daemon)
+    assert len(emu.discussions(REPO)) == 1
+
 
 def test_a_discussion_opened_on_github_in_the_category_is_an_inquiry(world: World) -> None:
     emu, daemon = world.emulator, world.daemon
