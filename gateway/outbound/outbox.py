@@ -180,6 +180,7 @@ class Outbox:
         with self.store.tx() as tx:
             tx.conn.execute(outbox.update().where(outbox.c.id == item.id).values(
                 status="done", result=json.dumps(result), last_error=None, updated_at=now))
+            queue_rows(tx.conn, then_rows(item, result), now)
             if assignee is not None and item.thread_id:
                 tx.conn.execute(threads.update().where(threads.c.thread_id == item.thread_id)
                                 .values(assignee=assignee))
@@ -257,6 +258,42 @@ class Outbox:
             rows = tx.conn.execute(sa.select(outbox.c.updated_at).where(
                 outbox.c.status == "done", outbox.c.updated_at >= since))
             return sorted(row.updated_at for row in rows)
+
+
+# A row's payload may carry `then`: rows to queue, in the same transaction, once it is done
+# (promotion: the product issue, then the comment linking it, then the resolution). In their
+# payloads' text, FILL_START + name + FILL_END is replaced by that field of the done row's result
+# (`url`, `number`, `comment_id`, `node_id`), which is only known then.
+THEN = "then"
+FILL_START, FILL_END = "{{gateway:", "}}"
+
+
+def then_rows(item: OutboxItem, result: dict[str, Any]) -> list[OutboxRow]:
+    """The rows `item` asked to queue once it is done, with the result filled in.
+
+    Each entry of `item.payload["then"]` is {key, kind, payload, thread_id?, message_key?};
+    the thread defaults to the item's. Keys are fixed by whoever queued the item, so queuing
+    them again (a crash and a marker found) changes nothing."""
+    rows = []
+    for entry in item.payload.get(THEN) or ():
+        rows.append(OutboxRow(
+            key=str(entry["key"]), kind=str(entry["kind"]),
+            thread_id=entry.get("thread_id", item.thread_id),
+            message_key=entry.get("message_key"),
+            payload=_fill(entry.get("payload") or {}, result)))
+    return rows
+
+
+def _fill(value: Any, result: dict[str, Any]) -> Any:
+    if isinstance(value, str):
+        for name, known in result.items():
+            value = value.replace(f"{FILL_START}{name}{FILL_END}", str(known))
+        return value
+    if isinstance(value, dict):
+        return {k: _fill(v, result) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, result) for v in value]
+    return value
 
 
 IDLE_WAIT = 30.0  # seconds a sender sleeps with nothing due (a wake-up event cuts it short)
