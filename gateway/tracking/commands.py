@@ -1,0 +1,94 @@
+"""Commands a team member writes in a GitHub comment: `/answer`, `/promote`, `/delegate`.
+
+`parse_commands` finds them in a comment body: a line of its own that starts with the command
+(any case), outside fenced code blocks and quotes, so a quoted mail or a pasted shell session
+never runs one. Each gets the rest of its line (`args`) and the text below it up to the next
+command (`text`: `/promote`'s summary). `/spend` and `/internal` are read elsewhere
+(`inbound.spend`, `weekly.notify.relay_text`) and are not commands here. `answer_target` reads
+the comment a `/answer <link>` points at. Pure: no I/O; it must not decide whether the author
+may run a command or what it does (`weekly.commands` does).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+CommandName = Literal["answer", "promote", "delegate"]
+COMMANDS: tuple[CommandName, ...] = ("answer", "promote", "delegate")
+_LINE = re.compile(r"^[ \t]{0,3}/(answer|promote|delegate)(?=\s|$)(.*)$", re.IGNORECASE)
+_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
+MAX_TEXT = 20_000  # characters of a command's text kept (a /promote summary)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: CommandName
+    args: str  # the rest of the command's line, stripped
+    text: str  # the lines below it, up to the next command, stripped
+
+
+def parse_commands(body: str) -> tuple[Command, ...]:
+    """The commands in a comment body, in order."""
+    found: list[tuple[CommandName, str, list[str]]] = []
+    fence: str | None = None
+    for line in body.replace("\r\n", "\n").split("\n"):
+        opened = _FENCE.match(line)
+        if fence is not None:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
+                fence = None
+            if found:
+                found[-1][2].append(line)
+            continue
+        if opened:
+            fence = opened.group(1)
+            if found:
+                found[-1][2].append(line)
+            continue
+        match = None if line.lstrip().startswith(">") else _LINE.match(line)
+        if match:
+            name = next(c for c in COMMANDS if c == match.group(1).lower())
+            found.append((name, match.group(2).strip(), []))
+        elif found:
+            found[-1][2].append(line)
+    return tuple(Command(name, args, "\n".join(text).strip()[:MAX_TEXT])
+                 for name, args, text in found)
+
+
+_ANCHOR = re.compile(
+    r"^https?://[^/\s]+/(?P<repo>[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)/discussions/(?P<number>\d+)"
+    r"/?(?:\?[^#\s]*)?#discussioncomment-(?P<comment>\d+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class CommentLink:
+    repository: str
+    number: int
+    comment_id: int
+
+
+def answer_target(args: str) -> CommentLink | None:
+    """The discussion comment a `/answer` argument links to
+    (`https://github.com/o/r/discussions/12#discussioncomment-345`), or None when the argument
+    is not such a link (the caller refuses it, saying what a link looks like)."""
+    token = args.strip().strip("<>")
+    match = _ANCHOR.match(token)
+    if match is None:
+        return None
+    return CommentLink(match.group("repo"), int(match.group("number")),
+                       int(match.group("comment")))
+
+
+_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9_.-]{1,100}$")
+
+
+def promote_repository(args: str) -> str | None:
+    """`/promote owner/repo`'s repository; None when the argument is empty; raises ValueError
+    for anything that is not one owner/name."""
+    token = args.strip()
+    if not token:
+        return None
+    if not _REPOSITORY.match(token) or token.split("/")[1] in (".", ".."):
+        raise ValueError(f"{token[:100]!r} is not a repository (owner/name)")
+    return token
