@@ -64,7 +64,8 @@ def discussion_events(d: RemoteDiscussion, repository: str) -> list[Event]:
                                    actor=d.author, state="open")]
     events += [CommentEvent(action="created", number=d.number, comment_id=c.comment_id,
                             author=c.author, at=c.created_at, body=c.body, issue_author=d.author,
-                            repository=where, target="discussions", category=d.category)
+                            repository=where, target="discussions", category=d.category,
+                            parent_id=c.parent_id)
                for c in d.comments]
     if d.answered:
         events.append(_thread_event(d, "answered", d.answer_chosen_at or d.updated_at, where))

@@ -106,6 +106,7 @@ class CommentEvent:
     repository: str
     target: Target = "issues"
     category: str | None = None
+    parent_id: int | None = None  # a discussion reply: the top-level comment it answers
 
     def __post_init__(self) -> None:
         _aware("CommentEvent.at", self.at)
@@ -222,12 +223,13 @@ def _discussion_event(p: DiscussionBody, action: IssueAction) -> IssueEvent:
 
 
 def _discussion_comment_event(p: DiscussionCommentBody, action: CommentAction) -> CommentEvent:
-    comment = p.comment  # a reply (`parent_id` set) is read as a top-level comment is
+    comment = p.comment  # a reply (`parent_id` set) counts as a top-level comment does
     return CommentEvent(
         action=action, number=p.discussion.number, comment_id=comment.id,
         author=comment.user.login, at=comment.created_at, body=comment.body or "",
         issue_author=p.discussion.user.login, repository=p.repository.full_name,
-        target="discussions", category=p.discussion.category.name)
+        target="discussions", category=p.discussion.category.name,
+        parent_id=comment.parent_id)
 
 
 def _change(names: tuple[str, ...], name: str, add: bool) -> tuple[str, ...]:

@@ -193,13 +193,17 @@ class CommentedDiscussion(_Body):
     category: Category
 
 
+class DiscussionComment(Comment):
+    parent_id: Id | None = None
+
+
 class DiscussionCommentBody(_Body):
     """A `discussion_comment` delivery: a top-level comment or a reply created, edited or
-    deleted on a discussion (a reply has `comment.parent_id`, which is not read)."""
+    deleted on a discussion (a reply has `comment.parent_id`: its top-level comment)."""
 
     action: Name
     discussion: CommentedDiscussion
-    comment: Comment
+    comment: DiscussionComment
     repository: Repository
 
 

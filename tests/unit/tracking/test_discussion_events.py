@@ -9,6 +9,7 @@ three different logins so that a mix-up shows.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from functools import cache
@@ -79,9 +80,10 @@ def discussion(action: str, at: dt.datetime, *, number: int = 4, category: str =
 
 
 def comment(action: str, comment_id: int, at: dt.datetime, body: str, *, number: int = 4,
-            repository: str = HELLO) -> CommentEvent:
+            repository: str = HELLO, parent_id: int | None = None) -> CommentEvent:
     return CommentEvent(action, number, comment_id, COMMENTER, at,  # type: ignore[arg-type]
-                        body, AUTHOR, repository, target="discussions", category="General")
+                        body, AUTHOR, repository, target="discussions", category="General",
+                        parent_id=parent_id)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,9 +179,9 @@ PARSED = [
     ("unlabeled: the label named is removed", "discussion.unlabeled.13.json",
      {"discussion.labels": [{"name": "SRE"}, {"name": "bug"}]},
      discussion("unlabeled", UPDATED, labels=("SRE",), label="bug", complete=True)),
-    ("a reply parses as a top-level comment does", "discussion_comment.created.1.json",
+    ("a reply names the comment it answers", "discussion_comment.created.1.json",
      {"comment.parent_id": 550061},
-     comment("created", 550062, utc("2021-03-30T20:21:30Z"), "ANSWER")),
+     comment("created", 550062, utc("2021-03-30T20:21:30Z"), "ANSWER", parent_id=550061)),
     ("an edited comment keeps the time it was first posted", "discussion_comment.edited.3.json",
      {"comment.updated_at": "2021-04-01T08:00:00Z"},
      comment("edited", 550062, utc("2021-03-30T20:21:30Z"), "ANSWER")),
@@ -198,10 +200,13 @@ def test_parse_discussion_webhook(why: str, name: str, edits: dict[str, Any],
     assert parse_webhook(kind(name), load(name, edits)) == expected
 
 
-def test_a_reply_and_a_top_level_comment_are_the_same_event() -> None:
+def test_a_reply_and_a_top_level_comment_differ_only_in_the_parent() -> None:
     name = "discussion_comment.created.0.json"
     reply = parse_webhook(kind(name), load(name, {"comment.parent_id": 544077}))
-    assert reply is not None and reply == parse_webhook(kind(name), load(name))
+    top = parse_webhook(kind(name), load(name))
+    assert isinstance(reply, CommentEvent) and isinstance(top, CommentEvent)
+    assert reply.parent_id == 544077 and top.parent_id is None
+    assert dataclasses.replace(reply, parent_id=None) == top
 
 
 IGNORED = [

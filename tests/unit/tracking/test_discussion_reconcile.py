@@ -137,7 +137,8 @@ def test_discussion_events_carry_the_whole_story() -> None:
         target="discussions", category="Q&A")
     assert reply == CommentEvent(
         action="created", number=7, comment_id=12, author="alice", at=at(40), body="body 12",
-        issue_author="alice", repository=REPO, target="discussions", category="Q&A")
+        issue_author="alice", repository=REPO, target="discussions", category="Q&A",
+        parent_id=11)  # a reply names its top-level comment
     assert labeled == replace(opened, action="labeled", actor="", at=at(90))
 
 
