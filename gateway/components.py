@@ -41,6 +41,7 @@ from gateway.tracking.service import DiscussionScope, TrackingService
 from gateway.web.health import Health, MailHealth, assess_health
 from gateway.web.metrics import GatewayMetrics
 from gateway.web.server import Delivery, DeliveryResult
+from gateway.weekly.commands import CommandContext, CommandHandler
 from gateway.weekly.notify import Notifier, NotifyContext
 from gateway.wiring import assignee_function, pipeline_settings
 
@@ -183,6 +184,11 @@ def build(
         relay=notifier.relay_row, on_queued=mail_wake.set if mail_wake is not None else None,
         discussions=DiscussionScope(gh.discussions_repository, gh.discussion_category)
         if gh.discussion_category else None,
+        commands=CommandHandler(CommandContext(
+            settings=config.raw.process, url=notifier.ctx.url,
+            list_address=config.list.address, list_prefix=config.list.subject_prefix,
+            footer_markers=config.list.footer_markers)).rows,
+        on_github_queued=wake.set,
     )
     reconciler = Reconciler(
         tracking,

@@ -371,6 +371,32 @@ class NotifySection(_Section):
         "How often due handoffs and reminders are looked for, in seconds."))] = 60.0
 
 
+class ProcessSection(_Section):
+    """The rest of the SRE process: commands in team comments (/answer, /promote), the stale
+    rule and the known-issue lookup."""
+
+    product_repository: Annotated[str, Field(description=(
+        "The product-development repository, as owner/name (e.g. visit-dav/visit): where "
+        "/promote opens an issue when it names none. Empty: /promote must name one."
+    ))] = ""
+    promote_labels: Annotated[tuple[str, ...], Field(description=(
+        "Labels put on the product issue /promote opens."))] = ()
+    promoted_label: Annotated[str, Field(description=(
+        "The label an issue gets when /promote closes it (discussions are answered by the "
+        "comment linking the product issue instead)."))] = "promoted"
+    command_max_age_hours: Annotated[float, Field(gt=0, description=(
+        "A command first seen longer after it was written than this (a fresh install "
+        "adopting old comments, a long outage caught up by reconcile) is not run; the log "
+        "says so."))] = 24.0
+
+    @field_validator("product_repository")
+    @classmethod
+    def _product(cls, value: str) -> str:
+        if value and not _REPO.match(value):
+            raise ValueError(f"{value!r} is not an owner/name repository")
+        return value
+
+
 class WebSection(_Section):
     """The HTTP server: POST /webhook (GitHub), GET /healthz, GET /metrics (Prometheus)."""
 
@@ -450,6 +476,7 @@ class RawConfig(_Section):
     inbound: InboundSection = InboundSection()
     smtp: SmtpSection = SmtpSection()
     notify: NotifySection = NotifySection()
+    process: ProcessSection = ProcessSection()
     web: WebSection = WebSection()
     tracking: TrackingSection = TrackingSection()
     log: LogSection = LogSection()

@@ -315,6 +315,11 @@ class DiscussionTracker:
                 raise WriteRejected(404, f"{self._repository} has no discussion #{number}")
             return str(found["id"])
 
+    @property
+    def answerable(self) -> bool:
+        """Whether the category's discussions can have an answer (else they are closed)."""
+        return self._ids().answerable
+
     def _ids(self) -> DiscussionSetup:
         if self.setup_ids is None:
             raise RuntimeError("DiscussionTracker.setup() must run before writes")

@@ -26,12 +26,16 @@ OPEN = ("pending", "sending")
 # Rows that act on their thread's issue or discussion wait until it exists. `add_comment` and
 # `assign` act on the thread wherever it lives (its `target`, fixed when it was made):
 # a comment on a discussion is a top-level discussion comment; a discussion has no assignee.
-NEEDS_ISSUE = frozenset({"add_comment", "assign", "send_mail", "label_discussion"})
+NEEDS_ISSUE = frozenset({"add_comment", "assign", "send_mail", "label_discussion", "react",
+                         "close_issue", "reopen_issue", "mark_answer", "close_discussion"})
 GITHUB_KINDS = frozenset({"create_issue", "create_discussion", "label_discussion",
-                          "add_comment", "assign"})
+                          "add_comment", "assign", "react", "close_issue", "reopen_issue",
+                          "mark_answer", "close_discussion", "promote"})
 MAIL_KINDS = frozenset({"send_mail"})
 # Writes that carry a hidden marker, so GitHub can be asked whether they already happened.
-MARKED_KINDS = frozenset({"create_issue", "create_discussion", "add_comment"})
+# The others are idempotent (a reaction, a label, a close, an answer): sent again, they change
+# nothing.
+MARKED_KINDS = frozenset({"create_issue", "create_discussion", "add_comment", "promote"})
 # Rows that make their thread's issue or discussion.
 CREATE_KINDS = {"create_issue": "issues", "create_discussion": "discussions"}
 RESTORE_KEY = "outbox.restored"

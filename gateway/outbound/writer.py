@@ -222,8 +222,8 @@ class GitHubWriter:
                restore: Restore | None = None) -> bool:
         """After an unclear attempt, or after a restore: is the write already on GitHub?
         Record it if so. An issue found after a restore was acknowledged when it was made."""
-        if item.kind in ("assign", "label_discussion"):
-            return False  # assigning or labelling again is harmless: no marker needed
+        if item.kind not in MARKED_KINDS:
+            return False  # assigning, labelling, reacting, closing again is harmless
         token = marker(item.message_key or item.key)
         since = item.created_at if restore is None else min(item.created_at, restore.since)
         since -= MARKER_SLACK
@@ -238,6 +238,11 @@ class GitHubWriter:
             found = self.discussions.find_comment(item.issue_number, token, since)
             if found is not None:
                 self._discussion_comment_done(item, found, bound, found=True)
+                return True
+        elif item.kind == "promote":
+            issue = self.tracker.find_issue_in(item.payload["repository"], token, since)
+            if issue is not None:
+                self._promoted(item, issue, bound, found=True)
                 return True
         elif item.kind == "create_issue":
             issue = self.tracker.find_issue(token, since)
@@ -258,8 +263,15 @@ class GitHubWriter:
 
     def _write(self, item: OutboxItem, bound: structlog.BoundLogger) -> None:
         payload = item.payload
-        if item.thread_target == "discussions" or item.kind == "create_discussion":
+        if item.kind == "promote":  # an issue in another repository, whatever the target
+            body = f"{payload['body']}\n\n{marker(item.key)}"
+            issue = self.tracker.create_issue_in(payload["repository"], payload["title"], body,
+                                                 payload.get("labels", []))
+            self._promoted(item, issue, bound, found=False)
+        elif item.thread_target == "discussions" or item.kind == "create_discussion":
             self._write_discussion(item, bound)
+        elif item.kind in ("react", "close_issue", "reopen_issue"):
+            self._write_issue_state(item, bound)
         elif item.kind == "create_issue":
             assignee = payload.get("assignee")
             if assignee and not self._can_assign(assignee):
@@ -337,8 +349,59 @@ class GitHubWriter:
                 body = f"{body}\n\n{marker(item.key)}"
             comment = self.discussions.add_comment(node_id, body)
             self._discussion_comment_done(item, comment, bound, found=False)
+        elif item.kind == "react":
+            comment_node, _parent = self.discussions.comment_node_id(
+                item.issue_number, int(payload["comment_id"]))
+            self.discussions.add_reaction(comment_node, "THUMBS_UP")
+            self._state_done(item, bound, "github.reacted")
+        elif item.kind == "mark_answer":
+            comment_node, parent = self.discussions.comment_node_id(
+                item.issue_number, int(payload["comment_id"]))
+            if parent is not None:
+                raise WriteRejected(422, "only a top-level comment can be the answer")
+            if self.discussions.answerable:
+                self.discussions.mark_answer(comment_node)
+                self._state_done(item, bound, "github.answer_marked")
+            else:  # a category without answers: closing it is how it is resolved
+                self.discussions.close_discussion(node_id, "RESOLVED")
+                self._state_done(item, bound, "github.discussion_closed")
+        elif item.kind == "close_discussion":
+            self.discussions.close_discussion(node_id, payload.get("reason", "RESOLVED"))
+            self._state_done(item, bound, "github.discussion_closed")
         else:
             raise PermanentError(f"outbox row kind {item.kind!r} cannot act on a discussion")
+
+    def _write_issue_state(self, item: OutboxItem, bound: structlog.BoundLogger) -> None:
+        """A reaction, a close or a reopen on the thread's issue: idempotent, no marker."""
+        if item.issue_number is None:
+            raise TransientError("the thread has no issue yet")
+        payload = item.payload
+        if item.kind == "react":
+            self.tracker.add_reaction(int(payload["comment_id"]), payload.get("content", "+1"))
+            self._state_done(item, bound, "github.reacted")
+        elif item.kind == "close_issue":
+            self.tracker.close_issue(item.issue_number, payload["state_reason"],
+                                     payload.get("labels", []))
+            self._state_done(item, bound, "github.issue_closed")
+        else:
+            self.tracker.reopen_issue(item.issue_number, payload.get("remove_labels", []))
+            self._state_done(item, bound, "github.issue_reopened")
+
+    def _state_done(self, item: OutboxItem, bound: structlog.BoundLogger, event: str) -> None:
+        self.outbox.done(item, self.clock.now(), {"done": item.kind})
+        self._success("created")
+        bound.info(event, issue=item.issue_number)
+
+    def _promoted(self, item: OutboxItem, issue: CreatedIssue, bound: structlog.BoundLogger,
+                  *, found: bool) -> None:
+        """The product issue exists: record it (its link, for the report) and queue the
+        comment linking it (`then`), in one transaction."""
+        self.outbox.done(item, self.clock.now(), {"number": issue.number, "url": issue.url,
+                                                  "repository": item.payload["repository"]})
+        self._success("found_existing" if found else "created")
+        bound.info("github.found_existing" if found else "github.promoted",
+                   issue=item.issue_number, product_issue=issue.number,
+                   repository=item.payload["repository"])
 
     def _discussion_done(self, item: OutboxItem, discussion: CreatedDiscussion,
                          bound: structlog.BoundLogger, *, found: bool,

@@ -41,6 +41,16 @@ log = structlog.get_logger("gateway.tracking.events")
 Observer = Callable[[float], None]
 # Builds the mail relaying a team member's new comment (Notifier.relay_row), or None.
 Relay = Callable[[Tx, CommentEvent, str, dt.datetime], OutboxRow | None]
+# The rows that carry out the commands in a team member's new comment (CommandHandler.rows).
+Commands = Callable[[Tx, CommentEvent, str, dt.datetime], list[OutboxRow]]
+
+
+@dataclass(slots=True)
+class _Queued:
+    """Which senders a change queued rows for (woken after the commit)."""
+
+    mail: bool = False
+    github: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +68,16 @@ class TrackingService:
     def __init__(self, store: Store, rules: Rules, calendar: BusinessCalendar, repository: str,
                  *, on_first_response: Observer | None = None, relay: Relay | None = None,
                  on_queued: Callable[[], None] | None = None,
-                 discussions: DiscussionScope | None = None) -> None:
+                 discussions: DiscussionScope | None = None,
+                 commands: Commands | None = None,
+                 on_github_queued: Callable[[], None] | None = None) -> None:
         self.store = store
         self.rules = rules
         self.calendar = calendar
         self.repository = repository.lower()
         self.discussions = discussions
+        self._commands = commands
+        self._on_github_queued = on_github_queued  # wakes the GitHub writer
         self._observe = on_first_response
         self._relay = relay
         self._on_queued = on_queued  # wakes the mail sender after a relayed comment
@@ -83,37 +97,43 @@ class TrackingService:
             ).rowcount
             if claimed != 1:
                 return "duplicate"
-            result, relayed = ("ignored", False) if event is None else self._apply(tx, event, now)
+            result, queued = ("ignored", _Queued()) if event is None else self._apply(
+                tx, event, now)
             tx.conn.execute(deliveries.update().where(deliveries.c.guid == guid)
                             .values(result=result))
-        if relayed and self._on_queued is not None:
-            self._on_queued()
+        self._wake(queued)
         return result
 
     # -- events (webhooks and reconcile) ----------------------------------------------------
 
     def apply_event(self, event: Event, now: dt.datetime) -> str:
         with self.store.tx() as tx:
-            result, relayed = self._apply(tx, event, now)
-        if relayed and self._on_queued is not None:
-            self._on_queued()
+            result, queued = self._apply(tx, event, now)
+        self._wake(queued)
         return result
 
-    def _apply(self, tx: Tx, event: Event, now: dt.datetime) -> tuple[str, bool]:
-        """(result, whether a relay mail was queued) of applying `event` in `tx`."""
+    def _wake(self, queued: _Queued) -> None:
+        """After the commit: wake the senders that have new rows."""
+        if queued.mail and self._on_queued is not None:
+            self._on_queued()
+        if queued.github and self._on_github_queued is not None:
+            self._on_github_queued()
+
+    def _apply(self, tx: Tx, event: Event, now: dt.datetime) -> tuple[str, _Queued]:
+        """(result, which senders got rows) of applying `event` in `tx`."""
         if event.target == "discussions":
             scope = self.discussions
             if scope is None or event.repository.lower() != scope.repository.lower():
-                return "ignored", False
+                return "ignored", _Queued()
         elif event.repository.lower() != self.repository:
-            return "ignored", False
+            return "ignored", _Queued()
         row = self._row(tx, event)
         if event.target == "discussions":
             moved = self._discussion_scope(tx, event, row)
             if moved is not None:
-                return moved, False
+                return moved, _Queued()
         if isinstance(event, CommentEvent) and not self._remember_comment(tx, event, now):
-            return "duplicate", False
+            return "duplicate", _Queued()
         tracked, row_exists = self._load(event, row)
         updated = apply(tracked, event, self.rules)
         if not row_exists:
@@ -128,11 +148,23 @@ class TrackingService:
                      business_hours=None if hours is None else round(hours, 2))
             if hours is not None and self._observe is not None and not tracked.first_response_at:
                 self._observe(hours)
-        relayed = False
+        queued = _Queued()
         if isinstance(event, CommentEvent):
             self._record_effort(tx, updated.thread_id, event)
-            relayed = self._relay_comment(tx, updated.thread_id, event, now)
-        return "applied", relayed
+            queued.mail = self._relay_comment(tx, updated.thread_id, event, now)
+            queued.github = self._run_commands(tx, updated.thread_id, event, now)
+        return "applied", queued
+
+    def _run_commands(self, tx: Tx, thread_id: str, event: CommentEvent,
+                      now: dt.datetime) -> bool:
+        """Queue what a roster member's commands do, in this transaction: the comment is
+        remembered by id in it too, so no redelivery or reconcile runs them twice."""
+        if (self._commands is None or not self.rules.is_team(event.author)
+                or self.rules.is_bot(event.author)):
+            return False
+        rows = self._commands(tx, event, thread_id, now)
+        queue_rows(tx.conn, rows, now)
+        return bool(rows)
 
     def _relay_comment(self, tx: Tx, thread_id: str, event: CommentEvent,
                        now: dt.datetime) -> bool:

@@ -1,0 +1,202 @@
+"""Running the commands a team member writes in a GitHub comment on an inquiry.
+
+`CommandHandler.rows` is called by the tracking service, in the transaction that records a new
+comment (so a redelivered webhook or a reconcile read never runs a command twice), for a
+comment created by a roster member who is not the bot, on a tracked thread. It returns the
+outbox rows that carry each command out, keyed by the comment's id:
+
+- `/answer` (discussions): marks the comment it is written in as the answer; written in a
+  reply, or given a link to a comment (`/answer https://…#discussioncomment-N`), it adds a
+  top-level comment linking that one and marks the new comment, since GitHub can mark only
+  top-level comments (VisIt's convention).
+- `/promote [owner/repo]`: opens an issue in the product repository with the inquiry's title,
+  the text below the command (or the first message's text) and a link back; then comments the
+  product issue's link on the inquiry; then resolves it (an issue: closed as completed with
+  `process.promoted_label`; a discussion: that comment marked as the answer). The three are
+  one chain of outbox rows (`then`), each queued when the one before is done.
+
+Accepted commands get one 👍 reaction on the comment; a refused one gets a short reply saying
+why. A command older than `process.command_max_age_hours` when first seen is skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+
+from gateway.config.sections import ProcessSection
+from gateway.inbound.clean import clean_body, issue_title
+from gateway.inbound.parse import parse_email
+from gateway.outbound.outbox import FILL_END, FILL_START, THEN
+from gateway.store.db import Tx
+from gateway.store.schema import messages, threads
+from gateway.store.values import OutboxRow
+from gateway.tracking.commands import (
+    Command,
+    answer_target,
+    parse_commands,
+    promote_repository,
+)
+from gateway.tracking.events import CommentEvent
+
+log = structlog.get_logger("gateway.weekly.commands")
+
+PROMOTE_TEXT_MAX = 8_000  # characters of the first message's text in a product issue
+
+
+def fill(name: str) -> str:
+    """A placeholder the writer fills with the done row's result (`outbox.then_rows`)."""
+    return f"{FILL_START}{name}{FILL_END}"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandContext:
+    settings: ProcessSection
+    url: Callable[[int, str], str]  # (number, target) -> the thread's web URL
+    list_address: str
+    list_prefix: str
+    footer_markers: tuple[str, ...]
+
+
+class CommandHandler:
+    def __init__(self, context: CommandContext) -> None:
+        self.ctx = context
+
+    def rows(self, tx: Tx, event: CommentEvent, thread_id: str,
+             now: dt.datetime) -> list[OutboxRow]:
+        """The rows that carry out the commands in a roster member's new comment."""
+        if event.action != "created":
+            return []
+        commands = parse_commands(event.body)
+        if not commands:
+            return []
+        if now - event.at > dt.timedelta(hours=self.ctx.settings.command_max_age_hours):
+            log.info("command.skipped", issue=event.number, comment=event.comment_id,
+                     reason="too-old", commands=[c.name for c in commands])
+            return []
+        thread = tx.conn.execute(sa.select(threads).where(
+            threads.c.thread_id == thread_id)).first()
+        if thread is None:
+            return []
+        rows: list[OutboxRow] = []
+        accepted = False
+        for n, command in enumerate(commands):
+            key = f"{event.target}:{event.comment_id}:{n}"
+            planned = self._plan(tx, event, thread, command, key)
+            if isinstance(planned, str):
+                rows.append(self._refusal(event, thread_id, command, key, planned))
+                log.info("command.refused", issue=event.number, comment=event.comment_id,
+                         command=command.name, by=event.author, reason=planned)
+            else:
+                rows += planned
+                accepted = True
+                log.info("command.accepted", issue=event.number, comment=event.comment_id,
+                         command=command.name, by=event.author)
+        if accepted:
+            rows.append(OutboxRow(
+                key=f"react:{event.target}:{event.comment_id}", kind="react",
+                thread_id=thread_id, message_key=None,
+                payload={"comment_id": event.comment_id, "content": "+1"}))
+        return rows
+
+    # -- one command ------------------------------------------------------------------------
+
+    def _plan(self, tx: Tx, event: CommentEvent, thread: Any, command: Command,
+              key: str) -> list[OutboxRow] | str:
+        """The rows for one command, or why it is refused."""
+        if command.name == "answer":
+            return self._answer(event, thread, command, key)
+        if command.name == "promote":
+            return self._promote(tx, event, thread, command, key)
+        return f"/{command.name} is not available here yet"
+
+    def _answer(self, event: CommentEvent, thread: Any, command: Command,
+                key: str) -> list[OutboxRow] | str:
+        if thread.target != "discussions":
+            return ("issues have no answers: close the issue when the inquiry is resolved "
+                    "(/answer is for discussions)")
+        number = int(thread.issue_number)
+        here = self.ctx.url(number, "discussions")
+        if command.args:
+            link = answer_target(command.args)
+            if link is None:
+                return ("/answer takes a link to a comment of this discussion, such as "
+                        f"{here}#discussioncomment-123")
+            if link.number != number:
+                return f"the link points to discussion #{link.number}, not this one (#{number})"
+            return self._linked_answer(event, thread.thread_id,
+                                       f"{here}#discussioncomment-{link.comment_id}", key)
+        if event.parent_id is not None:  # a reply cannot be the answer: link it
+            return self._linked_answer(event, thread.thread_id,
+                                       f"{here}#discussioncomment-{event.comment_id}", key)
+        return [OutboxRow(key=f"answer:{key}", kind="mark_answer", thread_id=thread.thread_id,
+                          message_key=None, payload={"comment_id": event.comment_id})]
+
+    @staticmethod
+    def _linked_answer(event: CommentEvent, thread_id: str, link: str,
+                       key: str) -> list[OutboxRow]:
+        body = (f"The answer to this inquiry, as `{event.author}` marked it: [this "
+                f"comment]({link}).")
+        return [OutboxRow(
+            key=f"comment:answer:{key}", kind="add_comment", thread_id=thread_id,
+            message_key=None, payload={"body": body, THEN: [
+                {"key": f"answer:{key}", "kind": "mark_answer",
+                 "payload": {"comment_id": fill("comment_id")}}]})]
+
+    def _promote(self, tx: Tx, event: CommentEvent, thread: Any, command: Command,
+                 key: str) -> list[OutboxRow] | str:
+        try:
+            repository = promote_repository(command.args) or self.ctx.settings.product_repository
+        except ValueError:
+            return "its argument is not a repository: write /promote owner/name"
+        if not repository:
+            return ("no product repository: write /promote owner/name, or set "
+                    "process.product_repository")
+        number, target = int(thread.issue_number), str(thread.target)
+        inquiry = self.ctx.url(number, target)
+        title = issue_title(thread.title, self.ctx.list_prefix) if thread.title else ""
+        if not title or title == "(no subject)":
+            title = f"Customer inquiry #{number}"
+        text = command.text or self._first_text(tx, thread)
+        body = (f"{text}\n\n---\nPromoted from customer inquiry {inquiry} by "
+                f"`{event.author}`.")
+        if target == "discussions":
+            resolve: dict[str, Any] = {"key": f"answer:{key}", "kind": "mark_answer",
+                                       "payload": {"comment_id": fill("comment_id")}}
+        else:
+            resolve = {"key": f"close:{key}", "kind": "close_issue",
+                       "payload": {"state_reason": "completed",
+                                   "labels": [self.ctx.settings.promoted_label]}}
+        link = {"key": f"comment:promoted:{key}", "kind": "add_comment",
+                "payload": {"body": "Promoted to product development: "
+                                    f"{fill('url')}", THEN: [resolve]}}
+        return [OutboxRow(
+            key=f"promote:{key}", kind="promote", thread_id=thread.thread_id, message_key=None,
+            payload={"repository": repository, "title": title, "body": body,
+                     "labels": list(self.ctx.settings.promote_labels),
+                     "inquiry": inquiry, THEN: [link]})]
+
+    def _first_text(self, tx: Tx, thread: Any) -> str:
+        """The first message's visible text (already neutral Markdown), or a pointer."""
+        if thread.root_key:
+            row = tx.conn.execute(sa.select(messages.c.raw).where(
+                messages.c.key == thread.root_key)).first()
+            if row is not None:
+                email = parse_email(row.raw, list_address=self.ctx.list_address,
+                                    key=thread.root_key)
+                visible = clean_body(email, self.ctx.footer_markers).visible
+                if visible.strip():
+                    return visible[:PROMOTE_TEXT_MAX]
+        return "*(See the inquiry linked below.)*"
+
+    @staticmethod
+    def _refusal(event: CommentEvent, thread_id: str, command: Command, key: str,
+                 reason: str) -> OutboxRow:
+        body = f"`/{command.name}` was not run: {reason}."
+        return OutboxRow(key=f"comment:refused:{key}", kind="add_comment",
+                         thread_id=thread_id, message_key=None, payload={"body": body})
