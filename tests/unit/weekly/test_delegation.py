@@ -32,6 +32,7 @@ from gateway.weekly.delegation import (
     schedule_at,
     schedule_reader,
 )
+from gateway.weekly.handoff import due_handoff
 from gateway.weekly.jobs import OpenIssue
 from gateway.weekly.notify import Notifier, NotifyContext
 from gateway.weekly.nudges import due_nudges
@@ -215,6 +216,17 @@ def test_nudges_during_and_after_a_delegation(
     assert (nudge.kind, nudge.mention) == (kind, mention)
     assert nudge.context["primary"] == find_person(schedule.people, addressed)
     assert nudge.context["holder"] == assignee
+
+
+def test_the_delegate_counts_among_the_weeks_primaries_at_the_handoff(
+        store: Store, schedule: Schedule, renderer: Renderer) -> None:
+    afternoon(store, schedule, renderer)
+    monday = dt.datetime(2026, 12, 14, 8, 5, tzinfo=LA)
+    with store.read() as tx:
+        handoff = due_handoff(monday, schedule_at(tx, schedule, monday), frozenset())
+    assert handoff is not None
+    assert [p.github for p in handoff.outgoing_primaries] == ["biagas", "JustinPrivitera"]
+    assert handoff.outgoing.primary.github == "biagas"  # type: ignore[union-attr]
 
 
 def notifier(store: Store, config: Config, schedule: Schedule, renderer: Renderer) -> Notifier:
