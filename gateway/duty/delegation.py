@@ -8,8 +8,8 @@ does that by appending overrides after the schedule file's (later-listed wins), 
 the stretches where the delegating person is the Primary without delegations: a schedule edited
 since (a swap) is not overruled. `plan_delegation` checks a new one (`Planned` or `Refusal`):
 only the Primary delegates, to someone on the roster, and never past the next handoff (a longer
-one is cut there). Delegations do not chain: each is checked and applied against the schedule
-without delegations.
+one is cut there); `Delegated` is what recording one returns. Delegations do not chain: each
+is checked and applied against the schedule without delegations.
 
 Pure: no I/O, no clock, no store. The store's rows become these values in
 `gateway.weekly.delegation`, which also records them and tells the delegate.
@@ -75,6 +75,31 @@ class Planned:
     @property
     def recorded(self) -> bool:
         return self.delegation.id is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Delegated:
+    """The outcome of delegating (`gateway.weekly.delegation.delegate`): a delegation
+    recorded (`created`), or found already recorded (the same one given again: nothing was
+    added or queued). `cut`: its `until` was cut at the next handoff."""
+
+    delegation: Delegation
+    giver: Person
+    taker: Person
+    backup: Person | None
+    created: bool
+    cut: bool
+
+    def describe(self, tz: dt.tzinfo) -> str:
+        d = self.delegation
+        text = (f"delegation #{d.id}: {self.taker.name} ({self.taker.github}) is Primary for "
+                f"{self.giver.name} ({self.giver.github}) from {_when(d.start, tz)} until "
+                f"{_when(d.until, tz)}")
+        if self.cut:
+            text += " (cut at the handoff: a delegation does not outlive the duty week)"
+        if not self.created:
+            text += " (already recorded: nothing added)"
+        return text
 
 
 def with_delegations(schedule: Schedule, delegations: Sequence[Delegation]) -> Schedule:

@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import structlog
 
 from gateway.duty.delegation import (
+    Delegated,
     Delegation,
     Planned,
     Refusal,
     plan_delegation,
     with_delegations,
 )
-from gateway.duty.schedule import Person, Schedule
+from gateway.duty.schedule import Schedule
 from gateway.outbound.mail import OutboundMail
 from gateway.outbound.render import Renderer
 from gateway.store.db import Store, Tx, queue_rows
@@ -45,30 +45,6 @@ NOTICE = "delegation_mail.txt"
 # handoff looks back over the week that ended (up to six days late; see weekly.handoff).
 LOOK_BACK = dt.timedelta(days=15)
 LOOK_AHEAD = dt.timedelta(days=8)
-
-
-@dataclass(frozen=True, slots=True)
-class Delegated:
-    """A delegation recorded (`created`), or found already recorded (the same one given
-    again: nothing was added or queued). `cut`: its `until` was cut at the next handoff."""
-
-    delegation: Delegation
-    giver: Person
-    taker: Person
-    backup: Person | None
-    created: bool
-    cut: bool
-
-    def describe(self, tz: dt.tzinfo) -> str:
-        d = self.delegation
-        text = (f"delegation #{d.id}: {self.taker.name} ({self.taker.github}) is Primary for "
-                f"{self.giver.name} ({self.giver.github}) from {_when(d.start, tz)} until "
-                f"{_when(d.until, tz)}")
-        if self.cut:
-            text += " (cut at the handoff: a delegation does not outlive the duty week)"
-        if not self.created:
-            text += " (already recorded: nothing added)"
-        return text
 
 
 def delegate(store: Store, schedule: Schedule, renderer: Renderer, by_login: str | None,
