@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import getpass
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +26,7 @@ from gateway.errors import ConfigError, FatalError, GatewayError, UsageError
 from gateway.log import configure
 
 if TYPE_CHECKING:
+    from gateway.duty.schedule import Schedule
     from gateway.store.db import Store
 
 EXIT_USAGE = 2
@@ -180,8 +182,10 @@ def cmd_oncall(args: argparse.Namespace) -> int:
     from gateway.duty.load import require_schedule
     from gateway.duty.oncall import describe_oncall
 
-    _calendar, schedule = require_schedule(_config(args))
+    config = _config(args)
+    _calendar, schedule = require_schedule(config)
     at = args.at or SystemClock().now()
+    schedule = _delegated(config, schedule, at - WEEK, at + (args.weeks + 1) * WEEK, "oncall")
     print(describe_oncall(schedule, at, args.weeks))
     return 0
 
@@ -190,10 +194,90 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     from gateway.duty.load import require_schedule
     from gateway.duty.oncall import check_schedule, render_report
 
-    calendar, schedule = require_schedule(_config(args))
-    report = check_schedule(schedule, calendar, args.start or SystemClock().now(), args.weeks)
+    config = _config(args)
+    calendar, schedule = require_schedule(config)
+    start = args.start or SystemClock().now()
+    schedule = _delegated(config, schedule, start - 2 * WEEK, start + (args.weeks + 1) * WEEK,
+                          "schedule check")
+    report = check_schedule(schedule, calendar, start, args.weeks)
     print(render_report(report))
     return 0 if report.ok else 1
+
+
+WEEK = dt.timedelta(days=7)
+
+
+def _delegated(config: Config, schedule: Schedule, lo: dt.datetime, hi: dt.datetime,
+               command: str) -> Schedule:
+    """`schedule` with the Primary's delegations recorded in the state database over [lo, hi)
+    in force. No database yet (a workstation): the schedule file alone. One this user may not
+    open: the schedule file alone, and a line on stderr that says so."""
+    from gateway.duty.delegation import with_delegations
+    from gateway.weekly.delegation import recorded_between
+
+    path = config.database_file()
+    try:
+        if path is not None and not _exists(path, command):
+            return schedule
+        store = _open_existing_store(config, command)
+    except GatewayError as exc:
+        print(f"visit-gateway: delegations not shown: {exc}", file=sys.stderr)
+        return schedule
+    try:
+        with store.read() as tx:
+            return with_delegations(schedule, recorded_between(tx, lo, hi))
+    finally:
+        store.close()
+
+
+def cmd_delegate(args: argparse.Namespace) -> int:
+    """`delegate --until T [--to L] [--from T] [--by L]`, `--list`, `--cancel ID`."""
+    from gateway.duty.delegation import Refusal
+    from gateway.duty.load import require_schedule
+    from gateway.outbound.render import Renderer
+    from gateway.store.delegations import delegations_between
+    from gateway.weekly.delegation import cancel, delegate, describe_rows
+
+    config = _config(args)
+    calendar, schedule = require_schedule(config)
+    now = args.at or SystemClock().now()
+    if args.until is None and (args.to or args.start or args.by):
+        raise UsageError("delegate: --to, --from and --by go with --until")
+    templates = config.raw.notify.templates_dir
+    renderer = Renderer(calendar, config.resolve(templates) if templates else None)
+    store = _open_existing_store(config, "delegate")
+    try:
+        if args.list:
+            with store.read() as tx:
+                rows = delegations_between(tx, schedule.week_start(now), now + 52 * WEEK,
+                                           with_cancelled=True)
+            print("\n".join(describe_rows(rows, calendar.tz, now))
+                  or "no delegations this week or later")
+            return 0
+        if args.cancel is not None:
+            ended = cancel(store, args.cancel, now, _os_user())
+            if isinstance(ended, Refusal):
+                raise UsageError(f"delegate: {ended}")
+            print(f"delegation #{ended.id} {'cancelled' if ended.void else 'ended'}")
+            return 0
+        done = delegate(store, schedule, renderer, args.by, args.until, now, "cli",
+                        to_login=args.to, start=args.start, created_by=_os_user())
+    finally:
+        store.close()
+    if isinstance(done, Refusal):
+        raise UsageError(f"delegate: {done}")
+    print(done.describe(calendar.tz))
+    if done.created:
+        print(f"{done.taker.name} is told by mail (queued for `visit-gateway run` to send)")
+    return 0
+
+
+def _os_user() -> str:
+    """Who ran the command: the admin behind sudo, else this user."""
+    try:
+        return os.environ.get("SUDO_USER") or getpass.getuser()
+    except OSError:  # no name for this uid (a container)
+        return f"uid {os.getuid()}"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -405,6 +489,25 @@ def build_parser() -> argparse.ArgumentParser:
     oncall.add_argument("--weeks", type=int, default=4, metavar="N",
                         help="coming weeks to list (default 4)")
     oncall.set_defaults(func=cmd_oncall, default_level="warning")
+
+    delegate = sub.add_parser("delegate", parents=[common],
+                              help="the Primary hands the role over for a while: --until T "
+                                   "[--to LOGIN] | --list | --cancel ID")
+    action = delegate.add_mutually_exclusive_group(required=True)
+    action.add_argument("--until", type=parse_instant, metavar="T",
+                        help="when it ends, ISO 8601 with offset (cut at the next handoff)")
+    action.add_argument("--list", action="store_true",
+                        help="this week's delegations and those to come")
+    action.add_argument("--cancel", type=int, metavar="ID", help="end delegation ID now")
+    delegate.add_argument("--to", metavar="LOGIN",
+                          help="who takes over (default: the Backup on duty at --from)")
+    delegate.add_argument("--from", dest="start", type=parse_instant, metavar="T",
+                          help="when it starts (default: now)")
+    delegate.add_argument("--by", metavar="LOGIN",
+                          help="the Primary who delegates (default: the Primary at --from)")
+    delegate.add_argument("--at", type=parse_instant, metavar="T",
+                          help="act as if it were T (default: now)")
+    delegate.set_defaults(func=cmd_delegate, default_level="warning")
 
     schedule = sub.add_parser("schedule", parents=[common],
                               help="check the duty schedule: gaps, conflicts, load per person")

@@ -77,7 +77,7 @@ def build(
     pipeline = Pipeline(
         store,
         pipeline_settings(config, duties),
-        assignee_function(config, duties),
+        assignee_function(config, duties, store),
         on_outcome=lambda outcome: metrics.count_message(outcome.verdict.kind.value),
     )
     gh = config.github

@@ -14,6 +14,8 @@ from gateway.inbound.body import BodySettings
 from gateway.inbound.classify import ClassifyRules
 from gateway.inbound.decide import DecideSettings
 from gateway.inbound.pipeline import AssigneeFor, PipelineSettings
+from gateway.store.db import Store
+from gateway.weekly.delegation import schedule_reader
 
 
 def pipeline_settings(config: Config, duties: Duties | None = None) -> PipelineSettings:
@@ -54,16 +56,21 @@ def pipeline_settings(config: Config, duties: Duties | None = None) -> PipelineS
     )
 
 
-def assignee_function(config: Config, duties: Duties | None = None) -> AssigneeFor:
+def assignee_function(config: Config, duties: Duties | None = None,
+                      store: Store | None = None) -> AssigneeFor:
     """Who gets a new issue that arrived at a given instant: the Primary on duty at the
-    inquiry's first business opening, by GitHub login (None without a schedule)."""
+    inquiry's first business opening, by GitHub login (None without a schedule). With a
+    `store`, the Primary's delegations recorded in it count, read at each call."""
     duties = duties or load_duties(config)
     calendar, schedule = duties.calendar, duties.schedule
     if schedule is None:
         return lambda _arrival: None
+    base = schedule
+    schedule_for = schedule_reader(store, base) if store is not None else lambda _t: base
 
     def assignee(arrival: dt.datetime) -> str | None:
-        person = assignee_at_arrival(arrival, calendar, schedule)
+        person = assignee_at_arrival(arrival, calendar,
+                                     schedule_for(calendar.next_opening(arrival)))
         return person.github if person is not None else None
 
     return assignee

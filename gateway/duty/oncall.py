@@ -2,7 +2,9 @@
 
 Pure renderers and checks over a `Schedule`: `describe_oncall` (for ``visit-gateway oncall``)
 and `check_schedule` + `render_report` (for ``visit-gateway schedule check``). They take the
-instant to look from as an argument and return values or strings; no I/O, no clock.
+instant to look from as an argument and return values or strings; no I/O, no clock. A schedule
+with the Primary's delegations in force (`gateway.duty.delegation.with_delegations`) shows
+them: who delegated, in `oncall`; each one, in the check's report.
 
 Only business hours count in the checks: nobody on duty on a Saturday, or a new Primary with a
 new Backup on a holiday, is not a problem. Load is counted in weeks, a week shared by a swap
@@ -45,6 +47,7 @@ class ScheduleReport:
     weeks: int
     problems: tuple[Problem, ...]
     load: tuple[LoadRow, ...]
+    delegations: tuple[str, ...] = ()  # the Primary's delegations in these weeks, as lines
 
     @property
     def ok(self) -> bool:
@@ -59,6 +62,9 @@ def describe_oncall(schedule: Schedule, at: dt.datetime, weeks: int) -> str:
     lines = [f"On duty at {_when(at, tz)}:"]
     for role in ROLES:
         holder, source, until = _holding(pieces, role, at)
+        override = schedule.override_at(role, at)
+        if source == "delegation" and override is not None:
+            source = override.reason  # "delegated by Ann Alpha, #3"
         lines.append(f"  {role.title():<8} {_who(holder):<34} until {_when(until, tz)}  "
                      f"({source})")
     lines += ["", f"Coming {weeks} weeks (handoff {schedule.handoff}, {tz.key}):"]
@@ -100,7 +106,12 @@ def check_schedule(schedule: Schedule, calendar: BusinessCalendar, start: dt.dat
         for p in schedule.people
     )
     first = summaries[1].start.astimezone(calendar.tz).date() if weeks else start.date()
-    return ScheduleReport(first, weeks, tuple(problems), load)
+    lo, hi = summaries[1 if weeks else 0].start, summaries[-1].end
+    delegated = tuple(
+        f"{_when(o.start, calendar.tz)} to {_when(o.end, calendar.tz)}: {_who(o.person)} is "
+        f"Primary, {o.reason}" for o in schedule.overrides
+        if o.source == "delegation" and o.role == "primary" and o.start < hi and lo < o.end)
+    return ScheduleReport(first, weeks, tuple(problems), load, delegated)
 
 
 def render_report(report: ScheduleReport) -> str:
@@ -109,6 +120,9 @@ def render_report(report: ScheduleReport) -> str:
     lines = [f"Schedule check, {_count(report.weeks, 'week')} from {report.start}: "
              f"{_count(errors, 'error')}, {_count(warnings, 'warning')}"]
     lines += [f"  {p.severity:<7}  week of {p.week_start}  {p.message}" for p in report.problems]
+    if report.delegations:
+        lines += ["", f"Delegations ({len(report.delegations)}):"]
+        lines += [f"  {line}" for line in report.delegations]
     lines += ["", f"Load over {_count(report.weeks, 'week')} (expected = weeks x fraction / sum of "
               "fractions):"]
     rows = [("Person", "Fraction", "Primary", "Backup", "Expected")]

@@ -9,7 +9,8 @@ by the first source that names someone (precedence, highest first):
 
 1. overrides/swaps (`[[override]]`): any date-time range and one role; where overrides
    overlap, the one listed later in the file wins. An override covering part of a week wins
-   only for its range.
+   only for its range. The Primary's temporary delegations (`gateway.duty.delegation`) are
+   overrides listed after the file's, so they win over all of it.
 2. ICS events (`[calendar] ics`), see `gateway.duty.ics` for the naming convention.
 3. explicit weeks (`[[week]]`): one handoff-to-handoff week, either role or both.
 4. the rotation (`[rotation]`): Primary cycles through `primary` from `start`; Backup cycles
@@ -99,6 +100,10 @@ class Override:
     role: Role
     person: Person
     reason: str = ""
+    # "override" for the file's [[override]]; "delegation" for the Primary's temporary
+    # delegation (`gateway.duty.delegation`), whose Primary override names the delegator.
+    source: str = "override"
+    on_behalf_of: Person | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +114,7 @@ class Duty:
     backup: Person | None
     start: dt.datetime
     end: dt.datetime
-    primary_source: str  # "override" | "ics" | "week" | "rotation" | "none"
+    primary_source: str  # "override" | "delegation" | "ics" | "week" | "rotation" | "none"
     backup_source: str
 
 
@@ -192,10 +197,18 @@ class Schedule:
             return lambda p: self.calendar.business_duration(p.start, p.end)
         return lambda p: p.end - p.start
 
-    def _holder(self, role: Role, t: dt.datetime, week: dt.date) -> tuple[Person | None, str]:
-        for override in reversed(self.overrides):  # later-listed wins
+    def override_at(self, role: Role, t: dt.datetime) -> Override | None:
+        """The override that decides `role` at `t`, if any: where several cover `t`, the one
+        listed later wins."""
+        for override in reversed(self.overrides):
             if override.role == role and override.start <= t < override.end:
-                return override.person, "override"
+                return override
+        return None
+
+    def _holder(self, role: Role, t: dt.datetime, week: dt.date) -> tuple[Person | None, str]:
+        override = self.override_at(role, t)
+        if override is not None:
+            return override.person, override.source
         if self.ics is not None:
             occ = self.ics.holder_at(role, t)
             if occ is not None:

@@ -97,6 +97,10 @@ TEMPLATE_VARIABLES: Mapping[str, tuple[str, ...]] = {
     # The first comment of a new discussion (github.notify_primary): a discussion has no
     # assignee, so it names who is on duty. Only `primary` may be mentioned.
     "notice.md": ("primary", "backup", "arrived", "deadline", "goal"),
+    # The Primary's temporary delegation (gateway.weekly.delegation), to the delegate once:
+    # primary: who delegates; delegate: who takes over; backup: the Backup meanwhile (None:
+    # nobody); start/until: when it is in force; number: the delegation's id (to cancel it).
+    "delegation_mail.txt": ("primary", "delegate", "backup", "start", "until", "number"),
 }
 
 
@@ -409,6 +413,7 @@ def sample_contexts(name: str) -> list[dict[str, Any]]:
         "response_time": _HOUR, "business_age": 38 * _HOUR, "author": _ALICE,
         "comment": TextBlock("Which version of VisIt is this?\n\nPlease run:\n\n```\n"
                              "visit -version\n```"),
+        "delegate": _BOB, "start": _T0 + 4 * _HOUR, "until": _T0 + 8 * _HOUR, "number": 3,
     }
     nobody = full | {
         "customer_name": "", "primary": None, "backup": None, "incoming": None, "outgoing": None,
@@ -416,6 +421,7 @@ def sample_contexts(name: str) -> list[dict[str, Any]]:
         "response_time": None, "author": None,
     }
     logins = full | {"primary": "dave-x", "backup": "erin-y", "incoming": "dave-x",
+                     "delegate": "erin-y",
                      "outgoing": "frank-z", "issue": {"number": 12, "title": _ISSUE.title,
                                                       "url": _ISSUE.url}, "author": "dave-x"}
     return [full, nobody, logins]

@@ -1,7 +1,8 @@
 """The state store: SQLAlchemy Core over SQLite (and the same code on other engines).
 
 Holds the store and its transactions (`db`), the values it writes and reads (`values`), the
-engine and what differs between dialects (`engine`), the table definitions (`schema`), the alembic
-migrations and running them (`migrations/`, `migrate`), and how a database that cannot be opened
-is explained (`errors`). May import only the base modules; every package above may import it.
+delegations table's queries (`delegations`), the engine and what differs between dialects
+(`engine`), the table definitions (`schema`), the alembic migrations and running them
+(`migrations/`, `migrate`), and how a database that cannot be opened is explained (`errors`).
+May import only the base modules; every package above may import it.
 """

@@ -175,3 +175,24 @@ mailbox_state = sa.Table(
     sa.Column("last_uid", sa.BigInteger, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# The Primary's temporary delegations (migration 0004): `from_login` hands the Primary role to
+# `to_login` over [start_at, until_at). Cancelling keeps the row: `cancelled_at` ends it (or,
+# before it began, voids it). One row per (from, to, start, until): giving the same delegation
+# again adds nothing.
+delegations = sa.Table(
+    "delegations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("from_login", sa.String(100), nullable=False),
+    sa.Column("to_login", sa.String(100), nullable=False),
+    sa.Column("start_at", UTCDateTime, nullable=False),
+    sa.Column("until_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("source", sa.String(10), nullable=False),  # cli | command
+    sa.Column("cancelled_at", UTCDateTime, nullable=True),
+    sa.Column("cancelled_by", sa.String(100), nullable=True),
+    sa.UniqueConstraint("from_login", "to_login", "start_at", "until_at",
+                        name="uq_delegations_window"),
+)

@@ -1,7 +1,8 @@
 """The notification shell: turn due jobs (the weekly planners) and new issues into outbox rows.
 
-Every `tick`, it loads the tracked issues and the keys of jobs already done, asks the pure
-planner what is due (the weekly handoff, reminders and escalations, post-mortem prompts),
+Every `tick`, it loads the tracked issues, the keys of jobs already done and the Primary's
+delegations (`gateway.weekly.delegation`: one recorded by the CLI counts at the next tick), asks
+the pure planner what is due (the weekly handoff, reminders and escalations, post-mortem prompts),
 renders the templates now (so a row holds finished text), and writes the rows and the job keys
 in ONE transaction: a job fires once, across crashes and restarts. The acknowledgement of a new
 inquiry is built when its issue exists (it links to it) and is written in the same transaction
@@ -33,6 +34,7 @@ from gateway.store.engine import insert_or_ignore
 from gateway.store.schema import jobs, messages, threads
 from gateway.store.values import OutboxRow
 from gateway.tracking.events import CommentEvent
+from gateway.weekly.delegation import schedule_at
 from gateway.weekly.handoff import HandoffPlan, due_handoff, plan_handoff
 from gateway.weekly.jobs import OpenIssue
 from gateway.weekly.nudges import due_nudges
@@ -124,7 +126,9 @@ class Notifier:
         if not ctx.notify_primary or ctx.schedule is None:
             return None
         # The same Primary `assignee_at_arrival` records: whoever is on at the first opening.
-        duty = ctx.schedule.duty_at(ctx.calendar.next_opening(arrival))
+        opening = ctx.calendar.next_opening(arrival)
+        with self.store.read() as tx:
+            duty = schedule_at(tx, ctx.schedule, opening).duty_at(opening)
         return ctx.renderer.render_comment(
             "notice.md", primary=duty.primary, backup=duty.backup, arrived=arrival,
             deadline=ctx.calendar.add_business(arrival, ctx.goal), goal=ctx.goal)
@@ -181,17 +185,18 @@ class Notifier:
         with self.store.read() as tx:
             issues = self._issues(tx)
             done = {row.key for row in tx.conn.execute(sa.select(jobs.c.key))}
+            schedule = schedule_at(tx, ctx.schedule, now)  # with the delegations recorded
         rows: list[OutboxRow] = []
         fired: list[str] = []
         if ctx.settings.handoff:
-            handoff = due_handoff(now, ctx.schedule, done)
+            handoff = due_handoff(now, schedule, done)
             if handoff is not None:
                 plan = plan_handoff(handoff, issues, keep_label=ctx.settings.keep_label,
                                     calendar=ctx.calendar, now=now, goal=ctx.goal)
                 rows += self._handoff_rows(plan)
                 fired.append(handoff.key)
         if ctx.settings.reminders:
-            for nudge in due_nudges(now, issues, calendar=ctx.calendar, schedule=ctx.schedule,
+            for nudge in due_nudges(now, issues, calendar=ctx.calendar, schedule=schedule,
                                     done=done, share=ctx.settings.reminder_share,
                                     goal=ctx.goal):
                 fired.append(nudge.key)
@@ -209,7 +214,7 @@ class Notifier:
         if ctx.settings.postmortem:
             for prompt in due_postmortems(issues, serious_label=ctx.settings.serious_label,
                                           done=done, calendar=ctx.calendar,
-                                          schedule=ctx.schedule, goal=ctx.goal):
+                                          schedule=schedule, goal=ctx.goal):
                 rows.append(self._comment(prompt.key, prompt.issue, prompt.template,
                                           prompt.context))
                 fired.append(prompt.key)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gateway.duty.businesstime import BusinessCalendar
-from gateway.duty.schedule import Person, Schedule
+from gateway.duty.delegation import delegation_at
+from gateway.duty.schedule import Override, Person, Schedule
 from gateway.tracking.rules import GOAL
 from gateway.weekly.jobs import (
     Context,
@@ -67,8 +68,9 @@ def due_nudges(now: dt.datetime, issues: Sequence[OpenIssue], *, calendar: Busin
 
     Who is addressed is decided at `now`, not at the due instant, so a nudge fired late after
     a handoff goes to the people on duty now. A reminder mentions the issue's assignee (who
-    holds it, e.g. the Backup after a delegation), or the Primary on duty if it has none. An
-    escalation mentions and mails the Primary and the Backup on duty ("Escalation": the
+    holds it, e.g. the Backup the issue was handed to), or the Primary on duty if it has
+    none; while the holder has delegated the Primary role (`gateway.duty.delegation`), the
+    delegate. An escalation mentions and mails the Primary and the Backup on duty ("Escalation": the
     Backup is enlisted first); an assignee who is neither hears of it as GitHub notifies
     assignees of every comment. With nobody to address a nudge still fires: the comment
     records that the goal is at risk.
@@ -77,16 +79,17 @@ def due_nudges(now: dt.datetime, issues: Sequence[OpenIssue], *, calendar: Busin
     ``percent`` (share of the goal used when the nudge fell due: 75, or 100 for an
     escalation); ``past_deadline`` (bool: the goal was already missed at `now`);
     ``business_age``; ``mention`` (logins); ``holder`` (the assignee's login, or None);
-    ``primary``: for a reminder whom it addresses (the holder's roster `Person`, or their
-    login if they are not on the roster, else the Primary on duty), for an escalation the
-    Primary on duty; ``backup``: the Backup on duty; ``on_duty``: the Primary on duty. People
-    may be None when nobody is on duty.
+    ``primary``: for a reminder whom it addresses (the holder's, or their delegate's, roster
+    `Person`, or their login if they are not on the roster, else the Primary on duty), for an
+    escalation the Primary on duty; ``backup``: the Backup on duty; ``on_duty``: the Primary
+    on duty. People may be None when nobody is on duty.
     """
     if not 0 < share <= 1:
         raise ValueError(f"the reminder share must be in (0, 1], got {share}")
     if goal <= dt.timedelta(0):
         raise ValueError(f"the response goal must be positive, got {goal}")
     duty = schedule.duty_at(now)
+    delegated = delegation_at(schedule, now)
     roster = {p.github.casefold(): p for p in schedule.people}
     out: list[Nudge] = []
     for issue in issues:
@@ -103,9 +106,10 @@ def due_nudges(now: dt.datetime, issues: Sequence[OpenIssue], *, calendar: Busin
             addressed: Person | str | None = duty.primary
             mail_template: str | None = None
             if kind == "reminder":
-                if issue.assignee:
-                    addressed = roster.get(issue.assignee.casefold(), issue.assignee)
-                mention = _unique_logins((issue.assignee or login_of(duty.primary),))
+                holder = _stand_in(issue.assignee, delegated)
+                if holder:
+                    addressed = roster.get(holder.casefold(), holder)
+                mention = _unique_logins((holder or login_of(duty.primary),))
                 email_to: tuple[Person, ...] = ()
             else:
                 email_to = unique_people((duty.primary, duty.backup))
@@ -122,6 +126,16 @@ def due_nudges(now: dt.datetime, issues: Sequence[OpenIssue], *, calendar: Busin
                              mail_template, context))
     out.sort(key=lambda n: (n.due_at, n.kind != "reminder", n.issue.thread_id))
     return tuple(out)
+
+
+def _stand_in(holder: str | None, delegated: Override | None) -> str | None:
+    """Whom a reminder for `holder`'s issue addresses: the delegate while `holder` has
+    delegated the Primary role, else `holder`."""
+    giver = delegated.on_behalf_of if delegated is not None else None
+    if holder and delegated is not None and giver is not None and (
+            holder.casefold() == giver.github.casefold()):
+        return delegated.person.github
+    return holder
 
 
 def _unique_logins(logins: Iterable[str | None]) -> tuple[str, ...]:

@@ -433,6 +433,11 @@ def realistic_contexts() -> dict[str, dict[str, Any]]:
         "postmortem.md": {"primary": ALICE, "issue": ISSUE, "arrived": arrived,
                           "first_response_at": arrived + 5 * H, "first_response_by": "alice-p",
                           "resolved_at": arrived + 30 * H, "response_time": 5 * H},
+        # Alice hands Bob the Primary role for Tuesday afternoon and becomes his Backup.
+        "delegation_mail.txt": {"primary": ALICE, "delegate": BOB, "backup": ALICE,
+                                "start": dt.datetime(2026, 12, 8, 21, tzinfo=dt.UTC),
+                                "until": dt.datetime(2026, 12, 9, 1, tzinfo=dt.UTC),
+                                "number": 3},
         # A control character in a comment is dropped; its lines and indentation stay.
         "relay.txt": {"subject": "[visit-users] Crash when opening a Silo file", "issue": ISSUE,
                       "author": ALICE,
@@ -476,6 +481,12 @@ EXPECTED_TEXT: dict[str, list[str]] = {
                   "Which version is this?\n\nPlease run:\n\n    visit -version[31m\n\n-- \n"
                   "Alice Primary wrote this on issue #12:\n" + ISSUE.url,
                   "Reply to this message to answer"],
+    "delegation_mail.txt": ["You are Primary for Alice Primary until Tuesday Dec 8, 17:00 PST",
+                            "Bob Backup,", "Alice Primary has delegated customer response duty",
+                            "from\nTuesday Dec 8, 13:00 PST until Tuesday Dec 8, 17:00 PST",
+                            "new inquiries are assigned to you",
+                            "Alice Primary is the Backup meanwhile.",
+                            "visit-gateway delegate --cancel 3"],
     "postmortem.md": ["@alice-p", "post-mortem", "### What happened", "### Impact",
                       "- Arrived: Monday Nov 30, 09:12 PST",
                       "- First response: Monday Nov 30, 14:12 PST by `alice-p` "
