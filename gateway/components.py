@@ -187,7 +187,8 @@ def build(
         commands=CommandHandler(CommandContext(
             settings=config.raw.process, url=notifier.ctx.url,
             list_address=config.list.address, list_prefix=config.list.subject_prefix,
-            footer_markers=config.list.footer_markers)).rows,
+            footer_markers=config.list.footer_markers, schedule=schedule,
+            renderer=notifier.ctx.renderer, tz=calendar.tz)).rows,
         on_github_queued=wake.set,
     )
     reconciler = Reconciler(

@@ -14,6 +14,8 @@ outbox rows that carry each command out, keyed by the comment's id:
   product issue's link on the inquiry; then resolves it (an issue: closed as completed with
   `process.promoted_label`; a discussion: that comment marked as the answer). The three are
   one chain of outbox rows (`then`), each queued when the one before is done.
+- `/delegate until T [to LOGIN]`: the Primary hands their role to the Backup (or LOGIN) until
+  T, as `visit-gateway delegate` does (`weekly.delegation`), the delegate told once by mail.
 
 Accepted commands get one 👍 reaction on the comment; a refused one gets a short reply saying
 why. A command older than `process.command_max_age_hours` when first seen is skipped.
@@ -30,9 +32,12 @@ import sqlalchemy as sa
 import structlog
 
 from gateway.config.sections import ProcessSection
+from gateway.duty.delegation import Refusal
+from gateway.duty.schedule import Schedule
 from gateway.inbound.clean import clean_body, issue_title
 from gateway.inbound.parse import parse_email
 from gateway.outbound.outbox import FILL_END, FILL_START, THEN
+from gateway.outbound.render import Renderer
 from gateway.store.db import Tx
 from gateway.store.schema import messages, threads
 from gateway.store.values import OutboxRow
@@ -43,10 +48,33 @@ from gateway.tracking.commands import (
     promote_repository,
 )
 from gateway.tracking.events import CommentEvent
+from gateway.weekly.delegation import delegate_in
 
 log = structlog.get_logger("gateway.weekly.commands")
 
 PROMOTE_TEXT_MAX = 8_000  # characters of the first message's text in a product issue
+
+
+def parse_delegate_args(args: str, tz: dt.tzinfo) -> tuple[dt.datetime, str | None] | str:
+    """(until, delegate's login or None) from `until 2026-12-08T17:00 [to LOGIN]`, or what is
+    wrong with it."""
+    words = args.split()
+    usage = "write /delegate until 2026-12-08T17:00 (and, to name someone, to LOGIN)"
+    if words[:1] and words[0].lower() == "until":
+        words = words[1:]
+    to_login = None
+    if len(words) == 3 and words[1].lower() == "to":
+        to_login = words[2].lstrip("@")
+        words = words[:1]
+    if len(words) != 1:
+        return usage
+    try:
+        until = dt.datetime.fromisoformat(words[0])
+    except ValueError:
+        return f"the time is not ISO 8601: {usage}"
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=tz)
+    return until, to_login
 
 
 def fill(name: str) -> str:
@@ -61,6 +89,9 @@ class CommandContext:
     list_address: str
     list_prefix: str
     footer_markers: tuple[str, ...]
+    schedule: Schedule | None = None  # the schedule file's, for /delegate
+    renderer: Renderer | None = None  # the delegate's notice mail
+    tz: dt.tzinfo = dt.UTC  # the business time zone: a /delegate time without one is local
 
 
 class CommandHandler:
@@ -113,7 +144,24 @@ class CommandHandler:
             return self._answer(event, thread, command, key)
         if command.name == "promote":
             return self._promote(tx, event, thread, command, key)
-        return f"/{command.name} is not available here yet"
+        return self._delegate(tx, event, command)
+
+    def _delegate(self, tx: Tx, event: CommentEvent, command: Command) -> list[OutboxRow] | str:
+        """`/delegate until T [to LOGIN]`: the Primary hands their role over until T (local
+        business time when T has no zone). Recorded with its notice to the delegate in this
+        transaction (`weekly.delegation.delegate_in`); the rows are already queued."""
+        ctx = self.ctx
+        if ctx.schedule is None or ctx.renderer is None:
+            return "there is no duty schedule to delegate in"
+        parsed = parse_delegate_args(command.args, ctx.tz)
+        if isinstance(parsed, str):
+            return parsed
+        until, to_login = parsed
+        outcome = delegate_in(tx, ctx.schedule, ctx.renderer, event.author, until, event.at,
+                              "command", to_login=to_login, created_by=event.author)
+        if isinstance(outcome, Refusal):
+            return outcome.reason
+        return []
 
     def _answer(self, event: CommentEvent, thread: Any, command: Command,
                 key: str) -> list[OutboxRow] | str:

@@ -8,15 +8,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
+from gateway.config.loader import Config
 from gateway.config.sections import ProcessSection
 from gateway.duty.businesstime import BusinessCalendar
+from gateway.duty.load import business_calendar, duty_schedule
 from gateway.outbound.outbox import FILL_END, FILL_START
+from gateway.outbound.render import Renderer
 from gateway.store.db import Store
-from gateway.store.schema import outbox, threads
+from gateway.store.schema import delegations, outbox, threads
 from gateway.tracking.events import CommentEvent
 from gateway.tracking.rules import Rules
 from gateway.tracking.service import DiscussionScope, TrackingService
@@ -99,7 +103,7 @@ def test_answer_links_a_reply_with_a_new_comment_and_marks_that(
     ("discussions", f"/answer {WEB}/{REPO}/discussions/13#discussioncomment-1",
      "points to discussion #13, not this one (#12)"),
     ("issues", "/promote not-a-repo", "its argument is not a repository"),
-    ("discussions", "/delegate until tomorrow", "not available here yet"),
+    ("discussions", "/delegate until tomorrow", "there is no duty schedule"),
 ])
 def test_a_refused_command_is_answered_not_reacted_to(
         store: Store, target: str, body: str, reason: str) -> None:
@@ -188,3 +192,56 @@ def test_through_the_service_commands_run_once_and_only_for_the_team(store: Stor
     with store.read() as tx:
         payload = json.loads(tx.conn.execute(sa.select(outbox.c.payload)).first()[0])
     assert payload["repository"] == "visit-dav/visit"
+
+
+# -- /delegate (the example schedule: the week of Monday 2026-12-07 is biagas's, with
+# JustinPrivitera as Backup; see tests/unit/weekly/test_delegation.py) --------------------
+
+LA = ZoneInfo("America/Los_Angeles")
+
+
+def delegating_handler(example_config: Config) -> CommandHandler:
+    calendar = business_calendar(example_config)
+    return CommandHandler(CommandContext(
+        settings=ProcessSection(), url=url, list_address="visit-users@elist.ornl.gov",
+        list_prefix="[visit-users]", footer_markers=(),
+        schedule=duty_schedule(example_config, calendar), renderer=Renderer(calendar),
+        tz=calendar.tz))
+
+
+def delegate_comment(author: str, body: str) -> CommentEvent:
+    at = dt.datetime(2026, 12, 8, 13, 0, tzinfo=LA)
+    return CommentEvent(action="created", number=12, comment_id=600, author=author, at=at,
+                        body=body, issue_author="jane", repository=REPO, target="issues")
+
+
+def test_delegate_by_the_primary_records_it_and_tells_the_backup(
+        store: Store, example_config: Config) -> None:
+    th = thread(store, "issues")
+    event = delegate_comment("biagas", "Meetings all afternoon.\n/delegate until 2026-12-08T17:00")
+    with store.tx() as tx:
+        rows = delegating_handler(example_config).rows(tx, event, th, event.at)
+    assert [(r.key, r.kind) for r in rows] == [("react:issues:600", "react")]
+    with store.read() as tx:
+        recorded = tx.conn.execute(sa.select(delegations)).one()
+        mails = [r.key for r in tx.conn.execute(sa.select(outbox.c.key))]
+    assert (recorded.from_login, recorded.to_login, recorded.source) == (
+        "biagas", "JustinPrivitera", "command")
+    assert recorded.until_at == dt.datetime(2026, 12, 8, 17, 0, tzinfo=LA).astimezone(dt.UTC)
+    assert mails == [f"mail:delegation:{recorded.id}"]
+
+
+@pytest.mark.parametrize(("author", "body", "reason"), [
+    ("JustinPrivitera", "/delegate until 2026-12-08T17:00", "Primary"),
+    ("biagas", "/delegate tomorrow", "not ISO 8601"),
+    ("biagas", "/delegate until 2026-12-08T17:00 to", "write /delegate until"),
+])
+def test_delegate_refused(store: Store, example_config: Config, author: str, body: str,
+                          reason: str) -> None:
+    th = thread(store, "issues")
+    event = delegate_comment(author, body)
+    with store.tx() as tx:
+        [row] = delegating_handler(example_config).rows(tx, event, th, event.at)
+    assert row.key == "comment:refused:issues:600:0" and reason in row.payload["body"]
+    with store.read() as tx:
+        assert tx.conn.execute(sa.select(sa.func.count()).select_from(delegations)).scalar() == 0
