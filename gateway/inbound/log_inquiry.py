@@ -70,6 +70,9 @@ def describe(result: LoggedInquiry, call: HotlineCall, tz: dt.tzinfo) -> list[st
     local = call.at.astimezone(tz)
     when = f"{local:%a %Y-%m-%d %H:%M} {local.tzname()}"
     kind = "discussion" if result.target == "discussions" else "issue"
+    if result.outcome is None and result.thread_id is None:
+        return [f"already logged, and kept without an inquiry: see `visit-gateway quarantine "
+                f"list` (key {result.key})"]
     if result.outcome is None:
         where = (f"{kind} #{result.number}" if result.number is not None
                  else "not on GitHub yet: it waits in the outbox for `visit-gateway run`")

@@ -162,3 +162,16 @@ def test_a_record_always_opens_a_new_inquiry(hotline_pipeline: Pipeline) -> None
                            DOMAIN)
     [stored] = hotline_pipeline.ingest_batch([RawArrival(mail, NOW, "INBOX", 7, 43)])
     assert hotline_pipeline.process(stored.key, now=NOW).verdict.reason == "subject-token"
+
+
+def test_a_record_kept_without_an_inquiry_says_where_to_look(hotline_pipeline: Pipeline,
+                                                            store: Store) -> None:
+    raw = hotline_message(call(), DOMAIN)
+    [stored] = hotline_pipeline.ingest_batch([RawArrival(raw, FRIDAY_EVENING, HOTLINE_FOLDER)])
+    with store.tx() as tx:  # as a bug while deciding it would have left it
+        tx.conn.exec_driver_sql("UPDATE messages SET status = 'processed', verdict = "
+                                "'quarantine', reason = 'processing-error'")
+    result = log_inquiry(hotline_pipeline, call(), message_id_domain=DOMAIN, now=NOW)
+    assert describe(result, call(), LA) == [
+        "already logged, and kept without an inquiry: see `visit-gateway quarantine list` "
+        f"(key {stored.key})"]
