@@ -145,6 +145,72 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_log_inquiry(args: argparse.Namespace) -> int:
+    from gateway.components import make_notifier
+    from gateway.duty.load import load_duties
+    from gateway.duty.schedule import assignee_at_arrival, find_person
+    from gateway.inbound import hotline
+    from gateway.inbound.log_inquiry import describe, log_inquiry
+    from gateway.inbound.pipeline import Pipeline
+    from gateway.wiring import assignee_function, pipeline_settings
+
+    try:
+        at = hotline.parse_arrival(parse_instant(args.at), SystemClock().now())
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f"log-inquiry: --at {exc}") from None
+    customer = hotline.parse_customer(args.customer)
+    subject, via = hotline.check_subject(args.subject), hotline.check_via(args.via)
+    config = _config(args)
+    if customer.addr in (config.list.address.lower(), config.mail.from_address.lower()):
+        raise UsageError(f"log-inquiry: --customer {customer.addr} is the list's or the "
+                         "gateway's own address; give the caller's")
+    notes = _read_notes(args.body_file, config.inbound.max_message_bytes)
+    duties = load_duties(config)
+    if duties.schedule is None:
+        raise UsageError("log-inquiry: --by names a roster member, and no schedule.file is "
+                         f"configured in {config.source}")
+    primary = assignee_at_arrival(at, duties.calendar, duties.schedule)
+    hint = f"; the Primary at that time is {primary.github}" if primary else ""
+    if not args.by:
+        raise UsageError("log-inquiry: --by is required: the GitHub login of the roster member "
+                         f"who took the call{hint}")
+    try:
+        by = find_person(duties.schedule.people, args.by)
+    except LookupError as exc:
+        raise UsageError(f"log-inquiry: --by: {exc} (give a roster member's GitHub login{hint})"
+                         ) from None
+    call = hotline.HotlineCall(customer, at, subject, notes,
+                               hotline.Logged(via, by.github, by.name, ack=args.ack))
+    store = _open_existing_store(config, "log-inquiry")
+    try:
+        pipeline = Pipeline(store, pipeline_settings(config, duties),
+                            assignee_function(config, duties),
+                            notice_for=make_notifier(config, store, duties).primary_notice)
+        result = log_inquiry(pipeline, call, message_id_domain=config.mail.message_id_domain,
+                             now=SystemClock().now())
+    finally:
+        store.close()
+    print("\n".join(describe(result, call, duties.calendar.tz)))
+    return 0 if result.outcome is None or result.created is not None else 1
+
+
+def _read_notes(path: str | None, limit: int) -> str:
+    """The notes of `log-inquiry --body-file` (`-`: standard input), UTF-8 text."""
+    if not path:
+        return ""
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"log-inquiry: --body-file {path}: {exc.strerror or exc}") from None
+    if len(data) > limit // 2:
+        raise UsageError(f"log-inquiry: --body-file {path} has {len(data):,} bytes; at most "
+                         f"{limit // 2:,} (inbound.max_message_bytes / 2)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UsageError(f"log-inquiry: --body-file {path} is not UTF-8 text") from None
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     import sqlalchemy.exc
 
@@ -462,6 +528,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--format", choices=["text", "json"], default="text")
     replay.set_defaults(func=cmd_replay, default_level="error")  # verdicts are the output
+
+    inquiry = sub.add_parser("log-inquiry", parents=[common],
+                             help="log an inquiry by phone or in person: opened like mail "
+                                  "arriving at --at (queued for `visit-gateway run`)")
+    inquiry.add_argument("--customer", required=True, metavar='"NAME <ADDRESS>"')
+    inquiry.add_argument("--at", required=True, metavar="T",
+                         help="when the call came in, ISO 8601 with offset")
+    inquiry.add_argument("--subject", required=True, metavar="S")
+    inquiry.add_argument("--via", required=True, metavar="phone|walk-in")
+    inquiry.add_argument("--body-file", metavar="F", help="the notes, UTF-8 text (-: stdin)")
+    inquiry.add_argument("--by", metavar="LOGIN", help="who took it: a roster member (required)")
+    inquiry.add_argument("--ack", action="store_true",
+                         help="mail the customer the acknowledgement (and later notices)")
+    inquiry.set_defaults(func=cmd_log_inquiry, default_level="warning")
 
     run = sub.add_parser("run", parents=[common],
                          help="run the daemon: IMAP in, GitHub out (stops on SIGTERM/SIGINT)")

@@ -19,7 +19,7 @@ import structlog
 
 from gateway.clock import Clock
 from gateway.config.loader import Config
-from gateway.duty.load import load_duties
+from gateway.duty.load import Duties, load_duties
 from gateway.errors import ConfigError, FatalError, GatewayError
 from gateway.inbound.imap import ImapMailbox
 from gateway.inbound.pipeline import Pipeline
@@ -101,27 +101,7 @@ def build(
         per_hour=gh.limits.writes_per_hour,
     )
     notify = config.raw.notify
-    renderer = Renderer(
-        calendar, config.resolve(notify.templates_dir) if notify.templates_dir else None
-    )
-    renderer.check()  # a broken override template fails here, at start
-    team_emails = frozenset(p.email.lower() for p in schedule.people) if schedule else frozenset()
-    notifier = Notifier(
-        store,
-        NotifyContext(
-            settings=notify,
-            calendar=calendar,
-            schedule=schedule,
-            renderer=renderer,
-            list_address=config.list.address,
-            list_prefix=config.list.subject_prefix,
-            issue_url=f"{gh.web_url.rstrip('/')}/{gh.repository}/issues/{{number}}",
-            team_emails=team_emails,
-            discussion_url=(f"{gh.web_url.rstrip('/')}/{gh.discussions_repository}"
-                            "/discussions/{number}"),
-            notify_primary=gh.notify_primary and gh.target == "discussions",
-        ),
-    )
+    notifier = make_notifier(config, store, duties)
     writer_status = WriterStatus(listener=metrics.count_github)
     outbox = Outbox(store)
     writer = GitHubWriter(
@@ -233,6 +213,34 @@ def build(
         notifier,
         sender,
         notify.tick_seconds,
+    )
+
+
+def make_notifier(config: Config, store: Store, duties: Duties) -> Notifier:
+    """The notifier (acknowledgements, the Primary's notice on a new discussion, the weekly
+    jobs); a broken override template raises ConfigError here, at start."""
+    gh, notify = config.github, config.raw.notify
+    calendar, schedule = duties.calendar, duties.schedule
+    renderer = Renderer(
+        calendar, config.resolve(notify.templates_dir) if notify.templates_dir else None
+    )
+    renderer.check()
+    team_emails = frozenset(p.email.lower() for p in schedule.people) if schedule else frozenset()
+    return Notifier(
+        store,
+        NotifyContext(
+            settings=notify,
+            calendar=calendar,
+            schedule=schedule,
+            renderer=renderer,
+            list_address=config.list.address,
+            list_prefix=config.list.subject_prefix,
+            issue_url=f"{gh.web_url.rstrip('/')}/{gh.repository}/issues/{{number}}",
+            team_emails=team_emails,
+            discussion_url=(f"{gh.web_url.rstrip('/')}/{gh.discussions_repository}"
+                            "/discussions/{number}"),
+            notify_primary=gh.notify_primary and gh.target == "discussions",
+        ),
     )
 
 

@@ -1,8 +1,9 @@
 """Compose the Markdown body of an issue or comment from a cleaned email.
 
-Layout: a header line (display name, masked address, local time), the new text, the stripped
-quote and signature collapsed in a `<details>` block, the attachment list, and the hidden
-marker that lets the writer find this exact body again after a crash. Everything the sender
+Layout: a header line (display name, masked address, local time; for a call or visit logged
+with `visit-gateway log-inquiry`, who logged it and how the customer came), the new text, the
+stripped quote and signature collapsed in a `<details>` block, the attachment list, and the
+hidden marker that lets the writer find this exact body again after a crash. Everything the sender
 controls is escaped (`gateway.inbound.safe_markdown`) and bounded: the display name, each file
 name, the number of attachments listed. Bodies stay under GitHub's 65,536-character limit,
 counting every part: the collapsed part goes first, then the text is cut with a note. A body
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from gateway.inbound.clean import CleanBody
+from gateway.inbound.hotline import Logged
 from gateway.inbound.safe_markdown import (
     body_problems,
     checked_part,
@@ -38,6 +40,7 @@ MAX_CONTENT_TYPE = 80
 MAX_ATTACHMENTS = 20
 _DETAILS_OPEN = "<details><summary>Quoted text and signature</summary>"
 _TEMPLATE_HTML = frozenset({_DETAILS_OPEN, "</details>"})
+_VIA_WORDS = {"phone": "a phone call with", "walk-in": "a visit in person by"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +75,11 @@ def _one_line(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def header_line(sender: Address | None, date: dt.datetime | None, settings: BodySettings) -> str:
-    """`**Name** (`j…@univ.edu`) wrote on …:`, the name escaped like any text of the mail."""
+def header_line(sender: Address | None, date: dt.datetime | None, settings: BodySettings,
+                logged: Logged | None = None) -> str:
+    """`**Name** (`j…@univ.edu`) wrote on …:`, the name escaped like any text of the mail; for
+    a hotline record (`logged`), `Logged by Team Member (`login`) from a phone call with
+    **Name** (`j…@univ.edu`) on ….`"""
     if sender is None:
         who = "Unknown sender"
     else:
@@ -86,6 +92,12 @@ def header_line(sender: Address | None, date: dt.datetime | None, settings: Body
     if date is not None:
         local = date.astimezone(settings.display_tz)
         when = f" on {local:%a %Y-%m-%d %H:%M} {local.tzname()}"
+    if logged is not None:
+        # The login in a code span: the one who logged it needs no notification about it.
+        login = code_span(_one_line(logged.login, MAX_NAME))
+        name = escape_text(_one_line(logged.name, MAX_NAME), at_line_start=False)
+        by = f"{name} ({login})" if name else login
+        return f"Logged by {by} from {_VIA_WORDS.get(logged.via, 'a call with')} {who}{when}."
     return f"{who} wrote{when}:"
 
 
@@ -149,15 +161,17 @@ def _joined(*parts: str) -> str:
     return "\n\n".join(part for part in parts if part)
 
 
-def compose_body(email: Email, cleaned: CleanBody, settings: BodySettings) -> str:
+def compose_body(email: Email, cleaned: CleanBody, settings: BodySettings,
+                 logged: Logged | None = None) -> str:
     """The issue or comment body. Every part counts against `settings.max_chars`; the result
     is checked once more as CommonMark and shown as a literal block if anything is off. The
     check reads the parts of the mail as `checked_part` gives them: what holds nothing it looks
-    for sits between blank lines and cannot change how the rest is read."""
-    head = header_line(email.sender, email.date, settings)
+    for sits between blank lines and cannot change how the rest is read. `logged`: the label
+    of a hotline record (`gateway.inbound.hotline`), whose text is the team member's notes."""
+    head = header_line(email.sender, email.date, settings, logged)
     mark = marker(email.key)
     attachments = attachment_lines(email.attachments)
-    visible = cleaned.visible or "*(no text)*"
+    visible = cleaned.visible or ("*(no notes)*" if logged is not None else "*(no text)*")
     body = _joined(head, visible, _details(cleaned.quoted), attachments, mark)
     checked = _joined(head, checked_part(visible), _details(checked_part(cleaned.quoted)),
                       attachments, mark)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from gateway.inbound.body import BodySettings, compose_body
 from gateway.inbound.clean import CleanBody, clean_body, issue_title
+from gateway.inbound.hotline import Logged
 from gateway.models import Action, AddComment, CreateIssue, Email, Ignore, Kind, Quarantine, Verdict
 
 
@@ -31,17 +32,19 @@ def decide(
     settings: DecideSettings,
     cleaned: CleanBody | None = None,
     notice: str | None = None,
+    logged: Logged | None = None,
 ) -> tuple[Action, ...]:
     """The actions for one message. `cleaned` is `clean_body(email, settings.footer_markers)`
     when the caller has it already (it is pure: passing it changes nothing but the time).
-    `notice` is the comment naming the Primary that a new discussion gets."""
+    `notice` is the comment naming the Primary that a new discussion gets; `logged` the label
+    of a hotline record (its body names who logged the call)."""
     if verdict.kind is Kind.IGNORE:
         return (Ignore(verdict.reason),)
     if verdict.kind is Kind.QUARANTINE or email is None or thread_id is None:
         return (Quarantine(verdict.reason, verdict.detail),)
     if cleaned is None:
         cleaned = clean_body(email, settings.footer_markers)
-    body = compose_body(email, cleaned, settings.body)
+    body = compose_body(email, cleaned, settings.body, logged)
     if verdict.kind is Kind.NEW:
         return (
             CreateIssue(

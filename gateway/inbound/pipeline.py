@@ -23,6 +23,7 @@ from gateway.inbound.classify import ClassifyRules, classify
 from gateway.inbound.clean import clean_body
 from gateway.inbound.decide import DecideSettings, decide
 from gateway.inbound.effort import emailed_effort
+from gateway.inbound.hotline import is_hotline_source, logged_label
 from gateway.inbound.ingest import Ingested, duplicate_outcome, ingest_batch
 from gateway.inbound.outbox_rows import outbox_rows
 from gateway.inbound.parse import parse_email
@@ -223,9 +224,13 @@ class Pipeline:
     ) -> tuple[Recorded, Outcome]:
         settings = self.settings
         sender = email.sender.addr if email.sender else None
+        # A call or visit a team member logged (`visit-gateway log-inquiry`), vouched for by
+        # where it was stored, not by its headers: human by construction, and a new inquiry.
+        logged = (logged_label(email) if is_hotline_source(stored.folder, stored.uid)
+                  else None)
         # Automatic mail first: a bounce from `MAILER-DAEMON (Mail Delivery System)` has no
         # sender address and is still ignored, never quarantined as no-sender.
-        verdict = classify(email, settings.classify)
+        verdict = classify(email, settings.classify) if logged is None else None
         if verdict is not None:
             return self._ignored(email, verdict, index)
         if email.sender is None:
@@ -235,14 +240,15 @@ class Pipeline:
         arrival = (
             stored.received_at if stored.uid is not None else (email.date or stored.received_at)
         )
-        match = thread_for(email, index, self.settings.repository,
-                           self.settings.discussions_repository)
+        match = (thread_for(email, index, self.settings.repository,
+                            self.settings.discussions_repository)
+                 if logged is None else ThreadMatch(None, "hotline"))
         new_thread: NewThread | None = None
         assignee: str | None = None
         notice: str | None = None
         if match.thread_id is None:
             thread_id = thread_id_for(email.key)
-            verdict = Verdict(Kind.NEW, "new-thread")
+            verdict = Verdict(Kind.NEW, match.reason)
             assignee = self.assignee_for(arrival)
             if settings.decide.target == "discussions" and self.notice_for is not None:
                 notice = self.notice_for(arrival)
@@ -265,7 +271,7 @@ class Pipeline:
         cleaned = clean_body(email, settings.decide.footer_markers)
         actions = decide(
             email, verdict, thread_id, assignee=assignee, settings=settings.decide,
-            cleaned=cleaned, notice=notice,
+            cleaned=cleaned, notice=notice, logged=logged,
         )
         team_login = settings.team_logins.get(sender or "")
         responder = None
@@ -290,7 +296,9 @@ class Pipeline:
                 if isinstance(action, CreateIssue | AddComment)
                 for row in outbox_rows(action)
             ),
-            customers=(sender,) if sender and not team_login else (),
+            # A caller who asked for no mail (no --ack) is nobody's customer to write to.
+            customers=(sender,) if sender and not team_login and (
+                logged is None or logged.ack) else (),
             responder=responder,
             effort=spent,
         )

@@ -410,4 +410,5 @@ def _stored(row: Any) -> StoredMessage:
         reason=row.reason,
         thread_id=row.thread_id,
         uid=row.uid,
+        folder=row.folder,
     )

@@ -27,6 +27,7 @@ class StoredMessage:
     reason: str | None
     thread_id: str | None
     uid: int | None
+    folder: str | None = None  # the IMAP folder, or where else it came from (None: replay)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from gateway.config.loader import NotifySection
 from gateway.duty.businesstime import BusinessCalendar
 from gateway.duty.schedule import Person, Schedule
 from gateway.inbound.clean import issue_title
+from gateway.inbound.hotline import is_hotline_source, logged_label
 from gateway.inbound.parse import parse_email
 from gateway.outbound.mail import OutboundMail
 from gateway.outbound.render import IssueRef, Renderer, TextBlock
@@ -79,14 +80,15 @@ class Notifier:
 
     def ack_row(self, tx: Tx, thread_id: str, number: int) -> OutboxRow | None:
         """The acknowledgement for a new inquiry whose issue `number` now exists, or None
-        (turned off, no human sender, a team member, or the list itself)."""
+        (turned off, no human sender, a team member, the list itself, or a call or visit
+        logged without `--ack`)."""
         ctx = self.ctx
         if not ctx.settings.acknowledge:
             return None
         thread = tx.conn.execute(sa.select(threads).where(threads.c.thread_id == thread_id)).first()
         if thread is None or thread.root_key is None:
             return None  # an issue opened on GitHub: nobody to acknowledge by mail
-        row = tx.conn.execute(sa.select(messages.c.raw).where(
+        row = tx.conn.execute(sa.select(messages.c.raw, messages.c.folder, messages.c.uid).where(
             messages.c.key == thread.root_key)).first()
         if row is None:
             return None
@@ -95,6 +97,10 @@ class Notifier:
         if (sender is None or sender.addr == ctx.list_address
                 or sender.addr in ctx.team_emails):
             return None
+        if is_hotline_source(row.folder, row.uid):
+            logged = logged_label(email)
+            if logged is None or not logged.ack:
+                return None  # a call or visit logged without --ack: the caller wants no mail
         arrived = thread.arrived_at or thread.created_at
         primary = self._person(thread.assignee)
         subject, body = ctx.renderer.render(
