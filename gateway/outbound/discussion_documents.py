@@ -60,6 +60,44 @@ mutation AddDiscussionComment($input: AddDiscussionCommentInput!) {
   addDiscussionComment(input: $input) { comment { id databaseId url createdAt replyTo { id } } }
 }"""
 
+# -- issue 16: answers, closing, reactions, labels off -------------------------------------------
+# Each is idempotent on GitHub (a repeat changes nothing), selects no connection but the labels
+# (1 point) and, being a mutation, weighs 5 of GitHub's secondary points; only `addReaction`
+# creates content. `markDiscussionCommentAsAnswer` takes top-level comments only (UNPROCESSABLE
+# for a reply: mark its `replyTo` instead).
+
+MARK_ANSWER = """
+mutation MarkAnswer($input: MarkDiscussionCommentAsAnswerInput!) {
+  markDiscussionCommentAsAnswer(input: $input) { discussion { id isAnswered } }
+}"""
+
+UNMARK_ANSWER = """
+mutation UnmarkAnswer($input: UnmarkDiscussionCommentAsAnswerInput!) {
+  unmarkDiscussionCommentAsAnswer(input: $input) { discussion { id isAnswered } }
+}"""
+
+CLOSE_DISCUSSION = """
+mutation CloseDiscussion($input: CloseDiscussionInput!) {
+  closeDiscussion(input: $input) { discussion { id closed stateReason } }
+}"""
+
+REOPEN_DISCUSSION = """
+mutation ReopenDiscussion($input: ReopenDiscussionInput!) {
+  reopenDiscussion(input: $input) { discussion { id closed } }
+}"""
+
+ADD_REACTION = """
+mutation AddReaction($input: AddReactionInput!) {
+  addReaction(input: $input) { reaction { content } subject { id } }
+}"""
+
+REMOVE_LABELS = """
+mutation RemoveLabels($input: RemoveLabelsFromLabelableInput!) {
+  removeLabelsFromLabelable(input: $input) {
+    labelable { __typename ... on Discussion { number labels(first: 20) { nodes { name } } } }
+  }
+}"""
+
 # -- finding our writes again by their marker (never search: its index lags) -----------------
 
 RECENT_DISCUSSIONS = """
@@ -189,7 +227,16 @@ DOCUMENTS: dict[str, str] = {
     "DiscussionsSince": DISCUSSIONS_SINCE,
     "TrackedDiscussions": TRACKED_DISCUSSIONS,
     "OlderComments": OLDER_COMMENTS,
+    "MarkAnswer": MARK_ANSWER,
+    "UnmarkAnswer": UNMARK_ANSWER,
+    "CloseDiscussion": CLOSE_DISCUSSION,
+    "ReopenDiscussion": REOPEN_DISCUSSION,
+    "AddReaction": ADD_REACTION,
+    "RemoveLabels": REMOVE_LABELS,
 }
 """Operation name → document. Each document holds exactly one operation of that name."""
 
-MUTATIONS = frozenset({"CreateDiscussion", "AddLabels", "AddDiscussionComment"})
+MUTATIONS = frozenset({
+    "CreateDiscussion", "AddLabels", "AddDiscussionComment", "MarkAnswer", "UnmarkAnswer",
+    "CloseDiscussion", "ReopenDiscussion", "AddReaction", "RemoveLabels",
+})

@@ -21,7 +21,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import requests
 import structlog
@@ -33,6 +33,10 @@ from gateway.outbound.github import GitHubAuthError, OutcomeUnknown, WriteReject
 from gateway.outbound.graphql import GraphQLClient, GraphQLForbidden
 
 log = structlog.get_logger("gateway.github")
+
+CLOSE_REASONS = ("RESOLVED", "OUTDATED", "DUPLICATE")  # GitHub's DiscussionCloseReason
+REACTION_CONTENTS = frozenset({"THUMBS_UP", "THUMBS_DOWN", "LAUGH", "HOORAY", "CONFUSED",
+                               "HEART", "ROCKET", "EYES"})  # GitHub's ReactionContent
 
 # Roles that may label, answer and close (GitHub's "triage"). A FORBIDDEN write from a token
 # with one of these concerns that object only (a locked discussion), not the token.
@@ -353,6 +357,104 @@ class DiscussionTracker:
         data = self._mutate(docs.ADD_DISCUSSION_COMMENT, input=fields)
         with self._translated(write=True):
             return _comment(data["addDiscussionComment"]["comment"])
+
+    # -- answers, closing, reactions, labels off (issue 16) ---------------------------------
+    # Each is idempotent on GitHub, so after an unclear outcome it may be sent again; reconcile's
+    # reads (`discussions_by_id`: closed, state_reason, answer_id) tell what came of it.
+
+    def mark_answer(self, comment_node_id: str) -> None:
+        """Mark the top-level comment `comment_node_id` as its discussion's answer (replacing
+        any other). A reply is refused (WriteRejected 422): mark its parent, which
+        `comment_node_id()` returns. So is a comment in a category without answers."""
+        data = self._mutate(docs.MARK_ANSWER, input={"id": comment_node_id})
+        with self._translated(write=True):
+            _ = data["markDiscussionCommentAsAnswer"]["discussion"]["id"]
+
+    def unmark_answer(self, comment_node_id: str) -> None:
+        """Unmark the comment as the answer; nothing changes if it is not the answer."""
+        data = self._mutate(docs.UNMARK_ANSWER, input={"id": comment_node_id})
+        with self._translated(write=True):
+            _ = data["unmarkDiscussionCommentAsAnswer"]["discussion"]["id"]
+
+    def close_discussion(self, discussion_node_id: str,
+                         reason: Literal["RESOLVED", "OUTDATED", "DUPLICATE"]) -> None:
+        """Close the discussion as `reason` (GitHub's DiscussionCloseReason)."""
+        if reason not in CLOSE_REASONS:
+            raise ValueError(f"reason must be one of {CLOSE_REASONS}, not {reason!r}")
+        data = self._mutate(docs.CLOSE_DISCUSSION,
+                            input={"discussionId": discussion_node_id, "reason": reason})
+        with self._translated(write=True):
+            _ = data["closeDiscussion"]["discussion"]["id"]
+
+    def reopen_discussion(self, discussion_node_id: str) -> None:
+        data = self._mutate(docs.REOPEN_DISCUSSION, input={"discussionId": discussion_node_id})
+        with self._translated(write=True):
+            _ = data["reopenDiscussion"]["discussion"]["id"]
+
+    def add_reaction(self, subject_node_id: str, content: str = "THUMBS_UP") -> None:
+        """React to a discussion, comment or reply with `content` (GraphQL's ReactionContent:
+        THUMBS_UP, HEART, ...). Content creation: GitHub's secondary content limit counts it."""
+        if content not in REACTION_CONTENTS:
+            raise ValueError(f"a reaction is one of {sorted(REACTION_CONTENTS)}, not {content!r}")
+        data = self._mutate(docs.ADD_REACTION,
+                            input={"subjectId": subject_node_id, "content": content})
+        with self._translated(write=True):
+            _ = data["addReaction"]["reaction"]["content"]
+
+    def remove_labels(self, labelable_node_id: str,
+                      label_ids: Sequence[str]) -> tuple[str, ...]:
+        """Remove labels (by node id; one the discussion lacks is skipped); the labels it now
+        has."""
+        data = self._mutate(docs.REMOVE_LABELS, input={"labelableId": labelable_node_id,
+                                                       "labelIds": list(label_ids)})
+        with self._translated(write=True):
+            labelable = data["removeLabelsFromLabelable"]["labelable"]
+            return tuple(str(n["name"]) for n in labelable["labels"]["nodes"] if n)
+
+    def comment_node_id(self, number: int, database_id: int) -> tuple[str, str | None]:
+        """(node id, node id of its top-level parent or None) of the comment or reply of
+        discussion `number` whose databaseId is `database_id`: the webhook's `comment.id`, the
+        `#discussioncomment-N` anchor. Not there (or no such discussion): WriteRejected(404).
+
+        Pages the top-level comments backwards, then the replies of those older than the one
+        sought (a reply is always newer than its parent, so databaseIds rise)."""
+        before: str | None = None
+        while True:
+            data = self._read(docs.DISCUSSION_COMMENTS, **self._repo_vars(), number=number,
+                              before=before)
+            with self._translated():
+                page = data["repository"]["discussion"]["comments"]
+                parents = _nodes(page)
+                for node in parents:
+                    if int(node["databaseId"]) == database_id:
+                        return str(node["id"]), None
+                older = [p for p in parents if int(p["databaseId"]) < database_id]
+            for parent in reversed(older):  # the newest parents first
+                found = self._reply_node_id(parent, database_id)
+                if found is not None:
+                    with self._translated():
+                        return found, str(parent["id"])
+            with self._translated():
+                before = _before(page)
+            if before is None:
+                raise WriteRejected(404, f"discussion #{number} of {self._repository} has no "
+                                         f"comment {database_id}")
+
+    def _reply_node_id(self, parent: Mapping[str, Any], database_id: int) -> str | None:
+        """The node id of `parent`'s reply `database_id`, paging older replies if need be."""
+        with self._translated():
+            replies, parent_id = parent["replies"], str(parent["id"])
+        while True:
+            with self._translated():
+                for node in _nodes(replies):
+                    if int(node["databaseId"]) == database_id:
+                        return str(node["id"])
+                before = _before(replies)
+            if before is None:
+                return None
+            data = self._page(docs.COMMENT_REPLIES, id=parent_id, before=before)
+            with self._translated():
+                replies = self._typed(data["node"], "DiscussionComment")["replies"]
 
     # -- finding our writes again -----------------------------------------------------------
 

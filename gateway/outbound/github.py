@@ -12,6 +12,11 @@ outcomes at the boundary:
 - `GitHubAuthError` / `RepositoryNotFound` — the token or repository is wrong: nothing heals
   until an admin fixes the configuration.
 
+Besides its own repository it writes to and reads from another one by name (`create_issue_in`,
+`find_issue_in`, `search_issues`: promotion to the product repository), and reacts to, closes
+and reopens issues (issue 16). Each of those writes is idempotent on GitHub, so after an unclear
+outcome it may simply be sent again; an issue created elsewhere is found again by its marker.
+
 Blocking: call it from the writer's thread, never from the event loop.
 """
 
@@ -21,15 +26,18 @@ import contextlib
 import datetime as dt
 import math
 import time
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import github
 import requests
 from github import Auth, Github, GithubException
+from github.IssueComment import IssueComment
 
 from gateway.errors import PermanentError, RateLimited, TransientError
+from gateway.outbound.issue_search import search_phrases, search_query
 
 
 class OutcomeUnknown(TransientError):
@@ -83,6 +91,21 @@ class RemoteIssue:
     state: str
     assignees: tuple[str, ...]
     labels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FoundIssue:
+    """An issue GitHub's search found; `url` is its web page, `state` "open" or "closed"."""
+
+    number: int
+    title: str
+    state: str
+    url: str
+
+
+# REST's reaction contents (https://docs.github.com/rest/reactions/reactions#about-reactions).
+REACTIONS = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
+CLOSE_REASONS = ("completed", "not_planned")
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -292,3 +315,130 @@ class GitHubTracker:
         with self._translated(write=True):
             comment = self._repo.get_issue(number).create_comment(body)
             return CreatedComment(comment.id, comment.html_url)
+
+    # -- reactions, closing and reopening (issue 16) ----------------------------------------
+
+    def add_reaction(self, comment_id: int, content: str = "+1") -> None:
+        """React to the issue comment `comment_id` with `content` (REST's spelling: "+1",
+        "heart", ...). Idempotent: GitHub answers 200 for a reaction the bot already made. One
+        POST: the comment object is built lazily from its URL, never fetched."""
+        _check_reaction(content)
+        comment = IssueComment(self._repo.requester,
+                               url=f"{self._repo.url}/issues/comments/{comment_id}")
+        with self._translated(write=True):
+            comment.create_reaction(content)
+
+    def add_issue_reaction(self, number: int, content: str = "+1") -> None:
+        """React to the body of issue `number`; idempotent like `add_reaction`."""
+        _check_reaction(content)
+        with self._translated(write=True):
+            self._repo.get_issue(number).create_reaction(content)
+
+    def close_issue(self, number: int, state_reason: Literal["completed", "not_planned"],
+                    labels: Sequence[str] = ()) -> None:
+        """Add `labels` to the issue, then close it with `state_reason`.
+
+        Idempotent: adding a label the issue has and closing a closed issue change nothing
+        (the reason of an issue that was already closed stays, as GitHub ignores `state_reason`
+        unless the state changes). Adding a label the repository lacks creates it, with the
+        default colour: GitHub does so though its docs do not say it (github/docs#35718); a
+        token that may not create it is refused (GitHubAuthError), and if GitHub ever refuses
+        an unknown label instead, that is a WriteRejected(422) naming it."""
+        if state_reason not in CLOSE_REASONS:
+            raise ValueError(f"state_reason must be one of {CLOSE_REASONS}, not {state_reason!r}")
+        issue = self._repo.get_issue(number)  # lazy: no request
+        with self._translated(write=True):
+            if labels:
+                issue.add_to_labels(*dict.fromkeys(labels))  # POST .../labels adds, never replaces
+            issue.edit(state="closed", state_reason=state_reason)
+
+    def reopen_issue(self, number: int, remove_labels: Sequence[str] = ()) -> None:
+        """Remove `remove_labels` from the issue, then reopen it. Idempotent: a label the issue
+        does not have is skipped (GitHub's 404 "Label does not exist"), and reopening an open
+        issue changes nothing; a missing issue is a WriteRejected(404) from the reopening."""
+        issue = self._repo.get_issue(number)
+        for name in dict.fromkeys(remove_labels):
+            # PyGithub's remove_from_labels leaves "/" unquoted: "area/gui" would miss the route.
+            path = f"{issue.url}/labels/{urllib.parse.quote(name, safe='')}"
+            try:
+                with self._translated(write=True):
+                    self._repo.requester.requestJsonAndCheck("DELETE", path)
+            except WriteRejected as exc:
+                if exc.status != 404:
+                    raise
+        with self._translated(write=True):
+            issue.edit(state="open")
+
+    # -- another repository: promotion and known-issue search (issue 16) --------------------
+
+    @contextlib.contextmanager
+    def _elsewhere(self, repository: str, *, write: bool) -> Iterator[None]:
+        """`_translated`, with GitHub's 404 for `repository` itself as RepositoryNotFound."""
+        try:
+            with self._translated(write=write):
+                yield
+        except WriteRejected as exc:
+            if exc.status != 404:
+                raise
+            raise RepositoryNotFound(
+                f"repository {repository} does not exist or the token cannot see it "
+                "(a GitHub App must be installed on it too)") from exc
+
+    def create_issue_in(self, repository: str, title: str, body: str,
+                        labels: Sequence[str]) -> CreatedIssue:
+        """`create_issue` in `repository` (owner/name), unassigned. Without push access there,
+        GitHub drops the labels silently. Find it again with `find_issue_in`."""
+        repo = self._gh.get_repo(repository)  # lazy: no request
+        with self._elsewhere(repository, write=True):
+            issue = repo.create_issue(title=title, body=body, labels=list(labels))
+            return CreatedIssue(issue.number, issue.html_url,
+                                tuple(a.login for a in issue.assignees))
+
+    def find_issue_in(self, repository: str, marker: str,
+                      since: dt.datetime) -> CreatedIssue | None:
+        """`find_issue` in `repository`: an issue by the bot there, updated since `since`, whose
+        body carries `marker`. Lists the bot's issues; never searches (its index lags)."""
+        repo = self._gh.get_repo(repository)
+        with self._translated():
+            creator = self._gh.get_user(self._bot)  # GET /users/{bot}: not the repository's 404
+        with self._elsewhere(repository, write=False):
+            issues = repo.get_issues(state="all", sort="created", direction="desc",
+                                     since=since, creator=creator)
+            for issue in issues:
+                if marker in (issue.body or ""):
+                    return CreatedIssue(issue.number, issue.html_url,
+                                        tuple(a.login for a in issue.assignees))
+        return None
+
+    def search_issues(self, repository: str, terms: Sequence[str],
+                      limit: int = 5) -> list[FoundIssue]:
+        """The issues of `repository` that GitHub's search finds for all of `terms` (each one a
+        phrase, see `issue_search`), best match first, at most `limit` (1..100). [] without a
+        request when no term has anything to search for.
+
+        Search has its own primary limit (30 requests a minute): spent, it is RateLimited with
+        the wait until its reset. A repository that does not exist or that the token cannot
+        see is GitHub's 422 "cannot be searched": RepositoryNotFound naming it. Search lags
+        behind writes by up to a minute: never use it to find the gateway's own writes."""
+        if not 1 <= limit <= 100:
+            raise ValueError(f"limit must be within 1..100, not {limit}")
+        if not search_phrases(terms):
+            return []
+        query = search_query(repository, terms)
+        try:
+            with self._translated():
+                _, data = self._gh.requester.requestJsonAndCheck(
+                    "GET", "/search/issues", parameters={"q": query, "per_page": limit})
+                return [FoundIssue(int(item["number"]), str(item["title"]), str(item["state"]),
+                                   str(item["html_url"])) for item in data["items"][:limit]]
+        except WriteRejected as exc:
+            if exc.status == 422 and "cannot be searched" in str(exc):
+                raise RepositoryNotFound(
+                    f"repository {repository} does not exist or the token cannot search it"
+                ) from exc
+            raise
+
+
+def _check_reaction(content: str) -> None:
+    if content not in REACTIONS:
+        raise ValueError(f"a reaction is one of {sorted(REACTIONS)}, not {content!r}")

@@ -21,6 +21,7 @@ from .model import (
     Installation,
     Issue,
     Label,
+    Reaction,
     Repo,
     User,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "Issue",
     "Label",
     "Limits",
+    "Reaction",
     "Repo",
     "RequestRecord",
     "User",

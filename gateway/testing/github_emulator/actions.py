@@ -258,9 +258,7 @@ class Actions:
         if reason is not None and reason not in STATE_REASONS:
             raise validation_failed("Issue", "state_reason", "invalid", value=reason)
         if state == issue.state:
-            if reason is not None and state == "closed":
-                issue.state_reason = reason
-            return []
+            return []  # `state_reason`: "Ignored unless `state` is changed." (REST docs)
         issue.state = state
         if state == "closed":
             issue.closed_at, issue.closed_by = self.now(), actor.login

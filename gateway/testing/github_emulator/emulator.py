@@ -42,6 +42,7 @@ from .model import (
     Installation,
     Issue,
     Label,
+    Reaction,
     Repo,
     Store,
     Token,
@@ -52,6 +53,7 @@ from .pipeline import Pipeline, RequestLog, RequestRecord
 from .render import Renderer
 from .routes_graphql import GraphQLLog, GraphQLRoutes
 from .routes_issues import IssueRoutes
+from .routes_reactions import ReactionRoutes
 from .routes_repo import RepoRoutes
 from .server import serve_app
 from .webhooks import Hook, WebhookSender
@@ -425,6 +427,37 @@ class Emulator:
                 if number is None or c.issue_number == number
             ]
 
+    def reactions(self, full_name: str, comment_id: int) -> list[Reaction]:
+        """The reactions to the issue comment `comment_id`, oldest first."""
+        with self.store.lock:
+            repo = self._repo(full_name)
+            return self._reactions(repo, "IssueComment", self.actions.comment(repo, comment_id).id)
+
+    def issue_reactions(self, full_name: str, number: int) -> list[Reaction]:
+        """The reactions to the body of issue `number`, oldest first."""
+        with self.store.lock:
+            repo = self._repo(full_name)
+            return self._reactions(repo, "Issue", self.actions.issue(repo, number).id)
+
+    def discussion_reactions(
+        self, full_name: str, number: int, comment_id: int | None = None
+    ) -> list[Reaction]:
+        """The reactions to discussion `number`'s body, or to its comment (or reply)
+        `comment_id`, oldest first."""
+        with self.store.lock:
+            repo = self._repo(full_name)
+            d = self.discussion_actions.discussion(repo, number)
+            if comment_id is None:
+                return self._reactions(repo, "Discussion", d.id)
+            comment = self.discussion_actions.comment(repo, comment_id)
+            if comment.discussion_number != number:
+                raise KeyError(comment_id)
+            return self._reactions(repo, "DiscussionComment", comment.id)
+
+    @staticmethod
+    def _reactions(repo: Repo, kind: str, ident: int) -> list[Reaction]:
+        return [dataclasses.replace(r) for r in repo.reactions.get((kind, ident), [])]
+
     def labels(self, full_name: str) -> list[Label]:
         with self.store.lock:
             return [dataclasses.replace(x) for x in self._repo(full_name).labels.values()]
@@ -509,6 +542,7 @@ class Emulator:
         """A fresh aiohttp application over this state (an app can only be started once)."""
         app = web.Application(middlewares=[Pipeline(self.ctx, self.faults, self.log).handle])
         IssueRoutes(self.ctx).register(app.router)
+        ReactionRoutes(self.ctx).register(app.router)
         GraphQLRoutes(self.ctx, self.discussion_actions, self.graphql_log).register(app.router)
         RepoRoutes(self.ctx).register(app.router)
 

@@ -32,6 +32,7 @@ NODE_PREFIXES = {
     "Label": "LA_kwDO",
     "User": "U_kgDO",
     "Bot": "BOT_kgDO",
+    "Reaction": "REA_lADO",
 }
 
 
@@ -158,6 +159,21 @@ class DiscussionComment:
     app_id: int | None = None
 
 
+# Reaction contents as REST spells them; GraphQL's `ReactionContent` says THUMBS_UP for "+1" etc.
+REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
+
+
+@dataclass(slots=True)
+class Reaction:
+    """One person's reaction to an issue, an issue comment, a discussion or a discussion comment
+    (GitHub keeps at most one of each `content` per person and subject)."""
+
+    id: int
+    content: str  # REST spelling: "+1", "heart", ...
+    user: str
+    created_at: dt.datetime
+
+
 @dataclass(slots=True)
 class Repo:
     id: int
@@ -175,6 +191,9 @@ class Repo:
     categories: dict[int, DiscussionCategory] = field(default_factory=dict)  # by id
     discussions: dict[int, Discussion] = field(default_factory=dict)  # by number
     discussion_comments: dict[int, DiscussionComment] = field(default_factory=dict)  # by id
+    # (subject kind, subject id) -> reactions in creation order; kinds: "Issue", "IssueComment",
+    # "Discussion", "DiscussionComment"; ids are the records' `id`s (never issue numbers)
+    reactions: dict[tuple[str, int], list[Reaction]] = field(default_factory=dict)
 
     @property
     def full_name(self) -> str:

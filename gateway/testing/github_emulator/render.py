@@ -11,7 +11,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .model import App, Comment, Installation, Issue, Label, Repo, Store, User, node_id
+from .model import (
+    App,
+    Comment,
+    Installation,
+    Issue,
+    Label,
+    Reaction,
+    Repo,
+    Store,
+    User,
+    node_id,
+)
+from .reactions import counts
 
 JSON = dict[str, Any]
 
@@ -206,7 +218,7 @@ class Renderer:
             "active_lock_reason": None,
             "body": issue.body,
             "draft": False,
-            "reactions": self._reactions(api),
+            "reactions": self._reactions(api, repo, ("Issue", issue.id)),
             "timeline_url": f"{api}/timeline",
             "performed_via_github_app": self.app(self.store.apps[issue.app_id])
             if issue.app_id in self.store.apps
@@ -228,10 +240,19 @@ class Renderer:
             "updated_at": stamp(comment.updated_at),
             "author_association": self.association(repo, comment.user),
             "body": comment.body,
-            "reactions": self._reactions(api),
+            "reactions": self._reactions(api, repo, ("IssueComment", comment.id)),
             "performed_via_github_app": self.app(self.store.apps[comment.app_id])
             if comment.app_id in self.store.apps
             else None,
+        }
+
+    def reaction(self, reaction: Reaction) -> JSON:
+        return {
+            "id": reaction.id,
+            "node_id": node_id("Reaction", reaction.id),
+            "user": self.user(reaction.user),
+            "content": reaction.content,
+            "created_at": stamp(reaction.created_at),
         }
 
     def search_item(self, repo: Repo, issue: Issue) -> JSON:
@@ -296,11 +317,8 @@ class Renderer:
         return self.base_url.split("://", 1)[-1]
 
     @staticmethod
-    def _reactions(api: str) -> JSON:
-        counts = dict.fromkeys(
-            ("+1", "-1", "laugh", "hooray", "confused", "heart", "rocket", "eyes"), 0
-        )
-        return {"url": f"{api}/reactions", "total_count": 0, **counts}
+    def _reactions(api: str, repo: Repo, subject: tuple[str, int]) -> JSON:
+        return {"url": f"{api}/reactions", **counts(repo, subject)}
 
 
 _REPO_URLS = {

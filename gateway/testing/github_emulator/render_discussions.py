@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .model import Discussion, DiscussionCategory, DiscussionComment, Repo, next_node_id
+from .reactions import counts
 from .render import Renderer, stamp
 
 JSON = dict[str, Any]
@@ -62,7 +63,10 @@ def discussion(render: Renderer, repo: Repo, d: Discussion) -> JSON:
         "author_association": render.association(repo, d.user),
         "active_lock_reason": None,
         "body": d.body,
-        "reactions": _reactions(f"{render.base_url}/repos/{repo.full_name}/discussions/{d.number}"),
+        "reactions": _reactions(
+            f"{render.base_url}/repos/{repo.full_name}/discussions/{d.number}",
+            counts(repo, ("Discussion", d.id)),
+        ),
         "timeline_url": f"{render.base_url}/repos/{repo.full_name}/discussions/{d.number}/timeline",
     }
 
@@ -84,13 +88,11 @@ def comment(render: Renderer, repo: Repo, c: DiscussionComment) -> JSON:
         "updated_at": stamp(c.updated_at),
         "body": c.body,
         "reactions": _reactions(
-            f"{render.base_url}/repos/{repo.full_name}/discussions/comments/{c.id}"
+            f"{render.base_url}/repos/{repo.full_name}/discussions/comments/{c.id}",
+            counts(repo, ("DiscussionComment", c.id)),
         ),
     }
 
 
-def _reactions(api: str) -> JSON:
-    counts = dict.fromkeys(
-        ("+1", "-1", "laugh", "hooray", "confused", "heart", "rocket", "eyes"), 0
-    )
-    return {"url": f"{api}/reactions", "total_count": 0, **counts}
+def _reactions(api: str, rollup: dict[str, int]) -> JSON:
+    return {"url": f"{api}/reactions", **rollup}

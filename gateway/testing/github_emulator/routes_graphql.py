@@ -21,6 +21,7 @@ from aiohttp import web
 from graphql import GraphQLError, GraphQLSyntaxError, execute_sync, parse, validate
 from graphql.execution.values import get_variable_values
 
+from . import resolvers_reactions  # noqa: F401  (importing it registers addReaction)
 from .actions_discussions import DiscussionActions, GraphQLFailure
 from .context import Context, caller, json_response
 from .errors import ApiError, bad_json

@@ -20,6 +20,13 @@ from .render import stamp
 
 REPO = "/repos/{owner}/{repo}"
 SEARCH_RESULT_CAP = 1000  # "Only the first 1000 search results are available"
+# "Queries longer than 256 characters are not supported" (docs: troubleshooting search queries)
+SEARCH_QUERY_LIMIT = 256
+# GitHub's 422 when a `repo:` qualifier names a repository the caller cannot see (or none).
+UNSEARCHABLE = (
+    "The listed users and repositories cannot be searched either because the resources do not "
+    "exist or you do not have permission to view them."
+)
 
 
 class RepoRoutes:
@@ -149,17 +156,24 @@ class RepoRoutes:
         q = request.query
         if not q.get("q", "").strip():
             raise validation_failed("Search", "q", "missing")
+        if len(q["q"]) > SEARCH_QUERY_LIMIT:
+            raise validation_failed(
+                "Search",
+                "q",
+                "invalid",
+                message=f"The search is longer than {SEARCH_QUERY_LIMIT} characters.",
+            )
         query = search.parse_query(q["q"])
         sort = q.get("sort")
         descending = choice(q, "order", ("asc", "desc"), "desc") == "desc"
-        who = caller()
         visible_from = self.ctx.now() - dt.timedelta(seconds=self.ctx.search_delay)
         with self.ctx.store.lock:
+            named = [self.ctx.store.repo(n) for n in query.repos]
+            if not all(r is not None and self._may_search(r) for r in named):
+                raise validation_failed("Search", "q", "invalid", message=UNSEARCHABLE)
             hits = []
             for repo in self._searchable(query.repos):
-                if (who.repos is not None and repo.full_name.lower() not in who.repos) or (
-                    self.ctx.store.role(repo, who.login, who.installation_id) is None
-                ):
+                if not self._may_search(repo):
                     continue
                 bodies: dict[int, list[str]] = {}
                 for c in repo.comments.values():
@@ -181,6 +195,12 @@ class RepoRoutes:
                 "items": [self.ctx.render.search_item(r, i) for r, i in page],
             }
         return json_response(data, headers=headers)
+
+    def _may_search(self, repo: Repo) -> bool:
+        who = caller()
+        if who.repos is not None and repo.full_name.lower() not in who.repos:
+            return False
+        return self.ctx.store.role(repo, who.login, who.installation_id) is not None
 
     def _searchable(self, names: list[str]) -> list[Repo]:
         if not names:

@@ -270,6 +270,7 @@ class Scene:
     top_id: str
     reply_mark: str
     disc_mark: str
+    reply_id: int = 0  # databaseId of the bot's reply, past the inline page of replies
 
 
 @pytest.fixture
@@ -283,12 +284,12 @@ def scene(world: World) -> Scene:
     for i in range(30):  # a second page of discussions
         emu.create_discussion(REPO, f"d{i}", "b", user=ALICE, category="Q&A")
     top = bot.add_comment(discussion.node_id, "top")
-    bot.add_comment(discussion.node_id, reply_mark, reply_to=top.node_id)
+    reply = bot.add_comment(discussion.node_id, reply_mark, reply_to=top.node_id)
     for i in range(55):  # the marked reply is past the inline page of replies
         emu.discussion_comment(REPO, discussion.number, f"r{i}", user=ALICE,
                                reply_to=top.comment_id)
     return Scene(bot, world.ready(CAROL), discussion, locked, top.node_id, reply_mark,
-                 disc_mark)
+                 disc_mark, reply.comment_id)
 
 
 Call = Callable[[Scene], object]
@@ -308,6 +309,20 @@ CALLS: list[tuple[str, str, int, bool, Call]] = [
      lambda s: s.bot.find_comment(s.discussion.number, s.reply_mark, since())),
     ("find reply, older page", "CommentReplies", 0, False,
      lambda s: s.bot.find_comment(s.discussion.number, s.reply_mark, since())),
+    # issue 16
+    ("mark answer", "MarkAnswer", 0, True, lambda s: s.bot.mark_answer(s.top_id)),
+    ("unmark answer", "UnmarkAnswer", 0, True, lambda s: s.bot.unmark_answer(s.top_id)),
+    ("close", "CloseDiscussion", 0, True,
+     lambda s: s.bot.close_discussion(s.discussion.node_id, "OUTDATED")),
+    ("reopen", "ReopenDiscussion", 0, True,
+     lambda s: s.bot.reopen_discussion(s.discussion.node_id)),
+    ("reaction", "AddReaction", 0, True, lambda s: s.bot.add_reaction(s.top_id, "HEART")),
+    ("labels off", "RemoveLabels", 0, True,
+     lambda s: s.bot.remove_labels(s.discussion.node_id, label_ids(s))),
+    ("comment node id", "DiscussionComments", 0, False,
+     lambda s: s.bot.comment_node_id(s.discussion.number, s.reply_id)),
+    ("comment node id, older replies", "CommentReplies", 0, False,
+     lambda s: s.bot.comment_node_id(s.discussion.number, s.reply_id)),
 ]
 
 
@@ -366,3 +381,157 @@ def test_after_an_unclear_write_the_marker_decides(world: World, fault: FaultKin
         assert comment is not None and [c.id for c in stored] == [comment.comment_id]
     else:
         assert comment is None and stored == []
+
+
+# -- issue 16: answers, closing, reactions, labels off ----------------------------------------
+
+
+def test_issue_16_operations_succeed_and_are_idempotent(world: World) -> None:
+    emu = world.emulator
+    bot = world.ready()
+    ids = bot.setup_ids
+    assert ids is not None
+    created = bot.create_discussion("Visit crashes", "hello")
+    bot.add_labels(created.node_id, ids.label_ids)
+    first = bot.add_comment(created.node_id, "an answer")
+    second = emu.discussion_comment(REPO, created.number, "a better one", user=ALICE)
+    reply = bot.add_comment(created.node_id, "a reply", reply_to=first.node_id)
+
+    assert bot.comment_node_id(created.number, first.comment_id) == (first.node_id, None)
+    second_id = emu.node_id(REPO, second)
+    assert bot.comment_node_id(created.number, second.id) == (second_id, None)
+    assert bot.comment_node_id(created.number, reply.comment_id) == (reply.node_id,
+                                                                     first.node_id)
+
+    bot.mark_answer(first.node_id)
+    bot.mark_answer(first.node_id)
+    assert emu.discussion(REPO, created.number).answer_id == first.comment_id
+    bot.mark_answer(second_id)  # another answer replaces it
+    assert emu.discussion(REPO, created.number).answer_id == second.id
+    bot.unmark_answer(first.node_id)  # not the answer: nothing changes
+    assert emu.discussion(REPO, created.number).answer_id == second.id
+    bot.unmark_answer(second_id)
+    bot.unmark_answer(second_id)
+    assert emu.discussion(REPO, created.number).answer_id is None
+
+    bot.close_discussion(created.node_id, "OUTDATED")
+    bot.close_discussion(created.node_id, "OUTDATED")
+    closed = emu.discussion(REPO, created.number)
+    assert (closed.closed, closed.state_reason) == (True, "OUTDATED")
+    (remote,) = bot.discussions_by_id([created.node_id]).values()
+    assert remote is not None and (remote.closed, remote.state_reason) == (True, "OUTDATED")
+    bot.reopen_discussion(created.node_id)
+    bot.reopen_discussion(created.node_id)
+    reopened = emu.discussion(REPO, created.number)
+    assert (reopened.closed, reopened.state_reason) == (False, "REOPENED")
+
+    bot.add_reaction(first.node_id)
+    bot.add_reaction(first.node_id)
+    bot.add_reaction(reply.node_id, "EYES")
+    bot.add_reaction(created.node_id, "HOORAY")
+    assert [(r.content, r.user) for r in
+            emu.discussion_reactions(REPO, created.number, first.comment_id)] == [("+1", BOT)]
+    assert [r.content for r in
+            emu.discussion_reactions(REPO, created.number, reply.comment_id)] == ["eyes"]
+    assert [r.content for r in emu.discussion_reactions(REPO, created.number)] == ["hooray"]
+
+    assert bot.remove_labels(created.node_id, ids.label_ids[:1]) == (LABELS[1],)
+    assert bot.remove_labels(created.node_id, ids.label_ids) == ()
+    assert bot.remove_labels(created.node_id, ids.label_ids) == ()
+    assert emu.discussion(REPO, created.number).labels == []
+
+
+def test_issue_16_refusals(world: World) -> None:
+    emu = world.emulator
+    bot = world.ready()
+    created = bot.create_discussion("t", "b")
+    top = bot.add_comment(created.node_id, "top")
+    reply = bot.add_comment(created.node_id, "reply", reply_to=top.node_id)
+
+    with pytest.raises(WriteRejected) as a_reply:
+        bot.mark_answer(reply.node_id)  # only top-level comments: mark its parent instead
+    assert a_reply.value.status == 422
+    _, parent = bot.comment_node_id(created.number, reply.comment_id)
+    assert parent == top.node_id
+    bot.mark_answer(parent)
+
+    general = emu.create_discussion(REPO, "chat", "b", user=ALICE, category="General")
+    chat = emu.discussion_comment(REPO, general.number, "hi", user=ALICE)
+    with pytest.raises(WriteRejected) as unanswerable:
+        bot.mark_answer(emu.node_id(REPO, chat))
+    assert unanswerable.value.status == 422
+
+    with pytest.raises(GitHubAuthError) as forbidden:  # read access may not close
+        world.ready(BOB).close_discussion(created.node_id, "RESOLVED")
+    assert not isinstance(forbidden.value, WriteRejected)
+    with pytest.raises(WriteRejected) as gone:
+        bot.add_reaction("DC_kwDOAAAAAAAAAAAAAA")
+    assert gone.value.status == 404
+    with pytest.raises(WriteRejected) as missing:
+        bot.comment_node_id(created.number, 12345)
+    assert missing.value.status == 404 and "12345" in str(missing.value)
+    with pytest.raises(WriteRejected) as no_discussion:
+        bot.comment_node_id(999, top.comment_id)
+    assert no_discussion.value.status == 404
+    with pytest.raises(WriteRejected):  # a comment of another discussion is not this one's
+        bot.comment_node_id(general.number, top.comment_id)
+
+    before = len(emu.graphql_documents())
+    with pytest.raises(ValueError, match="reason"):
+        bot.close_discussion(created.node_id, "ANSWERED")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="reaction"):
+        bot.add_reaction(top.node_id, "+1")  # REST's spelling, not GraphQL's
+    assert len(emu.graphql_documents()) == before  # refused before any request
+
+
+def test_a_reaction_counts_against_the_content_limit(world: World) -> None:
+    emu = world.emulator
+    bot = world.ready()
+    emu.set_limits(secondary=True, content_per_minute=1)
+    created = bot.create_discussion("a", "b")  # the minute's one piece of content
+    bot.close_discussion(created.node_id, "RESOLVED")  # not content
+    with pytest.raises(RateLimited) as limited:
+        bot.add_reaction(created.node_id)
+    assert 1 <= limited.value.retry_after <= 60
+    assert emu.discussion_reactions(REPO, created.number) == []
+
+
+def test_comment_node_id_pages_back_through_comments_and_replies(world: World) -> None:
+    emu = world.emulator
+    bot = world.ready()
+    created = bot.create_discussion("busy", "b")
+    old = bot.add_comment(created.node_id, "the oldest comment")
+    old_reply = bot.add_comment(created.node_id, "its oldest reply", reply_to=old.node_id)
+    for i in range(120):
+        emu.discussion_comment(REPO, created.number, f"r{i}", user=ALICE,
+                               reply_to=old.comment_id)
+    for i in range(120):
+        emu.discussion_comment(REPO, created.number, f"c{i}", user=ALICE)
+    assert bot.comment_node_id(created.number, old.comment_id) == (old.node_id, None)
+    assert bot.comment_node_id(created.number, old_reply.comment_id) == (old_reply.node_id,
+                                                                         old.node_id)
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=[f.value for f in FAULTS])
+def test_after_an_unclear_issue_16_write_sending_again_settles_it(world: World,
+                                                                 fault: FaultKind) -> None:
+    emu = world.emulator
+    bot = world.ready()
+    created = bot.create_discussion("t", "b")
+    top = bot.add_comment(created.node_id, "top")
+    writes: list[tuple[str, Callable[[], object]]] = [
+        ("AddReaction", lambda: bot.add_reaction(top.node_id)),
+        ("MarkAnswer", lambda: bot.mark_answer(top.node_id)),
+        ("CloseDiscussion", lambda: bot.close_discussion(created.node_id, "RESOLVED")),
+    ]
+    for operation, write in writes:
+        emu.inject_fault(fault, path="/graphql", operation=operation)
+        with pytest.raises(OutcomeUnknown):
+            write()
+        write()  # idempotent on GitHub: sending it again is the recovery
+    assert [r.content for r in emu.discussion_reactions(REPO, created.number,
+                                                        top.comment_id)] == ["+1"]
+    (remote,) = bot.discussions_by_id([created.node_id]).values()
+    assert remote is not None
+    assert (remote.answer_id, remote.closed, remote.state_reason) == (
+        top.comment_id, True, "RESOLVED")

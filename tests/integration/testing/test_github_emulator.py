@@ -114,6 +114,17 @@ OUTSIDE_SUBSET: dict[tuple[str, str, int], Any] = {
         "type": "array",
         "items": {"$ref": "#/components/schemas/label"},
     },
+    # GitHub's usual 404 where the subset documents none: a label the issue lacks ("Label does
+    # not exist"), a reaction to a comment or issue that is not there.
+    ("DELETE", "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}", 404): {
+        "$ref": "#/components/schemas/basic-error"
+    },
+    ("POST", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", 404): {
+        "$ref": "#/components/schemas/basic-error"
+    },
+    ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/reactions", 404): {
+        "$ref": "#/components/schemas/basic-error"
+    },
 }
 
 
@@ -427,6 +438,70 @@ def test_every_endpoint_answers_as_the_openapi_description_says(
     check("GET", "/repos/{owner}/{repo}", 200, who=None, auth=f"token {minted['token']}")
 
     assert check.seen >= GATEWAY_ENDPOINTS, GATEWAY_ENDPOINTS - check.seen
+
+
+# The calls issue 16 added to the gateway (reactions, closing, reopening, search elsewhere).
+ISSUE_16_ENDPOINTS = {
+    ("POST", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"),
+    ("GET", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"),
+    ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/reactions"),
+    ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/reactions"),
+    ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels"),
+    ("DELETE", "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}"),
+    ("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}"),
+    ("GET", "/search/issues"),
+}
+
+
+def test_issue_16_endpoints_answer_as_the_openapi_description_says(world: World) -> None:
+    check = SpecChecker(world)
+    issue = "/repos/{owner}/{repo}/issues/{issue_number}"
+    number = check("POST", "/repos/{owner}/{repo}/issues", 201, body={"title": "Visit"})["number"]
+    comment = check("POST", issue + "/comments", 201, issue_number=number, body={"body": "Hi"})
+
+    on_comment = "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"
+    made = check("POST", on_comment, 201, comment_id=comment["id"], body={"content": "+1"})
+    again = check("POST", on_comment, 200, comment_id=comment["id"], body={"content": "+1"})
+    assert again == made and made["user"]["login"] == BOT and made["content"] == "+1"
+    check("POST", on_comment, 201, who=ALICE, comment_id=comment["id"], body={"content": "+1"})
+    check("POST", on_comment, 422, comment_id=comment["id"], body={"content": "thumbs_up"})
+    check("POST", on_comment, 422, comment_id=comment["id"], body={})
+    check("POST", on_comment, 404, comment_id=1, body={"content": "+1"})
+    check("POST", on_comment, 404, who=MALLORY, comment_id=comment["id"], body={"content": "+1"})
+    listed = check("GET", on_comment, 200, comment_id=comment["id"])
+    assert [(r["user"]["login"], r["content"]) for r in listed] == [(BOT, "+1"), (ALICE, "+1")]
+    assert check("GET", on_comment, 200, comment_id=comment["id"], params={"content": "eyes"}) == []
+    check("GET", on_comment, 404, comment_id=1)
+    rollup = check("GET", "/repos/{owner}/{repo}/issues/comments/{comment_id}", 200,
+                   comment_id=comment["id"])["reactions"]
+    assert (rollup["total_count"], rollup["+1"], rollup["heart"]) == (2, 2, 0)
+
+    on_issue = issue + "/reactions"
+    check("POST", on_issue, 201, issue_number=number, body={"content": "heart"})
+    check("POST", on_issue, 200, issue_number=number, body={"content": "heart"})
+    check("POST", on_issue, 422, issue_number=number, body={"content": "THUMBS_UP"})
+    check("POST", on_issue, 404, issue_number=999, body={"content": "heart"})
+    assert [r["content"] for r in check("GET", on_issue, 200, issue_number=number)] == ["heart"]
+    check("GET", on_issue, 404, issue_number=999)
+    assert check("GET", issue, 200, issue_number=number)["reactions"]["heart"] == 1
+
+    check("POST", issue + "/labels", 200, issue_number=number, body=["resolved"])  # array form
+    closed = check("PATCH", issue, 200, issue_number=number,
+                   body={"state": "closed", "state_reason": "not_planned"})
+    assert (closed["state"], closed["state_reason"]) == ("closed", "not_planned")
+    again = check("PATCH", issue, 200, issue_number=number,
+                  body={"state": "closed", "state_reason": "completed"})
+    assert again["state_reason"] == "not_planned"  # "Ignored unless `state` is changed."
+    label = issue + "/labels/{name}"
+    check("DELETE", label, 200, issue_number=number, name="resolved")
+    check("DELETE", label, 404, issue_number=number, name="resolved")
+
+    search = "/search/issues"
+    check("GET", search, 422, params={"q": "crash repo:acme/nope is:issue"})
+    check("GET", search, 422, who=MALLORY, params={"q": f"crash repo:{REPO} is:issue"})
+    check("GET", search, 422, params={"q": "x" * 257})
+    check("GET", search, 200, params={"q": f'"{"x" * 200}" repo:{REPO} is:issue'})
+    assert check.seen >= ISSUE_16_ENDPOINTS, ISSUE_16_ENDPOINTS - check.seen
 
 
 def test_conditional_get_answers_304_without_charging_the_rate_limit(world: World) -> None:

@@ -25,6 +25,7 @@ from gateway.outbound.discussion_documents import (
 )
 from gateway.outbound.discussion_documents import (
     ADD_LABELS,
+    ADD_REACTION,
     COMMENT_REPLIES,
     CREATE_DISCUSSION,
     DISCUSSION_COMMENTS,
@@ -591,6 +592,47 @@ def test_graphql_points_are_a_separate_bucket(world: World) -> None:
     big = world.post(DISCUSSIONS_SINCE, {"owner": OWNER, "name": NAME})
     assert big.json()["data"]["rateLimit"]["cost"] == 8  # the design's figure: 801 connections
     assert big.headers["x-ratelimit-used"] == "8"
+
+
+def test_reactions_to_discussions_and_comments(world: World) -> None:
+    emu = world.emulator
+    created = world.create()
+    top = world.comment(created["id"], "an answer")
+    reply = world.comment(created["id"], "a reply", reply_to=top["id"])
+
+    def react(subject: str, content: str = "THUMBS_UP", login: str = BOT) -> Any:
+        data = world.gql(ADD_REACTION, {"input": {"subjectId": subject, "content": content}}, login)
+        return data["addReaction"]
+
+    made = react(top["id"])
+    assert made == {"reaction": {"content": "THUMBS_UP"}, "subject": {"id": top["id"]}}
+    react(top["id"])  # the same person's same reaction: nothing new
+    react(top["id"], "HEART")
+    react(top["id"], login=BOB)  # read access may react
+    react(reply["id"], "EYES")
+    react(created["id"], "ROCKET")
+    assert [(r.content, r.user) for r in emu.discussion_reactions(REPO, 1, top["databaseId"])] == [
+        ("+1", BOT), ("heart", BOT), ("+1", BOB)]
+    assert [r.content for r in emu.discussion_reactions(REPO, 1, reply["databaseId"])] == ["eyes"]
+    assert [r.content for r in emu.discussion_reactions(REPO, 1)] == ["rocket"]
+
+    for subject, login in ((world.ids()["sre"], BOT), (top["id"], MALLORY), ("nope", BOT)):
+        response = world.post(
+            ADD_REACTION, {"input": {"subjectId": subject, "content": "HEART"}}, login
+        )
+        assert errors_of(response)[0]["type"] == "NOT_FOUND", subject
+        assert response.json()["data"] == {"addReaction": None}
+    bad = world.post(ADD_REACTION, {"input": {"subjectId": top["id"], "content": "+1"}})
+    assert "data" not in bad.json()  # not a ReactionContent: refused before running
+    assert len(emu.discussion_reactions(REPO, 1, top["databaseId"])) == 3
+
+    # Creating content: the secondary content limit counts addReaction.
+    emu.set_limits(secondary=True, content_per_minute=1)
+    react(reply["id"], "HOORAY")
+    limited = world.post(ADD_REACTION, {"input": {"subjectId": reply["id"], "content": "LAUGH"}})
+    assert limited.status_code == 403 and int(limited.headers["retry-after"]) >= 1
+    assert [r.content for r in emu.discussion_reactions(REPO, 1, reply["databaseId"])] == [
+        "eyes", "hooray"]
 
 
 def test_graphql_secondary_limits_answer_403(world: World) -> None:

@@ -37,6 +37,12 @@ VARIABLES: dict[str, dict[str, Any]] = {
                          "after": None},
     "TrackedDiscussions": {"ids": [f"D_{n}" for n in range(25)]},  # the most reconcile sends
     "OlderComments": {"id": "D_1", "before": "Y3Vyc29y"},
+    "MarkAnswer": {"input": {"id": "DC_1"}},
+    "UnmarkAnswer": {"input": {"id": "DC_1"}},
+    "CloseDiscussion": {"input": {"discussionId": "D_1", "reason": "OUTDATED"}},
+    "ReopenDiscussion": {"input": {"discussionId": "D_1"}},
+    "AddReaction": {"input": {"subjectId": "DC_1", "content": "THUMBS_UP"}},
+    "RemoveLabels": {"input": {"labelableId": "D_1", "labelIds": ["LA_1", "LA_2"]}},
 }
 
 
@@ -90,3 +96,13 @@ def test_reconcile_reads_cost_what_the_design_says(schema: GraphQLSchema, name: 
     (op,) = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     analysis = analyse(schema, document, op, VARIABLES[name])
     assert (analysis.points, analysis.nodes) == (points, nodes)
+
+
+@pytest.mark.parametrize("name", ["MarkAnswer", "UnmarkAnswer", "CloseDiscussion",
+                                  "ReopenDiscussion", "AddReaction", "RemoveLabels"])
+def test_issue_16_mutations_cost_one_point(schema: GraphQLSchema, name: str) -> None:
+    """No connection but RemoveLabels' 20 labels: the primary cost is GitHub's minimum."""
+    document = parse(DOCUMENTS[name])
+    (op,) = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    analysis = analyse(schema, document, op, VARIABLES[name])
+    assert analysis.points == 1 and analysis.nodes == (20 if name == "RemoveLabels" else 0)
