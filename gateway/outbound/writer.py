@@ -265,8 +265,11 @@ class GitHubWriter:
         payload = item.payload
         if item.kind == "promote":  # an issue in another repository, whatever the target
             body = f"{payload['body']}\n\n{marker(item.key)}"
-            issue = self.tracker.create_issue_in(payload["repository"], payload["title"], body,
-                                                 payload.get("labels", []))
+            try:
+                issue = self.tracker.create_issue_in(payload["repository"], payload["title"],
+                                                     body, payload.get("labels", []))
+            except RepositoryNotFound as exc:  # the command named it: this row fails, not all
+                raise WriteRejected(404, str(exc)) from exc
             self._promoted(item, issue, bound, found=False)
         elif item.thread_target == "discussions" or item.kind == "create_discussion":
             self._write_discussion(item, bound)
