@@ -43,6 +43,7 @@ from gateway.web.metrics import GatewayMetrics
 from gateway.web.server import Delivery, DeliveryResult
 from gateway.weekly.commands import CommandContext, CommandHandler
 from gateway.weekly.notify import Notifier, NotifyContext
+from gateway.weekly.stale import StaleSettings
 from gateway.wiring import assignee_function, pipeline_settings
 
 log = structlog.get_logger("gateway.app")
@@ -219,7 +220,7 @@ def build(
 def make_notifier(config: Config, store: Store, duties: Duties) -> Notifier:
     """The notifier (acknowledgements, the Primary's notice on a new discussion, the weekly
     jobs); a broken override template raises ConfigError here, at start."""
-    gh, notify = config.github, config.raw.notify
+    gh, notify, process = config.github, config.raw.notify, config.raw.process
     calendar, schedule = duties.calendar, duties.schedule
     renderer = Renderer(
         calendar, config.resolve(notify.templates_dir) if notify.templates_dir else None
@@ -240,6 +241,11 @@ def make_notifier(config: Config, store: Store, duties: Duties) -> Notifier:
             discussion_url=(f"{gh.web_url.rstrip('/')}/{gh.discussions_repository}"
                             "/discussions/{number}"),
             notify_primary=gh.notify_primary and gh.target == "discussions",
+            stale=StaleSettings(days=process.stale_days,
+                                warning_days=process.stale_warning_days,
+                                keep_label=process.stale_keep_label,
+                                wontfix_label=process.wontfix_label)
+            if process.stale_days > 0 else None,
         ),
     )
 

@@ -384,6 +384,19 @@ class ProcessSection(_Section):
     promoted_label: Annotated[str, Field(description=(
         "The label an issue gets when /promote closes it (discussions are answered by the "
         "comment linking the product issue instead)."))] = "promoted"
+    stale_days: Annotated[int, Field(ge=0, le=365, description=(
+        "An open inquiry whose customer has not written for this many calendar days after the "
+        "team's last reply is resolved as won't fix (issues: closed as not planned with "
+        "wontfix_label; discussions: labelled, the team's last reply marked as the answer, or "
+        "closed where the category has no answers). 0: never."))] = 21
+    stale_warning_days: Annotated[int, Field(ge=1, le=60, description=(
+        "Days before that, the customer is told (by mail when they wrote by mail, and in a "
+        "comment); anything they write meanwhile cancels it, and anything they write after "
+        "reopens it."))] = 3
+    stale_keep_label: Annotated[str, Field(description=(
+        "A thread with this label (any case) is never closed as stale."))] = "stale:keep"
+    wontfix_label: Annotated[str, Field(description=(
+        "The label a stale inquiry gets when it is closed."))] = "wontfix"
     command_max_age_hours: Annotated[float, Field(gt=0, description=(
         "A command first seen longer after it was written than this (a fresh install "
         "adopting old comments, a long outage caught up by reconcile) is not run; the log "

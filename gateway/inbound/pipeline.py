@@ -301,6 +301,9 @@ class Pipeline:
                 logged is None or logged.ack) else (),
             responder=responder,
             effort=spent,
+            # Anyone but the team writing in the thread keeps it from going stale; the time is
+            # the mailbox's (a Date header is the sender's to choose).
+            customer_at=None if team_login else arrival,
         )
         return rec, Outcome(
             email.key, email.message_id, verdict, thread_id, actions, sender, email.subject

@@ -27,10 +27,11 @@ OPEN = ("pending", "sending")
 # `assign` act on the thread wherever it lives (its `target`, fixed when it was made):
 # a comment on a discussion is a top-level discussion comment; a discussion has no assignee.
 NEEDS_ISSUE = frozenset({"add_comment", "assign", "send_mail", "label_discussion", "react",
-                         "close_issue", "reopen_issue", "mark_answer", "close_discussion"})
+                         "close_issue", "reopen_issue", "mark_answer", "close_discussion",
+                         "reopen_discussion"})
 GITHUB_KINDS = frozenset({"create_issue", "create_discussion", "label_discussion",
                           "add_comment", "assign", "react", "close_issue", "reopen_issue",
-                          "mark_answer", "close_discussion", "promote"})
+                          "mark_answer", "close_discussion", "reopen_discussion", "promote"})
 MAIL_KINDS = frozenset({"send_mail"})
 # Writes that carry a hidden marker, so GitHub can be asked whether they already happened.
 # The others are idempotent (a reaction, a label, a close, an answer): sent again, they change

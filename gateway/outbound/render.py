@@ -97,6 +97,10 @@ TEMPLATE_VARIABLES: Mapping[str, tuple[str, ...]] = {
     # The first comment of a new discussion (github.notify_primary): a discussion has no
     # assignee, so it names who is on duty. Only `primary` may be mentioned.
     "notice.md": ("primary", "backup", "arrived", "deadline", "goal"),
+    # The stale rule's warning: last_reply, the team's last answer; close_on, the earliest
+    # close; days, process.stale_days; keep_label, process.stale_keep_label.
+    "stale_warning.md": ("issue", "last_reply", "close_on", "days", "keep_label"),
+    "stale_warning.txt": ("customer_name", "subject", "issue", "last_reply", "close_on"),
     # The Primary's temporary delegation (gateway.weekly.delegation), to the delegate once:
     # primary: who delegates; delegate: who takes over; backup: the Backup meanwhile (None:
     # nobody); start/until: when it is in force; number: the delegation's id (to cancel it).
@@ -414,6 +418,8 @@ def sample_contexts(name: str) -> list[dict[str, Any]]:
         "comment": TextBlock("Which version of VisIt is this?\n\nPlease run:\n\n```\n"
                              "visit -version\n```"),
         "delegate": _BOB, "start": _T0 + 4 * _HOUR, "until": _T0 + 8 * _HOUR, "number": 3,
+        "last_reply": _T0 + _HOUR, "close_on": _T0 + 21 * 24 * _HOUR, "days": 21,
+        "keep_label": "stale:keep",
     }
     nobody = full | {
         "customer_name": "", "primary": None, "backup": None, "incoming": None, "outgoing": None,

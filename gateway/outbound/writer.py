@@ -341,8 +341,17 @@ class GitHubWriter:
             if item.thread_id:
                 self.outbox.set_node_id(item.thread_id, node_id)
         if item.kind == "label_discussion":
-            labels = self.discussions.add_labels(
-                node_id, self.discussions.label_ids(payload.get("labels", [])))
+            try:
+                label_ids = self.discussions.label_ids(payload.get("labels", []))
+            except ConfigError as exc:
+                if not payload.get("optional"):
+                    raise
+                # A label the rule would like (wontfix) but the repository lacks: the rest of
+                # the rule goes on; only a configured discussion label stops the writer.
+                bound.warning("github.label_missing", key=exc.key, reason=exc.problem)
+                self._state_done(item, bound, "github.label_skipped")
+                return
+            labels = self.discussions.add_labels(node_id, label_ids)
             self.outbox.done(item, self.clock.now(), {"labels": list(labels)})
             self._success("created")
             bound.info("github.discussion_labelled", discussion=item.issue_number)
@@ -371,6 +380,14 @@ class GitHubWriter:
         elif item.kind == "close_discussion":
             self.discussions.close_discussion(node_id, payload.get("reason", "RESOLVED"))
             self._state_done(item, bound, "github.discussion_closed")
+        elif item.kind == "reopen_discussion":
+            answer = payload.get("unmark_comment_id")
+            if answer is not None and self.discussions.answerable:
+                comment_node, _parent = self.discussions.comment_node_id(
+                    item.issue_number, int(answer))
+                self.discussions.unmark_answer(comment_node)
+            self.discussions.reopen_discussion(node_id)
+            self._state_done(item, bound, "github.discussion_reopened")
         else:
             raise PermanentError(f"outbox row kind {item.kind!r} cannot act on a discussion")
 

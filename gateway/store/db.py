@@ -292,6 +292,11 @@ class Tx:
         ]
         if responses:
             conn.execute(_EARLIER_RESPONSE, responses)
+            conn.execute(_LATER_TEAM, responses)
+        customer_at = [{"t": r.thread_id, "at": r.customer_at} for r in recs
+                       if r.customer_at is not None and r.thread_id]
+        if customer_at:
+            conn.execute(_LATER_CUSTOMER, customer_at)
         conn.execute(
             _MARK_PROCESSED,
             [
@@ -373,6 +378,21 @@ _EARLIER_RESPONSE = (
         ),
     )
     .values(first_response_at=sa.bindparam("at"), first_response_by=sa.bindparam("by"))
+)
+# The stale rule's clocks: the latest reply of each side wins, in any order of arrival.
+_LATER_TEAM = (
+    threads.update()
+    .where(threads.c.thread_id == sa.bindparam("t"),
+           sa.or_(threads.c.last_team_at.is_(None),
+                  threads.c.last_team_at < sa.bindparam("at")))
+    .values(last_team_at=sa.bindparam("at"), last_team_comment=None)
+)
+_LATER_CUSTOMER = (
+    threads.update()
+    .where(threads.c.thread_id == sa.bindparam("t"),
+           sa.or_(threads.c.last_customer_at.is_(None),
+                  threads.c.last_customer_at < sa.bindparam("at")))
+    .values(last_customer_at=sa.bindparam("at"))
 )
 _MARK_PROCESSED = (
     messages.update()

@@ -80,6 +80,13 @@ threads = sa.Table(
     # GraphQL id, only ever sent back to GitHub (never parsed).
     sa.Column("target", sa.String(12), nullable=False, server_default="issues"),
     sa.Column("node_id", sa.String(100), nullable=True),
+    # The stale rule (migration 0005): the latest reply by the team (and its comment, when it
+    # is a top-level GitHub comment: the one a discussion is answered with), the customer's
+    # latest message or comment, and how the gateway closed it ("stale", "promoted").
+    sa.Column("last_team_at", UTCDateTime, nullable=True),
+    sa.Column("last_team_comment", sa.BigInteger, nullable=True),
+    sa.Column("last_customer_at", UTCDateTime, nullable=True),
+    sa.Column("closed_as", sa.String(12), nullable=True),
     sa.UniqueConstraint("target", "issue_number", name="uq_threads_target_number"),
 )
 

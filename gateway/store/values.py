@@ -83,4 +83,5 @@ class Recorded:
     outbox: tuple[OutboxRow, ...]
     customers: tuple[str, ...] = ()  # addresses to remember for the thread (never published)
     responder: tuple[str, dt.datetime] | None = None  # a team member's emailed reply
+    customer_at: dt.datetime | None = None  # when a customer wrote it (the stale rule)
     effort: tuple[EffortEntry, ...] = ()  # /spend lines in that reply

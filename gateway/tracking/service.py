@@ -150,10 +150,30 @@ class TrackingService:
                 self._observe(hours)
         queued = _Queued()
         if isinstance(event, CommentEvent):
+            self._record_activity(tx, updated.thread_id, event)
             self._record_effort(tx, updated.thread_id, event)
             queued.mail = self._relay_comment(tx, updated.thread_id, event, now)
             queued.github = self._run_commands(tx, updated.thread_id, event, now)
         return "applied", queued
+
+    def _record_activity(self, tx: Tx, thread_id: str, event: CommentEvent) -> None:
+        """The stale rule's clocks: a new comment by the team (not the bot: the mail it
+        posts was counted when it arrived) or by anyone else, the customer's side."""
+        if event.action != "created" or self.rules.is_bot(event.author):
+            return
+        if self.rules.is_team(event.author):
+            top_level = event.parent_id is None  # only a top-level comment can be the answer
+            tx.conn.execute(threads.update().where(
+                threads.c.thread_id == thread_id,
+                sa.or_(threads.c.last_team_at.is_(None), threads.c.last_team_at <= event.at),
+            ).values(last_team_at=event.at,
+                     last_team_comment=event.comment_id if top_level else None))
+        else:
+            tx.conn.execute(threads.update().where(
+                threads.c.thread_id == thread_id,
+                sa.or_(threads.c.last_customer_at.is_(None),
+                       threads.c.last_customer_at < event.at),
+            ).values(last_customer_at=event.at))
 
     def _run_commands(self, tx: Tx, thread_id: str, event: CommentEvent,
                       now: dt.datetime) -> bool:

@@ -57,6 +57,12 @@ class OpenIssue:
     state: IssueState = "open"
     resolved_at: dt.datetime | None = None
     target: str = "issues"  # "discussions": a discussion (no assignee; comments the same)
+    # The stale rule's clocks (weekly.stale): the team's and the customer's latest words,
+    # the team's latest top-level comment, and how the gateway closed the thread.
+    last_team_at: dt.datetime | None = None
+    last_team_comment: int | None = None
+    last_customer_at: dt.datetime | None = None
+    closed_as: str | None = None
 
     def __post_init__(self) -> None:
         for what in ("arrived_at", "first_response_at", "resolved_at"):

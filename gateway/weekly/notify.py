@@ -37,9 +37,17 @@ from gateway.store.values import OutboxRow
 from gateway.tracking.events import CommentEvent
 from gateway.weekly.delegation import schedule_at
 from gateway.weekly.handoff import HandoffPlan, due_handoff, plan_handoff
-from gateway.weekly.jobs import OpenIssue
+from gateway.weekly.jobs import OpenIssue, issue_context
 from gateway.weekly.nudges import due_nudges
 from gateway.weekly.postmortems import due_postmortems
+from gateway.weekly.stale import (
+    StaleAction,
+    StaleClose,
+    StaleReopen,
+    StaleSettings,
+    StaleWarning,
+    due_stale,
+)
 
 log = structlog.get_logger("gateway.weekly.notify")
 
@@ -61,6 +69,7 @@ class NotifyContext:
     team_emails: frozenset[str]
     discussion_url: str = ""  # "{web_url}/{owner}/{repo}/discussions/{number}"
     notify_primary: bool = False  # github.notify_primary, with github.target = "discussions"
+    stale: StaleSettings | None = None  # the stale rule (process.stale_*); None: off
 
     @property
     def goal(self) -> dt.timedelta:
@@ -186,14 +195,28 @@ class Notifier:
     def tick(self, now: dt.datetime) -> list[str]:
         """Queue whatever is due; returns the keys of the jobs that fired."""
         ctx = self.ctx
-        if ctx.schedule is None:
-            return []
         with self.store.read() as tx:
             issues = self._issues(tx)
-            done = {row.key for row in tx.conn.execute(sa.select(jobs.c.key))}
-            schedule = schedule_at(tx, ctx.schedule, now)  # with the delegations recorded
+            done_at = {row.key: row.done_at for row in tx.conn.execute(
+                sa.select(jobs.c.key, jobs.c.done_at))}
+            schedule = (schedule_at(tx, ctx.schedule, now)  # with the delegations recorded
+                        if ctx.schedule is not None else None)
+        done = set(done_at)
         rows: list[OutboxRow] = []
         fired: list[str] = []
+        closing: dict[str, str | None] = {}  # thread -> closed_as, written with the jobs
+        if ctx.stale is not None:
+            for action in due_stale(now, issues, done_at, ctx.stale, ctx.calendar.tz):
+                rows += self._stale_rows(action, ctx.stale)
+                fired.append(action.key)
+                closing[action.issue.thread_id] = (
+                    "stale" if isinstance(action, StaleClose) else
+                    None if isinstance(action, StaleReopen) else action.issue.closed_as)
+        if schedule is None:
+            if fired:
+                self._commit(rows, fired, now, closing)
+                log.info("notify.fired", jobs=fired, rows=len(rows))
+            return fired
         if ctx.settings.handoff:
             handoff = due_handoff(now, schedule, done)
             if handoff is not None:
@@ -225,11 +248,12 @@ class Notifier:
                                           prompt.context))
                 fired.append(prompt.key)
         if fired:
-            self._commit(rows, fired, now)
+            self._commit(rows, fired, now, closing)
             log.info("notify.fired", jobs=fired, rows=len(rows))
         return fired
 
-    def _commit(self, rows: Sequence[OutboxRow], keys: Sequence[str], now: dt.datetime) -> None:
+    def _commit(self, rows: Sequence[OutboxRow], keys: Sequence[str], now: dt.datetime,
+                closing: dict[str, str | None] | None = None) -> None:
         with self.store.tx() as tx:
             claimed = [key for key in keys if tx.conn.execute(
                 insert_or_ignore(tx.conn, jobs, ["key"]), {"key": key, "done_at": now}
@@ -237,6 +261,63 @@ class Notifier:
             if len(claimed) != len(keys):  # another tick got there first: do nothing twice
                 raise RuntimeError(f"jobs already done: {sorted(set(keys) - set(claimed))}")
             queue_rows(tx.conn, rows, now)
+            for thread_id, closed_as in (closing or {}).items():
+                tx.conn.execute(threads.update().where(threads.c.thread_id == thread_id)
+                                .values(closed_as=closed_as))
+
+    # -- the stale rule -------------------------------------------------------------------
+
+    def _stale_rows(self, action: StaleAction, stale: StaleSettings) -> list[OutboxRow]:
+        """The warning (a comment, and mail to the inquiry's mail customers), the close as
+        won't fix, or the reopening after the customer wrote again."""
+        issue, key = action.issue, action.key
+        thread = issue.thread_id
+        discussion = issue.target == "discussions"
+        if isinstance(action, StaleWarning):
+            context = {**issue_context(issue, self.ctx.calendar, self.ctx.goal, None),
+                       "last_reply": issue.last_team_at, "close_on": action.close_on,
+                       "days": stale.days, "keep_label": stale.keep_label}
+            rows = [self._comment(key, issue, "stale_warning.md", context)]
+            if issue.customers:
+                subject, body = self.ctx.renderer.render(
+                    "stale_warning.txt", customer_name="", subject=issue.title,
+                    **_without(context, "customer_name", "subject", "days", "keep_label"))
+                mail = OutboundMail(
+                    kind="stale_warning", to=tuple(("", a) for a in issue.customers), cc=(),
+                    subject=subject, body=body, in_reply_to=issue.root_message_id,
+                    references=(issue.root_message_id,) if issue.root_message_id else (),
+                    auto_submitted="auto-generated", thread_id=thread)
+                rows.append(OutboxRow(key=f"mail:{key}", kind="send_mail", thread_id=thread,
+                                      message_key=None, payload=mail.as_payload()))
+            log.info("notify.stale_warning", thread=thread, close_on=action.close_on.isoformat())
+            return rows
+        if isinstance(action, StaleClose):
+            log.info("notify.stale_close", thread=thread)
+            if not discussion:
+                return [OutboxRow(key=f"close:{key}", kind="close_issue", thread_id=thread,
+                                  message_key=None, payload={
+                                      "state_reason": "not_planned",
+                                      "labels": [stale.wontfix_label]})]
+            rows = [OutboxRow(key=f"labels:{key}", kind="label_discussion", thread_id=thread,
+                              message_key=None, payload={"labels": [stale.wontfix_label],
+                                                         "optional": True})]
+            if issue.last_team_comment is not None:  # the team's last answer is the answer
+                rows.append(OutboxRow(key=f"answer:{key}", kind="mark_answer", thread_id=thread,
+                                      message_key=None,
+                                      payload={"comment_id": issue.last_team_comment}))
+            else:
+                rows.append(OutboxRow(key=f"close:{key}", kind="close_discussion",
+                                      thread_id=thread, message_key=None,
+                                      payload={"reason": "OUTDATED"}))
+            return rows
+        log.info("notify.stale_reopen", thread=thread)
+        if not discussion:
+            return [OutboxRow(key=f"reopen:{key}", kind="reopen_issue", thread_id=thread,
+                              message_key=None,
+                              payload={"remove_labels": [stale.wontfix_label]})]
+        return [OutboxRow(key=f"reopen:{key}", kind="reopen_discussion", thread_id=thread,
+                          message_key=None,
+                          payload={"unmark_comment_id": issue.last_team_comment})]
 
     def _handoff_rows(self, plan: HandoffPlan) -> list[OutboxRow]:
         key = plan.handoff.key
@@ -299,7 +380,9 @@ class Notifier:
                 first_response_at=row.first_response_at,
                 first_response_by=row.first_response_by,
                 labels=tuple(json.loads(row.labels or "[]")), customers=customers,
-                root_message_id=root_id, state=row.state, resolved_at=row.resolved_at))
+                root_message_id=root_id, state=row.state, resolved_at=row.resolved_at,
+                last_team_at=row.last_team_at, last_team_comment=row.last_team_comment,
+                last_customer_at=row.last_customer_at, closed_as=row.closed_as))
         return found
 
     def _person(self, login: str | None) -> Person | None:
