@@ -386,6 +386,12 @@ class GitHubWriter:
                 comment_node, _parent = self.discussions.comment_node_id(
                     item.issue_number, int(answer))
                 self.discussions.unmark_answer(comment_node)
+            try:
+                unlabel = self.discussions.label_ids(payload.get("remove_labels", []))
+            except ConfigError:
+                unlabel = ()  # the label does not exist: nothing to take off
+            if unlabel:
+                self.discussions.remove_labels(node_id, unlabel)
             self.discussions.reopen_discussion(node_id)
             self._state_done(item, bound, "github.discussion_reopened")
         else:

@@ -317,7 +317,8 @@ class Notifier:
                               payload={"remove_labels": [stale.wontfix_label]})]
         return [OutboxRow(key=f"reopen:{key}", kind="reopen_discussion", thread_id=thread,
                           message_key=None,
-                          payload={"unmark_comment_id": issue.last_team_comment})]
+                          payload={"unmark_comment_id": issue.last_team_comment,
+                                   "remove_labels": [stale.wontfix_label]})]
 
     def _handoff_rows(self, plan: HandoffPlan) -> list[OutboxRow]:
         key = plan.handoff.key
