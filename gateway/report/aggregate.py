@@ -19,7 +19,9 @@ Counting rules.
   meets it), over answered inquiries plus unanswered ones whose goal has already passed at
   `as_of`. Unanswered inquiries still inside their goal are left out; None when nothing counts.
 * Week rows: "first responses" are the week's inquiries that have one; "resolved" counts
-  threads resolved during the week (whenever they arrived); "handed off" counts the
+  threads resolved during the week (whenever they arrived), except those the stale rule
+  closed as won't fix, which "closed stale" counts; "promoted" counts the product issues
+  `/promote` opened during the week (`promotions`: their links); "handed off" counts the
   reassignments queued by the handoff that starts the week (outbox keys
   ``assign:handoff:<time>:<thread>``, dropped rows excluded); "open at week end" counts threads
   that had arrived before the week's end and were not resolved by then.
@@ -62,6 +64,16 @@ class ThreadRow:
     state: str = "open"
     labels: tuple[str, ...] = ()
     reopened_count: int = 0
+    closed_as: str | None = None  # "stale": closed as won't fix by the stale rule
+
+
+@dataclass(frozen=True, slots=True)
+class PromotionRow:
+    """A product issue `/promote` opened for an inquiry."""
+
+    thread_id: str
+    at: dt.datetime
+    url: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +109,12 @@ class WeekStats:
     resolved: int
     handed_off: int
     open_at_end: int
+    stale_closed: int = 0
+    promotions: tuple[str, ...] = ()  # links to the product issues opened this week
+
+    @property
+    def promoted(self) -> int:
+        return len(self.promotions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,12 +187,14 @@ class _Inquiry:
 def build_report(threads: Iterable[ThreadRow], effort: Iterable[EffortRow],
                  handoffs: Iterable[HandoffRow], weeks: Sequence[Duty],
                  people: Sequence[Person], calendar: BusinessCalendar, *,
-                 as_of: dt.datetime, goal: dt.timedelta = GOAL) -> Report:
+                 as_of: dt.datetime, goal: dt.timedelta = GOAL,
+                 promotions: Iterable[PromotionRow] = ()) -> Report:
     """Aggregate the rows over `weeks` (consecutive rotation weeks, as `Schedule.weeks` gives)."""
     if not weeks:
         raise ValueError("a report needs at least one rotation week")
     threads = list(threads)
     handoffs = list(handoffs)
+    promoted = sorted(promotions, key=lambda p: p.at)
     start, end = weeks[0].start, weeks[-1].end
     tz = calendar.tz
     inquiries = [_inquiry(t, weeks, calendar, as_of, goal) for t in threads
@@ -197,7 +217,12 @@ def build_report(threads: Iterable[ThreadRow], effort: Iterable[EffortRow],
             median_hours=median(hours),
             p90_hours=percentile(hours, 90),
             resolved=sum(1 for t in threads if t.resolved_at is not None
-                         and week.start <= t.resolved_at < week.end),
+                         and week.start <= t.resolved_at < week.end
+                         and t.closed_as != "stale"),
+            stale_closed=sum(1 for t in threads if t.resolved_at is not None
+                             and week.start <= t.resolved_at < week.end
+                             and t.closed_as == "stale"),
+            promotions=tuple(p.url for p in promoted if week.start <= p.at < week.end),
             handed_off=sum(1 for h in handoffs if week.start <= h.at < week.end),
             open_at_end=sum(1 for t in threads if t.arrived_at is not None
                             and t.arrived_at < week.end

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from gateway.duty.businesstime import BusinessCalendar, wall_to_instant
 from gateway.duty.schedule import Duty, Schedule
-from gateway.report.aggregate import EffortRow, HandoffRow, ThreadRow
+from gateway.report.aggregate import EffortRow, HandoffRow, PromotionRow, ThreadRow
 from gateway.store.db import Store
 from gateway.store.schema import effort, outbox, threads
 
@@ -29,6 +29,7 @@ class ReportRows:
     threads: tuple[ThreadRow, ...]
     effort: tuple[EffortRow, ...]
     handoffs: tuple[HandoffRow, ...]
+    promotions: tuple[PromotionRow, ...] = ()
 
 
 def load_rows(store: Store, *, before: dt.datetime | None = None) -> ReportRows:
@@ -48,7 +49,12 @@ def load_rows(store: Store, *, before: dt.datetime | None = None) -> ReportRows:
                                         outbox.c.key.startswith(HANDOFF_PREFIX, autoescape=True),
                                         outbox.c.status != "dropped")).mappings())
             if h is not None)
-    return ReportRows(thread_rows, effort_rows, handoff_rows)
+        promotion_rows = tuple(
+            PromotionRow(r.thread_id, r.updated_at, str(json.loads(r.result).get("url", "")))
+            for r in tx.conn.execute(sa.select(outbox).where(
+                outbox.c.kind == "promote", outbox.c.status == "done",
+                outbox.c.thread_id.is_not(None), outbox.c.result.is_not(None))))
+    return ReportRows(thread_rows, effort_rows, handoff_rows, promotion_rows)
 
 
 def _thread(r: sa.RowMapping) -> ThreadRow:
@@ -61,7 +67,7 @@ def _thread(r: sa.RowMapping) -> ThreadRow:
         assignee=r["assignee"], first_response_at=r["first_response_at"],
         first_response_by=r["first_response_by"], resolved_at=r["resolved_at"],
         state=r["state"], labels=tuple(str(x) for x in labels if isinstance(x, str)),
-        reopened_count=r["reopened_count"] or 0)
+        reopened_count=r["reopened_count"] or 0, closed_as=r["closed_as"])
 
 
 def _handoff(r: sa.RowMapping) -> HandoffRow | None:

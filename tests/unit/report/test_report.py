@@ -38,6 +38,7 @@ from gateway.report.aggregate import (
     NO_LABEL,
     EffortRow,
     HandoffRow,
+    PromotionRow,
     ThreadRow,
     build_report,
     median,
@@ -275,7 +276,8 @@ def test_csv_is_three_tables(month) -> None:  # type: ignore[no-untyped-def]
     assert weeks[1] == {"week": "2026-04-20", "primary": "brugger1", "backup": "biagas",
                         "arrived": "5", "first_responses": "5", "within_goal": "0.6",
                         "median_hours": "1.0", "p90_hours": "8.0", "resolved": "4",
-                        "handed_off": "2", "open_at_end": "3"}
+                        "handed_off": "2", "open_at_end": "3",
+                        "closed_stale": "0", "promoted": "0", "promotions": ""}
     assert people[0]["login"] == "markcmiller86" and people[0]["median_hours"] == ""
     assert people[2]["effort_hours"] == "1.75" and people[2]["expected_weeks"] == "1.05"
     assert [row["label"] for row in labels] == [UQ, OI, NO_LABEL, DOC]
@@ -301,7 +303,7 @@ def test_table_text(month) -> None:  # type: ignore[no-untyped-def]
     assert "20 inquiries, 18 answered, 74% within the 4-business-hour goal" in text
     week2 = next(line for line in text.splitlines() if line.strip().startswith("2026-04-20"))
     assert week2.split() == ["2026-04-20", "Eric", "Brugger", "5", "5", "60%", "1.0", "8.0",
-                             "4", "2", "3"]
+                             "4", "2", "3", "0", "0"]
 
 
 def test_html_has_charts_and_tables(month) -> None:  # type: ignore[no-untyped-def]
@@ -412,3 +414,39 @@ def test_recent_weeks_are_twelve_ending_with_the_week_under_way(now: dt.datetime
     assert all(a.end == b.start for a, b in pairwise(weeks))
     assert all(w.start.astimezone(LA).weekday() == 0 for w in weeks)
     assert all(w.start.astimezone(LA).time() == dt.time(8, 0) for w in weeks)
+
+
+def test_stale_closures_and_promotions_count_apart_from_resolutions() -> None:
+    config = load_config(EXAMPLE_CONFIG, env={})
+    calendar = business_calendar(config)
+    schedule = duty_schedule(config, calendar)
+    assert schedule is not None
+    weeks = report_weeks(schedule, calendar, dt.date(2026, 4, 15), dt.date(2026, 4, 15))
+    product = "https://github.com/visit-dav/visit/issues/9"
+    report = build_report(
+        [ThreadRow("a", at(4, 6, 9), resolved_at=at(4, 14, 9), state="closed"),
+         ThreadRow("b", at(4, 6, 9), resolved_at=at(4, 15, 9), state="closed",
+                   closed_as="stale"),
+         ThreadRow("c", at(4, 6, 9), resolved_at=at(4, 16, 9), state="closed",
+                   closed_as="promoted")],
+        [], [], weeks, schedule.people, calendar, as_of=at(4, 20, 8),
+        promotions=[PromotionRow("c", at(4, 16, 9), product),
+                    PromotionRow("d", at(4, 30, 9), "https://example.org/later")])
+    [week] = report.weeks
+    assert (week.resolved, week.stale_closed, week.promoted) == (2, 1, 1)
+    assert week.promotions == (product,)
+    assert product in render_csv(report) and "Closed stale" in render_table(report)
+
+
+def test_load_rows_reads_promotions_from_the_done_promote_rows(store: Store) -> None:
+    from gateway.store.db import queue_rows
+    from gateway.store.schema import outbox
+    from gateway.store.values import OutboxRow
+
+    with store.tx() as tx:
+        queue_rows(tx.conn, [OutboxRow("promote:issues:7:0", "promote", "th-1", None, {}),
+                             OutboxRow("promote:issues:8:0", "promote", "th-2", None, {})],
+                   at(4, 14, 9))
+        tx.conn.execute(outbox.update().where(outbox.c.key == "promote:issues:7:0").values(
+            status="done", result='{"number": 9, "url": "https://x/9"}', updated_at=at(4, 14, 10)))
+    assert load_rows(store).promotions == (PromotionRow("th-1", at(4, 14, 10), "https://x/9"),)
