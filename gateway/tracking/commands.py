@@ -56,6 +56,29 @@ def parse_commands(body: str) -> tuple[Command, ...]:
                  for name, args, text in found)
 
 
+_SPEND = re.compile(r"^[ \t]*/spend\b", re.IGNORECASE)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
+def bookkeeping_only(body: str) -> bool:
+    """Whether a team member's comment says nothing to the customer: it is empty once HTML
+    comments, `/spend` lines and commands (with the text under them) are taken out, or its
+    first line is `/internal`. Such a comment is no response (first response, the stale
+    rule's clock)."""
+    text = _COMMENT.sub("", body.replace("\r\n", "\n"))
+    lines = [line for line in text.split("\n") if line.strip()]
+    if lines and lines[0].strip().lower().split(" ", 1)[0] == "/internal":
+        return True
+    kept: list[str] = []
+    in_command = False
+    for line in lines:
+        if _LINE.match(line):
+            in_command = True
+        elif not in_command and not _SPEND.match(line):
+            kept.append(line)
+    return not kept
+
+
 _ANCHOR = re.compile(
     r"^https?://[^/\s]+/(?P<repo>[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)/discussions/(?P<number>\d+)"
     r"/?(?:\?[^#\s]*)?#discussioncomment-(?P<comment>\d+)$")

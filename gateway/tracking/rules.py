@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 
 from gateway.duty.businesstime import BusinessCalendar
 from gateway.duty.schedule import Person
+from gateway.tracking.commands import bookkeeping_only
 from gateway.tracking.events import ISSUE_STATES, CommentEvent, Event, IssueEvent, IssueState
 
 GOAL = dt.timedelta(hours=4)  # customer-response-process.rst, "Response Time"
@@ -136,7 +137,7 @@ def apply(issue: TrackedIssue, event: Event, rules: Rules) -> TrackedIssue:
     if new.issue_author is None:
         new = replace(new, issue_author=event.issue_author)
     if isinstance(event, CommentEvent):
-        if rules.is_responder(event.author, new):
+        if rules.is_responder(event.author, new) and not bookkeeping_only(event.body):
             new = _earliest(new, event.author, event.at)
     else:
         new = _apply_issue_event(new, event)

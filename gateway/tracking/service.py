@@ -27,6 +27,7 @@ from gateway.store.db import Store, Tx, queue_rows
 from gateway.store.engine import insert_or_ignore
 from gateway.store.schema import deliveries, effort, gh_comments, threads
 from gateway.store.values import OutboxRow
+from gateway.tracking.commands import bookkeeping_only
 from gateway.tracking.events import CommentEvent, Event, IssueEvent, parse_webhook
 from gateway.tracking.rules import (
     Rules,
@@ -162,6 +163,8 @@ class TrackingService:
         if event.action != "created" or self.rules.is_bot(event.author):
             return
         if self.rules.is_team(event.author):
+            if bookkeeping_only(event.body):  # /spend, /internal, commands: not a reply
+                return
             top_level = event.parent_id is None  # only a top-level comment can be the answer
             tx.conn.execute(threads.update().where(
                 threads.c.thread_id == thread_id,

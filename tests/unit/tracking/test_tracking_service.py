@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from gateway.config.loader import Config
@@ -82,14 +83,26 @@ def test_reconcile_after_webhook_changes_nothing_and_earliest_wins(store: Store)
 def test_edit_replaces_spend_and_delete_removes_it_but_not_the_response(store: Store) -> None:
     svc = service(store)
     svc.handle_delivery("g1", "issue_comment", comment_payload("created", 4, "cyrush",
-                                                               "/spend 1h"), T0)
+                                                               "On it.\n/spend 1h"), T0)
     svc.handle_delivery("g2", "issue_comment", comment_payload("edited", 4, "cyrush",
-                                                               "/spend 1h30m"), T0)
+                                                               "On it.\n/spend 1h30m"), T0)
     assert spent(store) == [("cyrush", 90)]
     svc.handle_delivery("g3", "issue_comment", comment_payload("deleted", 4, "cyrush",
-                                                               "/spend 1h30m"), T0)
+                                                               "On it.\n/spend 1h30m"), T0)
     assert spent(store) == []
     assert thread_row(store, 5).first_response_by == "cyrush"
+
+
+@pytest.mark.parametrize("body", ["/spend 1h", "/internal Kathleen, is this the Silo bug?",
+                                  "/delegate until 2026-03-02T17:00",
+                                  "/promote\nThe Silo reader crashes.", "<!-- x -->\n/spend 5m"])
+def test_a_comment_that_says_nothing_to_the_customer_is_no_response(store: Store,
+                                                                    body: str) -> None:
+    svc = service(store)
+    svc.handle_delivery("g1", "issue_comment", comment_payload("created", 4, "cyrush", body),
+                        T0)
+    row = thread_row(store, 5)
+    assert (row.first_response_by, row.last_team_at) == (None, None)
 
 
 def test_customer_and_bot_comments_are_not_responses(store: Store) -> None:
