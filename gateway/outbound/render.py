@@ -30,6 +30,7 @@ from gateway.duty.businesstime import BusinessCalendar
 from gateway.duty.schedule import DAY_NAMES, Person
 from gateway.errors import ConfigError
 from gateway.inbound.clean import neutralize
+from gateway.inbound.outbox_rows import MATCHES
 from gateway.outbound.mail import clean_body, clean_header_text
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -95,7 +96,8 @@ TEMPLATE_VARIABLES: Mapping[str, tuple[str, ...]] = {
     # author: the person who wrote it; subject: the customer's subject line.
     "relay.txt": ("subject", "issue", "author", "comment"),
     # The first comment of a new discussion (github.notify_primary): a discussion has no
-    # assignee, so it names who is on duty. Only `primary` may be mentioned.
+    # assignee, so it names who is on duty. Only `primary` may be mentioned. Optional:
+    # known_issues, where the known-issue matches go (a placeholder the writer fills in).
     "notice.md": ("primary", "backup", "arrived", "deadline", "goal"),
     # The Primary's temporary delegation (gateway.weekly.delegation), to the delegate once:
     # primary: who delegates; delegate: who takes over; backup: the Backup meanwhile (None:
@@ -414,11 +416,12 @@ def sample_contexts(name: str) -> list[dict[str, Any]]:
         "comment": TextBlock("Which version of VisIt is this?\n\nPlease run:\n\n```\n"
                              "visit -version\n```"),
         "delegate": _BOB, "start": _T0 + 4 * _HOUR, "until": _T0 + 8 * _HOUR, "number": 3,
+        "known_issues": MATCHES,
     }
     nobody = full | {
         "customer_name": "", "primary": None, "backup": None, "incoming": None, "outgoing": None,
         "issues": [], "first_response_at": None, "first_response_by": None,
-        "response_time": None, "author": None,
+        "response_time": None, "author": None, "known_issues": "",
     }
     logins = full | {"primary": "dave-x", "backup": "erin-y", "incoming": "dave-x",
                      "delegate": "erin-y",
