@@ -39,6 +39,9 @@ _NUMBER = re.compile(r"v?\d+(?:[._-]\d+)*(?:[._-]?(?:rc|beta|alpha|b|a)\d*|e[-+]
                      re.IGNORECASE)
 _HASH = re.compile(r"(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}")  # a commit id
 _PARTS = re.compile(r"[-_.'\u2019+]")
+# A word that looks like a name in code or a product: letters with digits (HDF5, 2D), an
+# identifier (DBOPT_HI_OFFSET), an acronym (MPI, NaN) or CamelCase (SaveWindow).
+_TECHNICAL = re.compile(r"[0-9].*[^\W\d_]|[^\W\d_].*[0-9]|_|[A-Z].*[A-Z]|[a-z][A-Z]")
 _MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
@@ -113,8 +116,9 @@ def key_terms(subject: str, text: str = "", *, list_prefix: str = "",
     skip = _STOP | {word.casefold() for word in ignore}
     title = issue_title(subject, list_prefix)
     title = "" if title == "(no subject)" else title
-    candidates = [c for c in _candidates(title, 0, skip)]
-    candidates += [c for c in _candidates(_opening(text), 1, skip) if c.score >= 2]
+    candidates = _candidates(title, 0, skip)
+    if text:  # only telling words of the text: it is full of ordinary ones
+        candidates += _candidates(_opening(text), 1, skip, min_score=2)
     ranked = sorted(candidates, key=lambda c: (c.source, -c.score, c.position))
     terms: list[str] = []
     seen: set[str] = set()
@@ -137,46 +141,38 @@ def _opening(text: str) -> str:
     return "\n".join(lines[:TEXT_LINES])[:TEXT_CHARS]
 
 
-def _candidates(text: str, source: int, skip: frozenset[str]) -> list[_Candidate]:
+def _candidates(text: str, source: int, skip: frozenset[str],
+                min_score: int = 1) -> list[_Candidate]:
     text = _TAG.sub(" ", text)
     for pattern in (_URL, _ADDRESS, _PATH):
         text = pattern.sub(" ", text)
     found = []
     for position, match in enumerate(_WORD.finditer(text)):
-        word = re.sub(r"['\u2019]s$", "", match.group(0))
+        word = match.group(0)
+        if word.endswith(("'s", "\u2019s")):
+            word = word[:-2]
         folded = word.casefold()
         if (len(word) < 2 or folded in skip or _NUMBER.fullmatch(word)
-                or _HASH.fullmatch(word) or skip.intersection(_PARTS.split(folded)[:1])):
+                or _HASH.fullmatch(word) or _PARTS.split(folded, 1)[0] in skip):
             continue  # "visit-users", "visit-nightly": the product's name in front
-        score = _score(word, folded)
-        if score == 1 and len(word) < 3:
+        technical = _TECHNICAL.search(word) is not None
+        if folded in _PRODUCT or _stem(folded) in _PRODUCT:
+            score = 3
+        elif technical or folded in _SYMPTOMS:
+            score = 2
+        elif len(word) < 3 or min_score > 1:
             continue  # "ok", "xy": too short to mean anything alone
-        found.append(_Candidate(_spelling(word, score), score, source, position))
+        else:
+            score = 1
+        found.append(_Candidate(_spelling(word, keep=score == 3 or technical), score, source,
+                                position))
     return found
 
 
-def _score(word: str, folded: str) -> int:
-    if folded in _PRODUCT or _stem(folded) in _PRODUCT:
-        return 3
-    if folded in _SYMPTOMS or _technical(word):
-        return 2
-    return 1
-
-
-def _technical(word: str) -> bool:
-    """A word that looks like a name in code or a product: letters with digits (HDF5, 2D),
-    CamelCase (SaveWindow), an acronym (MPI, NaN) or an identifier (DBOPT_HI_OFFSET)."""
-    letters = [ch for ch in word if ch.isalpha()]
-    has_digit = any(ch.isdigit() for ch in word)
-    upper = sum(ch.isupper() for ch in letters)
-    return ((has_digit and bool(letters)) or "_" in word or upper >= 2
-            or bool(re.search(r"[a-z][A-Z]", word)))
-
-
-def _spelling(word: str, score: int) -> str:
+def _spelling(word: str, *, keep: bool) -> str:
     """A word capitalised only because it starts a sentence or a title is written in lower
     case; names keep theirs ("Silo", "HDF5", "SaveWindow")."""
-    if score == 3 or _technical(word):
+    if keep:
         return word
     return word.lower() if word[:1].isupper() and word[1:].islower() else word
 

@@ -6,7 +6,8 @@ found; only if it is not there, wait for the write budget, mark the row `sending
 POST, and record the result. Rate-limit answers pause all writes until GitHub's `retry-after`;
 an unclear answer is retried with backoff after the marker check; a refused write is kept as
 `failed` with GitHub's reason. A bad token or repository pauses the writer and logs it; mail
-keeps arriving and waits in the outbox. Runs in its own thread.
+keeps arriving and waits in the outbox. Known-issue lookups are reads with a budget of their own
+(`gateway.outbound.known_issues`). Runs in its own thread.
 """
 
 from __future__ import annotations
