@@ -26,6 +26,7 @@ from gateway.inbound.pipeline import Pipeline
 from gateway.inbound.source import MailSource, SourceStatus
 from gateway.outbound.discussions import DiscussionTracker
 from gateway.outbound.github import GitHubAuthError, GitHubTracker, RepositoryNotFound
+from gateway.outbound.known_issues import search_budget
 from gateway.outbound.mail import MailIdentity
 from gateway.outbound.outbox import MAIL_KINDS, Outbox
 from gateway.outbound.pacing import WriteBudget
@@ -116,6 +117,7 @@ def build(
         on_issue_created=notifier.ack_row,
         on_success=mail_wake.set if mail_wake is not None else None,
         discussions_factory=discussions,
+        search_budget=search_budget(gh.limits.searches_per_minute),
     )
     pipeline.notice_for = notifier.primary_notice
     smtp = config.raw.smtp
@@ -246,6 +248,8 @@ def make_notifier(config: Config, store: Store, duties: Duties) -> Notifier:
                                 keep_label=process.stale_keep_label,
                                 wontfix_label=process.wontfix_label)
             if process.stale_days > 0 else None,
+            known_issues=bool(config.raw.process.product_repository
+                              and config.raw.process.known_issue_matches),
         ),
     )
 

@@ -121,6 +121,16 @@ class ThreadMatch:
 
 
 @dataclass(frozen=True, slots=True)
+class KnownIssueLookup:
+    """Search `repository` (the product's) for issues matching `terms`, most distinctive first,
+    and show the best `limit` to the Primary ("is it a known issue?")."""
+
+    repository: str
+    terms: tuple[str, ...]
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
 class CreateIssue:
     thread_id: str
     message_key: str
@@ -133,6 +143,9 @@ class CreateIssue:
     # Primary) as its first comment.
     target: str = "issues"
     notice: str | None = None
+    # Look for known issues once it exists; the matches go to the Primary (in the notice, or
+    # in a comment of their own), never to the customer.
+    lookup: KnownIssueLookup | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,7 +65,8 @@ class ListSection(_Section):
 
 
 class GitHubLimitsSection(_Section):
-    """Pacing and retrying of writes, after GitHub's documented limits for content creation."""
+    """Pacing and retrying of writes, after GitHub's documented limits for content creation,
+    and the pace of known-issue searches."""
 
     min_write_interval: Annotated[float, Field(ge=0, description=(
         "Seconds between two GitHub writes, at least."))] = 1.0
@@ -73,6 +74,10 @@ class GitHubLimitsSection(_Section):
         "Most GitHub writes in any minute."))] = 80
     writes_per_hour: Annotated[int, Field(ge=1, description=(
         "Most GitHub writes in any hour."))] = 500
+    searches_per_minute: Annotated[int, Field(ge=1, le=30, description=(
+        "Most known-issue searches (process.known_issue_matches) in any minute. GitHub allows "
+        "30 a minute, apart from the writes: searches never wait for or count against the "
+        "write limits."))] = 20
     secondary_wait: Annotated[float, Field(ge=60, description=(
         "Seconds to wait after a secondary rate limit without a retry-after header (GitHub "
         "asks for at least a minute)."))] = 60.0
@@ -401,6 +406,13 @@ class ProcessSection(_Section):
         "A command first seen longer after it was written than this (a fresh install "
         "adopting old comments, a long outage caught up by reconcile) is not run; the log "
         "says so."))] = 24.0
+    known_issue_matches: Annotated[int, Field(ge=0, le=10, description=(
+        "Is it a known issue? A new inquiry's key terms (from its subject and first lines) "
+        "are looked up with GitHub's issue search in product_repository, and this many best "
+        "matches (number, title, open or closed, link) are shown to the Primary: in the "
+        "notice naming them (discussions), or in a comment mentioning them (issues; none "
+        "when nothing matched). Never mailed to the customer. 0, or an empty "
+        "product_repository: no lookup."))] = 3
 
     @field_validator("product_repository")
     @classmethod

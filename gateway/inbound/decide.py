@@ -6,12 +6,24 @@ returns `Action` values. The shell turns them into outbox rows in one transactio
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from gateway.inbound.body import BodySettings, compose_body
 from gateway.inbound.clean import CleanBody, clean_body, issue_title
 from gateway.inbound.hotline import Logged
-from gateway.models import Action, AddComment, CreateIssue, Email, Ignore, Kind, Quarantine, Verdict
+from gateway.inbound.key_terms import key_terms
+from gateway.models import (
+    Action,
+    AddComment,
+    CreateIssue,
+    Email,
+    Ignore,
+    Kind,
+    KnownIssueLookup,
+    Quarantine,
+    Verdict,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +33,10 @@ class DecideSettings:
     footer_markers: tuple[str, ...]
     body: BodySettings
     target: str = "issues"  # github.target: where a new thread is made
+    # process.product_repository and process.known_issue_matches: a new inquiry's key terms
+    # are looked up there and the best matches shown to the Primary. "" or 0: no lookup.
+    product_repository: str = ""
+    known_issue_matches: int = 0
 
 
 def decide(
@@ -56,6 +72,20 @@ def decide(
                 labels=settings.labels,
                 target=settings.target,
                 notice=notice if settings.target == "discussions" else None,
+                lookup=known_issue_lookup(email, cleaned, settings),
             ),
         )
     return (AddComment(thread_id=thread_id, message_key=email.key, body=body),)
+
+
+def known_issue_lookup(email: Email, cleaned: CleanBody,
+                       settings: DecideSettings) -> KnownIssueLookup | None:
+    """The search for known issues a new inquiry gets, or None: turned off, or nothing in its
+    subject and first lines to search for. The product's own name is no key term."""
+    repository = settings.product_repository
+    if not repository or settings.known_issue_matches <= 0:
+        return None
+    names = [part for name in repository.split("/") for part in re.split(r"[-_.]", name)]
+    terms = key_terms(email.subject, cleaned.visible, list_prefix=settings.list_prefix,
+                      ignore=names)
+    return KnownIssueLookup(repository, terms, settings.known_issue_matches) if terms else None

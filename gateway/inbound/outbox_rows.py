@@ -7,12 +7,31 @@ order: `create_discussion`, `label_discussion` (GraphQL's createDiscussion takes
 and the notice naming the Primary (an `add_comment` of our own, keyed by thread). A comment is
 `add_comment` whatever the target: the writer sends it where its thread lives. Pure: it must
 not decide which actions to take (`decide`), store anything or call GitHub.
+
+A new inquiry with a `lookup` also gets `lookup_known_issues` after the rows that make its
+thread: the writer searches the product repository and, in the same transaction that records
+the matches, queues the row that shows them (the outbox's `then`), with the matches filled in
+for `MATCHES`. In discussions mode that row is the notice (so it comes after the lookup); in
+issues mode, or without a notice, it is a comment of its own for the Primary, queued only when
+something was found (`unless_empty`).
 """
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from gateway.models import AddComment, CreateIssue
 from gateway.store.values import OutboxRow
+
+# The outbox's follow-up protocol (`gateway.outbound.outbox`: THEN, FILL_START + name +
+# FILL_END), which this package may not import; tests/unit/inbound/test_known_issue_rows.py
+# checks that they agree.
+THEN = "then"
+MATCHES = "{{gateway:matches}}"  # the lookup's result `matches`: Markdown, "" for none
+LOOKUP_KIND = "lookup_known_issues"
+_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
+_KNOWN_FOOTER = "<sub>Posted by visit-gateway for the Primary; not mailed to the customer.</sub>"
 
 
 def outbox_rows(action: CreateIssue | AddComment) -> tuple[OutboxRow, ...]:
@@ -24,9 +43,12 @@ def outbox_rows(action: CreateIssue | AddComment) -> tuple[OutboxRow, ...]:
     payload = {"title": action.title, "body": action.body, "assignee": action.assignee,
                "labels": list(action.labels)}
     if action.target != "discussions":
-        return (OutboxRow(key=f"issue:{action.message_key}", kind="create_issue",
+        issue = OutboxRow(key=f"issue:{action.message_key}", kind="create_issue",
                           thread_id=action.thread_id, message_key=action.message_key,
-                          payload=payload),)
+                          payload=payload)
+        if action.lookup is None:
+            return (issue,)
+        return issue, _lookup(action, _known_comment(action, action.assignee))
     rows = [OutboxRow(key=f"discussion:{action.message_key}", kind="create_discussion",
                       thread_id=action.thread_id, message_key=action.message_key,
                       payload=payload)]
@@ -34,8 +56,44 @@ def outbox_rows(action: CreateIssue | AddComment) -> tuple[OutboxRow, ...]:
         rows.append(OutboxRow(key=f"labels:{action.message_key}", kind="label_discussion",
                               thread_id=action.thread_id, message_key=None,
                               payload={"labels": list(action.labels)}))
-    if action.notice:
-        rows.append(OutboxRow(key=f"notice:{action.thread_id}", kind="add_comment",
+    if action.lookup is not None:
+        then = (_notice(action, _with_matches(action.notice)) if action.notice
+                else _known_comment(action, None))  # no notice: nobody to mention
+        rows.append(_lookup(action, then))
+    elif action.notice:
+        notice = _notice(action, action.notice.replace(MATCHES, ""))
+        rows.append(OutboxRow(key=notice["key"], kind=notice["kind"],
                               thread_id=action.thread_id, message_key=None,
-                              payload={"body": action.notice, "role": "notice"}))
+                              payload=notice["payload"]))
     return tuple(rows)
+
+
+def _notice(action: CreateIssue, body: str) -> dict[str, Any]:
+    """The comment naming the Primary on a new discussion, keyed by thread."""
+    return {"key": f"notice:{action.thread_id}", "kind": "add_comment",
+            "payload": {"body": body, "role": "notice"}}
+
+
+def _with_matches(notice: str) -> str:
+    """The notice with a place for the matches: where its template put it, else at the end."""
+    if MATCHES in notice:
+        return notice
+    return f"{notice.rstrip()}\n\n{MATCHES}\n"
+
+
+def _known_comment(action: CreateIssue, mention: str | None) -> dict[str, Any]:
+    """A comment of its own with the matches, @mentioning `mention` (the assignee: the Primary,
+    whom the assignment notifies already); only when something was found."""
+    lead = f"@{mention} " if mention and _LOGIN.fullmatch(mention) else ""
+    return {"key": f"known:{action.thread_id}", "kind": "add_comment", "unless_empty": "matches",
+            "payload": {"body": f"{lead}{MATCHES}\n\n{_KNOWN_FOOTER}\n",
+                        "role": "known_issues"}}
+
+
+def _lookup(action: CreateIssue, then: dict[str, Any]) -> OutboxRow:
+    lookup = action.lookup
+    assert lookup is not None
+    return OutboxRow(key=f"lookup:{action.thread_id}", kind=LOOKUP_KIND,
+                     thread_id=action.thread_id, message_key=None,
+                     payload={"repository": lookup.repository, "terms": list(lookup.terms),
+                              "limit": lookup.limit, THEN: [then]})

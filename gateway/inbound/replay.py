@@ -96,13 +96,17 @@ def iter_source(path: Path) -> Iterator[RawItem]:
 
 def action_json(action: CreateIssue | AddComment | Ignore | Quarantine) -> dict[str, Any]:
     if isinstance(action, CreateIssue):
-        return {
+        created: dict[str, Any] = {
             "kind": action.kind,
             "title": action.title,
             "body": action.body,
             "assignee": action.assignee,
             "labels": list(action.labels),
         }
+        if action.lookup is not None:  # what the writer would search for (never in a dry run)
+            created["known_issues"] = {"repository": action.lookup.repository,
+                                       "terms": list(action.lookup.terms)}
+        return created
     if isinstance(action, AddComment):
         return {"kind": action.kind, "thread": action.thread_id, "body": action.body}
     if isinstance(action, Quarantine):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ NEEDS_ISSUE = frozenset({"add_comment", "assign", "send_mail", "label_discussion
                          "reopen_discussion"})
 GITHUB_KINDS = frozenset({"create_issue", "create_discussion", "label_discussion",
                           "add_comment", "assign", "react", "close_issue", "reopen_issue",
-                          "mark_answer", "close_discussion", "reopen_discussion", "promote"})
+                          "mark_answer", "close_discussion", "reopen_discussion", "promote",
+                          "lookup_known_issues"})
 MAIL_KINDS = frozenset({"send_mail"})
 # Writes that carry a hidden marker, so GitHub can be asked whether they already happened.
 # The others are idempotent (a reaction, a label, a close, an answer): sent again, they change
@@ -268,9 +270,12 @@ class Outbox:
 # A row's payload may carry `then`: rows to queue, in the same transaction, once it is done
 # (promotion: the product issue, then the comment linking it, then the resolution). In their
 # payloads' text, FILL_START + name + FILL_END is replaced by that field of the done row's result
-# (`url`, `number`, `comment_id`, `node_id`), which is only known then.
+# (`url`, `number`, `comment_id`, `node_id`, a lookup's `matches`), which is only known then;
+# text filled in is not read again for fills. An entry with `unless_empty: NAME` is left out
+# when the result's NAME is empty (a lookup that found nothing: no comment).
 THEN = "then"
 FILL_START, FILL_END = "{{gateway:", "}}"
+_FILL = re.compile(re.escape(FILL_START) + r"([A-Za-z_]+)" + re.escape(FILL_END))
 
 
 def then_rows(item: OutboxItem, result: dict[str, Any]) -> list[OutboxRow]:
@@ -281,6 +286,8 @@ def then_rows(item: OutboxItem, result: dict[str, Any]) -> list[OutboxRow]:
     them again (a crash and a marker found) changes nothing."""
     rows = []
     for entry in item.payload.get(THEN) or ():
+        if entry.get("unless_empty") and not result.get(entry["unless_empty"]):
+            continue
         rows.append(OutboxRow(
             key=str(entry["key"]), kind=str(entry["kind"]),
             thread_id=entry.get("thread_id", item.thread_id),
@@ -291,9 +298,8 @@ def then_rows(item: OutboxItem, result: dict[str, Any]) -> list[OutboxRow]:
 
 def _fill(value: Any, result: dict[str, Any]) -> Any:
     if isinstance(value, str):
-        for name, known in result.items():
-            value = value.replace(f"{FILL_START}{name}{FILL_END}", str(known))
-        return value
+        return _FILL.sub(lambda m: str(result[m.group(1)]) if m.group(1) in result
+                         else m.group(0), value)
     if isinstance(value, dict):
         return {k: _fill(v, result) for k, v in value.items()}
     if isinstance(value, list):

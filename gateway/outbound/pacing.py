@@ -38,8 +38,9 @@ class WriteBudget:
         if self.paused_until is None or until > self.paused_until:
             self.paused_until = until
 
-    def next_allowed(self, now: dt.datetime) -> dt.datetime:
-        """The earliest instant >= now at which a write stays within every limit."""
+    def next_allowed(self, now: dt.datetime, count: int = 1) -> dt.datetime:
+        """The earliest instant >= now at which `count` more writes (made at once: a lookup's
+        searches) stay within every limit; `count` is at most the smaller limit."""
         while self._writes and self._writes[0] <= now - HOUR:
             self._writes.popleft()
         candidates = [now]
@@ -47,9 +48,12 @@ class WriteBudget:
             candidates.append(self.paused_until)
         if self._writes:
             candidates.append(self._writes[-1] + self.min_interval)
+            count = max(1, min(count, self.per_minute, self.per_hour))
             in_minute = [w for w in self._writes if w > now - MINUTE]
-            if len(in_minute) >= self.per_minute:
-                candidates.append(in_minute[len(in_minute) - self.per_minute] + MINUTE)
-            if len(self._writes) >= self.per_hour:
-                candidates.append(self._writes[len(self._writes) - self.per_hour] + HOUR)
+            if len(in_minute) > self.per_minute - count:  # the oldest must age out first
+                candidates.append(in_minute[len(in_minute) - self.per_minute + count - 1]
+                                  + MINUTE)
+            if len(self._writes) > self.per_hour - count:
+                candidates.append(self._writes[len(self._writes) - self.per_hour + count - 1]
+                                  + HOUR)
         return max(candidates)

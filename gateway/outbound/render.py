@@ -30,6 +30,7 @@ from gateway.duty.businesstime import BusinessCalendar
 from gateway.duty.schedule import DAY_NAMES, Person
 from gateway.errors import ConfigError
 from gateway.inbound.clean import neutralize
+from gateway.inbound.outbox_rows import MATCHES
 from gateway.outbound.mail import clean_body, clean_header_text
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -95,7 +96,8 @@ TEMPLATE_VARIABLES: Mapping[str, tuple[str, ...]] = {
     # author: the person who wrote it; subject: the customer's subject line.
     "relay.txt": ("subject", "issue", "author", "comment"),
     # The first comment of a new discussion (github.notify_primary): a discussion has no
-    # assignee, so it names who is on duty. Only `primary` may be mentioned.
+    # assignee, so it names who is on duty. Only `primary` may be mentioned. Optional:
+    # known_issues, where the known-issue matches go (a placeholder the writer fills in).
     "notice.md": ("primary", "backup", "arrived", "deadline", "goal"),
     # The stale rule's warning: last_reply, the team's last answer; close_on, the earliest
     # close; days, process.stale_days; keep_label, process.stale_keep_label.
@@ -420,11 +422,12 @@ def sample_contexts(name: str) -> list[dict[str, Any]]:
         "delegate": _BOB, "start": _T0 + 4 * _HOUR, "until": _T0 + 8 * _HOUR, "number": 3,
         "last_reply": _T0 + _HOUR, "close_on": _T0 + 21 * 24 * _HOUR, "days": 21,
         "keep_label": "stale:keep",
+        "known_issues": MATCHES,
     }
     nobody = full | {
         "customer_name": "", "primary": None, "backup": None, "incoming": None, "outgoing": None,
         "issues": [], "first_response_at": None, "first_response_by": None,
-        "response_time": None, "author": None,
+        "response_time": None, "author": None, "known_issues": "",
     }
     logins = full | {"primary": "dave-x", "backup": "erin-y", "incoming": "dave-x",
                      "delegate": "erin-y",

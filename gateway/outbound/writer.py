@@ -6,7 +6,8 @@ found; only if it is not there, wait for the write budget, mark the row `sending
 POST, and record the result. Rate-limit answers pause all writes until GitHub's `retry-after`;
 an unclear answer is retried with backoff after the marker check; a refused write is kept as
 `failed` with GitHub's reason. A bad token or repository pauses the writer and logs it; mail
-keeps arriving and waits in the outbox. Runs in its own thread.
+keeps arriving and waits in the outbox. Known-issue lookups are reads with a budget of their own
+(`gateway.outbound.known_issues`). Runs in its own thread.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from gateway.outbound.github import (
     RepositoryNotFound,
     WriteRejected,
 )
+from gateway.outbound.known_issues import LOOKUP_KIND, KnownIssueLookups
+from gateway.outbound.known_issues import search_budget as default_search_budget
 from gateway.outbound.outbox import (
     GITHUB_KINDS,
     MARKED_KINDS,
@@ -83,7 +86,8 @@ class GitHubWriter:
                  backoff_max: float = 600.0,
                  on_issue_created: Callable[[Tx, str, int], OutboxRow | None] | None = None,
                  on_success: Callable[[], None] | None = None,
-                 discussions_factory: Callable[[], DiscussionTracker] | None = None) -> None:
+                 discussions_factory: Callable[[], DiscussionTracker] | None = None,
+                 search_budget: WriteBudget | None = None) -> None:
         self.outbox = outbox
         self._tracker_factory = tracker_factory
         self._tracker: IssueTracker | None = None
@@ -100,6 +104,10 @@ class GitHubWriter:
         self._backoff_max = backoff_max
         self._on_issue_created = on_issue_created
         self._on_success = on_success  # e.g. wake the mail sender: an ack may be queued
+        # Known-issue searches: reads, paced by their own budget (GitHub's `search` resource).
+        self.lookups = KnownIssueLookups(outbox, lambda: self.tracker.search_issues,
+                                         search_budget or default_search_budget(), clock,
+                                         self._backoff)
 
     @property
     def tracker(self) -> IssueTracker:
@@ -129,6 +137,9 @@ class GitHubWriter:
         item, due = self.outbox.next_ready(now, GITHUB_KINDS)
         if item is None:
             return wait_for(due, now)
+        if item.kind == LOOKUP_KIND:  # a search: never waits for, nor spends, the writes' budget
+            self.lookups.run(item)
+            return None
         allowed = self.budget.next_allowed(now)
         if allowed > now:
             return max((allowed - now).total_seconds(), 0.01)

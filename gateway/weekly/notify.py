@@ -27,6 +27,7 @@ from gateway.duty.businesstime import BusinessCalendar
 from gateway.duty.schedule import Person, Schedule
 from gateway.inbound.clean import issue_title
 from gateway.inbound.hotline import is_hotline_source, logged_label
+from gateway.inbound.outbox_rows import MATCHES
 from gateway.inbound.parse import parse_email
 from gateway.outbound.mail import OutboundMail
 from gateway.outbound.render import IssueRef, Renderer, TextBlock
@@ -70,6 +71,9 @@ class NotifyContext:
     discussion_url: str = ""  # "{web_url}/{owner}/{repo}/discussions/{number}"
     notify_primary: bool = False  # github.notify_primary, with github.target = "discussions"
     stale: StaleSettings | None = None  # the stale rule (process.stale_*); None: off
+    # Known-issue lookups are on (process.product_repository, known_issue_matches): the notice
+    # has a place for their matches, filled in when they are known (`outbox_rows.MATCHES`).
+    known_issues: bool = False
 
     @property
     def goal(self) -> dt.timedelta:
@@ -146,7 +150,8 @@ class Notifier:
             duty = schedule_at(tx, ctx.schedule, opening).duty_at(opening)
         return ctx.renderer.render_comment(
             "notice.md", primary=duty.primary, backup=duty.backup, arrived=arrival,
-            deadline=ctx.calendar.add_business(arrival, ctx.goal), goal=ctx.goal)
+            deadline=ctx.calendar.add_business(arrival, ctx.goal), goal=ctx.goal,
+            known_issues=MATCHES if ctx.known_issues else "")
 
     # -- relayed comments -------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import pytest
 from gateway.store.migrate import head_revision
 from tests.unit.mail import raw
 
-from ...conftest import EXAMPLE_CONFIG, FIXTURES
+from ...conftest import EXAMPLE_CONFIG, FIXTURES, example_config_file
 
 ROOT_MSG = raw({"Message-ID": "<root@univ.edu>", "Date": "Tue, 3 Mar 2026 09:00:00 -0800"},
                "How do I make a surface plot?\n")
@@ -173,3 +173,20 @@ def test_a_dry_run_needs_no_configuration(tmp_path: Path, monkeypatch: pytest.Mo
     # An explicitly named configuration that is missing is never replaced by defaults.
     monkeypatch.setenv("VISIT_GATEWAY_CONFIG", str(tmp_path / "named.toml"))
     assert main(["replay", "--dry-run", str(fixture)]) == 2
+
+
+def test_a_dry_run_shows_the_known_issue_search_it_would_make(tmp_path: Path) -> None:
+    config = example_config_file(tmp_path, tmp_path / "state.db")
+    text = config.read_text()
+    assert 'product_repository = ""' in text
+    config.write_text(text.replace('product_repository = ""',
+                                   'product_repository = "visit-dav/visit"'))
+    (tmp_path / "q.eml").write_bytes(raw({"Message-ID": "<silo@univ.edu>", "Subject":
+                                          "[visit-users] Crash opening a Silo file"}, "Help\n"))
+    done = replay(str(tmp_path / "q.eml"), "--dry-run", "--format", "json", config=config)
+    assert done.returncode == 0, done.stderr
+    [create] = _json_lines(done.stdout)[0]["actions"]  # type: ignore[misc]
+    assert create["known_issues"] == {"repository": "visit-dav/visit",
+                                      "terms": ["Silo", "crash", "opening"]}
+    plain = replay(str(tmp_path / "q.eml"), "--dry-run", "--format", "json")
+    assert "known_issues" not in _json_lines(plain.stdout)[0]["actions"][0]  # type: ignore[index]

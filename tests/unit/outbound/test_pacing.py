@@ -53,3 +53,34 @@ def test_seeded_history_is_respected(offsets: list[float]) -> None:
     window = [w for w in past if w > allowed - dt.timedelta(hours=1)]
     assert len(window) < 500 or allowed > now
     assert allowed >= past[-1] + S
+
+
+def test_room_for_several_at_once() -> None:
+    """A known-issue lookup makes up to three searches back to back: it starts only when the
+    minute has room for all of them."""
+    b = WriteBudget(min_interval=dt.timedelta(0), per_minute=20, per_hour=1200)
+    for n in range(18):
+        b.record(T0 + n * S)
+    now = T0 + 20 * S
+    assert b.next_allowed(now) == now and b.next_allowed(now, 2) == now
+    assert b.next_allowed(now, 3) == T0 + dt.timedelta(minutes=1)  # the first ages out
+    b.record(now)
+    b.record(now)
+    assert b.next_allowed(now, 1) == T0 + dt.timedelta(minutes=1)
+    assert b.next_allowed(now, 3) == T0 + 2 * S + dt.timedelta(minutes=1)
+    assert b.next_allowed(now, 100) == b.next_allowed(now, 20)  # at most the whole minute
+
+
+@given(st.integers(1, 5), st.integers(0, 300))
+@settings(max_examples=60, deadline=None)
+def test_greedy_batches_never_exceed_the_minute(count: int, seed: int) -> None:
+    b = WriteBudget(min_interval=dt.timedelta(0), per_minute=20, per_hour=1200)
+    now = T0 + seed * S
+    sent: list[dt.datetime] = []
+    for _ in range(60):
+        now = b.next_allowed(now, count)
+        for _ in range(count):
+            b.record(now)
+            sent.append(now)
+    for i, when in enumerate(sent):
+        assert sum(1 for w in sent[i:] if w < when + dt.timedelta(minutes=1)) <= 20

@@ -62,3 +62,24 @@ def test_done_queues_the_follow_ups_once(store: Store) -> None:
     assert [(r.key, r.status) for r in rows] == [("promote:1", "done"),
                                                  ("comment:promoted:1", "pending")]
     assert '"see u1"' in rows[1].payload
+
+
+def test_unless_empty_leaves_an_entry_out_when_that_result_is_empty() -> None:
+    lookup = item({"then": [
+        {"key": "known:th-1", "kind": "add_comment", "unless_empty": "matches",
+         "payload": {"body": f"@cyrush {fill('matches')}"}},
+        {"key": "notice:th-1", "kind": "add_comment", "payload": {"body": fill("matches")}}]})
+    assert [r.key for r in then_rows(lookup, {"matches": "", "numbers": []})] == ["notice:th-1"]
+    assert [r.key for r in then_rows(lookup, {"numbers": []})] == ["notice:th-1"]
+    shown = then_rows(lookup, {"matches": "- #1 x", "numbers": [1]})
+    assert [r.payload["body"] for r in shown] == ["@cyrush - #1 x", "- #1 x"]
+    assert "unless_empty" not in shown[0].payload
+
+
+def test_text_filled_in_is_not_read_again_for_fills() -> None:
+    """A title a stranger wrote may contain a fill: it stays the text it is."""
+    rows = then_rows(item({"then": [{"key": "k", "kind": "add_comment", "payload": {
+        "body": f"{fill('matches')} / {fill('url')}"}}]}),
+        {"matches": f"Title {fill('url')} {fill('matches')}", "url": "https://x/1"})
+    assert rows[0].payload["body"] == (
+        f"Title {fill('url')} {fill('matches')} / https://x/1")
