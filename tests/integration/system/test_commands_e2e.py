@@ -151,3 +151,42 @@ def _state(db: Path, number: int) -> str | None:
         row = conn.execute("SELECT state FROM threads WHERE target = 'discussions' AND "
                            "issue_number = ?", (number,)).fetchone()
     return None if row is None else str(row[0])
+
+
+def test_promote_in_discussions_mode_answers_with_the_link_across_a_sigkill(
+        tmp_path: Path, dovecot: DovecotServer, emulator: tuple[Emulator, str, str]) -> None:
+    emu, url, token = emulator
+    setup_discussions(emu)
+    daemon = start(tmp_path, dovecot, emu, url, token, github_extra=DISCUSSIONS)
+    try:
+        dovecot.append("INBOX", QUESTION)
+        wait_for(lambda: len(emu.discussions(REPO)) == 1
+                 and len(emu.discussion_comments(REPO)) == 1, 30, "the discussion", daemon)
+        [discussion] = emu.discussions(REPO)
+        # The link comment's mutation hangs: killed with the product issue made.
+        emu.inject_fault(FaultKind.LATENCY, method="POST", path="/graphql",
+                         operation="AddDiscussionComment", delay=5.0, times=1)
+        emu.discussion_comment(REPO, discussion.number, "/promote visit-dav/visit\nSilo 4.11 "
+                               "files crash the reader.", user="cyrush")
+        wait_for(lambda: len(emu.issues(PRODUCT)) == 1, 30, "the product issue", daemon)
+        time.sleep(0.5)
+        daemon.kill()
+        emu.clear_faults()
+        daemon.start()
+
+        def answered() -> bool:
+            return emu.discussion(REPO, discussion.number).answer_id is not None
+
+        wait_for(answered, 40, "the discussion answered by the link", daemon)
+        time.sleep(1.0)
+        assert daemon.stop() == 0
+    finally:
+        daemon.close()
+    [product] = emu.issues(PRODUCT)
+    assert product.body.startswith("Silo 4.11 files crash the reader.")
+    assert f"/{REPO}/discussions/{discussion.number}" in product.body
+    links = [c for c in emu.discussion_comments(REPO, discussion.number)
+             if "Promoted to product development" in c.body]
+    assert len(links) == 1 and f"/{PRODUCT}/issues/{product.number}" in links[0].body
+    assert emu.discussion(REPO, discussion.number).answer_id == links[0].id
+    assert "Traceback" not in daemon.output()
