@@ -160,3 +160,25 @@ def test_check_says_private_public_and_write_access(world: World) -> None:
     world.emulator.add_collaborator(STORE, MALLORY, "read")
     ok, why = world.store(MALLORY).check()
     assert not ok and "may not write" in why
+
+
+def test_a_branch_moved_meanwhile_is_rebuilt_on_the_new_head(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, other = world.store(), world.store()
+    store.store([StoredFile("m0/a.txt", b"a")], "m0")
+    real_head = store._head
+    calls = []
+
+    def head() -> tuple[str | None, str | None, dict[str, str]]:
+        seen = real_head()
+        if not calls:  # another writer commits after our read of the head
+            other.store([StoredFile("m9/b.txt", b"b")], "m9")
+        calls.append(seen)
+        return seen
+
+    monkeypatch.setattr(store, "_head", head)
+    store.store(files("m1"), "m1")
+    assert len(calls) == 2
+    assert [c["message"] for c in world.commits()] == ["m1", "m9", "m0"]
+    assert world.content("m9/b.txt") == b"b" and world.content("m1/visit.log") == LOG
