@@ -178,6 +178,27 @@ def _is_rate_limit(exc: GithubException) -> bool:
     return exc.status == 403 and ("rate limit" in text or "abuse" in text)
 
 
+def translate_error(exc: Exception, *, write: bool, secondary_wait: float) -> Exception:
+    """The gateway's error for what PyGithub raised (see the module docstring); `exc` itself
+    when it is none of GitHub's. Shared by every PyGithub adapter."""
+    if isinstance(exc, GithubException):
+        if _is_rate_limit(exc):
+            return RateLimited(_message(exc), _retry_after(exc, secondary_wait))
+        status = exc.status if isinstance(exc.status, int) else 0
+        if status == 401:
+            return GitHubAuthError(f"GitHub rejected the token: {_message(exc)}")
+        if status >= 500 or status < 400:  # a 5xx, or an answer that is no HTTP error
+            reason = f"GitHub answered {status or 'something unreadable'}"
+            return OutcomeUnknown(reason) if write else TransientError(reason)
+        if status == 403:
+            return GitHubAuthError(f"the token may not do this: {_message(exc)}")
+        return WriteRejected(status, _message(exc))
+    if isinstance(exc, requests.exceptions.RequestException | ConnectionError | TimeoutError):
+        reason = f"no answer from GitHub ({type(exc).__name__})"
+        return OutcomeUnknown(reason) if write else TransientError(reason)
+    return exc
+
+
 class GitHubTracker:
     """`IssueTracker` over PyGithub for one repository."""
 
@@ -205,22 +226,7 @@ class GitHubTracker:
     # -- translation ------------------------------------------------------------------------
 
     def _fail(self, exc: Exception, *, write: bool) -> Exception:
-        if isinstance(exc, GithubException):
-            if _is_rate_limit(exc):
-                return RateLimited(_message(exc), _retry_after(exc, self._secondary_wait))
-            status = exc.status if isinstance(exc.status, int) else 0
-            if status == 401:
-                return GitHubAuthError(f"GitHub rejected the token: {_message(exc)}")
-            if status >= 500 or status < 400:  # a 5xx, or an answer that is no HTTP error
-                reason = f"GitHub answered {status or 'something unreadable'}"
-                return OutcomeUnknown(reason) if write else TransientError(reason)
-            if status == 403:
-                return GitHubAuthError(f"the token may not do this: {_message(exc)}")
-            return WriteRejected(status, _message(exc))
-        if isinstance(exc, requests.exceptions.RequestException | ConnectionError | TimeoutError):
-            reason = f"no answer from GitHub ({type(exc).__name__})"
-            return OutcomeUnknown(reason) if write else TransientError(reason)
-        return exc
+        return translate_error(exc, write=write, secondary_wait=self._secondary_wait)
 
     @contextlib.contextmanager
     def _translated(self, *, write: bool = False) -> Iterator[None]:

@@ -31,6 +31,7 @@ from .actions import Actions, Actor, AssigneePolicy
 from .actions_discussions import DiscussionActions
 from .context import Context
 from .faults import FaultKind, FaultPlan, FaultRule, FiredFault
+from .git_objects import GitRepo
 from .limits import Limits, RateLimiter
 from .model import (
     ROLES,
@@ -51,6 +52,7 @@ from .model import (
 )
 from .pipeline import Pipeline, RequestLog, RequestRecord
 from .render import Renderer
+from .routes_git import GitRoutes
 from .routes_graphql import GraphQLLog, GraphQLRoutes
 from .routes_issues import IssueRoutes
 from .routes_reactions import ReactionRoutes
@@ -91,6 +93,7 @@ class Emulator:
             rng=random.Random(seed + 1),
         )
         self.base_url: str | None = None
+        self.git: dict[int, GitRepo] = {}  # repo id -> its Git objects (`routes_git`)
 
     @property
     def assignee_policy(self) -> AssigneePolicy:
@@ -545,6 +548,7 @@ class Emulator:
         ReactionRoutes(self.ctx).register(app.router)
         GraphQLRoutes(self.ctx, self.discussion_actions, self.graphql_log).register(app.router)
         RepoRoutes(self.ctx).register(app.router)
+        GitRoutes(self.ctx, self.git).register(app.router)
 
         async def start_webhooks(_: web.Application) -> None:
             await self.webhooks.start()
