@@ -137,13 +137,20 @@ class AttachmentRepository:
         except RepositoryNotFound:
             self._request("GET", "", None, write=False)  # the repository itself: is it there?
             return None, None, {}  # it is: the branch does not exist yet
-        head = str(ref["object"]["sha"])
+        try:
+            head = str(ref["object"]["sha"])
+        except (KeyError, TypeError) as exc:
+            raise TransientError("GitHub's answer about the branch could not be read") from exc
         data = self._request("GET", f"/git/trees/{head}", None, write=False,
                              params={"recursive": "1"})
         if data.get("truncated"):
             raise TransientError(f"the tree of {self._repository} is too large to list")
-        present = {str(e["path"]): str(e["sha"]) for e in data["tree"] if e["type"] == "blob"}
-        return head, str(data["sha"]), present
+        try:
+            present = {str(e["path"]): str(e["sha"]) for e in data["tree"]
+                       if e["type"] == "blob"}
+            return head, str(data["sha"]), present
+        except (KeyError, TypeError) as exc:  # an answer we cannot read: ask again later
+            raise TransientError("GitHub's answer about the tree could not be read") from exc
 
     def _blob(self, data: bytes) -> str:
         body = {"content": base64.b64encode(data).decode(), "encoding": "base64"}
