@@ -10,6 +10,8 @@ looks at the body, then checks the media type, the JSON, GitHub's headers and th
 `webhook.client_disconnected`; the GitHub event is logged as `github_event`, since structlog
 reserves `event` for the line's name) and one count in `visit_gateway_webhook_deliveries_total`.
 `GET /healthz` answers the injected probe's `Health` (assessed in `gateway.web.health`).
+`GET /attachments/{path}` (only when a local attachment store is given) is
+`gateway.web.attachments`.
 This module must not deduplicate, touch the database, apply tracking rules or read config (the
 wiring does), and never logs a body, a signature or the secret.
 """
@@ -34,6 +36,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.clock import Clock, SystemClock
 from gateway.tracking.payload import PayloadError, validate_webhook
+from gateway.web.attachments import AttachmentLinks, add_attachment_route
 from gateway.web.health import Health
 from gateway.web.limits import CappedSite, WebLimits, mark_request
 from gateway.web.metrics import CONTENT_TYPE, GatewayMetrics
@@ -75,8 +78,10 @@ HealthProbe = Callable[[], Awaitable[Health]]
 
 def make_app(*, secret: bytes, handle_delivery: DeliveryHandler, health: HealthProbe,
              metrics: GatewayMetrics, max_body: int = MAX_BODY,
-             clock: Clock | None = None, limits: WebLimits | None = None) -> web.Application:
-    """The gateway's web application: `POST /webhook`, `GET /healthz`, `GET /metrics`.
+             clock: Clock | None = None, limits: WebLimits | None = None,
+             attachments: AttachmentLinks | None = None) -> web.Application:
+    """The gateway's web application: `POST /webhook`, `GET /healthz`, `GET /metrics`, and
+    `GET /attachments/{path}` when a local attachment store is given (`gateway.web.attachments`).
 
     `limits` (timeouts, connection cap) are kept in the application for `serve`."""
     if not secret:
@@ -84,14 +89,17 @@ def make_app(*, secret: bytes, handle_delivery: DeliveryHandler, health: HealthP
     if max_body <= 0:
         raise ValueError("max_body must be positive")
     limits = limits or WebLimits()
-    endpoints = _Endpoints(secret, handle_delivery, health, metrics, max_body,
-                           clock or SystemClock(), limits.body_timeout)
+    clock = clock or SystemClock()
+    endpoints = _Endpoints(secret, handle_delivery, health, metrics, max_body, clock,
+                           limits.body_timeout)
     app = web.Application(client_max_size=max_body, middlewares=[mark_request])
     app[MAX_BODY_KEY] = max_body
     app[LIMITS_KEY] = limits
     app.router.add_post("/webhook", endpoints.webhook)
     app.router.add_get("/healthz", endpoints.healthz)
     app.router.add_get("/metrics", endpoints.metrics)
+    if attachments is not None:
+        add_attachment_route(app, attachments, clock)
     return app
 
 
