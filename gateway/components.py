@@ -115,6 +115,7 @@ def build(
         backoff_base=gh.limits.retry_base,
         backoff_max=gh.limits.retry_max,
         on_issue_created=notifier.ack_row,
+        settle=dt.timedelta(seconds=2 * gh.limits.request_timeout),
         on_success=mail_wake.set if mail_wake is not None else None,
         discussions_factory=discussions,
         search_budget=search_budget(gh.limits.searches_per_minute),

@@ -259,6 +259,17 @@ class Outbox:
             ).values(status="dropped", updated_at=now))
             return result.rowcount == 1
 
+    def settle_sending(self, until: dt.datetime, kinds: frozenset[str]) -> int:
+        """At start: rows of `kinds` left `sending` by a process that died may have a request
+        still in flight at GitHub; make them wait until `until` before their marker is looked
+        for, so the lookup sees what that request did. Returns how many wait."""
+        with self.store.tx() as tx:
+            result = tx.conn.execute(outbox.update().where(
+                outbox.c.status == "sending", outbox.c.kind.in_(sorted(kinds)),
+                sa.or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at < until),
+            ).values(next_attempt_at=until))
+            return int(result.rowcount)
+
     def writes_since(self, since: dt.datetime) -> list[dt.datetime]:
         """When recent writes finished (to resume the rate budget after a restart)."""
         with self.store.read() as tx:

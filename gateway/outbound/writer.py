@@ -87,7 +87,8 @@ class GitHubWriter:
                  on_issue_created: Callable[[Tx, str, int], OutboxRow | None] | None = None,
                  on_success: Callable[[], None] | None = None,
                  discussions_factory: Callable[[], DiscussionTracker] | None = None,
-                 search_budget: WriteBudget | None = None) -> None:
+                 search_budget: WriteBudget | None = None,
+                 settle: dt.timedelta = dt.timedelta(seconds=60)) -> None:
         self.outbox = outbox
         self._tracker_factory = tracker_factory
         self._tracker: IssueTracker | None = None
@@ -95,6 +96,9 @@ class GitHubWriter:
         # and labels); None where discussions are not configured.
         self._discussions_factory = discussions_factory
         self._discussions: DiscussionTracker | None = None
+        # How long a request of a process that died may still be applied at GitHub: twice the
+        # request timeout. Rows it left `sending` wait that long before their marker lookup.
+        self._settle = settle
         self.budget = budget
         self.clock = clock
         self.status = status or WriterStatus()
@@ -129,6 +133,9 @@ class GitHubWriter:
         """Send rows until `stop` is set; sleep until `wake`, a due row or a budget slot."""
         now = self.clock.now()
         self.budget.seed(self.outbox.writes_since(now - dt.timedelta(hours=1)))
+        waiting = self.outbox.settle_sending(now + self._settle, MARKED_KINDS)
+        if waiting:
+            log.info("github.settling", rows=waiting, seconds=self._settle.total_seconds())
         drive(self.step, stop, wake)
 
     def step(self) -> float | None:

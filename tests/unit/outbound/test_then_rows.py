@@ -83,3 +83,21 @@ def test_text_filled_in_is_not_read_again_for_fills() -> None:
         {"matches": f"Title {fill('url')} {fill('matches')}", "url": "https://x/1"})
     assert rows[0].payload["body"] == (
         f"Title {fill('url')} {fill('matches')} / https://x/1")
+
+
+def test_rows_left_sending_by_a_dead_process_wait_before_their_lookup(store: Store) -> None:
+    """A request of the killed process may still be applied at GitHub: the rows it left
+    `sending` wait until then; others (pending, or of kinds without a marker) do not."""
+    box = Outbox(store)
+    with store.tx() as tx:
+        queue_rows(tx.conn, [OutboxRow("issue:a", "create_issue", None, "a", {}),
+                             OutboxRow("comment:b", "add_comment", None, "b", {}),
+                             OutboxRow("react:c", "react", None, None, {})], NOW)
+    items = {i.key: i for i in box.open_items()}
+    box.mark_sending(items["issue:a"], NOW)
+    box.mark_sending(items["react:c"], NOW)
+    later = NOW + dt.timedelta(seconds=60)
+    assert box.settle_sending(later, frozenset({"create_issue", "add_comment"})) == 1
+    due = {i.key: i.next_attempt_at for i in box.open_items()}
+    assert due["issue:a"] == later and due["comment:b"] == NOW and due["react:c"] == NOW
+    assert box.next_ready(NOW + dt.timedelta(seconds=59))[0].key == "comment:b"  # type: ignore[union-attr]
