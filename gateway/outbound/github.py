@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import email.utils
 import math
 import time
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -144,6 +145,19 @@ def _retry_after(exc: GithubException, secondary_wait: float) -> float:
     return min(max(wait, 1.0), MAX_RETRY_AFTER) if math.isfinite(wait) else MAX_RETRY_AFTER
 
 
+def until_reset(headers: Mapping[str, str], local_now: float) -> float:
+    """Seconds from this answer until `x-ratelimit-reset` (lower-case `headers`), counted on
+    GitHub's own clock (the answer's `Date`), so a skewed local clock changes nothing;
+    `local_now` (epoch seconds) only when the answer has no readable `Date`. Raises
+    ValueError for a reset that is not a number."""
+    reset = float(headers["x-ratelimit-reset"])
+    try:
+        sent = email.utils.parsedate_to_datetime(headers["date"]).timestamp()
+    except (KeyError, TypeError, ValueError, IndexError):
+        sent = local_now
+    return reset - sent
+
+
 def _header_wait(exc: GithubException, secondary_wait: float) -> float:
     headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
     if "retry-after" in headers:
@@ -153,7 +167,7 @@ def _header_wait(exc: GithubException, secondary_wait: float) -> float:
             pass
     if headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
         try:
-            return max(float(headers["x-ratelimit-reset"]) - time.time(), 1.0)
+            return max(until_reset(headers, time.time()), 1.0)
         except ValueError:
             pass
     # A secondary limit without retry-after: GitHub says wait at least a minute.

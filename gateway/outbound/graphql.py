@@ -46,6 +46,7 @@ from gateway.outbound.github import (
     OutcomeUnknown,
     RepositoryNotFound,
     WriteRejected,
+    until_reset,
 )
 
 
@@ -75,7 +76,7 @@ def _wait(headers: Mapping[str, str], now: float, secondary_wait: float) -> floa
         if "retry-after" in headers:
             wait = float(headers["retry-after"])
         elif "x-ratelimit-reset" in headers and headers.get("x-ratelimit-remaining") == "0":
-            wait = float(headers["x-ratelimit-reset"]) - now
+            wait = until_reset(headers, now)
     except ValueError:
         pass
     return min(max(wait, 1.0), MAX_RETRY_AFTER) if math.isfinite(wait) else MAX_RETRY_AFTER

@@ -10,6 +10,8 @@ after-write faults, then the headers GitHub puts on every response (`x-ratelimit
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import email.utils
 import hashlib
 import itertools
 import json
@@ -222,6 +224,9 @@ class Pipeline:
         )
         response.headers["x-github-media-type"] = "github.v3; format=json"
         response.headers["Server"] = "github.com"
+        # GitHub's own time, which its x-ratelimit-reset is counted on: the emulator's clock.
+        response.headers["Date"] = email.utils.format_datetime(
+            self.ctx.now().astimezone(dt.UTC), usegmt=True)
         if (
             request.method == "GET"
             and response.status == 200

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from gateway.clock import ManualClock
 from gateway.errors import GatewayError, RateLimited, TransientError
 from gateway.inbound.thread import marker
 from gateway.outbound.github import (
@@ -58,9 +59,12 @@ class World:
         return [f"{r.method} {r.path}" for r in self.emulator.request_log()]
 
 
+T0 = dt.datetime(2026, 12, 7, 17, 0, tzinfo=dt.UTC)  # the emulator's clock: a Monday
+
+
 @pytest.fixture
 def world() -> Iterator[World]:
-    emu = Emulator(seed=3)
+    emu = Emulator(seed=3, clock=ManualClock(T0))
     for name in (REPO, PRODUCT, HIDDEN):
         emu.add_repo(name)
     for name in (REPO, PRODUCT):
@@ -76,7 +80,7 @@ def world() -> Iterator[World]:
 
 
 def since() -> dt.datetime:
-    return dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+    return T0 - dt.timedelta(minutes=10)
 
 
 # -- reactions ------------------------------------------------------------------------------
@@ -196,8 +200,7 @@ def test_promotion_creates_and_finds_the_issue_in_the_product_repository(world: 
     assert tracker.find_issue_in(PRODUCT, mark, since()) == created
     assert tracker.find_issue_in(PRODUCT, marker("promote:43"), since()) is None
     assert tracker.find_issue(mark, since()) is not None  # the support repo's is its own
-    assert tracker.find_issue_in(PRODUCT, mark, dt.datetime.now(dt.UTC)
-                                 + dt.timedelta(minutes=5)) is None
+    assert tracker.find_issue_in(PRODUCT, mark, T0 + dt.timedelta(minutes=5)) is None
 
 
 @pytest.mark.parametrize("repository", [HIDDEN, "visit-dav/nope"])

@@ -100,9 +100,9 @@ class World:
 
 def make_world(config: Config, store: Store, target: str, *, product: str = PRODUCT,
                search_delay: float = 0.0) -> Iterator[World]:
-    # Near the real time: GitHub's search reset comes back as an epoch second, which the
-    # adapter turns into a wait with the wall clock.
-    clock = ManualClock(dt.datetime.now(dt.UTC).replace(microsecond=0))
+    # A fixed instant: the adapter counts the search limit's reset on the answer's Date, which
+    # the emulator takes from this clock.
+    clock = ManualClock(dt.datetime(2026, 12, 7, 17, 0, tzinfo=dt.UTC))
     emulator = Emulator(seed=16, clock=clock, search_delay=search_delay)
     token = setup_github(emulator)
     setup_discussions(emulator)

@@ -13,6 +13,7 @@ from gateway.outbound.github import (
     OutcomeUnknown,
     RepositoryNotFound,
     WriteRejected,
+    until_reset,
 )
 from gateway.outbound.graphql import GraphQLDocumentError, GraphQLForbidden, classify_graphql
 
@@ -131,3 +132,19 @@ def test_a_write_error_names_status_and_message() -> None:
 def test_a_mutation_without_its_payload_is_not_a_partial_success() -> None:
     body = {"data": {"createDiscussion": None}, "errors": [{"message": "Something went wrong"}]}
     assert type(classify_graphql(200, {}, body, write=True, now=NOW)) is OutcomeUnknown
+
+
+@pytest.mark.parametrize(("headers", "local_now", "expected"), [
+    # GitHub's own Date wins: a local clock an hour off changes nothing.
+    ({"x-ratelimit-reset": "1796599260", "date": "Sun, 06 Dec 2026 23:20:00 GMT"},
+     1796599200.0 + 3600, 60.0),
+    ({"x-ratelimit-reset": "1796599260"}, 1796599200.0, 60.0),  # no Date: the local clock
+    ({"x-ratelimit-reset": "1796599260", "date": "yesterday"}, 1796599230.0, 30.0),
+])
+def test_the_wait_for_a_reset_counts_on_githubs_clock(
+        headers: dict[str, str], local_now: float, expected: float) -> None:
+    assert until_reset(headers, local_now) == expected
+    limited = classify_graphql(200, {**headers, "x-ratelimit-remaining": "0"},
+                               {"errors": [{"type": "RATE_LIMITED", "message": "limited"}]},
+                               write=False, now=local_now)
+    assert isinstance(limited, RateLimited) and limited.retry_after == expected
