@@ -186,23 +186,11 @@ class GitHubWriter:
         except ConfigError as exc:
             # A category or label that does not exist (any more): nothing heals it but the
             # admin; the row keeps its place, as for a bad token.
-            until = self.clock.now() + AUTH_PAUSE
-            self.budget.pause(until)
-            status = "sending" if item.status == "sending" else "pending"
-            self.outbox.reschedule(item, self.clock.now(), status=status, error=str(exc), at=until)
-            self.status.healthy = False
-            self.status.last_error = str(exc)
-            self.status.count("auth_failed")
+            until = self._pause_for_admin(item, exc)
             bound.error("github.config_error", key=exc.key, reason=exc.problem, fix=exc.fix,
                         retry_at=until.isoformat())
         except (GitHubAuthError, RepositoryNotFound) as exc:
-            until = self.clock.now() + AUTH_PAUSE
-            self.budget.pause(until)
-            status = "sending" if item.status == "sending" else "pending"
-            self.outbox.reschedule(item, self.clock.now(), status=status, error=str(exc), at=until)
-            self.status.healthy = False
-            self.status.last_error = str(exc)
-            self.status.count("auth_failed")
+            until = self._pause_for_admin(item, exc)
             bound.error("github.auth_failed", reason=str(exc), retry_at=until.isoformat())
         except WriteRejected as exc:
             self.outbox.fail(item, self.clock.now(), str(exc))
@@ -228,6 +216,18 @@ class GitHubWriter:
             self.status.count("error")
             self.status.last_error = f"internal error ({type(exc).__name__})"
             bound.exception("github.row_error", retry_at=at.isoformat())
+
+    def _pause_for_admin(self, item: OutboxItem, exc: Exception) -> dt.datetime:
+        """A wrong token, repository, category or label: pause every write for AUTH_PAUSE
+        (nothing heals but the admin); the row keeps its place and status. Returns until."""
+        until = self.clock.now() + AUTH_PAUSE
+        self.budget.pause(until)
+        status = "sending" if item.status == "sending" else "pending"
+        self.outbox.reschedule(item, self.clock.now(), status=status, error=str(exc), at=until)
+        self.status.healthy = False
+        self.status.last_error = str(exc)
+        self.status.count("auth_failed")
+        return until
 
     def _restore(self, item: OutboxItem) -> Restore | None:
         """The database restore this row's write may repeat a write from before, if any."""

@@ -29,7 +29,7 @@ from gateway.errors import ConfigError, GatewayError
 from gateway.outbound.discussions import GHOST, DiscussionTracker, RemoteDiscussion
 from gateway.store.schema import threads
 from gateway.tracking.events import CommentEvent, Event, IssueAction, IssueEvent, IssueState
-from gateway.tracking.reconcile import OVERLAP
+from gateway.tracking.reconcile import Window, run_every
 from gateway.tracking.service import TrackingService
 
 log = structlog.get_logger("gateway.tracking.reconcile")
@@ -147,12 +147,7 @@ class DiscussionReconciler:
         self.last_success: dt.datetime | None = None
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                self.once()
-            except GatewayError as exc:
-                log.warning("reconcile.failed", target="discussions", reason=str(exc))
-            stop.wait(self.interval)
+        run_every(self.once, self.interval, stop, target="discussions")
 
     @staticmethod
     def run_when_ready(make: Callable[[], DiscussionReconciler], interval: float,
@@ -176,8 +171,8 @@ class DiscussionReconciler:
         """One pass; returns what it applied (comments and replies; the discussions' own
         events), for logs and tests."""
         now = self.clock.now()
-        stored = self.service.cursor(CURSOR)
-        since = dt.datetime.fromisoformat(stored) - OVERLAP if stored else now - self.first_lookback
+        window = Window.open(self.service, CURSOR, now, self.first_lookback)
+        since = window.since
         applied = {"comments": 0, "discussions": 0}
         recent = self.tracker.discussions_since(since, self.category_id)
         known = self._stored({d.number for d in recent})
@@ -191,11 +186,7 @@ class DiscussionReconciler:
         seen = {remote.number for remote in recent}
         self._reread({t.node_id: t for t in known.values()
                       if t.state == "open" and t.node_id and t.number not in seen}, now, applied)
-        if newest > since:
-            # GitHub's own timestamps move the cursor, never our clock (see reconcile.py).
-            self.service.set_cursor(CURSOR, newest.isoformat(), now)
-        elif stored is None:
-            self.service.set_cursor(CURSOR, (since + OVERLAP).isoformat(), now)
+        window.close(self.service, newest, now)
         self.last_success = now
         if any(applied.values()):
             log.info("reconcile.applied", target="discussions", **applied)

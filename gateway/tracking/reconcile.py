@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 import structlog
@@ -30,6 +32,43 @@ CURSOR = "reconcile.comments_since"
 OVERLAP = dt.timedelta(minutes=5)  # re-read a little: GitHub's `since` is by update time
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """What a reconcile pass reads: GitHub's changes since `since`, from the cursor `name`
+    kept in the store (or `first_lookback` before now on the very first pass)."""
+
+    name: str
+    stored: str | None
+    since: dt.datetime
+
+    @classmethod
+    def open(cls, service: TrackingService, name: str, now: dt.datetime,
+             first_lookback: dt.timedelta) -> Window:
+        stored = service.cursor(name)
+        since = dt.datetime.fromisoformat(stored) - OVERLAP if stored else now - first_lookback
+        return cls(name, stored, since)
+
+    def close(self, service: TrackingService, newest: dt.datetime, now: dt.datetime) -> None:
+        """Move the cursor to the newest change read. GitHub's own timestamps move it, never
+        our clock: no skew can skip a change. With nothing new it stays where it is."""
+        if newest > self.since:
+            service.set_cursor(self.name, newest.isoformat(), now)
+        elif self.stored is None:
+            service.set_cursor(self.name, (self.since + OVERLAP).isoformat(), now)
+
+
+def run_every(once: Callable[[], object], interval: float, stop: threading.Event,
+              **fields: str) -> None:
+    """Call `once` every `interval` seconds until `stop`; a GitHub failure is a log line
+    (`reconcile.failed`, with `fields`) and the next pass tries again."""
+    while not stop.is_set():
+        try:
+            once()
+        except GatewayError as exc:
+            log.warning("reconcile.failed", reason=str(exc), **fields)
+        stop.wait(interval)
+
+
 class Reconciler:
     def __init__(self, service: TrackingService, tracker: GitHubTracker, clock: Clock,
                  *, repository: str, interval: float, first_lookback: dt.timedelta) -> None:
@@ -42,18 +81,13 @@ class Reconciler:
         self.last_success: dt.datetime | None = None
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                self.once()
-            except GatewayError as exc:
-                log.warning("reconcile.failed", reason=str(exc))
-            stop.wait(self.interval)
+        run_every(self.once, self.interval, stop)
 
     def once(self) -> dict[str, int]:
         """One pass; returns what it applied, for logs and tests."""
         now = self.clock.now()
-        stored = self.service.cursor(CURSOR)
-        since = dt.datetime.fromisoformat(stored) - OVERLAP if stored else now - self.first_lookback
+        window = Window.open(self.service, CURSOR, now, self.first_lookback)
+        since = window.since
         applied = {"comments": 0, "issues": 0}
         issue_cache: dict[int, RemoteIssue] = {}
         newest = since
@@ -94,12 +128,7 @@ class Reconciler:
                                    repository=self.repository)
                 if self.service.apply_event(closed, now) == "applied":
                     applied["issues"] += 1
-        if newest > since:
-            # GitHub's own timestamps move the cursor, never our clock: no skew can skip a
-            # comment. With nothing new the window stays where it is.
-            self.service.set_cursor(CURSOR, newest.isoformat(), now)
-        elif stored is None:
-            self.service.set_cursor(CURSOR, (since + OVERLAP).isoformat(), now)
+        window.close(self.service, newest, now)
         self.last_success = now
         if any(applied.values()):
             log.info("reconcile.applied", **applied)
