@@ -23,10 +23,7 @@ from gateway.clock import ManualClock
 from gateway.components import make_notifier
 from gateway.config.loader import load_config
 from gateway.duty.load import load_duties
-from gateway.outbound.discussions import DiscussionTracker
-from gateway.outbound.github import GitHubTracker
 from gateway.outbound.outbox import Outbox
-from gateway.outbound.pacing import WriteBudget
 from gateway.outbound.writer import GitHubWriter
 from gateway.store.db import Store
 from gateway.store.schema import threads
@@ -36,6 +33,7 @@ from tests.unit.inbound.gfm_oracle import live_mentions
 
 from ...conftest import example_config_file
 from ..daemon import BOT, DISCUSSIONS, REPO, setup_discussions, setup_github
+from ..harness import drain, github_writer
 
 pytestmark = pytest.mark.integration
 LA = ZoneInfo("America/Los_Angeles")
@@ -66,10 +64,7 @@ class World:
         return done.stdout
 
     def drain(self) -> None:
-        for _ in range(50):
-            if self.writer.step() is not None:
-                return
-        raise AssertionError("the outbox did not drain")
+        drain(self.writer, max_steps=50)
 
     def thread(self) -> sa.Row[tuple[object, ...]]:
         with self.store.read() as tx:
@@ -97,20 +92,8 @@ def world(tmp_path: Path, discussions: bool) -> Iterator[World]:
     store = Store.open(config.database_url(), synchronous="normal")
     notifier = make_notifier(config, store, load_duties(config))
     with emulator.serve() as url:
-        def tracker() -> GitHubTracker:
-            return GitHubTracker(api_url=url, token=token, repository=REPO, bot_login=BOT,
-                                 timeout=5, secondary_wait=60)
-
-        def discussion_tracker() -> DiscussionTracker:
-            made = DiscussionTracker(api_url=url, token=token, repository=REPO, bot_login=BOT,
-                                     timeout=5, secondary_wait=60)
-            made.setup("Q&A", ["SRE"])
-            return made
-
-        writer = GitHubWriter(Outbox(store), tracker, WriteBudget(dt.timedelta(0), 10_000,
-                                                                 10_000),
-                              clock, backoff_base=0.01, on_issue_created=notifier.ack_row,
-                              discussions_factory=discussion_tracker if discussions else None)
+        writer = github_writer(store, clock, url, token, discussions=discussions,
+                               on_issue_created=notifier.ack_row)
         try:
             yield World(path, clock, emulator, store, writer, notifier)
         finally:

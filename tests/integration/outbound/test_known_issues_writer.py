@@ -22,24 +22,20 @@ import sqlalchemy as sa
 
 from gateway.clock import ManualClock
 from gateway.config.loader import Config
-from gateway.duty.load import business_calendar, duty_schedule
 from gateway.inbound.pipeline import Pipeline
-from gateway.outbound.discussions import DiscussionTracker
-from gateway.outbound.github import GitHubTracker
 from gateway.outbound.known_issues import search_budget
 from gateway.outbound.outbox import Outbox
-from gateway.outbound.pacing import WriteBudget
-from gateway.outbound.render import Renderer
 from gateway.outbound.writer import GitHubWriter
 from gateway.store.db import Store
 from gateway.store.schema import outbox
 from gateway.testing.github_emulator import Emulator, FaultKind
-from gateway.weekly.notify import Notifier, NotifyContext
+from gateway.weekly.notify import Notifier
 from gateway.wiring import assignee_function, pipeline_settings
 from tests.unit.inbound.gfm_oracle import live_mentions, render
 from tests.unit.mail import raw
 
 from ..daemon import BOT, REPO, setup_discussions, setup_github
+from ..harness import github_writer, notify_context
 
 pytestmark = pytest.mark.integration
 
@@ -114,16 +110,7 @@ def make_world(config: Config, store: Store, target: str, *, product: str = PROD
     pseudocolor = emulator.create_issue(PRODUCT, PSEUDOCOLOR_TITLE, "Zonal data looks blocky.",
                                         user="alice")
     clock.advance(dt.timedelta(minutes=5))  # indexed by now
-    calendar = business_calendar(config)
-    schedule = duty_schedule(config, calendar)
-    notifier = Notifier(store, NotifyContext(
-        settings=config.raw.notify, calendar=calendar, schedule=schedule,
-        renderer=Renderer(calendar), list_address=config.list.address,
-        list_prefix=config.list.subject_prefix,
-        issue_url="https://github.example/" + REPO + "/issues/{number}",
-        team_emails=frozenset(p.email for p in schedule.people) if schedule else frozenset(),
-        discussion_url="https://github.example/" + REPO + "/discussions/{number}",
-        notify_primary=True, known_issues=True))
+    notifier = Notifier(store, notify_context(config, notify_primary=True, known_issues=True))
     settings = pipeline_settings(config)
     decide = replace(settings.decide, target=target, product_repository=product,
                      known_issue_matches=3,
@@ -131,20 +118,8 @@ def make_world(config: Config, store: Store, target: str, *, product: str = PROD
     pipeline = Pipeline(store, replace(settings, decide=decide), assignee_function(config),
                         notice_for=notifier.primary_notice)
     with emulator.serve() as url:
-        def tracker() -> GitHubTracker:
-            return GitHubTracker(api_url=url, token=token, repository=REPO, bot_login=BOT,
-                                 timeout=5, secondary_wait=60)
-
-        def discussions() -> DiscussionTracker:
-            made = DiscussionTracker(api_url=url, token=token, repository=REPO, bot_login=BOT,
-                                     timeout=5, secondary_wait=60)
-            made.setup("Q&A", ["SRE"])
-            return made
-
-        writer = GitHubWriter(Outbox(store), tracker,
-                              WriteBudget(dt.timedelta(0), 10_000, 10_000), clock,
-                              backoff_base=0.5, on_issue_created=notifier.ack_row,
-                              discussions_factory=discussions, search_budget=search_budget())
+        writer = github_writer(store, clock, url, token, discussions=True, backoff_base=0.5,
+                               on_issue_created=notifier.ack_row, search_budget=search_budget())
         yield World(clock, emulator, store, pipeline, writer, silo.number, pseudocolor.number,
                     target)
 

@@ -18,13 +18,7 @@ import sqlalchemy as sa
 from gateway.clock import ManualClock
 from gateway.config.loader import Config
 from gateway.config.sections import ProcessSection
-from gateway.duty.load import business_calendar, duty_schedule
 from gateway.inbound.pipeline import Pipeline
-from gateway.outbound.github import GitHubTracker
-from gateway.outbound.outbox import Outbox
-from gateway.outbound.pacing import WriteBudget
-from gateway.outbound.render import Renderer
-from gateway.outbound.writer import GitHubWriter
 from gateway.store.db import Store
 from gateway.store.schema import outbox
 from gateway.testing.github_emulator import Emulator
@@ -32,12 +26,13 @@ from gateway.tracking.events import CommentEvent
 from gateway.tracking.rules import Rules
 from gateway.tracking.service import TrackingService
 from gateway.weekly.commands import CommandContext, CommandHandler
-from gateway.weekly.notify import Notifier, NotifyContext
+from gateway.weekly.notify import Notifier
 from gateway.wiring import assignee_function, pipeline_settings
 from tests.unit.inbound.gfm_oracle import live_mentions
 from tests.unit.mail import raw
 
 from ..daemon import BOT, REPO, setup_github
+from ..harness import drain, github_writer, notify_context
 
 LA = ZoneInfo("America/Los_Angeles")
 
@@ -51,16 +46,9 @@ def test_delegate_in_a_comment_moves_the_reminder_to_the_backup(
     clock = ManualClock(tue(8))
     emulator = Emulator(seed=41, clock=clock)
     token = setup_github(emulator)
-    calendar = business_calendar(example_config)
-    schedule = duty_schedule(example_config, calendar)
+    context = notify_context(example_config)
+    calendar, schedule, renderer = context.calendar, context.schedule, context.renderer
     assert schedule is not None
-    renderer = Renderer(calendar)
-    context = NotifyContext(
-        settings=example_config.raw.notify, calendar=calendar, schedule=schedule,
-        renderer=renderer, list_address=example_config.list.address,
-        list_prefix=example_config.list.subject_prefix,
-        issue_url="https://github.example/" + REPO + "/issues/{number}",
-        team_emails=frozenset(p.email for p in schedule.people))
     notifier = Notifier(store, context)
     pipeline = Pipeline(store, pipeline_settings(example_config),
                         assignee_function(example_config, store=store))
@@ -71,26 +59,14 @@ def test_delegate_in_a_comment_moves_the_reminder_to_the_backup(
     service = TrackingService(store, Rules.from_people(BOT, schedule.people), calendar, REPO,
                               commands=handler.rows)
     with emulator.serve() as url:
-        def tracker() -> GitHubTracker:
-            return GitHubTracker(api_url=url, token=token, repository=REPO, bot_login=BOT,
-                                 timeout=5, secondary_wait=60)
-
-        writer = GitHubWriter(Outbox(store), tracker,
-                              WriteBudget(dt.timedelta(0), 10_000, 10_000), clock,
-                              backoff_base=0.01)
-
-        def drain() -> None:
-            for _ in range(100):
-                if writer.step() is not None:
-                    return
-            raise AssertionError("the outbox did not drain")
+        writer = github_writer(store, clock, url, token)
 
         notifier.tick(tue(8, 30))  # the daemon has been running: this week's jobs are done
         clock.set(tue(9))
         message = raw({"Message-ID": "<deleg@univ.edu>", "Subject": "[visit-users] Silo crash",
                        "Date": email.utils.format_datetime(tue(9))}, "It crashes.\n")
         pipeline.process(pipeline.ingest(message, received_at=tue(9)).key, now=tue(9))
-        drain()
+        drain(writer)
         [issue] = emulator.issues(REPO)
         assert issue.assignees == ["biagas"]
 
@@ -101,14 +77,14 @@ def test_delegate_in_a_comment_moves_the_reminder_to_the_backup(
         service.apply_event(CommentEvent(
             action="created", number=issue.number, comment_id=made.id, author="biagas",
             at=tue(9, 30), body=made.body, issue_author=BOT, repository=REPO), tue(9, 30))
-        drain()
+        drain(writer)
         assert [r.content for r in emulator.reactions(REPO, made.id)] == ["+1"]
 
         clock.set(tue(11, 59))
         assert not [k for k in notifier.tick(tue(11, 59)) if k.startswith("reminder")]
         clock.set(tue(12))
         assert [k.split(":")[0] for k in notifier.tick(tue(12))] == ["reminder"]
-        drain()
+        drain(writer)
     reminder = emulator.comments(REPO, issue.number)[-1]
     assert reminder.user == BOT and live_mentions(reminder.body) == ["@JustinPrivitera"]
     with store.read() as tx:

@@ -20,14 +20,7 @@ import sqlalchemy as sa
 
 from gateway.clock import ManualClock
 from gateway.config.loader import Config
-from gateway.duty.businesstime import BusinessCalendar
-from gateway.duty.load import business_calendar, duty_schedule
 from gateway.inbound.pipeline import Pipeline
-from gateway.outbound.discussions import DiscussionTracker
-from gateway.outbound.github import GitHubTracker
-from gateway.outbound.outbox import Outbox
-from gateway.outbound.pacing import WriteBudget
-from gateway.outbound.render import Renderer
 from gateway.outbound.writer import GitHubWriter
 from gateway.store.db import Store
 from gateway.store.schema import outbox, threads
@@ -35,12 +28,13 @@ from gateway.testing.github_emulator import Emulator
 from gateway.tracking.discussion_reconcile import DiscussionReconciler
 from gateway.tracking.rules import Rules
 from gateway.tracking.service import DiscussionScope, TrackingService
-from gateway.weekly.notify import Notifier, NotifyContext
+from gateway.weekly.notify import Notifier
 from gateway.wiring import assignee_function, pipeline_settings
 from tests.unit.inbound.gfm_oracle import live_mentions
 from tests.unit.mail import raw
 
 from ..daemon import BOT, REPO, setup_discussions, setup_github
+from ..harness import drain, github_writer, in_discussions, notify_context
 
 pytestmark = pytest.mark.integration
 LA = ZoneInfo("America/Los_Angeles")
@@ -67,10 +61,7 @@ class Week:
         self.drain()
 
     def drain(self) -> None:
-        for _ in range(200):
-            if self.writer.step() is not None:
-                return
-        raise AssertionError("the outbox did not drain")
+        drain(self.writer)
 
     def at(self, when: dt.datetime) -> list[str]:
         self.clock.set(when)
@@ -97,44 +88,18 @@ def week(example_config: Config, store: Store) -> Iterator[Week]:
     setup_discussions(emulator)
     emulator.add_user("jane-roe")
     emulator.add_collaborator(REPO, "jane-roe", "read")
-    calendar: BusinessCalendar = business_calendar(example_config)
-    schedule = duty_schedule(example_config, calendar)
-    context = NotifyContext(
-        settings=example_config.raw.notify, calendar=calendar, schedule=schedule,
-        renderer=Renderer(calendar), list_address=example_config.list.address,
-        list_prefix=example_config.list.subject_prefix,
-        issue_url="https://github.example/" + REPO + "/issues/{number}",
-        team_emails=frozenset(p.email for p in schedule.people) if schedule else frozenset(),
-        discussion_url="https://github.example/" + REPO + "/discussions/{number}",
-        notify_primary=True)
+    context = notify_context(example_config, notify_primary=True)
+    calendar, schedule = context.calendar, context.schedule
     notifier = Notifier(store, context)
-    settings = pipeline_settings(example_config)
-    settings = type(settings)(**{**{f: getattr(settings, f) for f in settings.__dataclass_fields__},
-                                 "decide": type(settings.decide)(
-                                     **{**{f: getattr(settings.decide, f)
-                                           for f in settings.decide.__dataclass_fields__},
-                                        "target": "discussions", "labels": ("SRE",)})})
-    pipeline = Pipeline(store, settings, assignee_function(example_config),
-                        notice_for=notifier.primary_notice)
+    pipeline = Pipeline(store, in_discussions(pipeline_settings(example_config)),
+                        assignee_function(example_config), notice_for=notifier.primary_notice)
     with emulator.serve() as url:
-        def tracker() -> GitHubTracker:
-            return GitHubTracker(api_url=url, token=token, repository=REPO, bot_login=BOT,
-                                 timeout=5, secondary_wait=60)
-
-        def discussions() -> DiscussionTracker:
-            made = DiscussionTracker(api_url=url, token=token, repository=REPO, bot_login=BOT,
-                                     timeout=5, secondary_wait=60)
-            made.setup("Q&A", ["SRE"])
-            return made
-
-        writer = GitHubWriter(Outbox(store), tracker, WriteBudget(dt.timedelta(0), 10_000,
-                                                                 10_000),
-                              clock, backoff_base=0.01, on_issue_created=notifier.ack_row,
-                              discussions_factory=discussions)
+        writer = github_writer(store, clock, url, token, discussions=True,
+                               on_issue_created=notifier.ack_row)
         people = schedule.people if schedule else ()
         service = TrackingService(store, Rules.from_people(BOT, people), calendar, REPO,
                                   relay=None, discussions=DiscussionScope(REPO, "Q&A"))
-        reader = discussions()
+        reader = writer.discussions  # the writer's adapter, its names resolved
         assert reader.setup_ids is not None
         reconciler = DiscussionReconciler(
             service, reader, clock, repository=REPO, category_id=reader.setup_ids.category_id,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,13 +19,7 @@ import sqlalchemy as sa
 
 from gateway.clock import ManualClock
 from gateway.config.loader import Config
-from gateway.duty.load import business_calendar, duty_schedule
 from gateway.inbound.pipeline import Pipeline
-from gateway.outbound.discussions import DiscussionTracker
-from gateway.outbound.github import GitHubTracker
-from gateway.outbound.outbox import Outbox
-from gateway.outbound.pacing import WriteBudget
-from gateway.outbound.render import Renderer
 from gateway.outbound.writer import GitHubWriter
 from gateway.store.db import Store
 from gateway.store.schema import outbox, threads
@@ -33,12 +27,13 @@ from gateway.testing.github_emulator import Emulator
 from gateway.tracking.events import CommentEvent, IssueEvent
 from gateway.tracking.rules import Rules
 from gateway.tracking.service import DiscussionScope, TrackingService
-from gateway.weekly.notify import Notifier, NotifyContext
+from gateway.weekly.notify import Notifier
 from gateway.weekly.stale import StaleSettings
 from gateway.wiring import assignee_function, pipeline_settings
 from tests.unit.mail import raw
 
 from ..daemon import BOT, REPO, setup_discussions, setup_github
+from ..harness import drain, github_writer, in_discussions, notify_context
 
 pytestmark = pytest.mark.integration
 LA = ZoneInfo("America/Los_Angeles")
@@ -70,10 +65,7 @@ class World:
         self.drain()
 
     def drain(self) -> None:
-        for _ in range(100):
-            if self.writer.step() is not None:
-                return
-        raise AssertionError("the outbox did not drain")
+        drain(self.writer)
 
     def at(self, when: dt.datetime) -> list[str]:
         self.clock.set(when)
@@ -142,37 +134,18 @@ def world(request: pytest.FixtureRequest, example_config: Config,
     if target == "discussions":
         setup_discussions(emulator)
         emulator.add_label(REPO, "wontfix")
-    calendar = business_calendar(example_config)
-    context = NotifyContext(
-        settings=example_config.raw.notify, calendar=calendar,
-        schedule=duty_schedule(example_config, calendar), renderer=Renderer(calendar),
-        list_address=example_config.list.address,
-        list_prefix=example_config.list.subject_prefix,
-        issue_url="https://github.example/" + REPO + "/issues/{number}",
-        team_emails=frozenset(), discussion_url="https://github.example/" + REPO +
-        "/discussions/{number}", notify_primary=True, stale=RULE)
+    context = notify_context(example_config, team_emails=frozenset(), notify_primary=True,
+                             stale=RULE)
     notifier = Notifier(store, context)
     settings = pipeline_settings(example_config)
     if target == "discussions":
-        settings = replace(settings, decide=replace(settings.decide, target="discussions",
-                                                    labels=("SRE",)))
+        settings = in_discussions(settings)
     pipeline = Pipeline(store, settings, assignee_function(example_config),
                         notice_for=notifier.primary_notice)
     with emulator.serve() as url:
-        def tracker() -> GitHubTracker:
-            return GitHubTracker(api_url=url, token=token, repository=REPO, bot_login=BOT,
-                                 timeout=5, secondary_wait=60)
-
-        def discussions() -> DiscussionTracker:
-            made = DiscussionTracker(api_url=url, token=token, repository=REPO, bot_login=BOT,
-                                     timeout=5, secondary_wait=60)
-            made.setup("Q&A", ["SRE"])
-            return made
-
-        writer = GitHubWriter(Outbox(store), tracker, WriteBudget(dt.timedelta(0), 10_000,
-                                                                 10_000), clock,
-                              backoff_base=0.01, discussions_factory=discussions)
-        service = TrackingService(store, Rules(BOT, frozenset({"cyrush"})), calendar, REPO,
+        writer = github_writer(store, clock, url, token, discussions=True)
+        service = TrackingService(store, Rules(BOT, frozenset({"cyrush"})), context.calendar,
+                                  REPO,
                                   discussions=DiscussionScope(REPO, "Q&A"))
         world = World(target, clock, emulator, store, pipeline, writer, notifier, service)
         world.at(T0 - dt.timedelta(hours=1))  # the daemon was running: this week's jobs done
