@@ -358,12 +358,6 @@ class GitHubTracker:
         with self._translated(write=True):
             comment.create_reaction(content)
 
-    def add_issue_reaction(self, number: int, content: str = "+1") -> None:
-        """React to the body of issue `number`; idempotent like `add_reaction`."""
-        _check_reaction(content)
-        with self._translated(write=True):
-            self._repo.get_issue(number).create_reaction(content)
-
     def close_issue(self, number: int, state_reason: Literal["completed", "not_planned"],
                     labels: Sequence[str] = ()) -> None:
         """Add `labels` to the issue, then close it with `state_reason`.

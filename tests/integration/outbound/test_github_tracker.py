@@ -38,7 +38,6 @@ ISSUES = "/repos/{owner}/{repo}/issues"
 ISSUE = "/repos/{owner}/{repo}/issues/{issue_number}"
 LABELS = ISSUE + "/labels"
 LABEL = ISSUE + "/labels/{name}"
-ISSUE_REACTIONS = ISSUE + "/reactions"
 COMMENT_REACTIONS = "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"
 
 
@@ -101,17 +100,9 @@ def test_reactions_are_one_request_each_and_idempotent(world: World) -> None:
         ("+1", BOT), ("heart", BOT)]
     assert [r.status for r in emu.request_log()] == [201, 200, 201]
 
-    tracker.add_issue_reaction(issue.number, "eyes")
-    tracker.add_issue_reaction(issue.number, "eyes")
-    assert [(r.content, r.user) for r in emu.issue_reactions(REPO, issue.number)] == [
-        ("eyes", BOT)]
-    assert emu.reactions(REPO, comment.id)[0].content == "+1"  # the comment's are its own
-
     with pytest.raises(WriteRejected) as missing:
         tracker.add_reaction(comment.id + 999)
     assert missing.value.status == 404
-    with pytest.raises(WriteRejected):
-        tracker.add_issue_reaction(999)
     before = len(emu.request_log())
     with pytest.raises(ValueError, match="reaction"):
         tracker.add_reaction(comment.id, "THUMBS_UP")  # GraphQL's spelling, not REST's
@@ -126,9 +117,9 @@ def test_reactions_count_against_the_secondary_content_limit(world: World) -> No
     emu.set_limits(secondary=True, content_per_minute=1)
     tracker.add_reaction(comment.id)
     with pytest.raises(RateLimited) as limited:
-        tracker.add_issue_reaction(issue.number)
+        tracker.add_reaction(comment.id, "heart")
     assert 1 <= limited.value.retry_after <= 60
-    assert emu.issue_reactions(REPO, issue.number) == []
+    assert [r.content for r in emu.reactions(REPO, comment.id)] == ["+1"]
 
 
 # -- closing and reopening ----------------------------------------------------------------------
@@ -295,8 +286,6 @@ Call = Callable[[Scene], object]
 CALLS: list[tuple[str, str, str, int, bool, Call]] = [
     ("comment reaction", "POST", COMMENT_REACTIONS, 0, True,
      lambda s: s.tracker.add_reaction(s.comment)),
-    ("issue reaction", "POST", ISSUE_REACTIONS, 0, True,
-     lambda s: s.tracker.add_issue_reaction(s.issue, "rocket")),
     ("close: labels", "POST", LABELS, 0, True,
      lambda s: s.tracker.close_issue(s.issue, "completed", ["duplicate-of-visit"])),
     ("close: state", "PATCH", ISSUE, 0, True,
@@ -341,7 +330,6 @@ def test_unclear_writes_are_sent_again_or_found(world: World, scene: Scene,
     emu, s = world.emulator, scene
     for method, route, call in [
         ("POST", COMMENT_REACTIONS, lambda: s.tracker.add_reaction(s.comment)),
-        ("POST", ISSUE_REACTIONS, lambda: s.tracker.add_issue_reaction(s.issue)),
         ("PATCH", ISSUE, lambda: s.tracker.close_issue(s.issue, "not_planned", ["wontfix"])),
         ("DELETE", LABEL, lambda: s.tracker.reopen_issue(s.issue, ["wontfix"])),
     ]:
@@ -350,7 +338,6 @@ def test_unclear_writes_are_sent_again_or_found(world: World, scene: Scene,
             call()
         call()  # idempotent on GitHub: sending it again is the recovery
     assert [r.content for r in emu.reactions(REPO, s.comment)] == ["+1"]
-    assert [r.content for r in emu.issue_reactions(REPO, s.issue)] == ["+1"]
     final = emu.issue(REPO, s.issue)
     assert (final.state, final.labels) == ("open", ["resolved"])
 
