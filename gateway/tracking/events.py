@@ -165,14 +165,7 @@ def _issue_event(p: IssuesBody, action: IssueAction) -> IssueEvent:
         labels = _change(labels, p.label.name, action == "labeled")
     new_number = new_repository = None
     if action == "transferred":
-        if p.changes is None:
-            raise PayloadError("issues", "changes", "missing")
-        if p.changes.new_issue is None:
-            raise PayloadError("issues", "changes.new_issue", "missing")
-        if p.changes.new_repository is None:
-            raise PayloadError("issues", "changes.new_repository", "missing")
-        new_number = p.changes.new_issue.number
-        new_repository = p.changes.new_repository.full_name
+        new_number, new_repository = _destination("issues", p.changes, "new_issue")
     return IssueEvent(
         action=action, number=issue.number, actor=p.sender.login, at=at,
         issue_author=issue.user.login, issue_created_at=issue.created_at, state=issue.state,
@@ -204,14 +197,7 @@ def _discussion_event(p: DiscussionBody, action: IssueAction) -> IssueEvent:
         labels = _change(labels, p.label.name, action == "labeled")
     new_number = new_repository = None
     if action == "transferred":
-        if p.changes is None:
-            raise PayloadError("discussion", "changes", "missing")
-        if p.changes.new_discussion is None:
-            raise PayloadError("discussion", "changes.new_discussion", "missing")
-        if p.changes.new_repository is None:
-            raise PayloadError("discussion", "changes.new_repository", "missing")
-        new_number = p.changes.new_discussion.number
-        new_repository = p.changes.new_repository.full_name
+        new_number, new_repository = _destination("discussion", p.changes, "new_discussion")
     return IssueEvent(
         action=action, number=discussion.number, actor=p.sender.login, at=at,
         issue_author=discussion.user.login, issue_created_at=discussion.created_at,
@@ -230,6 +216,19 @@ def _discussion_comment_event(p: DiscussionCommentBody, action: CommentAction) -
         issue_author=p.discussion.user.login, repository=p.repository.full_name,
         target="discussions", category=p.discussion.category.name,
         parent_id=comment.parent_id)
+
+
+def _destination(event_name: str, changes: Any, moved: str) -> tuple[int, str]:
+    """(number, repository) a transfer moved the issue or discussion to: `changes.<moved>`
+    and `changes.new_repository`; PayloadError naming the first that is missing."""
+    if changes is None:
+        raise PayloadError(event_name, "changes", "missing")
+    thing = getattr(changes, moved)
+    if thing is None:
+        raise PayloadError(event_name, f"changes.{moved}", "missing")
+    if changes.new_repository is None:
+        raise PayloadError(event_name, "changes.new_repository", "missing")
+    return int(thing.number), str(changes.new_repository.full_name)
 
 
 def _change(names: tuple[str, ...], name: str, add: bool) -> tuple[str, ...]:
