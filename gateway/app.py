@@ -49,11 +49,12 @@ async def run(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await asyncio.to_thread(check_github, config)
+    target_private = await asyncio.to_thread(check_github, config)
     secret = config.require_webhook_secret().get_secret_value().encode()
     wake = threading.Event()
     mail_wake = threading.Event()
-    parts = await asyncio.to_thread(build, config, clock, wake, mail_wake)
+    parts = await asyncio.to_thread(lambda: build(config, clock, wake, mail_wake,
+                                                  target_private=target_private))
     halt = threading.Event()
     web_app = make_app(
         secret=secret,
@@ -64,6 +65,7 @@ async def run(
         clock=clock,
         limits=WebLimits(config.raw.web.header_timeout, config.raw.web.body_timeout,
                          config.raw.web.max_connections),
+        attachments=parts.attachment_links,
     )
     try:
         server = await serve(web_app, config.raw.web.listen, config.raw.web.port)

@@ -24,9 +24,12 @@ from gateway.errors import ConfigError, FatalError, GatewayError
 from gateway.inbound.imap import ImapMailbox
 from gateway.inbound.pipeline import Pipeline
 from gateway.inbound.source import MailSource, SourceStatus
+from gateway.outbound.attachment_repo import AttachmentRepository
+from gateway.outbound.attachment_store import AttachmentStores
 from gateway.outbound.discussions import DiscussionTracker
 from gateway.outbound.github import GitHubAuthError, GitHubTracker, RepositoryNotFound
 from gateway.outbound.known_issues import search_budget
+from gateway.outbound.local_store import LocalStore
 from gateway.outbound.mail import MailIdentity
 from gateway.outbound.outbox import MAIL_KINDS, Outbox
 from gateway.outbound.pacing import WriteBudget
@@ -39,13 +42,19 @@ from gateway.tracking.discussion_reconcile import DiscussionReconciler
 from gateway.tracking.reconcile import Reconciler
 from gateway.tracking.rules import Rules
 from gateway.tracking.service import DiscussionScope, TrackingService
+from gateway.web.attachments import AttachmentLinks
 from gateway.web.health import Health, MailHealth, assess_health
 from gateway.web.metrics import GatewayMetrics
 from gateway.web.server import Delivery, DeliveryResult
 from gateway.weekly.commands import CommandContext, CommandHandler
 from gateway.weekly.notify import Notifier, NotifyContext
 from gateway.weekly.stale import StaleSettings
-from gateway.wiring import assignee_function, pipeline_settings
+from gateway.wiring import (
+    assignee_function,
+    attachment_settings,
+    link_secret,
+    pipeline_settings,
+)
 
 log = structlog.get_logger("gateway.app")
 
@@ -66,19 +75,27 @@ class Components:
     notifier: Notifier
     sender: MailSender
     tick_seconds: float
+    # The local attachment store and its link key, for the web server's /attachments route.
+    attachment_links: AttachmentLinks | None = None
 
 
 def build(
-    config: Config, clock: Clock, wake: threading.Event, mail_wake: threading.Event | None = None
+    config: Config, clock: Clock, wake: threading.Event, mail_wake: threading.Event | None = None,
+    *, target_private: bool | None = None,
 ) -> Components:
+    """Every component, wired. `target_private`: whether the repository new inquiries go to
+    is private, as `check_github` found (None: unknown, counted as public)."""
     store = Store.open(config.database_url(), synchronous=config.database.sqlite_synchronous,
                        setting=config.database_setting())
     metrics = GatewayMetrics()
     duties = load_duties(config)
     calendar, schedule = duties.calendar, duties.schedule
+    stores, links = attachment_stores(config, store)
     pipeline = Pipeline(
         store,
-        pipeline_settings(config, duties),
+        pipeline_settings(config, duties, attachments=attachment_settings(
+            config, target_private=target_private,
+            secret=links.secret if links is not None else None)),
         assignee_function(config, duties, store),
         on_outcome=lambda outcome: metrics.count_message(outcome.verdict.kind.value),
     )
@@ -119,6 +136,7 @@ def build(
         on_success=mail_wake.set if mail_wake is not None else None,
         discussions_factory=discussions,
         search_budget=search_budget(gh.limits.searches_per_minute),
+        attachments=stores,
     )
     pipeline.notice_for = notifier.primary_notice
     smtp = config.raw.smtp
@@ -217,7 +235,38 @@ def build(
         notifier,
         sender,
         notify.tick_seconds,
+        links,
     )
+
+
+def attachment_stores(config: Config, store: Store
+                      ) -> tuple[AttachmentStores, AttachmentLinks | None]:
+    """The stores the writer's attachment rows write to, and (for a local store) what the
+    web server serves them with. Rows already queued name their store, so both kinds are
+    available whenever they are configured."""
+    section, gh = config.raw.attachments, config.github
+    if section.store == "repository" and not section.repository:
+        log.warning("attachments.not_stored", reason="attachments.repository is not set",
+                    fix="name a private repository in attachments.repository, or set "
+                        'attachments.store = "local" (or "none" to list names only)')
+    auth = config.github_auth()
+
+    def repository(name: str, branch: str) -> AttachmentRepository:
+        return AttachmentRepository(
+            api_url=gh.api_url, repository=name, branch=branch, auth=auth,
+            timeout=gh.limits.request_timeout, web_url=gh.web_url,
+            secondary_wait=gh.limits.secondary_wait)
+
+    def raw_for(key: str) -> bytes | None:
+        with store.read() as tx:
+            found = tx.messages_by_keys([key])
+        return found[0].raw if found else None
+
+    local = links = None
+    if section.store == "local":
+        local = LocalStore(config.resolve(section.directory))
+        links = AttachmentLinks(local, link_secret(store, dt.datetime.now(dt.UTC)))
+    return AttachmentStores(raw_for, repository, local), links
 
 
 def make_notifier(config: Config, store: Store, duties: Duties) -> Notifier:
@@ -276,28 +325,40 @@ def discussion_factory(config: Config) -> Callable[[], DiscussionTracker]:
     return make
 
 
-def check_github(config: Config) -> None:
+def check_github(config: Config) -> bool | None:
     """At start: a wrong token or repository is fatal (nothing heals it but the admin), and
-    so is a discussion category or label that does not exist."""
+    so is a discussion category or label that does not exist. Returns whether the repository
+    new inquiries go to is private (None: GitHub did not answer), which decides whether
+    attached images may be shown inline."""
     if config.github.discussion_category:
         _check_discussions(config)
+    gh = config.github
+    private = _check_repository(config, gh.repository, "github.repository")
+    if gh.target == "discussions" and gh.discussions_repository != gh.repository:
+        private = _check_repository(config, gh.discussions_repository,
+                                    "github.discussion_repository")
+    return private
+
+
+def _check_repository(config: Config, repository: str, key: str) -> bool | None:
     gh = config.github
     tracker = GitHubTracker(
         api_url=gh.api_url,
         auth=config.github_auth(),
-        repository=gh.repository,
+        repository=repository,
         bot_login=gh.bot_login,
         timeout=gh.limits.request_timeout,
         secondary_wait=gh.limits.secondary_wait,
     )
     try:
-        tracker.check_repository()
+        return tracker.check_repository()
     except GitHubAuthError as exc:
         raise FatalError(f"{exc} (fix: {config.github_auth_fix()})") from None
     except RepositoryNotFound as exc:
-        raise FatalError(f"{exc} (fix: github.repository, or give the token access)") from None
+        raise FatalError(f"{exc} (fix: {key}, or give the token access)") from None
     except GatewayError as exc:  # GitHub unreachable at start: not fatal, the writer retries
         log.warning("github.unreachable_at_start", reason=str(exc))
+        return None
     finally:
         tracker.close()
 

@@ -7,8 +7,10 @@ table-driven test. Nothing here does I/O or knows about configuration files.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +148,9 @@ class CreateIssue:
     # Look for known issues once it exists; the matches go to the Primary (in the notice, or
     # in a comment of their own), never to the customer.
     lookup: KnownIssueLookup | None = None
+    # The payload of the row that stores the message's attachments before the body links
+    # them (`gateway.inbound.attachments`); None: nothing to store.
+    store: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +159,7 @@ class AddComment:
     message_key: str
     body: str
     kind: str = field(default="add_comment", init=False)
+    store: Mapping[str, Any] | None = None  # as CreateIssue.store
 
 
 @dataclass(frozen=True, slots=True)

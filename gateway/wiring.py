@@ -6,19 +6,27 @@ The composition root and the CLI commands call these; components never see Confi
 from __future__ import annotations
 
 import datetime as dt
+import secrets
+from dataclasses import replace
 
 from gateway.config.loader import Config
 from gateway.duty.load import Duties, load_duties
 from gateway.duty.schedule import assignee_at_arrival
+from gateway.inbound.attachments import AttachmentSettings
 from gateway.inbound.body import BodySettings
 from gateway.inbound.classify import ClassifyRules
 from gateway.inbound.decide import DecideSettings
 from gateway.inbound.pipeline import AssigneeFor, PipelineSettings
+from gateway.outbound.attachment_repo import file_url
+from gateway.outbound.signed_links import link as signed_link
 from gateway.store.db import Store
 from gateway.weekly.delegation import schedule_reader
 
+LINK_SECRET_KEY = "attachments.link_secret"
 
-def pipeline_settings(config: Config, duties: Duties | None = None) -> PipelineSettings:
+
+def pipeline_settings(config: Config, duties: Duties | None = None, *,
+                      attachments: AttachmentSettings | None = None) -> PipelineSettings:
     duties = duties or load_duties(config)
     inbound = config.inbound
     classify = ClassifyRules(
@@ -44,6 +52,7 @@ def pipeline_settings(config: Config, duties: Duties | None = None) -> PipelineS
             max_chars=inbound.max_body_chars,
             display_tz=duties.calendar.tz,
         ),
+        attachments=attachments or AttachmentSettings(),
     )
     schedule = duties.schedule
     team = {p.email.lower(): p.github for p in schedule.people} if schedule else {}
@@ -56,6 +65,60 @@ def pipeline_settings(config: Config, duties: Duties | None = None) -> PipelineS
         classify=classify,
         decide=decide,
     )
+
+
+def attachments_stored(config: Config) -> bool:
+    """Whether attachments are stored at all: a store is chosen and, for a repository, named."""
+    section = config.raw.attachments
+    return section.store == "local" or (section.store == "repository"
+                                        and bool(section.repository))
+
+
+def attachment_settings(config: Config, *, target_private: bool | None,
+                        secret: bytes | None = None) -> AttachmentSettings:
+    """How attachments are stored and linked. Images are shown inline only from a private
+    repository store into a private target (`target_private`, as GitHub said at start; None,
+    unknown, counts as public). The local store's links are signed with `secret`."""
+    section = config.raw.attachments
+    listed = AttachmentSettings(store="none", max_file_bytes=section.max_file_bytes,
+                                max_message_bytes=section.max_message_bytes)
+    if not attachments_stored(config):
+        return listed
+    if section.store == "local":
+        if not secret:
+            raise ValueError("the local attachment store needs its link secret")
+        base, days = section.public_url, section.link_days
+
+        def signed(path: str, now: dt.datetime) -> str:
+            return signed_link(base, path, int((now + dt.timedelta(days=days)).timestamp()),
+                               secret)
+
+        return replace(
+            listed, store="local", link=signed,
+            where=f"private to the team: each link works for {days} days from this post")
+    web, repository, branch = config.github.web_url, section.repository, section.branch
+
+    def page(path: str, _now: dt.datetime) -> str:
+        return file_url(web, repository, branch, path)
+
+    def image(path: str, now: dt.datetime) -> str:
+        return page(path, now) + "?raw=true"
+
+    return replace(
+        listed, store="repository", link=page, image_link=image if target_private else None,
+        where=f"private to the team: the links open for people who can read `{repository}`",
+        destination=(("repository", repository), ("branch", branch)))
+
+
+def link_secret(store: Store, now: dt.datetime) -> bytes:
+    """The key the local store's links are signed with: made at first use and kept in the
+    database, so every instance sharing it signs alike and a restart keeps links working."""
+    with store.tx() as tx:
+        value = tx.get_value(LINK_SECRET_KEY)
+        if value is None:
+            value = secrets.token_hex(32)
+            tx.put_value(LINK_SECRET_KEY, value, now=now)
+    return bytes.fromhex(value)
 
 
 def assignee_function(config: Config, duties: Duties | None = None,

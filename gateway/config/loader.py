@@ -258,6 +258,12 @@ def parse_config(
                           'github.target is "discussions" but no category is named',
                           "set it to the name of the Discussions category for inquiries "
                           '(as GitHub shows it), or set github.target = "issues"', source=source)
+    if raw.attachments.store == "local" and not raw.attachments.public_url:
+        raise ConfigError("attachments.public_url",
+                          'attachments.store is "local" but links have no address to start with',
+                          "set it to the https:// address people reach this daemon's web server "
+                          'at (the reverse proxy), or set attachments.store = "repository"',
+                          source=source)
     sources: dict[str, str] = {}
 
     def secret(cred_name: str, env_suffix: str, inline: SecretStr | None, file_setting: str,

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _DOMAIN = re.compile(r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+_BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
 
 
 class _Section(BaseModel):
@@ -223,8 +224,9 @@ class InboundSection(_Section):
     """Which inbound mail is ignored, and how the rest is shown in issues and comments."""
 
     max_message_bytes: Annotated[int, Field(gt=0, description=(
-        "Larger messages, in bytes, are quarantined without parsing (GitHub's webhook limit is "
-        "25 MB too)."))] = 25 * 1024 * 1024
+        "Larger messages, in bytes, are quarantined without parsing. Attachments travel "
+        "base64-encoded, a third larger than the files: 64 MB holds a message with "
+        "attachments.max_message_bytes (50 MB) of files."))] = 64 * 1024 * 1024
     show_full_address: Annotated[bool, Field(description=(
         "Show the sender's full address in issues and comments; false shows j…@example.org."
     ))] = False
@@ -422,6 +424,69 @@ class ProcessSection(_Section):
         return value
 
 
+class AttachmentsSection(_Section):
+    """Where the files attached to the list's mail are kept, and who can open them (issue 17)."""
+
+    store: Annotated[Literal["repository", "local", "none"], Field(description=(
+        '"repository" (the default): each message\'s files are committed to repository, a '
+        "private GitHub repository of the team's, and linked from the issue or discussion; "
+        "links open for exactly the people who can read that repository. Until repository is "
+        "set, files are listed by name only and the daemon says so at start. \"local\": kept "
+        "in directory on this host and linked under web.public_url with signed links that "
+        'expire after link_days. "none": listed by name and size only.'))] = "repository"
+    repository: Annotated[str, Field(description=(
+        "The private repository attachments are committed to, as owner/name (create it with "
+        "one commit, e.g. a README; check-config --online checks it is private and writable)."
+    ))] = ""
+    branch: Annotated[str, Field(description=(
+        "The branch of repository the files are committed to."))] = "main"
+    directory: Annotated[str, Field(description=(
+        'With store = "local": the directory files are kept in, relative to the config '
+        "file's directory; created (mode 0700) when missing."
+    ))] = "/var/lib/visit-gateway/attachments"
+    public_url: Annotated[str, Field(description=(
+        'With store = "local": the address people reach this daemon\'s web server at (the '
+        "reverse proxy's https://…), which links to files start with; required then."))] = ""
+    link_days: Annotated[int, Field(ge=1, le=3650, description=(
+        'With store = "local": days a link in an issue or comment works, from when the body '
+        "was written. The signing key is made at first use and kept in the database."))] = 90
+    max_file_bytes: Annotated[int, Field(gt=0, le=100 * 1000 * 1000, description=(
+        "Larger files, in bytes, are listed with the reason and not stored (GitHub refuses "
+        "blobs over 100 MB)."))] = 25 * 1024 * 1024
+    max_message_bytes: Annotated[int, Field(gt=0, description=(
+        "Files of one message stored in all, in bytes; those past it are listed with the "
+        "reason and not stored."))] = 50 * 1024 * 1024
+    publish_repository: Annotated[str, Field(description=(
+        "Where /publish copies a file to, as owner/name; empty: the repository of the "
+        "inquiry's issue or discussion. Anyone who can read it can read what is published."
+    ))] = ""
+    publish_branch: Annotated[str, Field(description=(
+        "The branch of publish_repository published files are committed to (kept apart from "
+        "the code: it is made from the default branch at the first /publish)."
+    ))] = "visit-gateway-attachments"
+
+    @field_validator("repository", "publish_repository")
+    @classmethod
+    def _repo(cls, value: str) -> str:
+        if value and not _REPO.match(value):
+            raise ValueError(f"{value!r} is not an owner/name repository")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("branch", "publish_branch")
+    @classmethod
+    def _branch(cls, value: str) -> str:
+        if not _BRANCH.match(value) or ".." in value or value.endswith((".lock", "/")):
+            raise ValueError(f"{value!r} is not a branch name")
+        return value
+
+
 class WebSection(_Section):
     """The HTTP server: POST /webhook (GitHub), GET /healthz, GET /metrics (Prometheus)."""
 
@@ -502,6 +567,7 @@ class RawConfig(_Section):
     smtp: SmtpSection = SmtpSection()
     notify: NotifySection = NotifySection()
     process: ProcessSection = ProcessSection()
+    attachments: AttachmentsSection = AttachmentsSection()
     web: WebSection = WebSection()
     tracking: TrackingSection = TrackingSection()
     log: LogSection = LogSection()

@@ -4,10 +4,11 @@ Layout: a header line (display name, masked address, local time; for a call or v
 with `visit-gateway log-inquiry`, who logged it and how the customer came), the new text, the
 stripped quote and signature collapsed in a `<details>` block, the attachment list, and the
 hidden marker that lets the writer find this exact body again after a crash. Everything the sender
-controls is escaped (`gateway.inbound.safe_markdown`) and bounded: the display name, each file
-name, the number of attachments listed. Bodies stay under GitHub's 65,536-character limit,
-counting every part: the collapsed part goes first, then the text is cut with a note. A body
-that fails the final check is sent as one literal block. Pure.
+controls is escaped (`gateway.inbound.safe_markdown`) and bounded: the display name, and (in
+`gateway.inbound.attachments`) each file name and the number of attachments listed. Bodies stay
+under GitHub's 65,536-character limit, counting every part: the collapsed part goes first, then
+the text is cut with a note. A body that fails the final check is sent as one literal block.
+Pure.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from gateway.inbound.attachments import AttachmentSettings, plan_attachments
 from gateway.inbound.clean import CleanBody
 from gateway.inbound.hotline import Logged
 from gateway.inbound.safe_markdown import (
@@ -28,16 +30,14 @@ from gateway.inbound.safe_markdown import (
     strip_bidi,
 )
 from gateway.inbound.thread import marker
-from gateway.models import Address, Attachment, Email
+from gateway.models import Address, Email
 
 # Bounds on what the sender controls in the header and the attachment list, so that the text
 # of the mail keeps its room under GitHub's limit (a 70,000-character display name must not
 # make GitHub refuse the body).
 MAX_NAME = 200
 MAX_ADDRESS = 320
-MAX_FILENAME = 120
-MAX_CONTENT_TYPE = 80
-MAX_ATTACHMENTS = 20
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # no store: the list has no links to date
 _DETAILS_OPEN = "<details><summary>Quoted text and signature</summary>"
 _TEMPLATE_HTML = frozenset({_DETAILS_OPEN, "</details>"})
 _VIA_WORDS = {"phone": "a phone call with", "walk-in": "a visit in person by"}
@@ -54,15 +54,6 @@ def mask_address(addr: str) -> str:
     """`jane.roe@univ.edu` -> `j…@univ.edu`: recognisable to the team, useless to a harvester."""
     local, _, domain = addr.partition("@")
     return f"{local[:1]}…@{domain}" if domain else "…"
-
-
-def _human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} bytes"
 
 
 def _one_line(text: str, limit: int) -> str:
@@ -99,28 +90,6 @@ def header_line(sender: Address | None, date: dt.datetime | None, settings: Body
         by = f"{name} ({login})" if name else login
         return f"Logged by {by} from {_VIA_WORDS.get(logged.via, 'a call with')} {who}{when}."
     return f"{who} wrote{when}:"
-
-
-def _attachment_line(item: Attachment) -> str:
-    name = strip_bidi(item.filename, marks=True)
-    if len(name) > MAX_FILENAME:  # keep the extension: it says what the file is
-        name = name[: MAX_FILENAME - 21] + "…" + name[-20:]
-    name = _one_line(name, MAX_FILENAME) or "(no name)"
-    kind = escape_text(_one_line(item.content_type, MAX_CONTENT_TYPE), at_line_start=False)
-    inline = ", inline" if item.inline else ""
-    return f"- {code_span(name)} ({kind}, {_human_size(item.size)}{inline})"
-
-
-def attachment_lines(attachments: tuple[Attachment, ...]) -> str:
-    """The attachment list: at most MAX_ATTACHMENTS entries, then how many more and their size."""
-    if not attachments:
-        return ""
-    items = [_attachment_line(item) for item in attachments[:MAX_ATTACHMENTS]]
-    rest = attachments[MAX_ATTACHMENTS:]
-    if rest:
-        size = _human_size(sum(item.size for item in rest))
-        items.append(f"- … and {len(rest)} more ({size})")
-    return "**Attachments** (kept with the original message by the gateway):\n" + "\n".join(items)
 
 
 _NOTE = (
@@ -162,15 +131,19 @@ def _joined(*parts: str) -> str:
 
 
 def compose_body(email: Email, cleaned: CleanBody, settings: BodySettings,
-                 logged: Logged | None = None) -> str:
+                 logged: Logged | None = None, attachments: str | None = None) -> str:
     """The issue or comment body. Every part counts against `settings.max_chars`; the result
     is checked once more as CommonMark and shown as a literal block if anything is off. The
     check reads the parts of the mail as `checked_part` gives them: what holds nothing it looks
     for sits between blank lines and cannot change how the rest is read. `logged`: the label
-    of a hotline record (`gateway.inbound.hotline`), whose text is the team member's notes."""
+    of a hotline record (`gateway.inbound.hotline`), whose text is the team member's notes.
+    `attachments`: the attachment list (`gateway.inbound.attachments.plan_attachments`);
+    None lists them by name and size, as when no store is configured."""
     head = header_line(email.sender, email.date, settings, logged)
     mark = marker(email.key)
-    attachments = attachment_lines(email.attachments)
+    if attachments is None:
+        attachments = plan_attachments(email.key, email.attachments, AttachmentSettings(),
+                                       email.date or _EPOCH).markdown
     visible = cleaned.visible or ("*(no notes)*" if logged is not None else "*(no text)*")
     body = _joined(head, visible, _details(cleaned.quoted), attachments, mark)
     checked = _joined(head, checked_part(visible), _details(checked_part(cleaned.quoted)),

@@ -6,9 +6,11 @@ returns `Action` values. The shell turns them into outbox rows in one transactio
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from gateway.inbound.attachments import AttachmentSettings, plan_attachments
 from gateway.inbound.body import BodySettings, compose_body
 from gateway.inbound.clean import CleanBody, clean_body, issue_title
 from gateway.inbound.hotline import Logged
@@ -25,6 +27,8 @@ from gateway.models import (
     Verdict,
 )
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
 
 @dataclass(frozen=True, slots=True)
 class DecideSettings:
@@ -37,6 +41,8 @@ class DecideSettings:
     # are looked up there and the best matches shown to the Primary. "" or 0: no lookup.
     product_repository: str = ""
     known_issue_matches: int = 0
+    # The attachment store and its links ([attachments]); the default lists names only.
+    attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
 
 
 def decide(
@@ -49,18 +55,23 @@ def decide(
     cleaned: CleanBody | None = None,
     notice: str | None = None,
     logged: Logged | None = None,
+    now: dt.datetime | None = None,
 ) -> tuple[Action, ...]:
     """The actions for one message. `cleaned` is `clean_body(email, settings.footer_markers)`
     when the caller has it already (it is pure: passing it changes nothing but the time).
     `notice` is the comment naming the Primary that a new discussion gets; `logged` the label
-    of a hotline record (its body names who logged the call)."""
+    of a hotline record (its body names who logged the call). `now`: when the body is
+    composed (a signed attachment link expires counting from it; default: the mail's date)."""
     if verdict.kind is Kind.IGNORE:
         return (Ignore(verdict.reason),)
     if verdict.kind is Kind.QUARANTINE or email is None or thread_id is None:
         return (Quarantine(verdict.reason, verdict.detail),)
     if cleaned is None:
         cleaned = clean_body(email, settings.footer_markers)
-    body = compose_body(email, cleaned, settings.body, logged)
+    plan = plan_attachments(email.key, email.attachments, settings.attachments,
+                            now or email.date or _EPOCH)
+    body = compose_body(email, cleaned, settings.body, logged, plan.markdown)
+    store = plan.row_payload(settings.attachments) if plan.files else None
     if verdict.kind is Kind.NEW:
         return (
             CreateIssue(
@@ -73,9 +84,10 @@ def decide(
                 target=settings.target,
                 notice=notice if settings.target == "discussions" else None,
                 lookup=known_issue_lookup(email, cleaned, settings),
+                store=store,
             ),
         )
-    return (AddComment(thread_id=thread_id, message_key=email.key, body=body),)
+    return (AddComment(thread_id=thread_id, message_key=email.key, body=body, store=store),)
 
 
 def known_issue_lookup(email: Email, cleaned: CleanBody,

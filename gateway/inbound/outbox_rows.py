@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from gateway.inbound.attachments import STORE_KIND
 from gateway.models import AddComment, CreateIssue
 from gateway.store.values import OutboxRow
 
@@ -35,7 +36,23 @@ _KNOWN_FOOTER = "<sub>Posted by visit-gateway for the Primary; not mailed to the
 
 
 def outbox_rows(action: CreateIssue | AddComment) -> tuple[OutboxRow, ...]:
-    """The rows that carry out `action`, keyed so they are queued once per message."""
+    """The rows that carry out `action`, keyed so they are queued once per message: the
+    attachments first (the body links them), then the body."""
+    store = _store_row(action)
+    return (store, *_rows(action)) if store is not None else _rows(action)
+
+
+def _store_row(action: CreateIssue | AddComment) -> OutboxRow | None:
+    """The row that stores the message's attachments; in the thread's order, so it is done
+    before the issue or comment that links them is written."""
+    if not action.store:
+        return None
+    return OutboxRow(key=f"attachments:{action.message_key}", kind=STORE_KIND,
+                     thread_id=action.thread_id, message_key=action.message_key,
+                     payload=dict(action.store))
+
+
+def _rows(action: CreateIssue | AddComment) -> tuple[OutboxRow, ...]:
     if isinstance(action, AddComment):
         return (OutboxRow(key=f"comment:{action.message_key}", kind="add_comment",
                           thread_id=action.thread_id, message_key=action.message_key,

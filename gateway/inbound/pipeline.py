@@ -188,7 +188,7 @@ class Pipeline:
             assert item.rejected is not None
             return self._quarantined(stored, item.rejected)
         try:
-            return self._decide_email(item.email, stored, index)
+            return self._decide_email(item.email, stored, index, now)
         except Exception as exc:  # a bug in one message's handling quarantines that message
             log.exception("mail.process_failed", key=stored.key)
             return self._quarantined(
@@ -220,7 +220,7 @@ class Pipeline:
         return rec, Outcome(stored.key, stored.message_id, verdict, None, actions)
 
     def _decide_email(
-        self, email: Email, stored: StoredMessage, index: ThreadIndex
+        self, email: Email, stored: StoredMessage, index: ThreadIndex, now: dt.datetime
     ) -> tuple[Recorded, Outcome]:
         settings = self.settings
         sender = email.sender.addr if email.sender else None
@@ -271,7 +271,7 @@ class Pipeline:
         cleaned = clean_body(email, settings.decide.footer_markers)
         actions = decide(
             email, verdict, thread_id, assignee=assignee, settings=settings.decide,
-            cleaned=cleaned, notice=notice, logged=logged,
+            cleaned=cleaned, notice=notice, logged=logged, now=now,
         )
         team_login = settings.team_logins.get(sender or "")
         responder = None

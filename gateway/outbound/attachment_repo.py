@@ -43,6 +43,12 @@ class StoredFile:
     data: bytes
 
 
+def file_url(web_url: str, repository: str, branch: str, path: str) -> str:
+    """The web page of file `path` on `branch` of `repository` (owner/name) under `web_url`."""
+    quoted = urllib.parse.quote(path.strip("/"))
+    return f"{web_url.rstrip('/')}/{repository}/blob/{urllib.parse.quote(branch)}/{quoted}"
+
+
 def blob_sha(data: bytes) -> str:
     """Git's id of a blob: the sha GitHub will give `data` (git-scm.com, Git Objects)."""
     return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
@@ -125,8 +131,7 @@ class AttachmentRepository:
 
     def file_url(self, path: str) -> str:
         """The web page of a stored file, for people with access to the repository."""
-        quoted = urllib.parse.quote(path.strip("/"))
-        return f"{self._web_url}/{self._repository}/blob/{self._branch}/{quoted}"
+        return file_url(self._web_url, self._repository, self._branch, path)
 
     # -- steps ----------------------------------------------------------------------------------
 

@@ -263,11 +263,12 @@ class GitHubTracker:
 
     # -- reads ------------------------------------------------------------------------------
 
-    def check_repository(self) -> None:
-        """Fail fast with a clear error when the token or repository is wrong."""
+    def check_repository(self) -> bool:
+        """Fail fast with a clear error when the token or repository is wrong; else whether
+        the repository is private."""
         try:
             with self._translated():
-                _ = self._repo.id  # completing the lazy object: GET /repos/{owner}/{repo}
+                return bool(self._repo.private)  # completing the lazy object: GET the repo
         except WriteRejected as exc:
             if exc.status != 404:
                 raise

@@ -33,7 +33,10 @@ NEEDS_ISSUE = frozenset({"add_comment", "assign", "send_mail", "label_discussion
 GITHUB_KINDS = frozenset({"create_issue", "create_discussion", "label_discussion",
                           "add_comment", "assign", "react", "close_issue", "reopen_issue",
                           "mark_answer", "close_discussion", "reopen_discussion", "promote",
-                          "lookup_known_issues"})
+                          "lookup_known_issues", "store_attachments", "publish_attachment"})
+# Rows that write files to the attachment store (`gateway.outbound.attachment_store`): idempotent
+# by path and content, so they need no marker.
+ATTACHMENT_KINDS = frozenset({"store_attachments", "publish_attachment"})
 MAIL_KINDS = frozenset({"send_mail"})
 # Writes that carry a hidden marker, so GitHub can be asked whether they already happened.
 # The others are idempotent (a reaction, a label, a close, an answer): sent again, they change

@@ -24,6 +24,7 @@ import structlog
 from gateway.clock import Clock
 from gateway.errors import ConfigError, PermanentError, RateLimited, TransientError
 from gateway.inbound.thread import marker
+from gateway.outbound.attachment_store import AttachmentStores
 from gateway.outbound.discussions import (
     CreatedDiscussion,
     CreatedDiscussionComment,
@@ -41,6 +42,7 @@ from gateway.outbound.github import (
 from gateway.outbound.known_issues import LOOKUP_KIND, KnownIssueLookups
 from gateway.outbound.known_issues import search_budget as default_search_budget
 from gateway.outbound.outbox import (
+    ATTACHMENT_KINDS,
     GITHUB_KINDS,
     MARKED_KINDS,
     Outbox,
@@ -88,7 +90,8 @@ class GitHubWriter:
                  on_success: Callable[[], None] | None = None,
                  discussions_factory: Callable[[], DiscussionTracker] | None = None,
                  search_budget: WriteBudget | None = None,
-                 settle: dt.timedelta = dt.timedelta(seconds=60)) -> None:
+                 settle: dt.timedelta = dt.timedelta(seconds=60),
+                 attachments: AttachmentStores | None = None) -> None:
         self.outbox = outbox
         self._tracker_factory = tracker_factory
         self._tracker: IssueTracker | None = None
@@ -108,6 +111,8 @@ class GitHubWriter:
         self._backoff_max = backoff_max
         self._on_issue_created = on_issue_created
         self._on_success = on_success  # e.g. wake the mail sender: an ack may be queued
+        # The attachment stores `store_attachments` and `publish_attachment` rows write to.
+        self.attachments = attachments
         # Known-issue searches: reads, paced by their own budget (GitHub's `search` resource).
         self.lookups = KnownIssueLookups(outbox, lambda: self.tracker.search_issues,
                                          search_budget or default_search_budget(), clock,
@@ -147,6 +152,9 @@ class GitHubWriter:
         if item.kind == LOOKUP_KIND:  # a search: never waits for, nor spends, the writes' budget
             self.lookups.run(item)
             return None
+        if item.kind == "store_attachments" and item.payload.get("store") == "local":
+            self._send(item, now, budget=False)  # files on this host: no GitHub budget
+            return None
         allowed = self.budget.next_allowed(now)
         if allowed > now:
             return max((allowed - now).total_seconds(), 0.01)
@@ -155,7 +163,7 @@ class GitHubWriter:
 
     # -- one row ----------------------------------------------------------------------------
 
-    def _send(self, item: OutboxItem, now: dt.datetime) -> None:
+    def _send(self, item: OutboxItem, now: dt.datetime, *, budget: bool = True) -> None:
         bound = log.bind(row=item.key, thread=item.thread_id, kind=item.kind)
         try:
             restore = self._restore(item)
@@ -164,8 +172,9 @@ class GitHubWriter:
                 return
             now = self.clock.now()
             self.outbox.mark_sending(item, now)
-            self.budget.record(now)
-            self.status.writes += 1
+            if budget:
+                self.budget.record(now)
+                self.status.writes += 1
             self._write(item, bound)
         except RateLimited as exc:
             until = self.clock.now() + dt.timedelta(seconds=exc.retry_after)
@@ -281,7 +290,9 @@ class GitHubWriter:
 
     def _write(self, item: OutboxItem, bound: structlog.BoundLogger) -> None:
         payload = item.payload
-        if item.kind == "promote":  # an issue in another repository, whatever the target
+        if item.kind in ATTACHMENT_KINDS:
+            self._write_attachments(item, bound)
+        elif item.kind == "promote":  # an issue in another repository, whatever the target
             body = f"{payload['body']}\n\n{marker(item.key)}"
             try:
                 issue = self.tracker.create_issue_in(payload["repository"], payload["title"],
@@ -414,6 +425,45 @@ class GitHubWriter:
             self._state_done(item, bound, "github.discussion_reopened")
         else:
             raise PermanentError(f"outbox row kind {item.kind!r} cannot act on a discussion")
+
+    def _write_attachments(self, item: OutboxItem, bound: structlog.BoundLogger) -> None:
+        """Store a message's attachments, or publish one stored file. A store or repository
+        only the admin can fix fails this row, not the writer: the message still posts (its
+        links work once `outbox retry` has stored the files)."""
+        stores = self.attachments
+        try:
+            if stores is None:
+                raise ConfigError("attachments.store", "a row writes attachments, but no "
+                                  "attachment store is configured",
+                                  "set attachments.store and its keys (and restart)")
+            if item.kind == "publish_attachment":
+                published = stores.publish(item.payload, marker(item.key))
+                self.outbox.done(item, self.clock.now(), {
+                    "url": published.url, "raw_url": published.raw_url,
+                    "path": published.path, "by": item.payload.get("by", "")})
+                self._success("created")
+                bound.info("attachments.published", issue=item.issue_number,
+                           by=item.payload.get("by", ""))
+                return
+            stored = stores.store(item.message_key, item.payload, marker(item.key))
+        except (ConfigError, RepositoryNotFound) as exc:
+            fix = exc.fix if isinstance(exc, ConfigError) else (
+                "create the repository (private, with one commit) or give the token access, "
+                f"then: visit-gateway outbox retry {item.key}")
+            self.outbox.fail(item, self.clock.now(), str(exc))
+            self.status.count("rejected")
+            bound.error("attachments.store_failed", reason=str(exc), fix=fix)
+            return
+        if item.payload.get("store") != "local":
+            # One write was counted before; a commit is a blob per file, a tree, a commit and
+            # the branch moved (fewer when some were there already: counted as if not).
+            for _ in range(stored.files + 2):
+                self.budget.record(self.clock.now())
+        self.outbox.done(item, self.clock.now(), {"files": stored.files, "bytes": stored.bytes,
+                                                  "commit": stored.commit})
+        self._success("created")
+        bound.info("attachments.stored", files=stored.files, bytes=stored.bytes,
+                   store=item.payload.get("store", ""))
 
     def _write_issue_state(self, item: OutboxItem, bound: structlog.BoundLogger) -> None:
         """A reaction, a close or a reopen on the thread's issue: idempotent, no marker."""

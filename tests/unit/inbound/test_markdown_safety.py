@@ -11,7 +11,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from gateway.inbound.body import MAX_FILENAME, MAX_NAME, BodySettings, compose_body
+from gateway.inbound.attachments import MAX_FILENAME
+from gateway.inbound.body import MAX_NAME, BodySettings, compose_body
 from gateway.inbound.clean import clean_body, issue_title, neutralize
 from gateway.inbound.safe_markdown import body_problems, checked_part, neutral_markdown
 from gateway.inbound.thread import marker
