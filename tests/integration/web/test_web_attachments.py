@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -114,6 +115,11 @@ def test_a_signed_link_serves_the_file_as_a_download_until_it_expires(
     url = link(server.base, path, EXPIRES, LINK_SECRET)
     with capture_logs() as logs:
         status, body, headers = server.get(url)
+        # The server logs once its last write returns, which may be after the client has
+        # read the whole body: wait for the line (a few seconds at most).
+        deadline = time.monotonic() + 5
+        while not logs and time.monotonic() < deadline:
+            time.sleep(0.01)
     assert status == 200 and body == b"<html><script>alert(1)</script>" * 50_000
     assert headers["Content-Type"] == "application/octet-stream"
     assert headers["X-Content-Type-Options"] == "nosniff"

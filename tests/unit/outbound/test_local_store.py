@@ -89,3 +89,20 @@ def test_a_directory_is_not_a_file(root: Path) -> None:
     store = LocalStore(root)
     store.store("k/0-a.txt", b"x")
     assert store.open("k") is None
+
+
+def test_the_same_content_under_two_paths_is_kept_once(root: Path) -> None:
+    store = LocalStore(root)
+    data = os.urandom(4096)
+    store.store("k1/0-screenshot.png", data)
+    store.store("k2/3-copy of screenshot.png", data)
+    store.store("k2/4-other.txt", b"other")
+    first, second = root / "k1/0-screenshot.png", root / "k2/3-copy of screenshot.png"
+    assert first.read_bytes() == second.read_bytes() == data
+    assert os.stat(first).st_ino == os.stat(second).st_ino  # one file, two names
+    blobs = sorted(p for p in (root / ".blobs").rglob("*") if p.is_file())
+    # Two contents, two blobs: the shared one has three names (blob, two paths), the other two.
+    assert sorted(b.stat().st_nlink for b in blobs) == [2, 3]
+    # The blob directory is hidden: no path reaches it.
+    digest = blobs[0].name
+    assert store.open(f".blobs/{digest[:2]}/{digest}") is None
