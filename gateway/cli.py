@@ -471,7 +471,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     report = build_report(rows.threads, rows.effort, rows.handoffs, weeks, schedule.people,
                           calendar, as_of=min(now, weeks[-1].end),
                           goal=dt.timedelta(hours=config.raw.notify.goal_hours),
-                          promotions=rows.promotions)
+                          promotions=rows.promotions, attachments=rows.attachments)
     text = RENDERERS[args.format](report)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")

@@ -190,7 +190,10 @@ def build(
             settings=config.raw.process, url=notifier.ctx.url,
             list_address=config.list.address, list_prefix=config.list.subject_prefix,
             footer_markers=config.list.footer_markers, schedule=schedule,
-            renderer=notifier.ctx.renderer, tz=calendar.tz)).rows,
+            renderer=notifier.ctx.renderer, tz=calendar.tz,
+            attachments=config.raw.attachments,
+            repositories=(("issues", gh.repository),
+                          ("discussions", gh.discussions_repository)))).rows,
         on_github_queued=wake.set,
     )
     reconciler = Reconciler(

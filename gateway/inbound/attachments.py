@@ -57,6 +57,7 @@ class PlannedFile:
     path: str  # where it is stored, relative and "/"-separated
     size: int
     content_type: str
+    name: str  # as the list shows it (`shown_name`): what /publish may be given
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,8 @@ class AttachmentPlan:
         """The payload of the message's `store_attachments` outbox row."""
         return {"store": settings.store, **dict(settings.destination),
                 "files": [{"index": f.index, "path": f.path, "size": f.size,
-                           "content_type": f.content_type} for f in self.files]}
+                           "content_type": f.content_type, "name": f.name}
+                          for f in self.files]}
 
 
 def human_size(size: int) -> str:
@@ -114,7 +116,8 @@ def plan_attachments(message_key: str, attachments: tuple[Attachment, ...],
     files: list[PlannedFile] = []
     total = 0
     for index, item in enumerate(attachments[:MAX_LISTED]):
-        name = code_span(shown_name(item.filename))
+        shown = shown_name(item.filename)
+        name = code_span(shown)
         described = _description(item)
         reason = ""
         if not storing:
@@ -134,7 +137,7 @@ def plan_attachments(message_key: str, attachments: tuple[Attachment, ...],
         assert settings.link is not None
         path = storage_path(message_key, index, item.filename)
         total += item.size
-        files.append(PlannedFile(index, path, item.size, item.content_type.lower()))
+        files.append(PlannedFile(index, path, item.size, item.content_type.lower(), shown))
         lines.append(f"- [{name}]({settings.link(path, now)}) ({described})")
         if settings.image_link is not None and item.content_type.lower() in INLINE_TYPES:
             images.append(f"![attachment {index + 1}]({settings.image_link(path, now)})")

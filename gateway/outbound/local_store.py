@@ -4,9 +4,10 @@
 temporary file, flushed and fsynced, then `os.replace`d into place), and the path is a hard link
 to that blob, itself made as a temporary link renamed over the path, so a reader (the web edge)
 sees the old file or the new one whole, never half, and the same file mailed twice takes its
-space once. Storing the same bytes again is a no-op, so a retried outbox row is harmless. Every path is relative and `/`-separated (as `gateway.inbound.attachment_names`
-builds them); one that is absolute, has an empty, `.`/`..` or hidden (leading-dot: temporary
-files are) component, or resolves outside the directory (through a symlink, say) is refused.
+space once. Storing the same bytes again is a no-op, so a retried outbox row is harmless. Every
+path is relative and `/`-separated (as `gateway.inbound.attachment_names` builds them); one that
+is absolute, has an empty, `.`/`..` or hidden (leading-dot: temporary files are) component, or
+resolves outside the directory (through a symlink, say) is refused.
 This module must not sign links, choose names or read config; its methods block (run them off
 the event loop).
 """

@@ -77,6 +77,15 @@ class PromotionRow:
 
 
 @dataclass(frozen=True, slots=True)
+class AttachmentRow:
+    """Files of the list's mail stored for the team, or one published by `/publish`."""
+
+    at: dt.datetime
+    files: int
+    published: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class EffortRow:
     thread_id: str
     login: str
@@ -111,6 +120,8 @@ class WeekStats:
     open_at_end: int
     stale_closed: int = 0
     promotions: tuple[str, ...] = ()  # links to the product issues opened this week
+    attachments_stored: int = 0  # files of the list's mail stored this week
+    attachments_published: int = 0  # of them, made public with /publish this week
 
     @property
     def promoted(self) -> int:
@@ -188,13 +199,15 @@ def build_report(threads: Iterable[ThreadRow], effort: Iterable[EffortRow],
                  handoffs: Iterable[HandoffRow], weeks: Sequence[Duty],
                  people: Sequence[Person], calendar: BusinessCalendar, *,
                  as_of: dt.datetime, goal: dt.timedelta = GOAL,
-                 promotions: Iterable[PromotionRow] = ()) -> Report:
+                 promotions: Iterable[PromotionRow] = (),
+                 attachments: Iterable[AttachmentRow] = ()) -> Report:
     """Aggregate the rows over `weeks` (consecutive rotation weeks, as `Schedule.weeks` gives)."""
     if not weeks:
         raise ValueError("a report needs at least one rotation week")
     threads = list(threads)
     handoffs = list(handoffs)
     promoted = sorted(promotions, key=lambda p: p.at)
+    files = list(attachments)
     start, end = weeks[0].start, weeks[-1].end
     tz = calendar.tz
     inquiries = [_inquiry(t, weeks, calendar, as_of, goal) for t in threads
@@ -223,6 +236,10 @@ def build_report(threads: Iterable[ThreadRow], effort: Iterable[EffortRow],
                              and week.start <= t.resolved_at < week.end
                              and t.closed_as == "stale"),
             promotions=tuple(p.url for p in promoted if week.start <= p.at < week.end),
+            attachments_stored=sum(a.files for a in files if not a.published
+                                   and week.start <= a.at < week.end),
+            attachments_published=sum(a.files for a in files if a.published
+                                      and week.start <= a.at < week.end),
             handed_off=sum(1 for h in handoffs if week.start <= h.at < week.end),
             open_at_end=sum(1 for t in threads if t.arrived_at is not None
                             and t.arrived_at < week.end

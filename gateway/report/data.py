@@ -16,7 +16,13 @@ import sqlalchemy as sa
 
 from gateway.duty.businesstime import BusinessCalendar, wall_to_instant
 from gateway.duty.schedule import Duty, Schedule
-from gateway.report.aggregate import EffortRow, HandoffRow, PromotionRow, ThreadRow
+from gateway.report.aggregate import (
+    AttachmentRow,
+    EffortRow,
+    HandoffRow,
+    PromotionRow,
+    ThreadRow,
+)
 from gateway.store.db import Store
 from gateway.store.schema import effort, outbox, threads
 
@@ -30,6 +36,7 @@ class ReportRows:
     effort: tuple[EffortRow, ...]
     handoffs: tuple[HandoffRow, ...]
     promotions: tuple[PromotionRow, ...] = ()
+    attachments: tuple[AttachmentRow, ...] = ()
 
 
 def load_rows(store: Store, *, before: dt.datetime | None = None) -> ReportRows:
@@ -54,7 +61,25 @@ def load_rows(store: Store, *, before: dt.datetime | None = None) -> ReportRows:
             for r in tx.conn.execute(sa.select(outbox).where(
                 outbox.c.kind == "promote", outbox.c.status == "done",
                 outbox.c.thread_id.is_not(None), outbox.c.result.is_not(None))))
-    return ReportRows(thread_rows, effort_rows, handoff_rows, promotion_rows)
+        attachment_rows = tuple(
+            AttachmentRow(r.updated_at, _files(r.kind, r.result),
+                          published=r.kind == "publish_attachment")
+            for r in tx.conn.execute(sa.select(outbox.c.kind, outbox.c.result,
+                                               outbox.c.updated_at).where(
+                outbox.c.kind.in_(("store_attachments", "publish_attachment")),
+                outbox.c.status == "done")))
+    return ReportRows(thread_rows, effort_rows, handoff_rows, promotion_rows, attachment_rows)
+
+
+def _files(kind: str, result: str | None) -> int:
+    """Files a done attachment row wrote: a store row's count, one for a publish."""
+    if kind == "publish_attachment":
+        return 1
+    try:
+        files = json.loads(result or "{}").get("files", 0)
+    except (ValueError, AttributeError):
+        return 0
+    return files if isinstance(files, int) else 0
 
 
 def _thread(r: sa.RowMapping) -> ThreadRow:

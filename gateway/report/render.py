@@ -22,7 +22,8 @@ from gateway.report.aggregate import LabelStats, PersonStats, Report, WeekStats
 
 WEEK_COLUMNS = ("week", "primary", "backup", "arrived", "first_responses", "within_goal",
                 "median_hours", "p90_hours", "resolved", "handed_off", "open_at_end",
-                "closed_stale", "promoted", "promotions")
+                "closed_stale", "promoted", "promotions", "attachments_stored",
+                "attachments_published")
 PERSON_COLUMNS = ("login", "name", "fraction", "primary_weeks", "backup_weeks",
                   "expected_weeks", "inquiries", "responses", "median_hours", "effort_hours")
 LABEL_COLUMNS = ("label", "count", "median_hours", "within_goal")
@@ -31,7 +32,8 @@ LABEL_COLUMNS = ("label", "count", "median_hours", "within_goal")
 def _week_values(w: WeekStats) -> tuple[Any, ...]:
     return (w.start.isoformat(), w.primary or "", w.backup or "", w.arrived, w.responded,
             w.within_goal, w.median_hours, w.p90_hours, w.resolved, w.handed_off, w.open_at_end,
-            w.stale_closed, w.promoted, " ".join(w.promotions))
+            w.stale_closed, w.promoted, " ".join(w.promotions), w.attachments_stored,
+            w.attachments_published)
 
 
 def _person_values(p: PersonStats) -> tuple[Any, ...]:
@@ -62,7 +64,8 @@ def _text_tables(report: Report) -> list[tuple[str, list[str], list[list[str]]]]
     weeks = [[w.start.isoformat(), w.primary_name or w.primary or "nobody", str(w.arrived),
               str(w.responded), _pct(w.within_goal), _hours(w.median_hours), _hours(w.p90_hours),
               str(w.resolved), str(w.handed_off), str(w.open_at_end), str(w.stale_closed),
-              str(w.promoted)] for w in report.weeks]
+              str(w.promoted), str(w.attachments_stored), str(w.attachments_published)]
+             for w in report.weeks]
     people = [[p.name, "-" if p.fraction is None else f"{p.fraction:.2f}",
                str(p.primary_weeks), str(p.backup_weeks), f"{p.expected_weeks:.1f}",
                str(p.inquiries), str(p.responses), _hours(p.median_hours),
@@ -73,7 +76,7 @@ def _text_tables(report: Report) -> list[tuple[str, list[str], list[list[str]]]]
     return [
         ("Per rotation week", ["Week", "Primary", "Arrived", "Answered", f"In {goal}",
                                "Median h", "P90 h", "Resolved", "Handed off", "Open at end",
-                               "Closed stale", "Promoted"],
+                               "Closed stale", "Promoted", "Files stored", "Published"],
          weeks),
         ("Per person", ["Person", "Fraction", "Primary wk", "Backup wk", "Expected wk",
                         "Inquiries", "Answered 1st", "Median h", "Effort h"], people),

@@ -1,4 +1,5 @@
-"""Commands a team member writes in a GitHub comment: `/answer`, `/promote`, `/delegate`.
+"""Commands a team member writes in a GitHub comment: `/answer`, `/promote`, `/delegate`,
+`/publish`.
 
 `parse_commands` finds them in a comment body: a line of its own that starts with the command
 (any case), outside fenced code blocks and quotes, so a quoted mail or a pasted shell session
@@ -12,12 +13,15 @@ may run a command or what it does (`weekly.commands` does).
 from __future__ import annotations
 
 import re
+import unicodedata
+import urllib.parse
 from dataclasses import dataclass
 from typing import Literal
 
-CommandName = Literal["answer", "promote", "delegate"]
-COMMANDS: tuple[CommandName, ...] = ("answer", "promote", "delegate")
-_LINE = re.compile(r"^[ \t]{0,3}/(answer|promote|delegate)(?=\s|$)(.*)$", re.IGNORECASE)
+CommandName = Literal["answer", "promote", "delegate", "publish"]
+COMMANDS: tuple[CommandName, ...] = ("answer", "promote", "delegate", "publish")
+_LINE = re.compile(r"^[ \t]{0,3}/(answer|promote|delegate|publish)(?=\s|$)(.*)$",
+                   re.IGNORECASE)
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 MAX_TEXT = 20_000  # characters of a command's text kept (a /promote summary)
 
@@ -115,3 +119,22 @@ def promote_repository(args: str) -> str | None:
     if not _REPOSITORY.match(token) or token.split("/")[1] in (".", ".."):
         raise ValueError(f"{token[:100]!r} is not a repository (owner/name)")
     return token
+
+
+def publish_choice(args: str, files: list[tuple[str, str]]) -> list[str] | str:
+    """The stored paths a `/publish` argument names among `files` ((path, shown name) of the
+    inquiry's stored attachments): a link containing a path (as its page, its signed link or
+    its raw address, quoted or not), the stored name (`3-report.log`) or the name as shown.
+    Returns the matching paths, or what is wrong with the argument."""
+    token = args.strip().strip("<>").strip("`").strip()
+    if not token:
+        return "name the file: /publish <file name or link>"
+    if re.match(r"^https?://", token, re.IGNORECASE):
+        plain = urllib.parse.unquote(token.split("?", 1)[0].split("#", 1)[0])
+        return [path for path, _ in files if plain.endswith("/" + path)]
+    lowered = unicodedata.normalize("NFC", token).casefold()
+    by_stored = [path for path, _ in files if path.rsplit("/", 1)[-1].casefold() == lowered]
+    if by_stored:
+        return by_stored
+    return [path for path, name in files
+            if unicodedata.normalize("NFC", name).casefold() == lowered]

@@ -16,6 +16,11 @@ outbox rows that carry each command out, keyed by the comment's id:
   one chain of outbox rows (`then`), each queued when the one before is done.
 - `/delegate until T [to LOGIN]`: the Primary hands their role to the Backup (or LOGIN) until
   T, as `visit-gateway delegate` does (`weekly.delegation`), the delegate told once by mail.
+- `/publish <file name or link>`: copies one of the inquiry's stored attachments (private to
+  the team) to `attachments.publish_repository` (else the inquiry's repository), on
+  `attachments.publish_branch`, where anyone who can read that repository can open it; then
+  a comment links it and names who published it. The process asks for the customer's
+  agreement first: that is the team member's to get. Two rows, one chain (`then`).
 
 Accepted commands get one 👍 reaction on the comment; a refused one gets a short reply saying
 why. A command older than `process.command_max_age_hours` when first seen is skipped.
@@ -24,28 +29,32 @@ why. A command older than `process.command_max_age_hours` when first seen is ski
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 import structlog
 
-from gateway.config.sections import ProcessSection
+from gateway.config.sections import AttachmentsSection, ProcessSection
 from gateway.duty.delegation import Refusal
 from gateway.duty.schedule import Schedule
+from gateway.inbound.attachments import INLINE_TYPES, STORE_KIND
 from gateway.inbound.clean import clean_body, issue_title
 from gateway.inbound.parse import parse_email
+from gateway.inbound.safe_markdown import code_span
 from gateway.outbound.outbox import FILL_END, FILL_START, THEN
 from gateway.outbound.render import Renderer
 from gateway.store.db import Tx
-from gateway.store.schema import messages, threads
+from gateway.store.schema import messages, outbox, threads
 from gateway.store.values import OutboxRow
 from gateway.tracking.commands import (
     Command,
     answer_target,
     parse_commands,
     promote_repository,
+    publish_choice,
 )
 from gateway.tracking.events import CommentEvent
 from gateway.weekly.delegation import delegate_in
@@ -92,6 +101,9 @@ class CommandContext:
     schedule: Schedule | None = None  # the schedule file's, for /delegate
     renderer: Renderer | None = None  # the delegate's notice mail
     tz: dt.tzinfo = dt.UTC  # the business time zone: a /delegate time without one is local
+    attachments: AttachmentsSection = field(default_factory=AttachmentsSection)
+    # Where each target's threads are (owner/name): where /publish copies a file by default.
+    repositories: tuple[tuple[str, str], ...] = ()
 
 
 class CommandHandler:
@@ -144,6 +156,8 @@ class CommandHandler:
             return self._answer(event, thread, command, key)
         if command.name == "promote":
             return self._promote(tx, event, thread, command, key)
+        if command.name == "publish":
+            return self._publish(tx, event, thread, command, key)
         return self._delegate(tx, event, command)
 
     def _delegate(self, tx: Tx, event: CommentEvent, command: Command) -> list[OutboxRow] | str:
@@ -228,6 +242,51 @@ class CommandHandler:
             payload={"repository": repository, "title": title, "body": body,
                      "labels": list(self.ctx.settings.promote_labels),
                      "inquiry": inquiry, THEN: [link]})]
+
+    def _publish(self, tx: Tx, event: CommentEvent, thread: Any, command: Command,
+                 key: str) -> list[OutboxRow] | str:
+        """`/publish <file name or link>`: one stored attachment of this inquiry, copied to
+        a public place and linked. Refused when the argument names none, or several."""
+        stored: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        for row in tx.conn.execute(sa.select(outbox.c.payload).where(
+                outbox.c.thread_id == thread.thread_id, outbox.c.kind == STORE_KIND,
+                outbox.c.status.in_(("pending", "sending", "done"))).order_by(outbox.c.id)):
+            payload = json.loads(row.payload)
+            for file in payload.get("files") or ():
+                stored[str(file["path"])] = (payload, file)
+        if not stored:
+            return "this inquiry has no stored attachments"
+        choice = publish_choice(command.args, [(path, str(file.get("name", "")))
+                                               for path, (_, file) in stored.items()])
+        if isinstance(choice, str):
+            return choice
+        if not choice:
+            return "no stored attachment of this inquiry has that name or link"
+        if len(choice) > 1:
+            return (f"{len(choice)} stored attachments have that name: give the link of the "
+                    "one to publish")
+        source, file = stored[choice[0]]
+        section = self.ctx.attachments
+        repository = (section.publish_repository
+                      or dict(self.ctx.repositories).get(str(thread.target), ""))
+        if not repository:
+            return "there is no repository to publish to: set attachments.publish_repository"
+        name = code_span(str(file.get("name") or choice[0].rsplit("/", 1)[-1]))
+        body = (f"Published by `{event.author}`, with the customer's agreement: "
+                f"[{name}]({fill('url')}). Anyone who can read `{repository}` can open it.")
+        if str(file.get("content_type", "")).lower() in INLINE_TYPES:
+            body += f"\n\n![published attachment]({fill('raw_url')})"
+        announce = {"key": f"comment:published:{key}", "kind": "add_comment",
+                    "payload": {"body": body}}
+        return [OutboxRow(
+            key=f"publish:{key}", kind="publish_attachment", thread_id=thread.thread_id,
+            message_key=None,
+            payload={"store": source.get("store", ""), "path": choice[0],
+                     "source_repository": source.get("repository", ""),
+                     "source_branch": source.get("branch", "main"),
+                     "name": file.get("name", ""), "content_type": file.get("content_type", ""),
+                     "repository": repository, "branch": section.publish_branch,
+                     "by": event.author, THEN: [announce]})]
 
     def _first_text(self, tx: Tx, thread: Any) -> str:
         """The first message's visible text (already neutral Markdown), or a pointer."""

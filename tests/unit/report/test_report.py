@@ -277,7 +277,8 @@ def test_csv_is_three_tables(month) -> None:  # type: ignore[no-untyped-def]
                         "arrived": "5", "first_responses": "5", "within_goal": "0.6",
                         "median_hours": "1.0", "p90_hours": "8.0", "resolved": "4",
                         "handed_off": "2", "open_at_end": "3",
-                        "closed_stale": "0", "promoted": "0", "promotions": ""}
+                        "closed_stale": "0", "promoted": "0", "promotions": "",
+                        "attachments_stored": "0", "attachments_published": "0"}
     assert people[0]["login"] == "markcmiller86" and people[0]["median_hours"] == ""
     assert people[2]["effort_hours"] == "1.75" and people[2]["expected_weeks"] == "1.05"
     assert [row["label"] for row in labels] == [UQ, OI, NO_LABEL, DOC]
@@ -303,7 +304,7 @@ def test_table_text(month) -> None:  # type: ignore[no-untyped-def]
     assert "20 inquiries, 18 answered, 74% within the 4-business-hour goal" in text
     week2 = next(line for line in text.splitlines() if line.strip().startswith("2026-04-20"))
     assert week2.split() == ["2026-04-20", "Eric", "Brugger", "5", "5", "60%", "1.0", "8.0",
-                             "4", "2", "3", "0", "0"]
+                             "4", "2", "3", "0", "0", "0", "0"]
 
 
 def test_html_has_charts_and_tables(month) -> None:  # type: ignore[no-untyped-def]
@@ -450,3 +451,35 @@ def test_load_rows_reads_promotions_from_the_done_promote_rows(store: Store) -> 
         tx.conn.execute(outbox.update().where(outbox.c.key == "promote:issues:7:0").values(
             status="done", result='{"number": 9, "url": "https://x/9"}', updated_at=at(4, 14, 10)))
     assert load_rows(store).promotions == (PromotionRow("th-1", at(4, 14, 10), "https://x/9"),)
+
+
+def test_attachments_stored_and_published_count_per_week(store: Store) -> None:
+    from gateway.store.db import queue_rows
+    from gateway.store.schema import outbox
+    from gateway.store.values import OutboxRow
+
+    with store.tx() as tx:
+        queue_rows(tx.conn, [
+            OutboxRow("attachments:<a@x>", "store_attachments", "th-1", "<a@x>", {}),
+            OutboxRow("attachments:<b@x>", "store_attachments", "th-2", "<b@x>", {}),
+            OutboxRow("attachments:<c@x>", "store_attachments", "th-3", "<c@x>", {}),
+            OutboxRow("publish:issues:5:0", "publish_attachment", "th-1", None, {}),
+        ], at(4, 14, 9))
+        for key, result, when in (("attachments:<a@x>", '{"files": 3}', at(4, 14, 10)),
+                                  ("attachments:<b@x>", '{"files": 2}', at(4, 15, 10)),
+                                  ("publish:issues:5:0", '{"url": "u"}', at(4, 16, 10))):
+            tx.conn.execute(outbox.update().where(outbox.c.key == key).values(
+                status="done", result=result, updated_at=when))
+        # Still pending (the third message's files): not counted.
+    rows = load_rows(store)
+    config = load_config(EXAMPLE_CONFIG, env={})
+    calendar = business_calendar(config)
+    schedule = duty_schedule(config, calendar)
+    assert schedule is not None
+    weeks = report_weeks(schedule, calendar, dt.date(2026, 4, 15), dt.date(2026, 4, 15))
+    report = build_report([], [], [], weeks, schedule.people, calendar, as_of=at(4, 20, 8),
+                          attachments=rows.attachments)
+    [week] = report.weeks
+    assert (week.attachments_stored, week.attachments_published) == (5, 1)
+    assert "Files stored" in render_table(report)
+    assert "attachments_stored,attachments_published" in render_csv(report)
