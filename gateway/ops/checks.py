@@ -35,6 +35,7 @@ from gateway.ops.checks_host import (
     installed_unit_uses_dynamic_user,
     passed,
 )
+from gateway.outbound.attachment_repo import AttachmentRepository
 from gateway.outbound.discussions import TRIAGE_OR_MORE, DiscussionTracker
 from gateway.outbound.github import GitHubAuthError, GitHubTracker, RepositoryNotFound
 from gateway.outbound.render import Renderer
@@ -218,6 +219,58 @@ def check_github(config: Config, schedule: Schedule | None, *,
         tracker.close()
 
 
+def check_attachment_store(config: Config) -> Check:
+    """Offline: what the attachment store is; a local directory must be writable."""
+    section = config.raw.attachments
+    name = "attachment store"
+    if section.store == "none":
+        return passed(name, "none: attachments are listed by name and size only")
+    if section.store == "repository":
+        if not section.repository:
+            return passed(name, "not stored yet: attachments are listed by name only until "
+                                "attachments.repository names a private repository")
+        return passed(name, f"the repository {section.repository} (checked with --online)")
+    directory = config.resolve(section.directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        probe = directory / f".check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        return failed(name, f"cannot write in {directory}: {exc.strerror}",
+                      "create the directory and give the service's user write access to it, "
+                      "or set attachments.directory")
+    return passed(name, f"{directory}, linked under {section.public_url}/attachments/")
+
+
+def check_attachment_repository(config: Config) -> Check:
+    """Online, for a repository store: it exists, is private, and the token may write to it."""
+    section, gh = config.raw.attachments, config.github
+    name = f"attachment repository {section.repository}"
+    try:
+        auth = config.github_auth()
+    except ConfigError as exc:
+        return failed(name, exc.problem, exc.fix)
+    repository = AttachmentRepository(
+        api_url=gh.api_url, repository=section.repository, branch=section.branch, auth=auth,
+        timeout=gh.limits.request_timeout, web_url=gh.web_url,
+        secondary_wait=gh.limits.secondary_wait)
+    try:
+        ok, why = repository.check()
+    except GitHubAuthError as exc:
+        return failed(name, str(exc), config.github_auth_fix())
+    except GatewayError as exc:
+        return failed(name, str(exc), "check github.api_url and that GitHub is reachable "
+                                      "from this host")
+    finally:
+        repository.close()
+    if ok:
+        return passed(name, why)
+    return failed(name, why, f"make {section.repository} private and give {gh.bot_login} (the "
+                             "token's account) write access to it, or set "
+                             "attachments.repository")
+
+
 def check_discussions(config: Config) -> list[Check]:
     """With a discussion category configured: Discussions are on, the category and the labels
     exist, and the token may write there (create discussions and comments: read access;
@@ -375,12 +428,16 @@ def run_checks(path: Path, *, online: bool = False) -> Iterator[Check]:
     yield check_web_listen(config)
     yield check_webhook_secret(config)
     yield check_github_credentials(config)
+    yield from _guarded("attachment store", lambda: [check_attachment_store(config)])
     if not online:
         return
     yield from _guarded("IMAP", lambda: check_imap(config))
     yield from _guarded("GitHub", lambda: check_github(config, schedule, roster=schedule_ok))
     if config.github.discussion_category:
         yield from _guarded("GitHub Discussions", lambda: check_discussions(config))
+    if config.raw.attachments.store == "repository" and config.raw.attachments.repository:
+        yield from _guarded("attachment repository",
+                            lambda: [check_attachment_repository(config)])
     yield from _guarded("SMTP", lambda: [check_smtp(config)])
 
 
