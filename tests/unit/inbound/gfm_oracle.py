@@ -39,8 +39,9 @@ def render(markdown: str) -> str:
 
 
 class _Walker(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, images: frozenset[str] = frozenset()) -> None:
         super().__init__(convert_charrefs=True)
+        self.images = images  # the only image sources the template may show
         self.stack: list[str] = []
         self.pending: list[str] = []
         self.problems: list[str] = []
@@ -59,6 +60,12 @@ class _Walker(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self._flush()
         self.last_was_comment = False
+        if tag == "img":
+            source = dict(attrs).get("src") or ""
+            if source not in self.images:
+                self.problems.append(f"image {source[:60]!r} from the mail")
+            self.seen.append(dict(attrs).get("alt") or "")
+            return  # a void element: never on the stack
         if tag not in ALLOWED:
             self.problems.append(f"element <{tag}> from the mail")
         for name, value in attrs:
@@ -126,10 +133,12 @@ def live_mentions(body: str) -> list[str]:
     return walker.live
 
 
-def problems(body: str, marker: str, customer_text: str = "") -> list[str]:
+def problems(body: str, marker: str, customer_text: str = "",
+             images: frozenset[str] = frozenset()) -> list[str]:
     """Everything wrong with `body` as GitHub would render it; `customer_text` (plain text,
-    entities allowed) must be visible word for word."""
-    walker = _Walker()
+    entities allowed) must be visible word for word; `images`: the sources of the images the
+    template itself shows (an attachment inline), the only <img> allowed."""
+    walker = _Walker(images)
     walker.feed(render(body))
     walker.close()
     walker._flush()
@@ -148,3 +157,25 @@ def problems(body: str, marker: str, customer_text: str = "") -> list[str]:
     if missing:
         found.append(f"hidden or lost text: {sorted(missing)[:10]}")
     return found
+
+
+class _Targets(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[str] = []
+        self.images: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "a" and values.get("href"):
+            self.links.append(str(values["href"]))
+        elif tag == "img":
+            self.images.append(str(values.get("src") or ""))
+
+
+def targets(body: str) -> tuple[list[str], list[str]]:
+    """(link targets, image sources) in `body` as GitHub renders it, in order."""
+    walker = _Targets()
+    walker.feed(render(body))
+    walker.close()
+    return walker.links, walker.images
