@@ -79,8 +79,9 @@ def test_stored_files_are_linked_and_a_file_over_the_cap_says_why() -> None:
                                             storage_path(KEY, 1, "visit.log")]
     lines = plan.markdown.splitlines()
     assert lines[0] == "**Attachments** (private to the team):"
-    assert lines[1] == f"- [`screenshot.png`]({page(plan.files[0].path, NOW)}) (image/png, 117.2 KB)"
-    assert lines[2] == f"- [`visit.log`]({page(plan.files[1].path, NOW)}) (text/plain, 39.1 KB)"
+    png, log = (page(f.path, NOW) for f in plan.files)
+    assert lines[1] == f"- [`screenshot.png`]({png}) (image/png, 117.2 KB)"
+    assert lines[2] == f"- [`visit.log`]({log}) (text/plain, 39.1 KB)"
     assert lines[3] == ("- `data.silo` (application/octet-stream, 30.0 MB): not stored: over the "
                         "25.0 MB limit per file")
     assert "![" not in plan.markdown  # a public (or unknown) target shows no image inline
