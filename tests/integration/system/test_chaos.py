@@ -1,9 +1,12 @@
 """Chaos: mail keeps arriving while `visit-gateway run` is SIGKILLed at random moments and the
 GitHub emulator fails writes before and after applying them, drops connections and adds
 latency. At the end: exactly one issue per thread, one comment per reply, in arrival order,
-nothing missing, nothing twice. The same in discussions mode, with every GraphQL fault kind
-on every mutation and on the reads that find a write again: one labelled discussion per
-thread, one notice naming the Primary, then one comment per reply in order.
+nothing missing, nothing twice. A third of the messages carry attachments, stored in the private
+attachment repository through the Git Data API with every fault kind on its writes: each file
+stored once with its bytes (one commit per message), linked once from its message's body. The
+same in discussions mode, with every GraphQL fault kind on every mutation and on the reads that
+find a write again: one labelled discussion per thread, one notice naming the Primary, then one
+comment per reply in order.
 
 Size: CHAOS_THREADS (default 70 threads -> 70 questions, ~200 replies and ~45 mails to ignore,
 >300 messages) and CHAOS_KILLS (default 12) environment variables; bench/chaos.py runs it
@@ -12,6 +15,7 @@ larger.
 
 from __future__ import annotations
 
+import base64
 import os
 import random
 import re
@@ -23,11 +27,14 @@ from pathlib import Path
 
 import pytest
 
+from gateway.inbound.attachment_names import storage_path
+from gateway.outbound.attachment_repo import AttachmentRepository
 from gateway.testing.dovecot import DovecotServer
 from gateway.testing.github_emulator import Emulator, FaultKind
 from tests.unit.mail import raw
 
 from ..daemon import (
+    BOT,
     DISCUSSIONS,
     REPO,
     Daemon,
@@ -50,6 +57,32 @@ class Plan:
     messages: list[bytes] = field(default_factory=list)
     threads: dict[str, list[str]] = field(default_factory=dict)  # title -> reply texts in order
     ignored: int = 0
+    files: dict[str, list[tuple[str, bytes]]] = field(default_factory=dict)  # key -> attached
+
+
+ATTACH = "visit-dav/visit-attachments"
+GIT = "/repos/{owner}/{repo}/git"
+
+
+def with_files(message: bytes, key: str, rng: random.Random, plan: Plan) -> bytes:
+    """`message` with one or two small attachments (a third of the time), recorded in `plan`."""
+    if rng.random() >= 0.33:
+        return message
+    head, _, body = message.partition(b"\r\n\r\n")
+    head = b"\r\n".join(line for line in head.split(b"\r\n")
+                         if not line.lower().startswith(b"content-type"))
+    boundary = f"chaos-{rng.randrange(10**9)}"
+    files = [(f"file {n} of {key[5:-1]}.{rng.choice(['log', 'txt', 'bin'])}",
+              rng.randbytes(rng.randint(1, 4000))) for n in range(rng.randint(1, 2))]
+    parts = [f"--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n".encode() + body]
+    for name, data in files:
+        encoded = base64.encodebytes(data).replace(b"\n", b"\r\n")
+        parts.append(f"--{boundary}\r\nContent-Type: application/octet-stream\r\n"
+                     f"Content-Disposition: attachment; filename=\"{name}\"\r\n"
+                     "Content-Transfer-Encoding: base64\r\n\r\n".encode() + encoded)
+    plan.files[key] = files
+    return (head + f"\r\nContent-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n"
+            .encode() + b"\r\n".join(parts) + f"\r\n--{boundary}--\r\n".encode())
 
 
 def make_plan(n_threads: int, seed: int) -> Plan:
@@ -66,10 +99,11 @@ def make_plan(n_threads: int, seed: int) -> Plan:
             t = waiting.pop(0)
             title = f"Chaos question {t:03d}"
             last_id[t] = f"<chaos-{t}@univ.edu>"
-            plan.messages.append(raw({"Message-ID": last_id[t],
-                                      "Subject": f"[visit-users] {title}",
-                                      "From": f"User {t} <user{t}@univ.edu>"},
-                                     f"Question body {t}.\n"))
+            plan.messages.append(with_files(raw({"Message-ID": last_id[t],
+                                                 "Subject": f"[visit-users] {title}",
+                                                 "From": f"User {t} <user{t}@univ.edu>"},
+                                                f"Question body {t}.\n"),
+                                            f"mid:{last_id[t]}", rng, plan))
             plan.threads[title] = []
             sent[t] = 0
             active.append(t)
@@ -79,11 +113,12 @@ def make_plan(n_threads: int, seed: int) -> Plan:
             title = f"Chaos question {t:03d}"
             mid = f"<chaos-{t}-r{k}@lab.gov>"
             text = f"Reply {k} to chaos question {t:03d}."
-            plan.messages.append(raw({"Message-ID": mid, "Subject": f"Re: [visit-users] {title}",
-                                      "From": f"Helper {k} <helper{k}@lab.gov>",
-                                      "In-Reply-To": last_id[t],
-                                      "References": f"<chaos-{t}@univ.edu> {last_id[t]}"},
-                                     f"{text}\n\n> quoted earlier text\n"))
+            plan.messages.append(with_files(
+                raw({"Message-ID": mid, "Subject": f"Re: [visit-users] {title}",
+                     "From": f"Helper {k} <helper{k}@lab.gov>", "In-Reply-To": last_id[t],
+                     "References": f"<chaos-{t}@univ.edu> {last_id[t]}"},
+                    f"{text}\n\n> quoted earlier text\n"),
+                f"mid:{mid}", rng, plan))
             plan.threads[title].append(text)
             last_id[t] = mid
             sent[t] = k + 1
@@ -103,6 +138,8 @@ def make_plan(n_threads: int, seed: int) -> Plan:
 def emulator() -> Iterator[tuple[Emulator, str, str]]:
     emu = Emulator(seed=11)
     token = setup_github(emu)
+    emu.add_repo(ATTACH, private=True)
+    emu.add_collaborator(ATTACH, BOT, "write")
     with emu.serve() as url:
         yield emu, url, token
 
@@ -130,10 +167,19 @@ def _chaos(tmp_path: Path, dovecot: DovecotServer, emu: Emulator, url: str, toke
             (FaultKind.DROP_BEFORE_WRITE, COMMENTS, 0.03),
         ):
             emu.inject_fault(kind, method="POST", path=path, times=None, probability=probability)
+    for kind, probability in ((FaultKind.ERROR_BEFORE_WRITE, 0.04),
+                              (FaultKind.ERROR_AFTER_WRITE, 0.06),
+                              (FaultKind.DROP_BEFORE_WRITE, 0.03),
+                              (FaultKind.DROP_AFTER_WRITE, 0.05)):
+        for method, path in (("POST", GIT + "/blobs"), ("POST", GIT + "/trees"),
+                             ("POST", GIT + "/commits"), ("PATCH", GIT + "/refs/{ref}")):
+            emu.inject_fault(kind, method=method, path=path, times=None,
+                             probability=probability)
     emu.inject_fault(FaultKind.LATENCY, times=None, probability=0.1, delay=0.02, delay_max=0.3)
 
     config = write_config(tmp_path, dovecot, url, poll_interval=1.0,
-                          github_extra=DISCUSSIONS if discussions else "")
+                          github_extra=DISCUSSIONS if discussions else "",
+                          extra=f'\n[attachments]\nrepository = "{ATTACH}"\n')
     daemon = Daemon(config, token=token, password=dovecot.password, log=tmp_path / "daemon.log")
 
     def feed() -> None:
@@ -190,16 +236,44 @@ def _chaos(tmp_path: Path, dovecot: DovecotServer, emu: Emulator, url: str, toke
         got = [re.search(r"Reply \d+ to chaos question \d+\.", b).group(0)  # type: ignore[union-attr]
                for b in bodies]
         assert got == expected, f"{title}: comments {got} != {expected}"
+    check_attachments(plan, emu, url, token, discussions=discussions)
     fired = emu.faults_fired
     print(f"chaos ({'discussions' if discussions else 'issues'}): {len(plan.messages)} messages "
           f"({len(plan.threads)} threads, {replies} replies, {plan.ignored} ignored), "
           f"{daemon.starts - 1} SIGKILLs, {len(fired)} faults fired, "
+          f"{sum(len(f) for f in plan.files.values())} attachments, "
           f"{time.monotonic() - started:.1f}s")
     assert daemon.starts - 1 >= 10
     kinds = {f.kind for f in fired}
     assert kinds >= {FaultKind.ERROR_AFTER_WRITE, FaultKind.DROP_AFTER_WRITE}
     if discussions:
         assert kinds >= set(FaultKind), f"fault kinds that never fired: {set(FaultKind) - kinds}"
+
+
+def check_attachments(plan: Plan, emu: Emulator, url: str, token: str, *,
+                      discussions: bool) -> None:
+    """Every attached file stored once at its path with its bytes, nothing else stored, one
+    commit per message, and each linked exactly once, from its own message's body."""
+    assert len(plan.files) >= 30, "too few messages with attachments to mean anything"
+    expected = {storage_path(key, n, name): data
+                for key, files in plan.files.items() for n, (name, data) in enumerate(files)}
+    store = AttachmentRepository(api_url=url, repository=ATTACH, token=token, timeout=10)
+    try:
+        present = store.existing(list(expected))
+        assert set(present) == set(expected), "attachments missing"
+        everything = store.existing([*expected, "README.md"])
+        for path, data in expected.items():
+            assert store.read(path) == data, f"{path}: other bytes"
+    finally:
+        store.close()
+    assert set(everything) - {"README.md"} == set(expected)
+    bodies = ([d.body for d in emu.discussions(REPO)] + [c.body for c in
+              emu.discussion_comments(REPO)]) if discussions else (
+        [i.body for i in emu.issues(REPO)] + [c.body for c in emu.comments(REPO)])
+    text = "\n".join(bodies)
+    for path in expected:
+        quoted = path.replace(" ", "%20")
+        assert text.count(f"/{ATTACH}/blob/main/{quoted})") == 1, f"{path}: not linked once"
 
 
 # GraphQL operations the writer sends, and the reads that find a write again after an unclear
