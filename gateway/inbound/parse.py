@@ -350,15 +350,19 @@ _FEED = 8192
 _LEADING_BLANK_LINES = re.compile(rb"[\r\n]*")
 
 
-def _read(raw: bytes) -> Message:
-    """The MIME tree of `without_leading_blank_lines(raw)`, as `email.message_from_bytes` builds
-    it. Raises MessageRejected when it has none of the headers every email has."""
+def _tree(raw: bytes) -> Message:
+    """The MIME tree of `without_leading_blank_lines(raw)`, as `email.message_from_bytes`
+    builds it."""
     parser = email.feedparser.BytesFeedParser(policy=email.policy.compat32)
     blank = _LEADING_BLANK_LINES.match(raw)
-    start = blank.end() if blank else 0
-    for offset in range(start, len(raw), _FEED):
+    for offset in range(blank.end() if blank else 0, len(raw), _FEED):
         parser.feed(raw[offset : offset + _FEED])
-    message = parser.close()
+    return parser.close()
+
+
+def _read(raw: bytes) -> Message:
+    """`_tree(raw)`; MessageRejected when it has none of the headers every email has."""
+    message = _tree(raw)
     if not {name.lower() for name in message} & _KNOWN_HEADERS:
         raise MessageRejected("unparseable", "no RFC 5322 header found")
     return message
