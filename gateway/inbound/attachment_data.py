@@ -5,10 +5,11 @@ tree, `mime_repair`, mail-parser's walk) of the same bytes that `parse_email` de
 attachments from. Attachment i here is attachment i there, the count is the same, and
 `len(data)` is its `size` (`attachment_payload` computes both from one item).
 
-What they hold: while the tree is read, every part's text, as `parse_email` does (the stdlib
-parser keeps a part as text, not as offsets into `raw`); after that, each attachment's
-transfer-encoded text, and the decoded bytes of one attachment. An item is let go once its
-bytes are made. Pure: no I/O; raises MessageRejected for what `parse_email` refuses.
+What they hold: the raw message, which the caller holds anyway; the MIME tree, in which a long
+base64 body is a marker (`base64_runs`), not its text; and the decoded bytes of the one
+attachment asked for, decoded from `raw` in place. A short or irregular body (a text part, a
+quoted-printable file) is held as text, as `parse_email` holds it, until its item is let go.
+Pure: no I/O; raises MessageRejected for what `parse_email` refuses.
 """
 
 from __future__ import annotations
@@ -25,18 +26,18 @@ def attachment_data(raw: bytes) -> Iterator[bytes]:
     sender wrote it in. An attached message or multipart is its MIME text. Each attachment's
     encoded text is dropped as soon as its bytes are made, and no bytes are made before the
     caller asks for them."""
-    items = attachment_items(raw)
+    items, runs = attachment_items(raw)
     items.reverse()  # popped from the end: first attachment first, each item let go in turn
     while items:
-        yield payload_bytes(items.pop())
+        yield payload_bytes(items.pop(), runs)
 
 
 def attachment_at(raw: bytes, index: int) -> bytes:
     """The bytes of attachment `index` of `raw` (as `attachment_data` gives them), keeping
     only its own encoded text once the message is read. IndexError when there is none."""
-    items = attachment_items(raw)
+    items, runs = attachment_items(raw)
     if not 0 <= index < len(items):
         raise IndexError(f"attachment {index} of {len(items)}")
     item = items[index]
     del items
-    return payload_bytes(item)
+    return payload_bytes(item, runs)

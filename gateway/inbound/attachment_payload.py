@@ -20,36 +20,43 @@ from __future__ import annotations
 import binascii
 from typing import Any
 
+from gateway.inbound.base64_runs import Runs
+
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _NOT_BASE64 = bytes(sorted(set(range(256)) - set(_ALPHABET + b"=")))  # for bytes.translate
 _SLICE = 1 << 20  # characters of base64 text cleaned at a time by `base64_size`
 
 
-def payload_bytes(item: dict[str, Any]) -> bytes:
-    """The bytes of the attachment mail-parser describes in `item`."""
+def payload_bytes(item: dict[str, Any], runs: Runs) -> bytes:
+    """The bytes of the attachment mail-parser describes in `item`, its payload read through
+    the `runs` of the message it came from."""
     payload = item.get("payload") or ""
     if isinstance(payload, bytes):
         return payload
-    return decode_base64(payload) if item.get("binary") else _text_bytes(payload)
+    if item.get("binary"):
+        return decode_base64(runs.source(payload))
+    return _text_bytes(runs.restore(payload))
 
 
-def payload_size(item: dict[str, Any]) -> int:
-    """`len(payload_bytes(item))`, without decoding base64."""
+def payload_size(item: dict[str, Any], runs: Runs) -> int:
+    """`len(payload_bytes(item, runs))`, without decoding base64."""
     payload = item.get("payload") or ""
     if isinstance(payload, bytes):
         return len(payload)
-    return base64_size(payload) if item.get("binary") else len(_text_bytes(payload))
+    if item.get("binary"):
+        return base64_size(runs.source(payload))
+    return len(_text_bytes(runs.restore(payload)))
 
 
-def decode_base64(text: str) -> bytes:
+def decode_base64(text: str | memoryview) -> bytes:
     """`text` decoded as `binascii.a2b_base64` decodes it, finishing a group the text ends
     inside of (RFC 2045 §6.8 asks a decoder to ignore what is not in the alphabet; it says
     nothing of a missing pad, which senders drop)."""
-    try:  # a str of ASCII is read in place, without a bytes copy
-        return binascii.a2b_base64(text if text.isascii() else text.encode("ascii", "ignore"))
+    try:  # ASCII text and a memoryview are read in place, without a bytes copy
+        return binascii.a2b_base64(_ascii(text) if isinstance(text, str) else text)
     except binascii.Error:
         pass  # the text ended inside a group
-    data = text.encode("ascii", "ignore")
+    data = text.encode("ascii", "ignore") if isinstance(text, str) else bytes(text)
     try:
         return binascii.a2b_base64(data + b"==")
     except binascii.Error:
@@ -60,14 +67,15 @@ def decode_base64(text: str) -> bytes:
     return binascii.a2b_base64(data[:last] + data[last + 1 :])
 
 
-def base64_size(text: str) -> int:
+def base64_size(text: str | memoryview) -> int:
     """`len(decode_base64(text))`: counts the alphabet characters up to where `a2b_base64`
     stops (a pad after the second or third character of a group, two after the second),
     cleaning a slice of `text` at a time."""
     count = 0  # alphabet characters decoded so far
     pads = 0  # pads since the last alphabet character, counted only where they can end a group
     for start in range(0, len(text), _SLICE):
-        piece = text[start : start + _SLICE].encode("ascii", "ignore")
+        chunk = text[start : start + _SLICE]
+        piece = chunk.encode("ascii", "ignore") if isinstance(chunk, str) else bytes(chunk)
         for position, run in enumerate(piece.translate(None, _NOT_BASE64).split(b"=")):
             if position and count % 4 >= 2:  # a pad before this run
                 pads += 1
@@ -81,6 +89,11 @@ def base64_size(text: str) -> int:
 
 def _decoded_length(count: int) -> int:
     return 3 * (count // 4) + max(0, count % 4 - 1)
+
+
+def _ascii(text: str) -> str | bytes:
+    """`text` as `a2b_base64` takes it: as it is when ASCII, else its ASCII characters."""
+    return text if text.isascii() else text.encode("ascii", "ignore")
 
 
 def _text_bytes(text: str) -> bytes:

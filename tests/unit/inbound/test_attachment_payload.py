@@ -18,7 +18,9 @@ from gateway.inbound.attachment_payload import (
     payload_bytes,
     payload_size,
 )
+from gateway.inbound.base64_runs import Runs
 
+NO_RUNS = Runs.find(b"")
 # Alphabet characters, pads, line breaks, junk, a non-ASCII character and an escaped 8-bit byte.
 TEXT = st.text(alphabet="AB+/=\r\n !\u00e9\udce9", max_size=24)
 
@@ -81,5 +83,5 @@ def test_broken_base64(text: str, expected: bytes) -> None:
     ({"payload": b"raw", "binary": True}, b"raw"),
 ])
 def test_an_item_gives_its_bytes_and_their_count(item: dict[str, object], expected: bytes) -> None:
-    assert payload_bytes(item) == expected
-    assert payload_size(item) == len(expected)
+    assert payload_bytes(item, NO_RUNS) == expected
+    assert payload_size(item, NO_RUNS) == len(expected)

@@ -11,7 +11,8 @@ from email.message import Message
 
 import pytest
 
-from gateway.inbound import parse
+from gateway.inbound import base64_runs, parse
+from gateway.inbound.base64_runs import Runs
 from gateway.inbound.parse import without_leading_blank_lines
 
 from ...conftest import FIXTURES
@@ -38,7 +39,7 @@ def _stdlib(raw: bytes) -> list[object]:
 
 
 def _ours(raw: bytes) -> list[object]:
-    return _shape(parse._tree(raw))
+    return _shape(parse._tree(Runs.find(raw).pieces(parse.leading_blank_bytes(raw))))
 
 
 @pytest.mark.parametrize("raw", CASES, ids=[str(i) for i in range(len(CASES))])
@@ -55,8 +56,8 @@ def _cut_at(offset: int, tail: bytes) -> bytes:
         b"--b\r\nContent-Type: text/plain\r\n\r\n"
     )
     filler = b"x" * 70 + b"\r\n"
-    body = head + filler * ((parse._FEED - len(head)) // len(filler))
-    body += b"y" * (len(blank) + parse._FEED - offset - len(body))
+    body = head + filler * ((base64_runs._FEED - len(head)) // len(filler))
+    body += b"y" * (len(blank) + base64_runs._FEED - offset - len(body))
     return body + tail
 
 
@@ -68,5 +69,5 @@ def _cut_at(offset: int, tail: bytes) -> bytes:
 ])
 def test_a_piece_may_end_anywhere(offset: int, tail: bytes) -> None:
     raw = _cut_at(offset, tail)
-    assert raw[3 + parse._FEED - offset :].startswith(tail)
+    assert raw[3 + base64_runs._FEED - offset :].startswith(tail)
     assert _ours(raw) == _stdlib(raw)
