@@ -49,7 +49,7 @@ class Runs:
         spans = tuple(
             (found.start(), found.end() - (2 if raw[found.end() - 2 : found.end()] == b"\r\n"
                                            else 1))
-            for found in _RUN.finditer(raw)
+            for found in (_RUN.finditer(raw) if len(raw) >= MIN_RUN else ())
             if found.end() - found.start() >= MIN_RUN
         )
         tag = 0
