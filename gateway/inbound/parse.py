@@ -1,22 +1,26 @@
 """Turn raw message bytes into an `Email` value, and compute a message's storage key.
 
-The stdlib parser builds the MIME tree, `mime_repair` fixes what senders break in it, and
-mail-parser walks it for text parts and attachments. Header values are decoded here, from the
-raw bytes (`header_text`), and every text that reaches the tracker (subject, names, bodies,
-file names) loses its control characters (`charsets.without_controls`). This module also
-normalises addresses, Message-IDs and dates and finds the real sender of a Mailman DMARC-munged
-post. It raises `MessageRejected` for input that is not an email at all; it never does I/O.
+The stdlib parser builds the MIME tree (a long base64 body held as a marker, `base64_runs`),
+`mime_repair` fixes what senders break in it, and mail-parser walks it for text parts and
+attachments (`attachment_items` hands those on to `attachment_data`). Header values are decoded
+here, from the raw bytes (`header_text`), and every text that reaches the tracker (subject,
+names, bodies, file names) loses its control characters (`charsets.without_controls`). This
+module also normalises addresses, Message-IDs and dates and finds the real sender of a Mailman
+DMARC-munged post. It raises `MessageRejected` for input that is not an email at all; it never
+does I/O.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
+import contextlib
 import datetime as dt
 import email
+import email.feedparser
+import email.policy
 import email.utils
 import hashlib
 import re
+from collections.abc import Iterable, Iterator
 from email.message import Message
 from typing import Any
 
@@ -26,6 +30,8 @@ import mailparser.core
 import mailparser.utils
 
 from gateway.errors import MessageRejected
+from gateway.inbound.attachment_payload import payload_size
+from gateway.inbound.base64_runs import Runs, restore_tree
 from gateway.inbound.charsets import without_controls
 from gateway.inbound.header_text import decode_header_value
 from gateway.inbound.mime_repair import repair_tree
@@ -86,6 +92,7 @@ MAX_MESSAGE_ID = 500
 # Python's email parser (feedparser.headerRE): a header line starts with a field name and a
 # colon, or continues the previous one; the first line that does neither ends the header block.
 _HEADER_LINE = re.compile(rb"(?:From |[\041-\071\073-\176]*:|[\t ])")
+_LEADING_BLANK_LINES = re.compile(rb"[\r\n]*")
 
 
 def normalize_message_id(value: str) -> str | None:
@@ -116,6 +123,12 @@ def message_ids_in(value: str | None) -> tuple[str, ...]:
     return tuple(seen)
 
 
+def leading_blank_bytes(raw: bytes) -> int:
+    """How many bytes `without_leading_blank_lines` takes off `raw`, without the copy."""
+    blank = _LEADING_BLANK_LINES.match(raw)
+    return blank.end() if blank else 0
+
+
 def without_leading_blank_lines(raw: bytes) -> bytes:
     """`raw` without the empty lines some archivers write before the header block. Both the
     storage key and the parse start here, so they agree on where the headers are; a message
@@ -129,20 +142,25 @@ def split_header_block(raw: bytes) -> tuple[list[bytes], bytes]:
     that is neither a header nor a continuation (that line starts the body). Whatever the length
     of the header block and whatever the mix of CRLF and LF: a body line that looks like a
     header is body."""
-    raw = without_leading_blank_lines(raw)
+    lines, start = _header_lines(raw)
+    return lines, raw[start:]
+
+
+def _header_lines(raw: bytes) -> tuple[list[bytes], int]:
+    """`split_header_block` without the copy of the body: where it starts in `raw`."""
+    pos, size = leading_blank_bytes(raw), len(raw)
     lines: list[bytes] = []
-    pos, size = 0, len(raw)
     while pos < size:
         end = raw.find(b"\n", pos)
         nxt = size if end < 0 else end + 1
         line = raw[pos:nxt].rstrip(b"\r\n")
         if not line:
-            return lines, raw[nxt:]
+            return lines, nxt
         if not _HEADER_LINE.match(line):
-            return lines, raw[pos:]
+            return lines, pos
         lines.append(line)
         pos = nxt
-    return lines, b""
+    return lines, size
 
 
 def body_digest(raw: bytes) -> str:
@@ -180,7 +198,7 @@ def message_key(raw: bytes) -> tuple[str, str | None]:
     `content_key`, so a re-delivery of the same message (new Received lines) still gets the
     same key, where a hash of the raw bytes would not.
     """
-    head, body = split_header_block(raw)
+    head, body_start = _header_lines(raw)
     message_id: str | None = None
     fields: list[list[bytes]] = []  # each Message-ID field with its continuation lines
     in_field = False
@@ -199,7 +217,7 @@ def message_key(raw: bytes) -> tuple[str, str | None]:
             break
     if message_id:
         return f"mid:{message_id}", message_id
-    return _content_key(head, body), None
+    return _content_key(head, raw[body_start:]), None
 
 
 def _one_line(value: str) -> str:
@@ -338,26 +356,74 @@ def _parse_message(message: Message) -> Any:
     return _MailParser(message)
 
 
+def _tree(pieces: Iterable[bytes]) -> Message:
+    """The MIME tree of a message fed in `pieces`.
+
+    `email.message_from_bytes` decodes the whole message into one str and reads that through a
+    StringIO, which holds it at 4 bytes a character: a 34 MB message cost 200 MB before a part
+    was built. The parser reads its input 8192 characters at a time anyway (`Parser.parse`);
+    fed the same 8192 bytes (one character each, as ASCII with surrogateescape, which is how
+    `BytesParser` decodes them) it makes the same calls, so builds the same tree, without
+    either copy (`Runs.pieces` cuts them so)."""
+    parser = email.feedparser.BytesFeedParser(policy=email.policy.compat32)
+    for piece in pieces:
+        parser.feed(piece)
+    return parser.close()
+
+
+def _read(raw: bytes) -> tuple[Message, Runs]:
+    """The MIME tree of `without_leading_blank_lines(raw)`, as `email.message_from_bytes` builds
+    it but for the long base64 runs an attachment's payload marks (`base64_runs`), and those
+    runs. Raises MessageRejected when it has none of the headers every email has."""
+    runs = Runs.find(raw)
+    message = _tree(runs.pieces(leading_blank_bytes(raw)))
+    if not {name.lower() for name in message} & _KNOWN_HEADERS:
+        raise MessageRejected("unparseable", "no RFC 5322 header found")
+    restore_tree(message, runs)
+    return message, runs
+
+
+def _walk(message: Message) -> Any:
+    """`message` repaired (in place) and walked by mail-parser: the walk whose `attachments`
+    `parse_email` describes and `attachment_items` hands on."""
+    repair_tree(message)
+    return _parse_message(message)
+
+
+@contextlib.contextmanager
+def _unparseable() -> Iterator[None]:
+    """Any error but our own refusal, raised while reading the tree, as MessageRejected."""
+    try:
+        yield
+    except MessageRejected:
+        raise
+    except Exception as exc:  # mail-parser raises many kinds; any of them means "not an email"
+        raise MessageRejected("unparseable", f"{type(exc).__name__}: {exc}") from exc
+
+
+def attachment_items(raw: bytes) -> tuple[list[dict[str, Any]], Runs]:
+    """mail-parser's description of each attachment of `raw` (`payload`, `binary`, names,
+    types), in order: the very list `parse_email(raw, ...).attachments` is made from, by the
+    same reading of the same bytes; and the runs their payloads may mark (`payload_bytes` reads
+    them). The MIME tree is dropped on return; an item holds only its own payload text (or a
+    marker). Raises MessageRejected where `parse_email` does."""
+    with _unparseable():
+        message, runs = _read(raw)
+        return list(_walk(message).attachments), runs
+
+
 def parse_email(raw: bytes, *, list_address: str, key: str | None = None) -> Email:
     """Parse `raw` into an Email. Raises MessageRejected('unparseable') for non-email input."""
     if key is None:
         key, _ = message_key(raw)
     size = len(raw)
-    try:
-        message = email.message_from_bytes(without_leading_blank_lines(raw))
-        names = {name.lower() for name in message}
-        if not names & _KNOWN_HEADERS:
-            raise MessageRejected("unparseable", "no RFC 5322 header found")
+    with _unparseable():
+        message, runs = _read(raw)
         # What the message declares, read before `repair_tree` changes any part of it.
         raw_headers = _raw_headers(message)
         content_type = message.get_content_type()
         part_types = tuple(part.get_content_type() for part in message.walk())
-        repair_tree(message)
-        parsed = _parse_message(message)
-    except MessageRejected:
-        raise
-    except Exception as exc:  # mail-parser raises many kinds; any of them means "not an email"
-        raise MessageRejected("unparseable", f"{type(exc).__name__}: {exc}") from exc
+        parsed = _walk(message)
     headers = _header_pairs(raw_headers)
     from_ = _first(_address_header(parsed, raw_headers, "from"))
     sender_header = _first(_addresses(_values(raw_headers, "sender")))
@@ -366,7 +432,7 @@ def parse_email(raw: bytes, *, list_address: str, key: str | None = None) -> Ema
     cc = _address_header(parsed, raw_headers, "cc")
     message_id = normalize_message_id(_first_value(headers, "message-id"))
     sender = _real_sender(from_ or sender_header, reply_to, cc, headers, list_address)
-    attachments = tuple(_attachment(item) for item in parsed.attachments)
+    attachments = tuple(_attachment(item, runs) for item in parsed.attachments)
     return Email(
         key=key,
         message_id=message_id,
@@ -418,19 +484,11 @@ def _decode_iso2022(part: str) -> str:
     return part
 
 
-def _attachment(item: dict[str, Any]) -> Attachment:
-    payload = item.get("payload") or ""
-    if item.get("binary"):
-        try:
-            size = len(base64.b64decode(payload, validate=False))
-        except (binascii.Error, ValueError):
-            size = len(payload)
-    else:
-        size = len(payload.encode("utf-8", "replace")) if isinstance(payload, str) else len(payload)
+def _attachment(item: dict[str, Any], runs: Runs) -> Attachment:
     return Attachment(
         filename=_one_line(decode_header_value(str(item.get("filename") or "unnamed"))),
         content_type=str(item.get("mail_content_type") or "application/octet-stream"),
-        size=size,
+        size=payload_size(item, runs),
         inline=bool(item.get("content-id"))
         and not item.get("content-disposition", "").startswith("attachment"),
     )
