@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Any
 
 from aiohttp import web
 
@@ -53,17 +54,8 @@ class ContentsRoutes:
     async def put_contents(self, request: web.Request) -> web.Response:
         path = request.match_info["path"].strip("/")
         body = await read_object(request)
-        message, content = body.get("message"), body.get("content")
-        sha, branch = body.get("sha"), body.get("branch")
-        for name, value in (("message", message), ("content", content)):
-            if value is None:
-                raise ApiError(422, f'Invalid request.\n\n"{name}" wasn\'t supplied.')
-        for name, value in (("message", message), ("content", content), ("sha", sha),
-                            ("branch", branch)):
-            if value is not None and not isinstance(value, str):
-                raise ApiError(422, f"Invalid request.\n\nFor 'properties/{name}', "
-                                    f"{value!r} is not a string.")
-        assert isinstance(message, str) and isinstance(content, str)
+        message, content = _required(body, "message"), _required(body, "content")
+        sha, branch = _optional(body, "sha"), _optional(body, "branch")
         try:
             data = base64.b64decode(content, validate=True)
         except (binascii.Error, ValueError):
@@ -95,3 +87,19 @@ class ContentsRoutes:
                 "content": render_git.file(self.ctx.render, repo, path, branch, blob, len(data)),
                 "commit": render_git.commit(self.ctx.render, repo, commit),
             }, 201 if current is None else 200)
+
+
+def _optional(body: dict[str, Any], name: str) -> str | None:
+    """A string field of the body, None when absent; 422 in GitHub's words when not a string."""
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ApiError(422, f"Invalid request.\n\nFor 'properties/{name}', {value!r} is not a "
+                            "string.")
+    return value
+
+
+def _required(body: dict[str, Any], name: str) -> str:
+    value = _optional(body, name)
+    if value is None:
+        raise ApiError(422, f'Invalid request.\n\n"{name}" wasn\'t supplied.')
+    return value
