@@ -9,6 +9,12 @@ this adapter shares: the next `store` (or `existing`) finds what the first one w
 only moves by fast-forward (`force: false`); when another writer moved it meanwhile, the commit
 is rebuilt on the new head a few times before giving up with a TransientError.
 
+GitHub answers 409 "Git Repository is empty." to the Git Data API of a repository without any
+commit, so the first `store` there commits a README through the contents API
+(https://docs.github.com/rest/repos/contents), which creates the branch; a repository that has
+commits but not the branch gets it from its default branch's head. Both steps are only taken
+while the state that calls for them is seen, so a repeat after an unclear outcome skips them.
+
 Blocking (PyGithub, `retry=None`): call it from the writer's thread, never from the event loop.
 """
 
@@ -19,7 +25,7 @@ import contextlib
 import hashlib
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -35,6 +41,8 @@ from gateway.outbound.github import (
 
 MOVED_RETRIES = 3  # rebuilds on a branch head that moved under us, before giving up
 FILE_MODE = "100644"
+README = "README.md"  # the first commit of an empty repository
+README_TEXT = b"Attachments stored by visit-gateway; private to the team.\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +55,17 @@ def file_url(web_url: str, repository: str, branch: str, path: str) -> str:
     """The web page of file `path` on `branch` of `repository` (owner/name) under `web_url`."""
     quoted = urllib.parse.quote(path.strip("/"))
     return f"{web_url.rstrip('/')}/{repository}/blob/{urllib.parse.quote(branch)}/{quoted}"
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """The branch as one read found it."""
+
+    head: str | None = None  # its head commit; None when the branch does not exist
+    tree: str | None = None  # that commit's tree
+    files: Mapping[str, str] = field(default_factory=dict)  # path -> blob sha
+    empty: bool = False  # the repository has no commit at all
+    start: str | None = None  # no branch: the default branch's head, to start it from
 
 
 def blob_sha(data: bytes) -> str:
@@ -83,36 +102,56 @@ class AttachmentRepository:
     def store(self, files: Sequence[StoredFile], message: str) -> str:
         """Commit `files` on the branch with `message` (which carries the caller's marker);
         returns the sha of the commit that holds them. When they are all already there with
-        this content, nothing is written and the branch head is returned."""
+        this content, nothing is written and the branch head is returned. In an empty
+        repository a README is committed first, with the same `message`."""
         if not files:
             raise ValueError("store needs at least one file")
         wanted = {f.path.strip("/"): f for f in files}
+        branch = self._ready(message)
         for _ in range(MOVED_RETRIES + 1):
-            head, tree, present = self._head()
-            if head is not None and all(
-                present.get(p) == blob_sha(f.data) for p, f in wanted.items()
+            if branch.head is not None and all(
+                branch.files.get(p) == blob_sha(f.data) for p, f in wanted.items()
             ):
-                return head
+                return branch.head
             entries = [
                 {"path": p, "mode": FILE_MODE, "type": "blob", "sha": self._blob(f.data)}
                 for p, f in wanted.items()
             ]
             body: dict[str, Any] = {"tree": entries}
-            if tree is not None:
-                body["base_tree"] = tree
+            if branch.tree is not None:
+                body["base_tree"] = branch.tree
             new_tree = str(self._request("POST", "/git/trees", body, write=True)["sha"])
             commit = str(self._request("POST", "/git/commits", {
-                "message": message, "tree": new_tree, "parents": [head] if head else [],
+                "message": message, "tree": new_tree,
+                "parents": [branch.head] if branch.head else [],
             }, write=True)["sha"])
-            if self._advance(head, commit):
+            if self._advance(branch.head, commit):
                 return commit
+            branch = self._head()
         raise TransientError(
             f"branch {self._branch} of {self._repository} kept moving; try again later")
 
     def existing(self, paths: Sequence[str]) -> dict[str, str]:
         """Which of `paths` are on the branch now: path -> blob sha (one recursive tree read)."""
-        _, _, present = self._head()
+        present = self._head().files
         return {p.strip("/"): present[p.strip("/")] for p in paths if p.strip("/") in present}
+
+    def read(self, path: str) -> bytes | None:
+        """The bytes of the file at `path` on the branch, None when there is none."""
+        sha = self._head().files.get(path.strip("/"))
+        if sha is None:
+            return None
+        data = self._request("GET", f"/git/blobs/{sha}", None, write=False)
+        content = data.get("content")
+        if data.get("encoding") != "base64" or not isinstance(content, str):
+            raise TransientError("GitHub's answer about the file could not be read")
+        try:
+            found = base64.b64decode(content)  # GitHub wraps it in lines; newlines are skipped
+        except ValueError as exc:
+            raise TransientError("GitHub's answer about the file could not be read") from exc
+        if blob_sha(found) != sha:
+            raise TransientError(f"GitHub's copy of {path} does not match its sha")
+        return found
 
     def check(self) -> tuple[bool, str]:
         """(ok, why) for `check-config --online`: the repository exists, is private, and the
@@ -133,19 +172,38 @@ class AttachmentRepository:
         """The web page of a stored file, for people with access to the repository."""
         return file_url(self._web_url, self._repository, self._branch, path)
 
+    def raw_url(self, path: str) -> str:
+        """The file itself, for people signed in with access to the repository: github.com
+        redirects `?raw=true` to a short-lived raw link, so an image in an issue shows inline."""
+        return self.file_url(path) + "?raw=true"
+
     # -- steps ----------------------------------------------------------------------------------
 
-    def _head(self) -> tuple[str | None, str | None, dict[str, str]]:
-        """(head commit, its tree, path -> blob sha); (None, None, {}) on an empty repository."""
+    def _ready(self, message: str) -> Branch:
+        """The branch, created first when it does not exist: by a README commit in an empty
+        repository, or from the default branch's head."""
+        branch = self._head()
+        if branch.empty:
+            self._commit_readme(message)
+            branch = self._head()
+            if branch.empty:
+                raise TransientError(f"repository {self._repository} is still empty")
+        if branch.head is None and branch.start is not None:
+            self._advance(None, branch.start)  # lost to another writer: theirs will do
+            branch = self._head()
+        return branch
+
+    def _head(self) -> Branch:
+        """The branch's head, tree and files; `empty` or `start` when it does not exist."""
         try:
             ref = self._request("GET", f"/git/ref/heads/{self._branch}", None, write=False)
+        except WriteRejected as exc:
+            if exc.status == 409:  # "Git Repository is empty."
+                return Branch(empty=True)
+            raise
         except RepositoryNotFound:
-            self._request("GET", "", None, write=False)  # the repository itself: is it there?
-            return None, None, {}  # it is: the branch does not exist yet
-        try:
-            head = str(ref["object"]["sha"])
-        except (KeyError, TypeError) as exc:
-            raise TransientError("GitHub's answer about the branch could not be read") from exc
+            return Branch(start=self._default_head())  # the branch does not exist yet
+        head = _ref_sha(ref)
         data = self._request("GET", f"/git/trees/{head}", None, write=False,
                              params={"recursive": "1"})
         if data.get("truncated"):
@@ -153,16 +211,41 @@ class AttachmentRepository:
         try:
             present = {str(e["path"]): str(e["sha"]) for e in data["tree"]
                        if e["type"] == "blob"}
-            return head, str(data["sha"]), present
+            return Branch(head, str(data["sha"]), present)
         except (KeyError, TypeError) as exc:  # an answer we cannot read: ask again later
             raise TransientError("GitHub's answer about the tree could not be read") from exc
+
+    def _default_head(self) -> str | None:
+        """The head of the repository's default branch when it is not ours; None when it is
+        ours or missing too. Raises RepositoryNotFound when the repository cannot be seen."""
+        default = self._request("GET", "", None, write=False).get("default_branch")
+        if not isinstance(default, str) or not default or default == self._branch:
+            return None
+        try:
+            ref = self._request("GET", f"/git/ref/heads/{default}", None, write=False)
+        except RepositoryNotFound:
+            return None
+        return _ref_sha(ref)
+
+    def _commit_readme(self, message: str) -> None:
+        """The first commit of an empty repository, which creates the branch. Only called
+        while the repository is seen empty, so an unclear outcome is never sent twice: the
+        next read finds the branch. A 409 or 422 means another writer was first."""
+        body = {"message": message, "content": base64.b64encode(README_TEXT).decode(),
+                "branch": self._branch}
+        try:
+            self._request("PUT", f"/contents/{README}", body, write=True)
+        except WriteRejected as exc:
+            if exc.status not in (409, 422):
+                raise
 
     def _blob(self, data: bytes) -> str:
         body = {"content": base64.b64encode(data).decode(), "encoding": "base64"}
         return str(self._request("POST", "/git/blobs", body, write=True)["sha"])
 
     def _advance(self, head: str | None, commit: str) -> bool:
-        """Move the branch to `commit` by fast-forward; False when it moved meanwhile."""
+        """Move the branch to `commit` by fast-forward, or create it there when `head` is None;
+        False when it moved (or was created) meanwhile."""
         try:
             if head is None:
                 self._request("POST", "/git/refs",
@@ -207,3 +290,10 @@ class AttachmentRepository:
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             reason = f"GitHub's answer could not be read ({type(exc).__name__})"
             raise (OutcomeUnknown(reason) if write else TransientError(reason)) from exc
+
+
+def _ref_sha(ref: Mapping[str, Any]) -> str:
+    try:
+        return str(ref["object"]["sha"])
+    except (KeyError, TypeError) as exc:
+        raise TransientError("GitHub's answer about the branch could not be read") from exc

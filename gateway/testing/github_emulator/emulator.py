@@ -52,6 +52,7 @@ from .model import (
 )
 from .pipeline import Pipeline, RequestLog, RequestRecord
 from .render import Renderer
+from .routes_contents import ContentsRoutes
 from .routes_git import GitRoutes
 from .routes_graphql import GraphQLLog, GraphQLRoutes
 from .routes_issues import IssueRoutes
@@ -549,6 +550,7 @@ class Emulator:
         GraphQLRoutes(self.ctx, self.discussion_actions, self.graphql_log).register(app.router)
         RepoRoutes(self.ctx).register(app.router)
         GitRoutes(self.ctx, self.git).register(app.router)
+        ContentsRoutes(self.ctx, self.git).register(app.router)
 
         async def start_webhooks(_: web.Application) -> None:
             await self.webhooks.start()

@@ -125,6 +125,15 @@ class GitRepo:
         return commit.tree if commit is not None else None
 
 
+def place(files: dict[str, Entry], path: str, mode: str, sha: str) -> None:
+    """Put blob `sha` at `path` among `files` (full path -> entry), dropping a file where a
+    directory goes or a directory where the file goes."""
+    for other in list(files):
+        if other.startswith(path + "/") or path.startswith(other + "/"):
+            files.pop(other)
+    files[path] = Entry(path.rsplit("/", 1)[-1], mode, "blob", sha)
+
+
 def _object_id(kind: bytes, raw: bytes) -> str:
     return hashlib.sha1(kind + b" %d\0" % len(raw) + raw, usedforsecurity=False).hexdigest()
 

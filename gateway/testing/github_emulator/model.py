@@ -182,6 +182,7 @@ class Repo:
     created_at: dt.datetime
     private: bool = True
     description: str | None = None
+    default_branch: str = "main"  # the branch a repository's first commit creates
     issues: dict[int, Issue] = field(default_factory=dict)  # by number
     comments: dict[int, Comment] = field(default_factory=dict)  # by id, in creation order
     labels: dict[str, Label] = field(default_factory=dict)  # by lower-cased name

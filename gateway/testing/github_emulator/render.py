@@ -161,7 +161,7 @@ class Renderer:
                 "forks": 0,
                 "open_issues": open_issues,
                 "watchers": 0,
-                "default_branch": "main",
+                "default_branch": repo.default_branch,
                 "network_count": 0,
                 "subscribers_count": 0,
             }

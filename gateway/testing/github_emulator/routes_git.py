@@ -1,11 +1,10 @@
-"""REST routes of GitHub's Git Data API (blobs, trees, commits, refs) and the contents read,
-shaped like api.github.com (https://docs.github.com/rest/git).
+"""REST routes of GitHub's Git Data API (blobs, trees, commits, refs), shaped like
+api.github.com (https://docs.github.com/rest/git).
 
-Objects live in a `GitRepo` per repository, named by real SHA-1 ids. An empty repository (no
-ref yet) takes blobs, trees and a parentless commit, and its branch is created with
-`POST git/refs` (api.github.com answers 409 "Git Repository is empty." to the Git Data API of a
-repository without any commit; the emulator is kinder here so the adapter's path for a first
-commit can be tested). `PATCH git/refs` without `force` only fast-forwards (422 otherwise).
+Objects live in a `GitRepo` per repository, named by real SHA-1 ids. A repository without any
+commit answers every Git Data call with 409 "Git Repository is empty.", as api.github.com does:
+its first commit comes from the contents API (`routes_contents`), after which blobs, trees,
+commits and refs work. `PATCH git/refs` without `force` only fast-forwards (422 otherwise).
 Writes need push access; a caller who cannot see a private repository gets 404 as on GitHub.
 Same conventions as `routes_issues`: parse, act under the store lock, render.
 """
@@ -14,21 +13,41 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
-import urllib.parse
 from typing import Any
 
 from aiohttp import web
 
+from . import render_git
 from .context import Context, caller, json_response, read_object
 from .errors import ApiError, not_found, validation_failed
-from .git_objects import FILE_MODES, Commit, Entry, GitRepo
-from .model import Repo, node_id
-from .render import stamp
+from .git_objects import FILE_MODES, Entry, GitRepo, place
+from .model import Repo
 
 REPO = "/repos/{owner}/{repo}"
 GIT = REPO + "/git"
-JSON = dict[str, Any]
+EMPTY = "Git Repository is empty."
+
+
+def git_of(ctx: Context, repos: dict[int, GitRepo], request: web.Request, *, write: bool,
+           empty_ok: bool = False) -> tuple[Repo, GitRepo]:
+    """The repository in the path and its objects, as the caller may use them: 404 when it
+    cannot see the repository or (for a write) push to it, 409 when the repository has no
+    commit yet unless `empty_ok`. Call with `store.lock` held."""
+    repo, actor = ctx.repo_and_actor(request)
+    if write and not actor.can_push:
+        raise not_found()  # GitHub hides what a caller may not change behind 404
+    git = repos.setdefault(repo.id, GitRepo())
+    if not empty_ok and not git.refs:
+        raise ApiError(409, EMPTY)
+    return repo, git
+
+
+def person(ctx: Context) -> tuple[str, str, int]:
+    """The caller as author and committer of a commit made now."""
+    who = caller()
+    user = ctx.store.user(who.login)
+    name = (user.name if user is not None else None) or who.login
+    return name, f"{who.login}@users.noreply.github.com", int(ctx.now().timestamp())
 
 
 class GitRoutes:
@@ -46,7 +65,6 @@ class GitRoutes:
         router.add_get(GIT + "/ref/{ref:.+}", self.ref, allow_head=False)
         router.add_post(GIT + "/refs", self.create_ref)
         router.add_patch(GIT + "/refs/{ref:.+}", self.update_ref)
-        router.add_get(REPO + "/contents/{path:.+}", self.contents, allow_head=False)
 
     # -- objects -------------------------------------------------------------------------------
 
@@ -67,7 +85,8 @@ class GitRoutes:
         with self.ctx.store.lock:
             repo, git = self._git(request, write=True)
             sha = git.add_blob(data)
-            return json_response({"sha": sha, "url": self._url(repo, "blobs", sha)}, 201)
+            url = render_git.object_url(self.ctx.render, repo, "blobs", sha)
+            return json_response({"sha": sha, "url": url}, 201)
 
     async def blob(self, request: web.Request) -> web.Response:
         sha = request.match_info["file_sha"]
@@ -76,14 +95,7 @@ class GitRoutes:
             data = git.blobs.get(sha)
             if data is None:
                 raise not_found()
-            return json_response({
-                "sha": sha,
-                "node_id": node_id("Blob", int(sha[:12], 16)),
-                "size": len(data),
-                "url": self._url(repo, "blobs", sha),
-                "content": _b64(data),
-                "encoding": "base64",
-            })
+            return json_response(render_git.blob(self.ctx.render, repo, sha, data))
 
     async def create_tree(self, request: web.Request) -> web.Response:
         body = await read_object(request)
@@ -101,7 +113,8 @@ class GitRoutes:
             for item in entries:
                 _apply(git, files, item)
             sha = git.build(files)
-            return json_response(self._tree(repo, git, sha, recursive=False), 201)
+            data = render_git.tree(self.ctx.render, repo, git, sha, recursive=False)
+            return json_response(data, 201)
 
     async def tree(self, request: web.Request) -> web.Response:
         recursive = request.query.get("recursive") not in (None, "", "0", "false")
@@ -110,7 +123,8 @@ class GitRoutes:
             sha = git.resolve_tree(request.match_info["tree_sha"])
             if sha is None:
                 raise not_found()
-            return json_response(self._tree(repo, git, sha, recursive=recursive))
+            data = render_git.tree(self.ctx.render, repo, git, sha, recursive=recursive)
+            return json_response(data)
 
     async def create_commit(self, request: web.Request) -> web.Response:
         body = await read_object(request)
@@ -119,19 +133,15 @@ class GitRoutes:
             raise validation_failed("Commit", "message", "missing_field")
         if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
             raise validation_failed("Commit", "parents", "invalid")
-        who = caller()
         with self.ctx.store.lock:
             repo, git = self._git(request, write=True)
             if not isinstance(tree, str) or tree not in git.trees:
                 raise validation_failed("Commit", "tree", "invalid")
             if any(p not in git.commits for p in parents):
                 raise validation_failed("Commit", "parents", "invalid")
-            user = self.ctx.store.user(who.login)
-            name = (user.name if user is not None else None) or who.login
-            person = (name, f"{who.login}@users.noreply.github.com",
-                      int(self.ctx.now().timestamp()))
-            commit = git.add_commit(tree, tuple(parents), message, person, person)
-            return json_response(self._commit(repo, commit), 201)
+            who = person(self.ctx)
+            commit = git.add_commit(tree, tuple(parents), message, who, who)
+            return json_response(render_git.commit(self.ctx.render, repo, commit), 201)
 
     async def commit(self, request: web.Request) -> web.Response:
         with self.ctx.store.lock:
@@ -139,7 +149,7 @@ class GitRoutes:
             commit = git.commits.get(request.match_info["commit_sha"])
             if commit is None:
                 raise not_found()
-            return json_response(self._commit(repo, commit))
+            return json_response(render_git.commit(self.ctx.render, repo, commit))
 
     # -- refs ----------------------------------------------------------------------------------
 
@@ -149,7 +159,7 @@ class GitRoutes:
             repo, git = self._git(request)
             if name not in git.refs:
                 raise not_found()
-            return json_response(self._ref(repo, name, git.refs[name]))
+            return json_response(render_git.ref(self.ctx.render, repo, name, git.refs[name]))
 
     async def create_ref(self, request: web.Request) -> web.Response:
         body = await read_object(request)
@@ -163,7 +173,7 @@ class GitRoutes:
             if name in git.refs:
                 raise ApiError(422, "Reference already exists")
             git.refs[name] = sha
-            return json_response(self._ref(repo, name, sha), 201)
+            return json_response(render_git.ref(self.ctx.render, repo, name, sha), 201)
 
     async def update_ref(self, request: web.Request) -> web.Response:
         body = await read_object(request)
@@ -177,90 +187,10 @@ class GitRoutes:
             if force is not True and not git.descends_from(sha, git.refs[name]):
                 raise ApiError(422, "Update is not a fast forward")
             git.refs[name] = sha
-            return json_response(self._ref(repo, name, sha))
-
-    # -- contents ------------------------------------------------------------------------------
-
-    async def contents(self, request: web.Request) -> web.Response:
-        path = request.match_info["path"].strip("/")
-        branch = request.query.get("ref", "main")
-        with self.ctx.store.lock:
-            repo, git = self._git(request)
-            tree = git.resolve_tree(branch)
-            entry = git.flatten(tree).get(path) if tree is not None else None
-            if entry is None:
-                raise not_found()
-            data = git.blobs[entry.sha]
-            api = f"{self.ctx.render.base_url}/repos/{repo.full_name}"
-            quoted = urllib.parse.quote(path)
-            url = f"{api}/contents/{quoted}?ref={urllib.parse.quote(branch)}"
-            html = f"{self.ctx.render.base_url}/{repo.full_name}/blob/{branch}/{quoted}"
-            git_url = self._url(repo, "blobs", entry.sha)
-            return json_response({
-                "type": "file",
-                "encoding": "base64",
-                "size": len(data),
-                "name": path.rsplit("/", 1)[-1],
-                "path": path,
-                "content": _b64(data),
-                "sha": entry.sha,
-                "url": url,
-                "git_url": git_url,
-                "html_url": html,
-                "download_url": None,
-                "_links": {"self": url, "git": git_url, "html": html},
-            })
-
-    # -- helpers -------------------------------------------------------------------------------
+            return json_response(render_git.ref(self.ctx.render, repo, name, sha))
 
     def _git(self, request: web.Request, *, write: bool = False) -> tuple[Repo, GitRepo]:
-        repo, actor = self.ctx.repo_and_actor(request)
-        if write and not actor.can_push:
-            raise not_found()  # GitHub hides what a caller may not change behind 404
-        return repo, self.repos.setdefault(repo.id, GitRepo())
-
-    def _url(self, repo: Repo, kind: str, sha: str) -> str:
-        return f"{self.ctx.render.base_url}/repos/{repo.full_name}/git/{kind}/{sha}"
-
-    def _tree(self, repo: Repo, git: GitRepo, sha: str, *, recursive: bool) -> JSON:
-        found = git.walk(sha) if recursive else [(e.name, e) for e in git.trees[sha]]
-        items = []
-        for path, e in found:
-            item: JSON = {"path": path, "mode": e.mode, "type": e.kind, "sha": e.sha,
-                          "url": self._url(repo, e.kind + "s", e.sha)}
-            if e.kind == "blob":
-                item["size"] = len(git.blobs[e.sha])
-            items.append(item)
-        return {"sha": sha, "url": self._url(repo, "trees", sha), "tree": items,
-                "truncated": False}
-
-    def _commit(self, repo: Repo, c: Commit) -> JSON:
-        web_base = f"{self.ctx.render.base_url}/{repo.full_name}/commit"
-        return {
-            "sha": c.sha,
-            "node_id": node_id("Commit", int(c.sha[:12], 16)),
-            "url": self._url(repo, "commits", c.sha),
-            "html_url": f"{web_base}/{c.sha}",
-            "author": _person(c.author),
-            "committer": _person(c.committer),
-            "tree": {"sha": c.tree, "url": self._url(repo, "trees", c.tree)},
-            "message": c.message,
-            "parents": [
-                {"sha": p, "url": self._url(repo, "commits", p), "html_url": f"{web_base}/{p}"}
-                for p in c.parents
-            ],
-            "verification": {"verified": False, "reason": "unsigned", "signature": None,
-                             "payload": None, "verified_at": None},
-        }
-
-    def _ref(self, repo: Repo, name: str, sha: str) -> JSON:
-        api = f"{self.ctx.render.base_url}/repos/{repo.full_name}/git"
-        return {
-            "ref": name,
-            "node_id": node_id("Ref", repo.id * 1000 + len(name)),
-            "url": f"{api}/{name}",
-            "object": {"type": "commit", "sha": sha, "url": f"{api}/commits/{sha}"},
-        }
+        return git_of(self.ctx, self.repos, request, write=write)
 
 
 def _apply(git: GitRepo, files: dict[str, Entry], item: Any) -> None:
@@ -279,18 +209,4 @@ def _apply(git: GitRepo, files: dict[str, Entry], item: Any) -> None:
         sha = item["sha"]
     else:
         raise validation_failed("Tree", "tree.sha", "invalid")
-    for other in list(files):  # a file where a directory was, or the other way round
-        if other.startswith(path + "/") or path.startswith(other + "/"):
-            files.pop(other)
-    files[path] = Entry(path.rsplit("/", 1)[-1], mode, "blob", sha)
-
-
-def _b64(data: bytes) -> str:
-    # GitHub wraps base64 content at 60 columns with "\n"
-    text = base64.b64encode(data).decode()
-    return "".join(text[i : i + 60] + "\n" for i in range(0, len(text), 60))
-
-
-def _person(who: tuple[str, str, int]) -> JSON:
-    when = dt.datetime.fromtimestamp(who[2], dt.UTC)
-    return {"name": who[0], "email": who[1], "date": stamp(when)}
+    place(files, path, mode, sha)

@@ -61,6 +61,12 @@ _NOT_SCHEMA_KEYWORDS = {
 }
 
 
+# GitHub describes some errors as `oneOf` an error schema and this one, whose keys are all
+# optional: every basic or validation error matches both, so `oneOf` could never hold. Such a
+# `oneOf` is read as `anyOf`.
+RULE_VIOLATION = {"$ref": "#/components/schemas/repository-rule-violation-error"}
+
+
 def to_jsonschema(node: Any) -> Any:
     """OpenAPI 3.0 schema object -> JSON Schema (draft 4): `nullable: true` becomes `anyOf null`."""
     if not isinstance(node, dict):
@@ -71,6 +77,8 @@ def to_jsonschema(node: Any) -> Any:
             out[key] = {name: to_jsonschema(sub) for name, sub in value.items()}
         elif key in ("items", "additionalProperties", "not"):
             out[key] = to_jsonschema(value)
+        elif key == "oneOf" and RULE_VIOLATION in value:
+            out["anyOf"] = [to_jsonschema(sub) for sub in value]
         elif key in ("allOf", "anyOf", "oneOf"):
             out[key] = [to_jsonschema(sub) for sub in value]
         elif key not in _NOT_SCHEMA_KEYWORDS:
@@ -123,6 +131,11 @@ OUTSIDE_SUBSET: dict[tuple[str, str, int], Any] = {
         "$ref": "#/components/schemas/basic-error"
     },
     ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/reactions", 404): {
+        "$ref": "#/components/schemas/basic-error"
+    },
+    # ...and for a ref written by a caller who cannot see the repository or push to it.
+    ("POST", "/repos/{owner}/{repo}/git/refs", 404): {"$ref": "#/components/schemas/basic-error"},
+    ("PATCH", "/repos/{owner}/{repo}/git/refs/{ref}", 404): {
         "$ref": "#/components/schemas/basic-error"
     },
 }
