@@ -7,13 +7,16 @@ daemon, wait for conditions with a deadline, stop it with SIGTERM or kill it wit
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from gateway.testing.dovecot import DovecotServer
 from gateway.testing.dovecot import free_port as dovecot_free_port
@@ -35,6 +38,23 @@ def setup_github(emulator: Emulator) -> str:
 
 
 WEBHOOK_SECRET = "chaos-and-order"
+
+
+def commit_messages(url: str, token: str, repository: str, branch: str = "main") -> list[str]:
+    """The messages of the commits on `branch` of `repository`, newest first, read over HTTP
+    as any client would (GET git/ref, then git/commits up the first parents)."""
+    def get(path: str) -> dict[str, Any]:
+        request = urllib.request.Request(f"{url}/repos/{repository}/{path}",
+                                         headers={"Authorization": f"token {token}"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return dict(json.loads(answer.read()))
+    sha: str | None = get(f"git/ref/heads/{branch}")["object"]["sha"]
+    messages = []
+    while sha:
+        commit = get(f"git/commits/{sha}")
+        messages.append(str(commit["message"]))
+        sha = commit["parents"][0]["sha"] if commit["parents"] else None
+    return messages
 
 
 DISCUSSIONS = """target = "discussions"

@@ -38,6 +38,7 @@ from ..daemon import (
     REPO,
     WEBHOOK_SECRET,
     Daemon,
+    commit_messages,
     free_port,
     setup_discussions,
     setup_github,
@@ -128,23 +129,6 @@ def linked_paths(body: str) -> list[str]:
     return [unquote(p) for p in found]
 
 
-def commits(url: str, token: str, name: str = ATTACH, branch: str = "main") -> list[str]:
-    """The messages of the commits on `branch`, newest first (over HTTP, as a client reads)."""
-    def get(path: str) -> dict[str, object]:
-        request = urllib.request.Request(f"{url}/repos/{name}/{path}",
-                                         headers={"Authorization": f"token {token}"})
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return json.loads(answer.read())  # type: ignore[no-any-return]
-    sha = get(f"git/ref/heads/{branch}")["object"]["sha"]  # type: ignore[index]
-    messages = []
-    while sha:
-        commit = get(f"git/commits/{sha}")
-        messages.append(str(commit["message"]))
-        parents = commit["parents"]
-        sha = parents[0]["sha"] if parents else None  # type: ignore[index]
-    return messages
-
-
 def test_a_mail_with_attachments_becomes_an_issue_that_links_them(
         tmp_path: Path, dovecot: DovecotServer, emulator: tuple[Emulator, str, str]) -> None:
     emu, url, token = emulator
@@ -184,7 +168,7 @@ def test_a_mail_with_attachments_becomes_an_issue_that_links_them(
         stranger.close()
     # One commit per message after the repository's first (its README, made by the first
     # store: the repository was empty), each file stored once.
-    history = commits(url, token)
+    history = commit_messages(url, token, ATTACH)
     assert len(history) == 3
     assert sum("Attachments of one message" in m for m in history[:-1]) == 2
     assert "Traceback" not in daemon.output()
@@ -292,6 +276,6 @@ def test_publish_copies_one_file_to_the_public_branch_and_links_it_once(
         assert published.read(public) == png()
     finally:
         published.close()
-    history = commits(url, token, REPO, "visit-gateway-attachments")
+    history = commit_messages(url, token, REPO, "visit-gateway-attachments")
     assert len(history) == 2  # the empty repository's README, then the file
     assert "Publish one attachment" in history[0]

@@ -24,10 +24,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from gateway.inbound.attachment_names import storage_path
+from gateway.inbound.thread import marker
 from gateway.outbound.attachment_repo import AttachmentRepository
 from gateway.testing.dovecot import DovecotServer
 from gateway.testing.github_emulator import Emulator, FaultKind
@@ -38,6 +40,7 @@ from ..daemon import (
     DISCUSSIONS,
     REPO,
     Daemon,
+    commit_messages,
     setup_discussions,
     setup_github,
     wait_for,
@@ -267,12 +270,19 @@ def check_attachments(plan: Plan, emu: Emulator, url: str, token: str, *,
     finally:
         store.close()
     assert set(everything) - {"README.md"} == set(expected)
+    # One commit per message with files (after the README the first store made).
+    history = commit_messages(url, token, ATTACH)[:-1]
+    markers = [marker(f"attachments:{key}") for key in plan.files]
+    assert sorted(m for h in history for m in markers if m in h) == sorted(markers)
+    assert len(history) == len(plan.files), "a message's files in more than one commit"
+    git_faults = {f.kind for f in emu.faults_fired if "/git/" in f.path}
+    assert git_faults >= {FaultKind.ERROR_AFTER_WRITE, FaultKind.DROP_AFTER_WRITE}
     bodies = ([d.body for d in emu.discussions(REPO)] + [c.body for c in
               emu.discussion_comments(REPO)]) if discussions else (
         [i.body for i in emu.issues(REPO)] + [c.body for c in emu.comments(REPO)])
     text = "\n".join(bodies)
     for path in expected:
-        quoted = path.replace(" ", "%20")
+        quoted = quote(path)
         assert text.count(f"/{ATTACH}/blob/main/{quoted})") == 1, f"{path}: not linked once"
 
 
