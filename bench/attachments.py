@@ -69,7 +69,7 @@ def one(size_mb: int) -> tuple[float, float, float, int]:
     token = setup_github(emu)
     emu.add_repo(ATTACH, private=True)
     emu.add_collaborator(ATTACH, BOT, "write")
-    with tempfile.TemporaryDirectory() as tmp, DovecotServer(Path(tmp) / "dovecot") as dovecot, \
+    with tempfile.TemporaryDirectory() as tmp, DovecotServer() as dovecot, \
             emu.serve() as url:
         config = write_config(Path(tmp), dovecot, url, poll_interval=0.5,
                               extra=f'\n[attachments]\nrepository = "{ATTACH}"\n')

@@ -41,3 +41,9 @@ def attachment_at(raw: bytes, index: int) -> bytes:
     item = items[index]
     del items
     return payload_bytes(item, runs)
+
+
+def attachment_count(raw: bytes) -> int:
+    """How many attachments `raw` has (as `parse_email` lists them)."""
+    items, _ = attachment_items(raw)
+    return len(items)

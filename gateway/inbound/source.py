@@ -170,11 +170,13 @@ class MailSource:
                        item.uid)
             for item in fetched
         ])  # committed: from here on the mail is safe, so it may be marked in IMAP
-        for item, result in zip(fetched, ingested, strict=True):
-            log.info("mail.received", key=result.key, uid=item.uid, size=len(item.raw),
-                     status=result.status)
-        mailbox.mark_processed([item.uid for item in fetched])
-        last_uid = max(item.uid for item in fetched)
+        uids = [(item.uid, len(item.raw)) for item in fetched]
+        del fetched  # stored: processing reads the store, so the fetched bytes can go now
+        for (uid, size), result in zip(uids, ingested, strict=True):
+            log.info("mail.received", key=result.key, uid=uid, size=size, status=result.status)
+        count = len(uids)
+        mailbox.mark_processed([uid for uid, _ in uids])
+        last_uid = max(uid for uid, _ in uids)
         self._pipeline.store.set_mailbox_cursor(
             settings.folder, mailbox.uidvalidity, last_uid, now=self._clock.now())
         keys = list(dict.fromkeys(r.key for r in ingested if r.status in ("new", "known")))
@@ -182,7 +184,7 @@ class MailSource:
             self._pipeline.process_batch(keys, now=self._clock.now())
         self.status.last_mail = self._clock.now()
         self._on_new_work()
-        return len(fetched), last_uid
+        return count, last_uid
 
     def _process_pending(self) -> None:
         """Decide messages a crash left stored but undecided (before the first fetch)."""

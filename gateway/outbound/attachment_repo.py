@@ -23,8 +23,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import tempfile
 import urllib.parse
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,7 @@ from gateway.outbound.github import (
 )
 
 MOVED_RETRIES = 3  # rebuilds on a branch head that moved under us, before giving up
+_B64_PIECE = 3 * 256 * 1024  # bytes base64-encoded at a time (a multiple of 3: no padding)
 FILE_MODE = "100644"
 README = "README.md"  # the first commit of an empty repository
 README_TEXT = b"Attachments stored by visit-gateway; private to the team.\n"
@@ -47,8 +49,14 @@ README_TEXT = b"Attachments stored by visit-gateway; private to the team.\n"
 
 @dataclass(frozen=True, slots=True)
 class StoredFile:
-    path: str  # inside the repository, "/"-separated, e.g. "2024/05/<key>/screenshot.png"
-    data: bytes
+    """A file to store: its bytes, or how to make them (called each time they are needed, so
+    a message's files need not all be held at once)."""
+
+    path: str  # inside the repository, "/"-separated, e.g. "<key hash>/0-screenshot.png"
+    data: bytes | Callable[[], bytes]
+
+    def content(self) -> bytes:
+        return self.data() if callable(self.data) else self.data
 
 
 def file_url(web_url: str, repository: str, branch: str, path: str) -> str:
@@ -107,14 +115,19 @@ class AttachmentRepository:
         if not files:
             raise ValueError("store needs at least one file")
         wanted = {f.path.strip("/"): f for f in files}
+        shas = {p: blob_sha(f.content()) for p, f in wanted.items()}  # one file at a time
         branch = self._ready(message)
         for _ in range(MOVED_RETRIES + 1):
             if branch.head is not None and all(
-                branch.files.get(p) == blob_sha(f.data) for p, f in wanted.items()
+                branch.files.get(p) == shas[p] for p in wanted
             ):
                 return branch.head
+            # A blob the branch already has (the same bytes under another path) is not sent
+            # again: git stores each content once.
+            known = set(branch.files.values())
             entries = [
-                {"path": p, "mode": FILE_MODE, "type": "blob", "sha": self._blob(f.data)}
+                {"path": p, "mode": FILE_MODE, "type": "blob",
+                 "sha": shas[p] if shas[p] in known else self._blob(f.content())}
                 for p, f in wanted.items()
             ]
             body: dict[str, Any] = {"tree": entries}
@@ -240,8 +253,21 @@ class AttachmentRepository:
                 raise
 
     def _blob(self, data: bytes) -> str:
-        body = {"content": base64.b64encode(data).decode(), "encoding": "base64"}
-        return str(self._request("POST", "/git/blobs", body, write=True)["sha"])
+        """POST a blob. Its JSON body is written, base64 piece by piece, to a temporary file
+        that is sent from disk: a 25 MB file costs no more memory than its own bytes (a JSON
+        string of it would cost four copies of a third more)."""
+        with tempfile.TemporaryFile() as body:
+            body.write(b'{"encoding": "base64", "content": "')
+            view = memoryview(data)
+            for start in range(0, len(view), _B64_PIECE):
+                body.write(base64.b64encode(view[start:start + _B64_PIECE]))
+            body.write(b'"}')
+            size = body.tell()
+            body.seek(0)
+            headers = {"Content-Type": "application/json", "Content-Length": str(size)}
+            answer = self._send(lambda: self._gh.requester.requestMemoryBlobAndCheck(
+                "POST", self._api + "/git/blobs", None, headers, body), write=True)
+        return str(answer["sha"])
 
     def _advance(self, head: str | None, commit: str) -> bool:
         """Move the branch to `commit` by fast-forward, or create it there when `head` is None;
@@ -263,10 +289,14 @@ class AttachmentRepository:
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None, *, write: bool,
                  params: dict[str, str] | None = None) -> dict[str, Any]:
+        return self._send(lambda: self._gh.requester.requestJsonAndCheck(
+            method, self._api + path, parameters=params, input=body), write=write)
+
+    def _send(self, call: Callable[[], tuple[Any, Any]], *, write: bool) -> dict[str, Any]:
+        """`call` (a PyGithub requester call), its failures translated; its JSON object."""
         try:
             with self._translated(write=write):
-                _, data = self._gh.requester.requestJsonAndCheck(
-                    method, self._api + path, parameters=params, input=body)
+                _, data = call()
         except WriteRejected as exc:
             if exc.status != 404:
                 raise

@@ -18,14 +18,15 @@ or compose Markdown (`gateway.inbound.attachments` does).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import structlog
 
 from gateway.errors import ConfigError, PermanentError
-from gateway.inbound.attachment_data import attachment_data
+from gateway.inbound.attachment_data import attachment_at, attachment_count
 from gateway.outbound.attachment_repo import AttachmentRepository, StoredFile
 from gateway.outbound.local_store import LocalStore
 
@@ -72,13 +73,13 @@ class AttachmentStores:
         wanted = payload.get("files") or []
         if not message_key or not wanted:
             raise PermanentError("the row names no message or no files")
-        files = list(self._files(message_key, wanted))
-        size = sum(len(f.data) for f in files)
+        files = self._files(message_key, wanted)
+        size = sum(int(item.get("size") or 0) for item in wanted)
         if payload.get("store") == "local":
             local = self._need_local()
             for file in files:
                 try:
-                    local.store(file.path, file.data)
+                    local.store(file.path, file.content())
                 except ValueError as exc:
                     raise PermanentError(str(exc)) from exc
             return Stored(len(files), size, None)
@@ -128,18 +129,20 @@ class AttachmentStores:
                               "(and restart), or drop the row")
         return self._local
 
-    def _files(self, message_key: str, wanted: Sequence[dict[str, Any]]) -> Iterator[StoredFile]:
+    def _files(self, message_key: str, wanted: Sequence[dict[str, Any]]) -> list[StoredFile]:
+        """The files of the row, each made from the raw message when it is needed: one file's
+        bytes in memory at a time, beside the raw message."""
         raw = self._raw_for(message_key)
         if raw is None:
             raise PermanentError("the message is no longer stored: its files cannot be read")
-        by_index = {int(item["index"]): str(item["path"]) for item in wanted}
-        for index, data in enumerate(attachment_data(raw)):
-            path = by_index.pop(index, None)
-            if path is not None:
-                yield StoredFile(path, data)
-            if not by_index:
-                return
-        raise PermanentError(f"attachment {min(by_index)} is not in the message any more")
+        count = attachment_count(raw)
+        files = []
+        for item in wanted:
+            index = int(item["index"])
+            if not 0 <= index < count:
+                raise PermanentError(f"attachment {index} is not in the message any more")
+            files.append(StoredFile(str(item["path"]), partial(attachment_at, raw, index)))
+        return files
 
 
 def stored_files(payload: dict[str, Any]) -> list[dict[str, Any]]:
