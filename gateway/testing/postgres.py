@@ -9,7 +9,8 @@ directory, the socket directory and the log live under the temporary directory, 
     with PostgresServer() as server:              # started; stopped and cleaned on exit
         name = server.create_database()           # a new, empty database
         url = server.url(name)                    # postgresql+psycopg://postgres@127.0.0.1:P/name
-        server.create_database("copy", template=name)   # a clone: fast, file level
+        server.create_database("copy", template=name)   # a clone (file level)
+        server.empty(name)                        # its rows gone, its tables kept
 
 Listening: 127.0.0.1 on a free port below the ephemeral range (``dovecot.free_port``), and a
 unix socket in ``socket_dir``. The superuser ``postgres`` logs in without a password
@@ -278,6 +279,19 @@ class PostgresServer:
         self.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
             sql.Identifier(name)))
 
+    def empty(self, database: str, *, keep: tuple[str, ...] = ("alembic_version",)) -> None:
+        """Make `database` as new, schema kept: every session on it ended, every row of its
+        public tables but those in `keep` deleted, every sequence restarted at 1. Cheaper than
+        a clone (~20 ms against ~300 ms: a new database copies the whole catalog)."""
+        self.terminate_backends(database)
+        with psycopg.connect(self.dsn(database)) as conn:
+            tables = [row[0] for row in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+            for table in sorted(set(tables) - set(keep)):
+                conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
+            conn.execute("SELECT setval(format('%I.%I', schemaname, sequencename), 1, false) "
+                         "FROM pg_sequences WHERE schemaname = 'public'")
+
     def terminate_backends(self, database: str) -> int:
         """End every session connected to `database` (as a crashed network would)."""
         with psycopg.connect(self.dsn(), autocommit=True) as conn:
@@ -286,7 +300,7 @@ class PostgresServer:
                 "WHERE datname = %s AND pid <> pg_backend_pid()", (database,)).fetchone()
         return int(row[0]) if row else 0
 
-    def execute(self, statement: str | sql.Composable, database: str = "postgres") -> None:
+    def execute(self, statement: str | sql.Composed, database: str = "postgres") -> None:
         """Run one statement outside a transaction (CREATE/DROP DATABASE need that)."""
         with psycopg.connect(self.dsn(database), autocommit=True) as conn:
             conn.execute(statement)
