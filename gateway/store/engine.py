@@ -1,8 +1,8 @@
 """The engine and what differs between database dialects: how each one locks and isolates a
 transaction, its session settings, and the insert-or-ignore statement each spells its own way.
 
-Holds `create_engine` and `insert_or_ignore`. It must not hold the gateway's queries (`db` has
-them) nor know its tables beyond the `sa.Table` it is handed.
+Holds `create_engine`, `insert_or_ignore` and `after_copy`. It must not hold the gateway's
+queries (`db` has them) nor know its tables beyond the `sa.Table` it is handed.
 
 The code above the store was written for SQLite's guarantee, and keeps it on every engine:
 **write transactions (`Store.tx`, migrations) run one at a time; reads (`Store.read`) never wait
@@ -139,3 +139,15 @@ def insert_or_ignore(conn: Connection, table: sa.Table, keys: list[str]) -> Any:
             statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=keys)
         _INSERT_CACHE[cache_key] = statement
     return statement
+
+
+def after_copy(conn: Connection, table: sa.Table) -> None:
+    """After rows were inserted into `table` with their ids given (`db copy`): on PostgreSQL,
+    move the id's sequence past the largest one, or the next insert would repeat an id. SQLite
+    needs nothing: a new rowid is the largest one plus one."""
+    column = table.autoincrement_column
+    if conn.dialect.name != "postgresql" or column is None:
+        return
+    sequence = sa.func.pg_get_serial_sequence(table.name, column.name)
+    conn.execute(sa.select(sa.func.setval(sequence, sa.func.coalesce(sa.func.max(column), 0) + 1,
+                                          False)))
