@@ -23,6 +23,9 @@ Privileges: PostgreSQL refuses to run as root. As root the server runs as the ``
 system user that the package creates (the temporary directory is given to it); as an ordinary
 user it runs as that user.
 
+Clock: the server runs on the real clock even when the tests run under libfaketime
+(scripts/test-clock): its environment is given without it.
+
 Processes: the postmaster runs in a session of its own with ``PR_SET_PDEATHSIG`` set, so a
 killed test process takes it down (its backends follow their postmaster); ``close()``, a
 garbage-collected server and interpreter exit stop it (a fast shutdown, then SIGKILL).
@@ -314,9 +317,16 @@ class PostgresServer:
 
     # ----------------------------------------------------------------- internals
     def _run_as(self) -> dict[str, Any]:
+        """Popen's arguments: the server's user, and an environment without libfaketime
+        (scripts/test-clock fakes the tests' clock; the server keeps the real one)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FAKETIME")}
+        preload = [p for p in env.pop("LD_PRELOAD", "").split() if "faketime" not in p]
+        if preload:
+            env["LD_PRELOAD"] = " ".join(preload)
         if self._user is None:
-            return {}
-        return {"user": self._user.pw_uid, "group": self._user.pw_gid, "extra_groups": []}
+            return {"env": env}
+        return {"env": env, "user": self._user.pw_uid, "group": self._user.pw_gid,
+                "extra_groups": []}
 
     def _initdb(self) -> None:
         # --no-sync: initdb's own final fsync only; a test cluster that does not survive a
