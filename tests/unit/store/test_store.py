@@ -94,6 +94,31 @@ def test_reads_do_not_take_the_write_lock(store: Store) -> None:
     assert store.get_message("k1") is not None
 
 
+def test_write_transactions_run_one_at_a_time(store: Store) -> None:
+    """A read-modify-write in a `tx()` block needs no row lock on either engine: two threads
+    incrementing one value lose no increment (BEGIN IMMEDIATE; PostgreSQL's advisory lock)."""
+    import threading
+    import time
+
+    with store.tx() as tx:
+        tx.put_value("counter", "0", now=NOW)
+
+    def bump() -> None:
+        for _ in range(10):
+            with store.tx() as tx:
+                seen = int(tx.get_value("counter") or "0")
+                time.sleep(0.002)  # the other thread gets every chance to read the same value
+                tx.put_value("counter", str(seen + 1), now=NOW)
+
+    workers = [threading.Thread(target=bump) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    with store.read() as tx:
+        assert tx.get_value("counter") == "20"
+
+
 def test_migrations_match_the_table_definitions(store: Store) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
