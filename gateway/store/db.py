@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from gateway.models import RawArrival
-from gateway.store.engine import create_engine, insert_or_ignore
+from gateway.store.engine import bytewise, create_engine, insert_or_ignore
 from gateway.store.errors import connect_error
 from gateway.store.schema import (
     effort,
@@ -235,7 +235,7 @@ class Tx:
         rows = self.conn.execute(
             sa.select(thread_customers.c.address)
             .where(thread_customers.c.thread_id == thread_id)
-            .order_by(thread_customers.c.first_seen, thread_customers.c.address)
+            .order_by(thread_customers.c.first_seen, bytewise(thread_customers.c.address))
         )
         return [row.address for row in rows]
 

@@ -1,8 +1,8 @@
 """The engine and what differs between database dialects: how each one locks and isolates a
 transaction, its session settings, and the insert-or-ignore statement each spells its own way.
 
-Holds `create_engine`, `insert_or_ignore` and `after_copy`. It must not hold the gateway's
-queries (`db` has them) nor know its tables beyond the `sa.Table` it is handed.
+Holds `create_engine`, `insert_or_ignore`, `bytewise` and `after_copy`. It must not hold the
+gateway's queries (`db` has them) nor know its tables beyond the `sa.Table` it is handed.
 
 The code above the store was written for SQLite's guarantee, and keeps it on every engine:
 **write transactions (`Store.tx`, migrations) run one at a time; reads (`Store.read`) never wait
@@ -30,7 +30,8 @@ therefore safe without row locks, and no block needs to be written to be retried
   which a waiting writer fails (an OperationalError, as "database is locked" is on SQLite).
   `preserve_rowcount`: psycopg's rowcount of an INSERT (0 when ON CONFLICT DO NOTHING skipped
   it) is what the callers of `insert_or_ignore` use to tell who inserted first; SQLAlchemy
-  keeps it only for UPDATE and DELETE unless asked.
+  keeps it only for UPDATE and DELETE unless asked. Text sorts by the database's collation
+  (often a locale's), where SQLite compares bytes: an ORDER BY on text uses `bytewise`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from gateway.store.errors import DatabaseUnavailable, driver_missing, location_error
 
@@ -151,3 +154,22 @@ def after_copy(conn: Connection, table: sa.Table) -> None:
     sequence = sa.func.pg_get_serial_sequence(table.name, column.name)
     conn.execute(sa.select(sa.func.setval(sequence, sa.func.coalesce(sa.func.max(column), 0) + 1,
                                           False)))
+
+
+class bytewise(FunctionElement[str]):
+    """A text expression compared byte by byte, as SQLite compares text, on every engine (for
+    an ORDER BY that must not depend on a PostgreSQL database's locale)."""
+
+    type = sa.String()
+    name = "bytewise"
+    inherit_cache = True
+
+
+@compiles(bytewise)
+def _bytewise(element: bytewise, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(bytewise, "postgresql")
+def _bytewise_postgresql(element: bytewise, compiler: Any, **kw: Any) -> str:
+    return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'

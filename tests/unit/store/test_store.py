@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 import sqlalchemy as sa
@@ -11,6 +12,7 @@ from gateway.store.db import Store
 from gateway.store.migrate import current_revision, head_revision
 from gateway.store.schema import messages, outbox, threads
 from gateway.store.values import NewThread, OutboxRow, Recorded
+from gateway.testing.postgres import PostgresServer
 
 NOW = dt.datetime(2026, 3, 3, 17, 0, tzinfo=dt.UTC)
 
@@ -231,3 +233,31 @@ def test_upgrade_from_each_revision_keeps_every_row(empty_database_url: str,
                     sa.table(table.name))).scalar()
                 assert count == 2, table.name
     store.close()
+
+
+def _customers_in_order(store: Store) -> list[str]:
+    rec = Recorded(key="k1", verdict="new", reason="new-thread", detail="", thread_id="th-1",
+                   new_thread=None, ids=(), outbox=(), customers=("b@x.org", "B@x.org", "a@x.org"))
+    with store.tx() as tx:
+        tx.insert_raw(key="k1", message_id=None, raw=b"x", received_at=NOW)
+        tx.record(rec, now=NOW)
+    with store.read() as tx:
+        return tx.customers("th-1")
+
+
+def test_text_sorts_by_its_bytes(store: Store) -> None:
+    assert _customers_in_order(store) == ["B@x.org", "a@x.org", "b@x.org"]
+
+
+def test_text_sorts_by_its_bytes_under_a_locale_collation(postgres: PostgresServer) -> None:
+    """A PostgreSQL database made with a locale (here ICU's en-US: a < B < b) still sorts
+    the store's text as SQLite does."""
+    name = f"icu_{os.getpid()}"
+    postgres.execute(f"CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu "
+                     "ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'")
+    try:
+        store = Store.open(postgres.url(name))
+        assert _customers_in_order(store) == ["B@x.org", "a@x.org", "b@x.org"]
+        store.close()
+    finally:
+        postgres.drop_database(name)
