@@ -207,7 +207,7 @@ def _a_value(column: sa.Column[object], n: int) -> object:
     return "issues" if column.name == "target" else f"{column.name}-{n}"
 
 
-@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004"])
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004", "0005"])
 def test_upgrade_from_each_revision_keeps_every_row(empty_database_url: str,
                                                     revision: str) -> None:
     """A row in every table at `revision` (written as the tables were then) is still there
@@ -261,3 +261,20 @@ def test_text_sorts_by_its_bytes_under_a_locale_collation(postgres: PostgresServ
         store.close()
     finally:
         postgres.drop_database(name)
+
+
+def test_text_longer_than_its_declared_length_is_kept(store: Store) -> None:
+    """SQLite keeps any length in a VARCHAR(n); so does PostgreSQL, where those columns are
+    TEXT (migration 0006): hostile mail with a 1,000-character From address is stored, not
+    an error on one engine only."""
+    address, key = "x" * 1000 + "@example.org", "k" * 1000
+    rec = Recorded(key=key, verdict="new", reason="r" * 200, detail="", thread_id="th-1",
+                   new_thread=NewThread("th-1", None, key, "T", NOW, "a" * 200),
+                   ids=(), outbox=(), customers=(address,))
+    with store.tx() as tx:
+        tx.insert_raw(key=key, message_id=None, raw=b"x", received_at=NOW, folder="f" * 300)
+        tx.record(rec, now=NOW)
+    with store.read() as tx:
+        assert tx.customers("th-1") == [address]
+    stored = store.get_message(key)
+    assert stored is not None and stored.reason == "r" * 200
