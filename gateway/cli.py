@@ -219,6 +219,8 @@ def cmd_db(args: argparse.Namespace) -> int:
     from gateway.store.migrate import current_revision, head_revision, upgrade
 
     config = _config(args)
+    if args.db_command == "copy":
+        return _db_copy(args, config)
     path = config.database_file()
     where = str(path) if path is not None else config.database_url().split(":", 1)[0]
     if args.db_command == "current" and path is not None and not _exists(path, "db current"):
@@ -241,6 +243,60 @@ def cmd_db(args: argparse.Namespace) -> int:
             raise connect_error(url, setting, exc) from None
         finally:
             engine.dispose()
+    return 0
+
+
+def _db_copy(args: argparse.Namespace, config: Config) -> int:
+    """`db copy --to URL`: the configured database (migrated to head first) copied into the
+    database at URL (migrated to head), verified table by table. Stop the service first: what
+    it writes during the copy is not copied."""
+    import sqlalchemy as sa
+
+    from gateway.store.copy import TargetNotEmpty, copy_database
+    from gateway.store.engine import create_engine
+    from gateway.store.errors import connect_error
+    from gateway.store.migrate import upgrade
+
+    if not args.to:
+        raise UsageError("db copy: say where to with --to URL (e.g. --to "
+                         "postgresql+psycopg://gateway@db.example.org/gateway)")
+    if args.to == config.database_url():
+        raise UsageError("db copy: --to names the configured database itself")
+    store = _open_existing_store(config, "db copy")
+    target = create_engine(args.to, setting="--to")
+    shown = sa.engine.make_url(args.to).render_as_string(hide_password=True)
+    try:
+        try:
+            upgrade(target)
+        except sa.exc.OperationalError as exc:
+            raise connect_error(args.to, "--to", exc) from None
+        source = sa.engine.make_url(config.database_url()).render_as_string(hide_password=True)
+        print(f"copying {source} to {shown}")
+        try:
+            copies = copy_database(store.engine, target, replace=args.replace)
+        except TargetNotEmpty as exc:
+            raise UsageError(f"db copy: {shown} already holds rows (in {exc}) (fix: copy into "
+                             "a new, empty database, or pass --replace to delete them in the "
+                             "copy's transaction)") from None
+    finally:
+        target.dispose()
+        store.close()
+    width = max(len(c.table) for c in copies)
+    for c in copies:
+        if c.same:
+            print(f"  {c.table:<{width}} {c.source.rows:>9} rows  digest {c.source.digest[:16]}"
+                  "  same")
+        else:
+            print(f"  {c.table:<{width}} DIFFERS: source {c.source.rows} rows digest "
+                  f"{c.source.digest[:16]}, target {c.target.rows} rows digest "
+                  f"{c.target.digest[:16]}")
+    bad = [c.table for c in copies if not c.same]
+    rows = sum(c.source.rows for c in copies)
+    if bad:
+        print(f"db copy: the copy differs from the source in {', '.join(bad)}", file=sys.stderr)
+        return 1
+    print(f"copied {rows} rows in {len(copies)} tables; every table verified (counts and digests "
+          "of every row)")
     return 0
 
 
@@ -599,8 +655,14 @@ def build_parser() -> argparse.ArgumentParser:
                           help="start of the horizon (default: now)")
     schedule.set_defaults(func=cmd_schedule, default_level="warning")
 
-    db = sub.add_parser("db", parents=[common], help="database schema: upgrade | current")
-    db.add_argument("db_command", choices=["upgrade", "current"])
+    db = sub.add_parser("db", parents=[common],
+                        help="database schema: upgrade | current; copy --to URL (e.g. SQLite to "
+                             "PostgreSQL)")
+    db.add_argument("db_command", choices=["upgrade", "current", "copy"])
+    db.add_argument("--to", metavar="URL",
+                    help="copy: the database to copy into (migrated to head; must hold no rows)")
+    db.add_argument("--replace", action="store_true",
+                    help="copy: delete the rows the target holds, in the copy's transaction")
     db.set_defaults(func=cmd_db, default_level="warning")
 
     report = sub.add_parser("report", parents=[common],

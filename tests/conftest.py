@@ -1,9 +1,14 @@
-"""Shared fixtures: the example configuration and a pipeline over a real SQLite store."""
+"""Shared fixtures: the example configuration, and a store and a pipeline over a real database.
+
+`store` (and so `pipeline`) runs each test twice, on SQLite (ids `sqlite`) and on a private
+PostgreSQL server (`postgresql`, from tests/integration/conftest_postgres.py);
+`empty_database_url` gives a migration test an empty database on either engine.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +19,7 @@ from gateway.inbound.pipeline import Pipeline
 from gateway.store.db import Store
 from gateway.wiring import pipeline_settings
 
-pytest_plugins = ["tests.integration.conftest_dovecot"]
+pytest_plugins = ["tests.integration.conftest_dovecot", "tests.integration.conftest_postgres"]
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "emails"
@@ -27,9 +32,31 @@ def example_config() -> Config:
     return load_config(EXAMPLE_CONFIG, env={})
 
 
+ENGINES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=ENGINES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new database: a SQLite file (migrated when opened), or a PostgreSQL database at the
+    head revision with no rows."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    url: str = request.getfixturevalue("postgres_store_url")
+    return url
+
+
+@pytest.fixture(params=ENGINES)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database (no tables) on each engine: for migration tests."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    make: Callable[..., str] = request.getfixturevalue("postgres_database")
+    return make()
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(f"sqlite:///{tmp_path / 'state.db'}", synchronous="normal")
+def store(database_url: str) -> Iterator[Store]:
+    opened = Store.open(database_url, synchronous="normal")
     yield opened
     opened.close()
 

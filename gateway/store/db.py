@@ -1,6 +1,7 @@
 """The state store: the queries and transactions the gateway needs (tables: `schema`).
 
-One database (SQLite in WAL mode by default; the same Core code runs on PostgreSQL). Schema
+One database (SQLite in WAL mode by default; the same Core code runs on PostgreSQL, tested on
+both). Schema
 changes go through alembic migrations in `migrations/`, applied on open. Every write that
 must be atomic (a message's verdict with its outbox rows and thread ids) is one transaction
 here. The values written and read are in `values`; the engine and what differs between
@@ -20,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from gateway.models import RawArrival
-from gateway.store.engine import create_engine, insert_or_ignore
+from gateway.store.engine import bytewise, create_engine, insert_or_ignore
 from gateway.store.errors import connect_error
 from gateway.store.schema import (
     effort,
@@ -37,8 +38,9 @@ from gateway.store.values import NewRaw, OutboxRow, Recorded, StoredMessage
 
 class Store:
     """The database. Work happens in a `Tx`: `with store.tx() as tx:` for writes (one
-    transaction, BEGIN IMMEDIATE on SQLite), `with store.read() as tx:` for reads (no write
-    lock). Thread-safe: each block uses its own pooled connection."""
+    transaction, one at a time: BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL),
+    `with store.read() as tx:` for reads (no write lock, one snapshot). Thread-safe: each
+    block uses its own pooled connection."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -233,7 +235,7 @@ class Tx:
         rows = self.conn.execute(
             sa.select(thread_customers.c.address)
             .where(thread_customers.c.thread_id == thread_id)
-            .order_by(thread_customers.c.first_seen, thread_customers.c.address)
+            .order_by(thread_customers.c.first_seen, bytewise(thread_customers.c.address))
         )
         return [row.address for row in rows]
 

@@ -1,10 +1,37 @@
-"""The engine and what differs between database dialects: SQLite's pragmas and locking, and
-the insert-or-ignore statement each dialect spells its own way.
+"""The engine and what differs between database dialects: how each one locks and isolates a
+transaction, its session settings, and the insert-or-ignore statement each spells its own way.
 
-Holds `create_engine` (a SQLite file's directory created, WAL and `BEGIN IMMEDIATE` set up on
-every connection; other URLs get a pre-pinged pool) and `insert_or_ignore`. PostgreSQL support
-(issue 18) changes this module. It must not hold the gateway's queries (`db` has them) nor know
-its tables beyond the `sa.Table` it is handed.
+Holds `create_engine`, `insert_or_ignore`, `bytewise` and `after_copy`. It must not hold the
+gateway's queries (`db` has them) nor know its tables beyond the `sa.Table` it is handed.
+
+The code above the store was written for SQLite's guarantee, and keeps it on every engine:
+**write transactions (`Store.tx`, migrations) run one at a time; reads (`Store.read`) never wait
+for them and see one snapshot.** Every read-modify-write in a `tx()` block (a cursor moved, a
+value replaced, a thread's issue claimed, a delegation revived, an outbox row's transition) is
+therefore safe without row locks, and no block needs to be written to be retried.
+
+- SQLite (the file's directory created; WAL; `synchronous` from config): a write transaction
+  is `BEGIN IMMEDIATE`, which takes the database's write lock up front (waiting up to the
+  30 s busy timeout), so no transaction upgrades a read lock into a deadlock. A read is a
+  deferred `BEGIN`: a WAL snapshot taken at its first read.
+- PostgreSQL (`postgresql+psycopg://`): a write transaction starts by taking one transaction-
+  level advisory lock, `pg_advisory_xact_lock(WRITE_LOCK)`, released by its COMMIT or
+  ROLLBACK, at READ COMMITTED: once a writer holds the lock every earlier writer has committed,
+  and each of its statements sees their rows, exactly as after `BEGIN IMMEDIATE`. A read is
+  `REPEATABLE READ, READ ONLY`: one snapshot for the whole block, as in WAL mode, and a write
+  there is an error instead of a silent lock upgrade. Why not SERIALIZABLE: its
+  serialization failures must be answered by running the transaction again, and a `with
+  store.tx()` block cannot be re-run by the store (its body is the caller's, and may have
+  side effects); why not `SELECT ... FOR UPDATE`: each caller would have to know which rows it
+  is about to change (and lock rows that do not exist yet), spreading the engine's difference
+  over every module that writes. The cost is SQLite's: writers queue, which one process with
+  a few threads does not notice; the group commit of issue 18 relaxes it where it matters.
+  Session settings: `TimeZone=UTC`, and `lock_timeout` = SQLite's busy timeout (30 s), after
+  which a waiting writer fails (an OperationalError, as "database is locked" is on SQLite).
+  `preserve_rowcount`: psycopg's rowcount of an INSERT (0 when ON CONFLICT DO NOTHING skipped
+  it) is what the callers of `insert_or_ignore` use to tell who inserted first; SQLAlchemy
+  keeps it only for UPDATE and DELETE unless asked. Text sorts by the database's collation
+  (often a locale's), where SQLite compares bytes: an ORDER BY on text uses `bytewise`.
 """
 
 from __future__ import annotations
@@ -14,6 +41,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from gateway.store.errors import DatabaseUnavailable, driver_missing, location_error
 
@@ -37,6 +66,32 @@ def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
+# The key of the advisory lock every PostgreSQL write transaction takes: "vg-store" as a
+# big-endian int64, in the single-key space (other advisory locks must use other keys).
+WRITE_LOCK = int.from_bytes(b"vg-store", "big")
+_BUSY_TIMEOUT_MS = 30000
+
+
+def _postgresql_sessions(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Session settings outside any transaction, so the pool's reset rollback keeps them.
+        autocommit = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True
+        cursor = dbapi_conn.cursor()
+        cursor.execute("SET TimeZone = 'UTC'")
+        cursor.execute(f"SET lock_timeout = {_BUSY_TIMEOUT_MS}")
+        cursor.close()
+        dbapi_conn.autocommit = autocommit
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get("readonly", False):
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        else:
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+
+
 def create_engine(url: str, *, synchronous: str = "full",
                   setting: str = "database.url") -> Engine:
     """An engine for `url` (no connection yet). A SQLite file's directory is created. A
@@ -53,6 +108,11 @@ def create_engine(url: str, *, synchronous: str = "full",
             engine = sa.create_engine(url, connect_args={"timeout": 30,
                                                          "check_same_thread": False})
             _sqlite_pragmas(engine, synchronous)
+            return engine
+        if sa.engine.make_url(url).get_backend_name() == "postgresql":
+            engine = sa.create_engine(url, pool_pre_ping=True,
+                                      execution_options={"preserve_rowcount": True})
+            _postgresql_sessions(engine)
             return engine
         return sa.create_engine(url, pool_pre_ping=True)
     except ImportError as exc:  # the dialect's DBAPI module (psycopg, pymysql, ...)
@@ -82,3 +142,34 @@ def insert_or_ignore(conn: Connection, table: sa.Table, keys: list[str]) -> Any:
             statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=keys)
         _INSERT_CACHE[cache_key] = statement
     return statement
+
+
+def after_copy(conn: Connection, table: sa.Table) -> None:
+    """After rows were inserted into `table` with their ids given (`db copy`): on PostgreSQL,
+    move the id's sequence past the largest one, or the next insert would repeat an id. SQLite
+    needs nothing: a new rowid is the largest one plus one."""
+    column = table.autoincrement_column
+    if conn.dialect.name != "postgresql" or column is None:
+        return
+    sequence = sa.func.pg_get_serial_sequence(table.name, column.name)
+    conn.execute(sa.select(sa.func.setval(sequence, sa.func.coalesce(sa.func.max(column), 0) + 1,
+                                          False)))
+
+
+class bytewise(FunctionElement[str]):
+    """A text expression compared byte by byte, as SQLite compares text, on every engine (for
+    an ORDER BY that must not depend on a PostgreSQL database's locale)."""
+
+    type = sa.String()
+    name = "bytewise"
+    inherit_cache = True
+
+
+@compiles(bytewise)
+def _bytewise(element: bytewise, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(bytewise, "postgresql")
+def _bytewise_postgresql(element: bytewise, compiler: Any, **kw: Any) -> str:
+    return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'

@@ -273,13 +273,15 @@ def test_config_file_not_utf8(site: Site) -> None:
 
 
 def test_database_driver_not_installed(site: Site) -> None:
-    site.database = 'url = "postgresql+psycopg://gateway:pw@127.0.0.1/gateway"'
+    # psycopg (3) is a dependency; psycopg2, which a bare postgresql:// URL picks, is not.
+    site.database = 'url = "postgresql+psycopg2://gateway:pw@127.0.0.1/gateway"'
     with pytest.raises(ImportError):
-        import psycopg  # noqa: F401  # the test means a driver this venv lacks
+        import psycopg2  # noqa: F401  # the test means a driver this venv lacks
     result = site.run("run")
     assert result.code == EX_CONFIG, result
-    assert "database.url: the postgresql+psycopg driver (Python module psycopg) is not " \
+    assert "database.url: the postgresql+psycopg2 driver (Python module psycopg2) is not " \
            "installed" in result.line
+    assert "psycopg2-binary" in result.line
     assert "(fix: " in result.line and "pip install" in result.line
     assert "gateway:pw" not in result.stdout + result.stderr  # the URL's password
     for command in (["db", "current"], ["db", "upgrade"], ["outbox", "list"]):

@@ -39,6 +39,7 @@ from gateway.outbound.sender import MailSender
 from gateway.outbound.smtp import SmtpMailer
 from gateway.outbound.writer import GitHubWriter
 from gateway.store.db import Store
+from gateway.store.schema import threads
 from gateway.testing.github_emulator import Emulator
 from gateway.weekly.notify import Notifier, NotifyContext
 from gateway.wiring import assignee_function, pipeline_settings
@@ -170,10 +171,8 @@ def test_a_simulated_week(week: Week, example_config: Config) -> None:
     [thursday] = week.emulator.issues(REPO)
     assert thursday.assignees == ["cyrush"]
     with week.store.tx() as tx:
-        tx.conn.exec_driver_sql(
-            "UPDATE threads SET first_response_at = ?, first_response_by = 'cyrush' "
-            "WHERE issue_number = ?", (local(5, 11).astimezone(dt.UTC).replace(tzinfo=None)
-                                        .isoformat(" "), thursday.number))
+        tx.conn.execute(threads.update().where(threads.c.issue_number == thursday.number)
+                        .values(first_response_at=local(5, 11), first_response_by="cyrush"))
     # Friday 18:00 and Saturday 10:00: weekend mail belongs to the coming week's Primary.
     week.mail({"Message-ID": "<fri@univ.edu>", "Subject": "[visit-users] Friday evening",
                "From": "Fri Customer <fri@univ.edu>"}, "Question on Friday evening\n",

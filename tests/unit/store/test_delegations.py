@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -95,11 +94,11 @@ def test_giving_a_cancelled_one_again_revives_it(store: Store) -> None:
     assert between(store, T13, T17) == [1]
 
 
-def test_upgrade_from_0003_keeps_data_and_adds_delegations(tmp_path: Path) -> None:
+def test_upgrade_from_0003_keeps_data_and_adds_delegations(empty_database_url: str) -> None:
     from gateway.store.engine import create_engine
     from gateway.store.migrate import upgrade
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+    url = empty_database_url
     engine = create_engine(url)
     upgrade(engine, "0003")
     with engine.begin() as conn:
@@ -117,12 +116,12 @@ def test_upgrade_from_0003_keeps_data_and_adds_delegations(tmp_path: Path) -> No
     store.close()
 
 
-def test_downgrade_to_0003_drops_only_delegations(tmp_path: Path) -> None:
+def test_downgrade_to_0003_drops_only_delegations(empty_database_url: str) -> None:
     from alembic import command
 
     from gateway.store.migrate import _alembic_config
 
-    store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store = Store.open(empty_database_url)
     add(store)
     cfg = _alembic_config()
     with store.engine.begin() as conn:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+import os
 
 import pytest
 import sqlalchemy as sa
@@ -12,19 +12,22 @@ from gateway.store.db import Store
 from gateway.store.migrate import current_revision, head_revision
 from gateway.store.schema import messages, outbox, threads
 from gateway.store.values import NewThread, OutboxRow, Recorded
+from gateway.testing.postgres import PostgresServer
 
 NOW = dt.datetime(2026, 3, 3, 17, 0, tzinfo=dt.UTC)
 
 
-def test_open_applies_migrations_and_is_idempotent(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    first = Store.open(url)
+def test_open_applies_migrations_and_is_idempotent(empty_database_url: str) -> None:
+    first = Store.open(empty_database_url)
     assert current_revision(first.engine) == head_revision()
     first.close()
-    again = Store.open(url)
+    again = Store.open(empty_database_url)
     assert current_revision(again.engine) == head_revision()
     with again.engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        if conn.dialect.name == "sqlite":
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        else:
+            assert conn.exec_driver_sql("SHOW TimeZone").scalar() == "UTC"
     again.close()
 
 
@@ -93,6 +96,31 @@ def test_reads_do_not_take_the_write_lock(store: Store) -> None:
     assert store.get_message("k1") is not None
 
 
+def test_write_transactions_run_one_at_a_time(store: Store) -> None:
+    """A read-modify-write in a `tx()` block needs no row lock on either engine: two threads
+    incrementing one value lose no increment (BEGIN IMMEDIATE; PostgreSQL's advisory lock)."""
+    import threading
+    import time
+
+    with store.tx() as tx:
+        tx.put_value("counter", "0", now=NOW)
+
+    def bump() -> None:
+        for _ in range(10):
+            with store.tx() as tx:
+                seen = int(tx.get_value("counter") or "0")
+                time.sleep(0.002)  # the other thread gets every chance to read the same value
+                tx.put_value("counter", str(seen + 1), now=NOW)
+
+    workers = [threading.Thread(target=bump) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    with store.read() as tx:
+        assert tx.get_value("counter") == "20"
+
+
 def test_migrations_match_the_table_definitions(store: Store) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
@@ -104,11 +132,11 @@ def test_migrations_match_the_table_definitions(store: Store) -> None:
     assert diff == []
 
 
-def test_upgrade_from_the_first_revision_keeps_data(tmp_path: Path) -> None:
+def test_upgrade_from_the_first_revision_keeps_data(empty_database_url: str) -> None:
     from gateway.store.engine import create_engine
     from gateway.store.migrate import upgrade
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+    url = empty_database_url
     engine = create_engine(url)
     upgrade(engine, "0001")
     with engine.begin() as conn:
@@ -123,13 +151,14 @@ def test_upgrade_from_the_first_revision_keeps_data(tmp_path: Path) -> None:
     store.close()
 
 
-def test_upgrade_to_discussions_keeps_threads_comments_and_effort(tmp_path: Path) -> None:
+def test_upgrade_to_discussions_keeps_threads_comments_and_effort(empty_database_url: str
+                                                                  ) -> None:
     """0003 keys comments and effort by target: rows from before it become the issues'."""
     from gateway.store.engine import create_engine
     from gateway.store.migrate import upgrade
     from gateway.store.schema import effort, gh_comments, threads
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+    url = empty_database_url
     engine = create_engine(url)
     upgrade(engine, "0002")
     now = NOW.replace(tzinfo=None)
@@ -160,3 +189,92 @@ def test_upgrade_to_discussions_keeps_threads_comments_and_effort(tmp_path: Path
         tx.conn.execute(threads.insert().values(thread_id="th-2", issue_number=7,
                                                 target="issues", created_at=NOW))
     store.close()
+
+
+def _a_value(column: sa.Column[object], n: int) -> object:
+    """A value of `column`'s type for row `n` (unique where a key needs it)."""
+    kind = column.type
+    if isinstance(kind, sa.Boolean):
+        return False
+    if isinstance(kind, sa.Integer):
+        return n
+    if isinstance(kind, sa.LargeBinary):
+        return b"\x00raw\xff"
+    if isinstance(kind, sa.Date):
+        return dt.date(2026, 12, 1)
+    if isinstance(kind, sa.DateTime | sa.types.TypeDecorator):
+        return NOW
+    return "issues" if column.name == "target" else f"{column.name}-{n}"
+
+
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004", "0005"])
+def test_upgrade_from_each_revision_keeps_every_row(empty_database_url: str,
+                                                    revision: str) -> None:
+    """A row in every table at `revision` (written as the tables were then) is still there
+    at head, on each engine."""
+    from gateway.store.engine import create_engine
+    from gateway.store.migrate import upgrade
+
+    engine = create_engine(empty_database_url)
+    upgrade(engine, revision)
+    old = sa.MetaData()
+    old.reflect(engine)
+    with engine.begin() as conn:
+        for table in old.sorted_tables:
+            if table.name != "alembic_version":
+                conn.execute(table.insert(), [{c.name: _a_value(c, n) for c in table.columns}
+                                              for n in (1, 2)])
+    engine.dispose()
+    store = Store.open(empty_database_url)
+    with store.read() as tx:
+        for table in old.sorted_tables:
+            if table.name != "alembic_version":
+                count = tx.conn.execute(sa.select(sa.func.count()).select_from(
+                    sa.table(table.name))).scalar()
+                assert count == 2, table.name
+    store.close()
+
+
+def _customers_in_order(store: Store) -> list[str]:
+    rec = Recorded(key="k1", verdict="new", reason="new-thread", detail="", thread_id="th-1",
+                   new_thread=None, ids=(), outbox=(), customers=("b@x.org", "B@x.org", "a@x.org"))
+    with store.tx() as tx:
+        tx.insert_raw(key="k1", message_id=None, raw=b"x", received_at=NOW)
+        tx.record(rec, now=NOW)
+    with store.read() as tx:
+        return tx.customers("th-1")
+
+
+def test_text_sorts_by_its_bytes(store: Store) -> None:
+    assert _customers_in_order(store) == ["B@x.org", "a@x.org", "b@x.org"]
+
+
+def test_text_sorts_by_its_bytes_under_a_locale_collation(postgres: PostgresServer) -> None:
+    """A PostgreSQL database made with a locale (here ICU's en-US: a < B < b) still sorts
+    the store's text as SQLite does."""
+    name = f"icu_{os.getpid()}"
+    postgres.execute(f"CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu "
+                     "ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'")
+    try:
+        store = Store.open(postgres.url(name))
+        assert _customers_in_order(store) == ["B@x.org", "a@x.org", "b@x.org"]
+        store.close()
+    finally:
+        postgres.drop_database(name)
+
+
+def test_text_longer_than_its_declared_length_is_kept(store: Store) -> None:
+    """SQLite keeps any length in a VARCHAR(n); so does PostgreSQL, where those columns are
+    TEXT (migration 0006): hostile mail with a 1,000-character From address is stored, not
+    an error on one engine only."""
+    address, key = "x" * 1000 + "@example.org", "k" * 1000
+    rec = Recorded(key=key, verdict="new", reason="r" * 200, detail="", thread_id="th-1",
+                   new_thread=NewThread("th-1", None, key, "T", NOW, "a" * 200),
+                   ids=(), outbox=(), customers=(address,))
+    with store.tx() as tx:
+        tx.insert_raw(key=key, message_id=None, raw=b"x", received_at=NOW, folder="f" * 300)
+        tx.record(rec, now=NOW)
+    with store.read() as tx:
+        assert tx.customers("th-1") == [address]
+    stored = store.get_message(key)
+    assert stored is not None and stored.reason == "r" * 200
