@@ -190,7 +190,8 @@ def test_through_the_service_commands_run_once_and_only_for_the_team(store: Stor
     assert keys == ["promote:issues:7:0", "react:issues:7"]
     assert woken == ["github"]
     with store.read() as tx:
-        payload = json.loads(tx.conn.execute(sa.select(outbox.c.payload)).first()[0])
+        payload = json.loads(tx.conn.execute(
+            sa.select(outbox.c.payload).order_by(outbox.c.id)).first()[0])
     assert payload["repository"] == "visit-dav/visit"
 
 
