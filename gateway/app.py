@@ -13,7 +13,10 @@ the last durable commit put them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +25,7 @@ import structlog
 
 from gateway.clock import Clock, SystemClock
 from gateway.components import (
+    Components,
     build,
     check_github,
     delivery_handler,
@@ -33,6 +37,8 @@ from gateway.config.loader import Config
 from gateway.errors import ConfigError, FatalError, PermanentError
 from gateway.inbound.imap import ImapAuthError
 from gateway.ops import sdnotify  # systemd sd_notify: READY/STATUS/WATCHDOG/STOPPING
+from gateway.store.instance_lock import hold as instance_lock_hold
+from gateway.store.leader import Leadership
 from gateway.web.limits import WebLimits
 from gateway.web.listen import listen_error
 from gateway.web.server import make_app, serve
@@ -49,17 +55,20 @@ async def run(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    database = config.database_file()
+    instance_lock = instance_lock_hold(database) if database is not None else None
     target_private = await asyncio.to_thread(check_github, config)
     secret = config.require_webhook_secret().get_secret_value().encode()
     wake = threading.Event()
     mail_wake = threading.Event()
     parts = await asyncio.to_thread(lambda: build(config, clock, wake, mail_wake,
                                                   target_private=target_private))
+    leadership = leadership_for(config, parts)
     halt = threading.Event()
     web_app = make_app(
         secret=secret,
         handle_delivery=delivery_handler(parts, clock),
-        health=health_probe(parts, config, clock),
+        health=health_probe(parts, config, clock, leadership),
         metrics=parts.metrics,
         max_body=config.raw.web.max_body_bytes,
         clock=clock,
@@ -80,7 +89,15 @@ async def run(
         database=_safe_url(config.database_url()),
     )
     try:
+        if leadership is not None:
+            # A standby serves webhooks, /healthz and /metrics, and waits for the lead.
+            if not await _lead(leadership, config.database.standby_poll, stop):
+                return
+            parts.store.fence = leadership.fence
+            parts.writer.guard = parts.sender.guard = leadership.guard
         async with asyncio.TaskGroup() as group:
+            if leadership is not None:
+                group.create_task(_renew(leadership, stop))
             group.create_task(_thread("imap", parts.source.run, halt, stop))
             group.create_task(_thread("github", parts.writer.run, halt, stop, wake))
             group.create_task(_thread("reconcile", parts.reconciler.run, halt, stop))
@@ -105,11 +122,68 @@ async def run(
             group.create_task(sdnotify.watchdog(systemd, stop))
             # --- end sd_notify ---
     except BaseExceptionGroup as failure:
+        if leadership is not None and leadership.lost.is_set():
+            raise LeadershipLost(leadership.instance) from None
         raise one_failure(failure) from None
     finally:
         await server.close()
+        if leadership is not None:
+            await asyncio.to_thread(leadership.release)
         parts.store.close()
+        if instance_lock is not None:
+            instance_lock.close()
         log.info("gateway.stopped")
+    if leadership is not None and leadership.lost.is_set():
+        raise LeadershipLost(leadership.instance)
+
+
+class LeadershipLost(Exception):
+    """This instance led and lost the lease (another took over): it stops, and comes back as a
+    standby when systemd restarts it (exit 75, EX_TEMPFAIL)."""
+
+
+def leadership_for(config: Config, parts: Components) -> Leadership | None:
+    """The leader election of a PostgreSQL deployment; None on SQLite (one instance)."""
+    if parts.store.engine.dialect.name != "postgresql":
+        return None
+    section = config.database
+    leadership = Leadership(parts.store.engine,
+                            instance=section.instance_name or socket.gethostname(),
+                            lease=dt.timedelta(seconds=section.lease_seconds))
+    parts.metrics.set_role_probe(lambda: leadership.leading, leadership.lease_age_seconds)
+    return leadership
+
+
+async def _lead(leadership: Leadership, poll: float, stop: asyncio.Event) -> bool:
+    """Wait (as a standby) until this instance leads; False when stopped first."""
+    announced = False
+    while not stop.is_set():
+        try:
+            if await asyncio.to_thread(leadership.try_acquire):
+                return True
+        except Exception as exc:  # the database is away: a standby waits for it
+            log.warning("leader.poll_failed", reason=type(exc).__name__)
+        if not announced:
+            log.info("leader.standby", instance=leadership.instance)
+            announced = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), poll)
+    return False
+
+
+async def _renew(leadership: Leadership, stop: asyncio.Event) -> None:
+    """Renew the lease every third of it; stop the daemon when it is lost."""
+    every = leadership.lease.total_seconds() / 3
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), every)
+            return
+        except TimeoutError:
+            pass
+        renewed = await asyncio.to_thread(leadership.renew)
+        if not renewed or not leadership.still_leader():
+            stop.set()
+            return
 
 
 def one_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 EXIT_USAGE = 2
 EXIT_CONFIG = 78  # sysexits EX_CONFIG: systemd's RestartPreventExitStatus= keeps it from looping
+EXIT_TEMPFAIL = 75  # sysexits EX_TEMPFAIL: lost the lead; Restart=on-failure brings it back
 
 
 def parse_instant(text: str) -> dt.datetime:
@@ -415,6 +416,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     configure(args.log_level or config.log.level, config.log.format, stream=sys.stdout)
     try:
         asyncio.run(app.run(config))
+    except app.LeadershipLost:
+        print("visit-gateway: another instance took the lead; stopping (systemd restarts this "
+              "one as a standby)", file=sys.stderr)
+        return EXIT_TEMPFAIL
     except (FatalError, ConfigError) as exc:
         structlog.get_logger("gateway.app").error("gateway.fatal", reason=str(exc))
         print(f"visit-gateway: {exc}", file=sys.stderr)

@@ -37,7 +37,8 @@ from gateway.outbound.render import Renderer
 from gateway.outbound.sender import MailSender
 from gateway.outbound.smtp import SmtpMailer
 from gateway.outbound.writer import GitHubWriter, WriterStatus
-from gateway.store.db import Store
+from gateway.store.db import Store, unfenced
+from gateway.store.leader import Leadership
 from gateway.tracking.discussion_reconcile import DiscussionReconciler
 from gateway.tracking.reconcile import Reconciler
 from gateway.tracking.rules import Rules
@@ -383,27 +384,27 @@ def _check_discussions(config: Config) -> None:
 def delivery_handler(
     parts: Components, clock: Clock
 ) -> Callable[[Delivery], Awaitable[DeliveryResult]]:
+    def record(delivery: Delivery) -> str:
+        with unfenced():  # any instance records a delivery: idempotent by its GUID
+            return parts.tracking.handle_delivery(delivery.guid, delivery.event,
+                                                  delivery.payload, clock.now())
+
     async def handle(delivery: Delivery) -> DeliveryResult:
-        result = await asyncio.to_thread(
-            parts.tracking.handle_delivery,
-            delivery.guid,
-            delivery.event,
-            delivery.payload,
-            clock.now(),
-        )
-        return DeliveryResult(result)
+        return DeliveryResult(await asyncio.to_thread(record, delivery))
 
     return handle
 
 
 def health_probe(
-    parts: Components, config: Config, clock: Clock
+    parts: Components, config: Config, clock: Clock, leadership: Leadership | None = None
 ) -> Callable[[], Awaitable[Health]]:
     stale = dt.timedelta(seconds=config.raw.tracking.poll_stale_after)
     mail_stale = dt.timedelta(seconds=config.raw.tracking.mail_stale_after)
 
     def assess() -> Health:
         now = clock.now()
+        if leadership is not None and not leadership.leading:
+            return standby_health(leadership, parts)
         try:
             depth = parts.outbox.depth(now)
             mail_depth = parts.outbox.depth(now, MAIL_KINDS)
@@ -424,9 +425,33 @@ def health_probe(
         )
 
     async def probe() -> Health:
-        return await asyncio.to_thread(assess)
+        health = await asyncio.to_thread(assess)
+        if leadership is not None and leadership.leading:
+            health.checks["role"] = {"ok": True, "role": "leader",
+                                     "instance": leadership.instance,
+                                     "epoch": leadership.epoch}
+        return health
 
     return probe
+
+
+def standby_health(leadership: Leadership, parts: Components) -> Health:
+    """A standby's /healthz: healthy while the database answers and a leader holds a fresh
+    lease (so someone reads the mailbox); the mailbox, GitHub and mail belong to the leader."""
+    try:
+        lease = leadership.read()
+        database_ok = True
+    except Exception:  # the database itself is what is being checked
+        lease, database_ok = None, False
+    age = lease.age.total_seconds() if lease is not None and lease.age is not None else None
+    fresh = age is not None and age < 2 * leadership.lease.total_seconds()
+    return Health(database_ok and fresh, {
+        "role": {"ok": fresh, "role": "standby", "instance": leadership.instance,
+                 "leader": lease.holder if lease is not None else None,
+                 "epoch": lease.epoch if lease is not None else None,
+                 "lease_age_seconds": age},
+        "database": {"ok": database_ok, "reachable": database_ok},
+    })
 
 
 def ticker(

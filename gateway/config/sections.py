@@ -41,6 +41,15 @@ class DatabaseSection(_Section):
         '"full" fsyncs every commit (a power cut loses nothing already flagged in IMAP); '
         '"normal" is faster and safe against crashes of the process, not of the machine.'
     ))] = "full"
+    instance_name: Annotated[str, Field(description=(
+        "This instance's name in the leader lease and the logs, when several instances share "
+        "a PostgreSQL database; empty: the host name."))] = ""
+    lease_seconds: Annotated[float, Field(ge=2, le=600, description=(
+        "PostgreSQL with several instances: the leader renews its lease every third of this; "
+        "a standby takes over once the leader's database session is gone (at its next poll), "
+        "or once the lease has not been renewed for this long (a paused leader)."))] = 15.0
+    standby_poll: Annotated[float, Field(gt=0, le=60, description=(
+        "Seconds between a standby's attempts to take the lead."))] = 1.0
 
 
 class ListSection(_Section):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -64,6 +65,9 @@ class MailSender:
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._random = random.Random(seed)
+        # Called right before each message goes to the relay: raises (Fenced) when this
+        # instance lost the lead. None: one instance, always allowed.
+        self.guard: Callable[[], None] | None = None
 
     def run(self, stop: threading.Event, wake: threading.Event) -> None:
         drive(self.step, stop, wake)
@@ -99,6 +103,8 @@ class MailSender:
                         "message_id": message_id, "thread_id": item.thread_id,
                         "source": "outbound", "created_at": now})
             self.outbox.mark_sending(item, now)
+            if self.guard is not None:
+                self.guard()
             refused = self.mailer.send(raw, self.identity.from_address, recipients)
         except (TransientError, MailerSetupError) as exc:
             # MailerSetupError (bad login, untrusted certificate) is the server's or the

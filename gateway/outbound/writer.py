@@ -54,6 +54,7 @@ from gateway.outbound.outbox import (
 )
 from gateway.outbound.pacing import WriteBudget
 from gateway.store.db import Tx
+from gateway.store.leader import Fenced
 from gateway.store.values import OutboxRow
 
 log = structlog.get_logger("gateway.github")
@@ -113,6 +114,9 @@ class GitHubWriter:
         self._on_success = on_success  # e.g. wake the mail sender: an ack may be queued
         # The attachment stores `store_attachments` and `publish_attachment` rows write to.
         self.attachments = attachments
+        # Called right before each write to GitHub: raises (Fenced) when this instance may
+        # no longer write (it lost the lead). None: one instance, always allowed.
+        self.guard: Callable[[], None] | None = None
         # Known-issue searches: reads, paced by their own budget (GitHub's `search` resource).
         self.lookups = KnownIssueLookups(outbox, lambda: self.tracker.search_issues,
                                          search_budget or default_search_budget(), clock,
@@ -175,7 +179,11 @@ class GitHubWriter:
             if budget:
                 self.budget.record(now)
                 self.status.writes += 1
+            if self.guard is not None:
+                self.guard()
             self._write(item, bound)
+        except Fenced:
+            raise  # another instance leads now: this one stops, writing nothing more
         except RateLimited as exc:
             until = self.clock.now() + dt.timedelta(seconds=exc.retry_after)
             self.budget.pause(until)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,6 +36,20 @@ from gateway.store.schema import (
 )
 from gateway.store.values import NewRaw, OutboxRow, Recorded, StoredMessage
 
+_UNFENCED: ContextVar[bool] = ContextVar("unfenced", default=False)
+
+
+@contextmanager
+def unfenced() -> Iterator[None]:
+    """Write transactions in this context (and threads started from it with
+    `asyncio.to_thread`, which copies the context) skip the leader's fence: for writes any
+    instance may make, a webhook's (idempotent by its delivery GUID)."""
+    token = _UNFENCED.set(True)
+    try:
+        yield
+    finally:
+        _UNFENCED.reset(token)
+
 
 class Store:
     """The database. Work happens in a `Tx`: `with store.tx() as tx:` for writes (one
@@ -44,6 +59,9 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Run first in every write transaction (unless `unfenced`): the leader's epoch check
+        # (`gateway.store.leader.Leadership.fence`) when several instances share the database.
+        self.fence: Callable[[Connection], None] | None = None
 
     @classmethod
     def open(cls, url: str, *, synchronous: str = "full", migrate: bool = True,
@@ -71,6 +89,9 @@ class Store:
     @contextmanager
     def tx(self) -> Iterator[Tx]:
         with self.engine.begin() as conn:
+            fence = self.fence
+            if fence is not None and not _UNFENCED.get():
+                fence(conn)
             yield Tx(conn)
 
     @contextmanager

@@ -176,6 +176,19 @@ deliveries = sa.Table(
     sa.Column("result", varchar(50), nullable=False),
 )
 
+# Which instance leads, when several share a PostgreSQL database (`gateway.store.leader`): one
+# row, name "leader". `epoch` rises at every takeover and fences the instance before it;
+# `renewed_at` is the database's clock. Unused on SQLite (one instance: an exclusive lock file).
+leader_lease = sa.Table(
+    "leader_lease",
+    metadata,
+    sa.Column("name", varchar(20), primary_key=True),
+    sa.Column("epoch", sa.BigInteger, nullable=False),
+    sa.Column("holder", sa.Text, nullable=True),
+    sa.Column("backend_pid", sa.Integer, nullable=True),
+    sa.Column("renewed_at", sa.DateTime(timezone=True), nullable=True),
+)
+
 jobs = sa.Table(
     "jobs",
     metadata,

@@ -84,6 +84,12 @@ class GatewayMetrics:
         self._imap_connected = Gauge(f"{PREFIX}_imap_connected",
                                      "1 while the IMAP session is up, else 0.", registry=reg)
         Info(PREFIX, "The running gateway.", registry=reg).info({"version": version})
+        self._leader = Gauge(f"{PREFIX}_leader", "1 while this instance leads (reads the "
+                             "mailbox, writes to GitHub), 0 on a standby.", registry=reg)
+        self._leader.set(1)  # one instance on SQLite: always the leader
+        self._lease_age = Gauge(f"{PREFIX}_lease_age_seconds", "Seconds since the leader last "
+                                "renewed its lease (PostgreSQL with several instances).",
+                                registry=reg)
         self._outbox = _OutboxCollector()
         reg.register(self._outbox)
         # Known label values start at 0, so rate() and absent() work before the first event.
@@ -114,6 +120,12 @@ class GatewayMetrics:
     def set_imap_probe(self, probe: Callable[[], bool]) -> None:
         """Read `visit_gateway_imap_connected` from `probe` at scrape time instead."""
         self._imap_connected.set_function(lambda: 1.0 if probe() else 0.0)
+
+    def set_role_probe(self, leading: Callable[[], bool],
+                       lease_age: Callable[[], float | None]) -> None:
+        """Read `visit_gateway_leader` and `visit_gateway_lease_age_seconds` at scrape time."""
+        self._leader.set_function(lambda: 1.0 if leading() else 0.0)
+        self._lease_age.set_function(lambda: lease_age() or 0.0)
 
     def set_outbox_probe(self, probe: OutboxProbe) -> None:
         """`probe()` -> (rows not done, age in seconds of the oldest), called at scrape time
