@@ -122,8 +122,8 @@ async def run(
             group.create_task(sdnotify.watchdog(systemd, stop))
             # --- end sd_notify ---
     except BaseExceptionGroup as failure:
-        if leadership is not None and leadership.lost.is_set():
-            raise LeadershipLost(leadership.instance) from None
+        if leadership is not None and not await asyncio.to_thread(leadership.confirm):
+            raise LeadershipLost(leadership.instance) from None  # the failure was the loss
         raise one_failure(failure) from None
     finally:
         await server.close()

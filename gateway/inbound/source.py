@@ -30,6 +30,7 @@ from gateway.inbound.imap import ImapAuthError, Mailbox
 from gateway.inbound.pipeline import Pipeline
 from gateway.log import exception_summary
 from gateway.models import RawArrival
+from gateway.store.leader import Fenced
 
 log = structlog.get_logger("gateway.inbound.source")
 
@@ -138,6 +139,8 @@ class MailSource:
                     # Fetch after the wait whatever it returns: the SEARCH is the truth, and
                     # one per poll interval also catches an IDLE notification that never came.
                     mailbox.wait(self._settings.poll_interval, stop)
+        except Fenced:
+            raise  # another instance leads: this one stops reading the mailbox
         except Exception as exc:
             return exc, connected
         finally:

@@ -36,6 +36,8 @@ therefore safe without row locks, and no block needs to be written to be retried
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -86,10 +88,20 @@ def _postgresql_sessions(engine: Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        if conn.get_execution_options().get("readonly", False):
+        options = conn.get_execution_options()
+        if options.get("unlocked", False):
+            return  # the leader election's own session (gateway.store.leader): never waits
+        if options.get("readonly", False):
             conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         else:
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+
+
+def application_name() -> str:
+    """How this process's PostgreSQL sessions are named (`pg_stat_activity.application_name`):
+    `visit-gateway@<host>:<pid>`, so the leader election can end every session of a paused
+    leader (`gateway.store.leader`), and an admin can see whose sessions they are."""
+    return f"visit-gateway@{socket.gethostname()[:32]}:{os.getpid()}"[:63]
 
 
 def create_engine(url: str, *, synchronous: str = "full",
@@ -111,7 +123,8 @@ def create_engine(url: str, *, synchronous: str = "full",
             return engine
         if sa.engine.make_url(url).get_backend_name() == "postgresql":
             engine = sa.create_engine(url, pool_pre_ping=True,
-                                      execution_options={"preserve_rowcount": True})
+                                      execution_options={"preserve_rowcount": True},
+                                      connect_args={"application_name": application_name()})
             _postgresql_sessions(engine)
             return engine
         return sa.create_engine(url, pool_pre_ping=True)

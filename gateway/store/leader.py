@@ -27,6 +27,7 @@ except `fence` and `still_leader`, which any thread may call.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import threading
@@ -87,7 +88,10 @@ class Leadership:
         end that session (the next call takes it). True once leading."""
         if self.leading:
             return True
-        conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        # Its own session, in autocommit, outside the store's write lock: a paused leader
+        # holding that lock must not keep a standby from deposing it.
+        conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT",
+                                                         unlocked=True)
         try:
             got = bool(conn.exec_driver_sql(
                 f"SELECT pg_try_advisory_lock({LEADER_LOCK})").scalar())
@@ -126,12 +130,17 @@ class Leadership:
         lease = self.read(conn)
         if lease is None or lease.age is None or lease.age < self.lease or not lease.backend_pid:
             return
-        # Only the session that holds the leader lock, and only while it still does.
+        # Only while that session still holds the leader lock; then every session of its
+        # process (named alike: `engine.application_name`), since a paused leader may hold
+        # the store's write lock in another one, which would stall everyone.
         ended = conn.execute(sa.text(
-            "SELECT pg_terminate_backend(l.pid) FROM pg_locks l WHERE l.locktype = 'advisory' "
-            "AND l.granted AND l.pid = :pid AND ((l.classid::bigint << 32) | l.objid::bigint) "
-            "= :key"), {"pid": lease.backend_pid, "key": LEADER_LOCK}).first()
-        if ended is not None:
+            "SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a WHERE "
+            "a.application_name = (SELECT h.application_name FROM pg_stat_activity h "
+            "JOIN pg_locks l ON l.pid = h.pid WHERE l.locktype = 'advisory' AND l.granted "
+            "AND h.pid = :pid AND ((l.classid::bigint << 32) | l.objid::bigint) = :key) "
+            "AND a.application_name <> '' AND a.pid <> pg_backend_pid()"),
+            {"pid": lease.backend_pid, "key": LEADER_LOCK}).all()
+        if ended:
             log.warning("leader.deposed", holder=lease.holder, epoch=lease.epoch,
                         lease_age=round(lease.age.total_seconds(), 1))
 
@@ -143,6 +152,7 @@ class Leadership:
                           ).where(leader_lease.c.name == LEASE_NAME)
         if conn is None:
             with self._engine.connect() as own:
+                own = own.execution_options(readonly=True)
                 row = own.execute(query).first()
                 own.rollback()
         else:
@@ -182,6 +192,22 @@ class Leadership:
         if overdue:
             self._lose("the lease was not renewed in time", "overdue")
         return not overdue
+
+    def confirm(self) -> bool:
+        """Whether this instance still leads, asked of the database (after a component
+        failed: a session ended by a standby looks like any database error). An answer that
+        cannot be had counts as no: the instance stops and comes back as a standby."""
+        if not self.leading:
+            return False
+        try:
+            lease = self.read()
+        except sa.exc.SQLAlchemyError:
+            self._lose("the database did not answer", "unreachable")
+            return False
+        if lease is None or lease.epoch != self._epoch:
+            self._lose("another instance took over", "epoch")
+            return False
+        return True
 
     def guard(self) -> None:
         """Right before a write outside the database (GitHub, SMTP): Fenced unless
@@ -227,7 +253,8 @@ class Leadership:
         if conn is not None:
             try:
                 conn.exec_driver_sql(f"SELECT pg_advisory_unlock({LEADER_LOCK})")
-            except sa.exc.DBAPIError:
-                pass  # the session is gone: the lock went with it
+            except sa.exc.SQLAlchemyError:
+                pass  # the session is gone (or broken): the lock went with it
             finally:
-                conn.close()
+                with contextlib.suppress(sa.exc.SQLAlchemyError):
+                    conn.close()

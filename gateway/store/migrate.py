@@ -24,6 +24,10 @@ def _alembic_config() -> AlembicConfig:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate to `revision`. A database already at the head is only read: starting an
+    instance takes no write lock, so a standby starts even while a paused leader holds it."""
+    if revision == "head" and current_revision(engine) == head_revision():
+        return
     cfg = _alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -32,7 +36,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        conn = conn.execution_options(readonly=True)  # no write lock (gateway.store.engine)
+        try:
+            return MigrationContext.configure(conn).get_current_revision()
+        finally:
+            conn.rollback()
 
 
 def head_revision() -> str | None:

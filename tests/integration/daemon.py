@@ -80,12 +80,15 @@ def free_port() -> int:
 def write_config(directory: Path, dovecot: DovecotServer, github_url: str, *,
                  extra: str = "", poll_interval: float = 2.0, web_port: int | None = None,
                  reconcile_interval: float = 5.0, mail_stale_after: float = 1800.0,
-                 github_extra: str = "") -> Path:
+                 github_extra: str = "", database: str = "",
+                 request_timeout: float = 5.0) -> Path:
+    """`database`: lines added to [database] (a PostgreSQL `url`, the lease settings)."""
     schedule = ROOT / "config" / "schedule.example.toml"
     text = f"""
 [database]
 path = "{directory / 'state.db'}"
 sqlite_synchronous = "full"
+{database}
 
 [imap]
 host = "{dovecot.host}"
@@ -106,7 +109,7 @@ bot_login = "{BOT}"
 min_write_interval = 0.0
 writes_per_minute = 100000
 writes_per_hour = 100000
-request_timeout = 5.0
+request_timeout = {request_timeout}
 retry_base = 0.2
 retry_max = 3.0
 

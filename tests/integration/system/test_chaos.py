@@ -170,14 +170,7 @@ def _chaos(tmp_path: Path, dovecot: DovecotServer, emu: Emulator, url: str, toke
             (FaultKind.DROP_BEFORE_WRITE, COMMENTS, 0.03),
         ):
             emu.inject_fault(kind, method="POST", path=path, times=None, probability=probability)
-    for kind, probability in ((FaultKind.ERROR_BEFORE_WRITE, 0.04),
-                              (FaultKind.ERROR_AFTER_WRITE, 0.06),
-                              (FaultKind.DROP_BEFORE_WRITE, 0.03),
-                              (FaultKind.DROP_AFTER_WRITE, 0.05)):
-        for method, path in (("POST", GIT + "/blobs"), ("POST", GIT + "/trees"),
-                             ("POST", GIT + "/commits"), ("PATCH", GIT + "/refs/{ref}")):
-            emu.inject_fault(kind, method=method, path=path, times=None,
-                             probability=probability)
+    inject_git_faults(emu)
     emu.inject_fault(FaultKind.LATENCY, times=None, probability=0.1, delay=0.02, delay_max=0.3)
 
     config = write_config(tmp_path, dovecot, url, poll_interval=1.0,
@@ -251,6 +244,18 @@ def _chaos(tmp_path: Path, dovecot: DovecotServer, emu: Emulator, url: str, toke
     assert kinds >= {FaultKind.ERROR_AFTER_WRITE, FaultKind.DROP_AFTER_WRITE}
     if discussions:
         assert kinds >= set(FaultKind), f"fault kinds that never fired: {set(FaultKind) - kinds}"
+
+
+def inject_git_faults(emu: Emulator) -> None:
+    """Every fault kind on every Git Data write the attachment store makes."""
+    for kind, probability in ((FaultKind.ERROR_BEFORE_WRITE, 0.04),
+                              (FaultKind.ERROR_AFTER_WRITE, 0.06),
+                              (FaultKind.DROP_BEFORE_WRITE, 0.03),
+                              (FaultKind.DROP_AFTER_WRITE, 0.05)):
+        for method, path in (("POST", GIT + "/blobs"), ("POST", GIT + "/trees"),
+                             ("POST", GIT + "/commits"), ("PATCH", GIT + "/refs/{ref}")):
+            emu.inject_fault(kind, method=method, path=path, times=None,
+                             probability=probability)
 
 
 def check_attachments(plan: Plan, emu: Emulator, url: str, token: str, *,
