@@ -55,14 +55,20 @@ async def run(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    database = config.database_file()
-    instance_lock = instance_lock_hold(database) if database is not None else None
     target_private = await asyncio.to_thread(check_github, config)
     secret = config.require_webhook_secret().get_secret_value().encode()
     wake = threading.Event()
     mail_wake = threading.Event()
     parts = await asyncio.to_thread(lambda: build(config, clock, wake, mail_wake,
                                                   target_private=target_private))
+    # After the store opened (which names what is wrong with its location): one instance
+    # per SQLite file.
+    database = config.database_file()
+    try:
+        instance_lock = instance_lock_hold(database) if database is not None else None
+    except FatalError:
+        parts.store.close()
+        raise
     leadership = leadership_for(config, parts)
     halt = threading.Event()
     web_app = make_app(

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import github
 import requests
+import sqlalchemy as sa
 from github import Auth, Github, GithubException
 
 from gateway.config.loader import Config, load_config
@@ -271,6 +272,53 @@ def check_attachment_repository(config: Config) -> Check:
                              "attachments.repository")
 
 
+def check_database_online(config: Config) -> Check:
+    """A database server: it answers, and its schema is this version's (or older: the daemon
+    migrates it at start); who leads, when instances share it. Writes nothing."""
+    from gateway.store.engine import create_engine
+    from gateway.store.leader import LEASE_NAME
+    from gateway.store.migrate import current_revision, head_revision, known_revision
+    from gateway.store.schema import leader_lease
+
+    setting = config.database_setting()
+    name = "database server answers"
+    try:
+        engine = create_engine(config.database_url(), setting=setting)
+    except ConfigError as exc:
+        return from_config_error(name, exc)
+    try:
+        current = current_revision(engine)
+        head = head_revision()
+        if current == head:
+            schema = f"schema at this version's revision {head}"
+        elif current is None:
+            schema = "no tables yet: the daemon creates them at start"
+        elif known_revision(current):
+            schema = f"schema at {current}: the daemon migrates it to {head} at start"
+        else:
+            return failed(name, f"the schema is at revision {current}, made by a newer "
+                                "visit-gateway than this one",
+                          "upgrade this host's visit-gateway (docs/postgresql.md, Upgrading)")
+        leader = ""
+        if current is not None and engine.dialect.name == "postgresql":
+            with engine.connect() as conn:
+                row = conn.execute(sa.select(
+                    leader_lease.c.holder, leader_lease.c.epoch,
+                    (sa.func.now() - leader_lease.c.renewed_at).label("age"),
+                ).where(leader_lease.c.name == LEASE_NAME)).first()
+                conn.rollback()
+            if row is not None and row.holder:
+                leader = (f"; {row.holder} leads (epoch {row.epoch}, lease renewed "
+                          f"{row.age.total_seconds():.0f} s ago)")
+    except sa.exc.SQLAlchemyError as exc:
+        return failed(name, f"no answer ({type(exc).__name__})",
+                      f"check {setting}, that the server is reachable from this host and that "
+                      "the role may log in (its password: docs/postgresql.md)")
+    finally:
+        engine.dispose()
+    return passed(name, schema + leader)
+
+
 def check_discussions(config: Config) -> list[Check]:
     """With a discussion category configured: Discussions are on, the category and the labels
     exist, and the token may write there (create discussions and comments: read access;
@@ -431,6 +479,8 @@ def run_checks(path: Path, *, online: bool = False) -> Iterator[Check]:
     yield from _guarded("attachment store", lambda: [check_attachment_store(config)])
     if not online:
         return
+    if config.database_file() is None:
+        yield from _guarded("database server", lambda: [check_database_online(config)])
     yield from _guarded("IMAP", lambda: check_imap(config))
     yield from _guarded("GitHub", lambda: check_github(config, schedule, roster=schedule_ok))
     if config.github.discussion_category:

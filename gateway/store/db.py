@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from gateway.models import RawArrival
 from gateway.store.engine import bytewise, create_engine, insert_or_ignore
-from gateway.store.errors import connect_error
+from gateway.store.errors import DatabaseUnavailable, connect_error
 from gateway.store.schema import (
     effort,
     kv,
@@ -71,10 +71,17 @@ class Store:
         server that does not answer is a `TransientError`."""
         engine = create_engine(url, synchronous=synchronous, setting=setting)
         if migrate:
-            from gateway.store.migrate import upgrade
+            from gateway.store.migrate import SchemaTooNew, upgrade
 
             try:
                 upgrade(engine)
+            except SchemaTooNew as exc:
+                engine.dispose()
+                raise DatabaseUnavailable(
+                    setting, f"the database's schema is at revision {exc.revision}, which a newer "
+                    "version of visit-gateway made and this one does not know",
+                    "run the newer version (upgrade this host's package; docs/postgresql.md, "
+                    "Upgrading)") from None
             except sa.exc.OperationalError as exc:
                 engine.dispose()
                 raise connect_error(url, setting, exc) from None

@@ -23,7 +23,11 @@ def hold(database: Path) -> IO[bytes]:
     """The open, locked file; keep it for the life of the process. FatalError when another
     process holds it."""
     path = database.with_name(database.name + ".lock")
-    handle = open(path, "a+b")  # noqa: SIM115  # held open for the life of the process
+    try:
+        handle = open(path, "a+b")  # noqa: SIM115  # held open for the life of the process
+    except OSError as exc:
+        raise FatalError(f"cannot open {path}: {exc.strerror} (fix: give the service's user "
+                         "write access to the database's directory)") from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

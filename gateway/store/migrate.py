@@ -26,8 +26,11 @@ def _alembic_config() -> AlembicConfig:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate to `revision`. A database already at the head is only read: starting an
     instance takes no write lock, so a standby starts even while a paused leader holds it."""
-    if revision == "head" and current_revision(engine) == head_revision():
+    current = current_revision(engine)
+    if revision == "head" and current == head_revision():
         return
+    if current is not None and not known_revision(current):
+        raise SchemaTooNew(current)
     cfg = _alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -45,3 +48,19 @@ def current_revision(engine: Engine) -> str | None:
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+class SchemaTooNew(Exception):
+    """The database was migrated by a newer version of the gateway than this one."""
+
+    def __init__(self, revision: str) -> None:
+        super().__init__(revision)
+        self.revision = revision
+
+
+def known_revision(revision: str) -> bool:
+    """Whether this version's migrations include `revision`."""
+    try:
+        return ScriptDirectory.from_config(_alembic_config()).get_revision(revision) is not None
+    except Exception:  # alembic: an unknown or malformed revision id
+        return False

@@ -95,6 +95,7 @@ def test_a_terminated_session_hands_over_and_the_old_leader_is_fenced(pg: Store)
         write(pg, "from the old leader")
     assert value(pg) is None
     second.release()
+    first.release()
 
 
 def test_a_paused_leader_is_deposed_once_its_lease_is_stale_and_writes_nothing(pg: Store) -> None:
@@ -119,6 +120,7 @@ def test_a_paused_leader_is_deposed_once_its_lease_is_stale_and_writes_nothing(p
     with pytest.raises(Fenced):
         write(pg, "after the pause")
     second.release()
+    first.release()
 
 
 def test_a_missing_lease_row_is_made_at_the_first_takeover(pg: Store) -> None:
@@ -153,4 +155,6 @@ def test_sqlite_refuses_a_second_instance_and_a_killed_one_leaves_no_lock(tmp_pa
     finally:
         child.kill()
         child.wait(timeout=10)
+        if child.stdout is not None:
+            child.stdout.close()
     hold(database).close()

@@ -278,3 +278,17 @@ def test_text_longer_than_its_declared_length_is_kept(store: Store) -> None:
         assert tx.customers("th-1") == [address]
     stored = store.get_message(key)
     assert stored is not None and stored.reason == "r" * 200
+
+
+def test_a_schema_newer_than_this_version_is_refused_naming_the_fix(
+        empty_database_url: str) -> None:
+    from gateway.store.errors import DatabaseUnavailable
+
+    Store.open(empty_database_url).close()
+    engine = sa.create_engine(empty_database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    with pytest.raises(DatabaseUnavailable, match="revision 9999, which a newer version") as exc:
+        Store.open(empty_database_url)
+    assert exc.value.key == "database.url" and "upgrade" in exc.value.fix
