@@ -16,3 +16,13 @@ def github_emulator() -> Iterator[Emulator]:
     with emulator.serve():
         yield emulator
 
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> str:
+    """The [database] lines (for `daemon.write_config`) of an end-to-end test that runs on each
+    engine (issue 18): the default SQLite file, or a new database on the private PostgreSQL."""
+    if request.param == "sqlite":
+        return ""
+    make = request.getfixturevalue("postgres_database")
+    return f'url = "{make()}"'

@@ -105,11 +105,11 @@ def emulator() -> Iterator[tuple[Emulator, str, str]]:
 
 def start(tmp_path: Path, dovecot: DovecotServer, url: str, token: str, *,
           github_extra: str = "", attachments: str = "", port: int | None = None,
-          clock_at: dt.datetime | None = None) -> Daemon:
+          clock_at: dt.datetime | None = None, database: str = "") -> Daemon:
     port = port or free_port()
     extra = f"\n[attachments]\n{attachments or f'repository = {ATTACH!r}'}\n"
     config = write_config(tmp_path, dovecot, url, web_port=port, extra=extra,
-                          github_extra=github_extra)
+                          github_extra=github_extra, database=database)
     daemon = Daemon(config, token=token, password=dovecot.password,
                     log=tmp_path / "daemon.log")
     daemon.start(clock_at=clock_at)
@@ -130,9 +130,10 @@ def linked_paths(body: str) -> list[str]:
 
 
 def test_a_mail_with_attachments_becomes_an_issue_that_links_them(
-        tmp_path: Path, dovecot: DovecotServer, emulator: tuple[Emulator, str, str]) -> None:
+        tmp_path: Path, dovecot: DovecotServer, emulator: tuple[Emulator, str, str],
+        database: str) -> None:
     emu, url, token = emulator
-    daemon = start(tmp_path, dovecot, url, token)
+    daemon = start(tmp_path, dovecot, url, token, database=database)
     try:
         dovecot.append("INBOX", QUESTION)
         wait_for(lambda: len(emu.issues(REPO)) == 1, 60, "the issue", daemon)

@@ -72,9 +72,10 @@ BOUNCE = raw({"Message-ID": "<b1@mx.example.org>", "From": "MAILER-DAEMON@mx.exa
 
 
 def test_mail_becomes_an_assigned_issue_and_replies_comments_in_order(
-        tmp_path: Path, dovecot: DovecotServer, emulator: tuple[Emulator, str, str]) -> None:
+        tmp_path: Path, dovecot: DovecotServer, emulator: tuple[Emulator, str, str],
+        database: str) -> None:
     emu, url, token = emulator
-    daemon = make_daemon(tmp_path, dovecot, url, token)
+    daemon = make_daemon(tmp_path, dovecot, url, token, database=database)
     daemon.start()
     try:
         # The arrival is the mailbox's INTERNALDATE: pinned, so the Primary expected below does
@@ -123,9 +124,10 @@ def test_idle_delivers_without_waiting_for_the_poll_interval(
 
 
 def test_uidvalidity_change_rereads_without_duplicates(
-        tmp_path: Path, dovecot: DovecotServer, emulator: tuple[Emulator, str, str]) -> None:
+        tmp_path: Path, dovecot: DovecotServer, emulator: tuple[Emulator, str, str],
+        database: str) -> None:
     emu, url, token = emulator
-    daemon = make_daemon(tmp_path, dovecot, url, token)
+    daemon = make_daemon(tmp_path, dovecot, url, token, database=database)
     daemon.start()
     try:
         dovecot.append("INBOX", QUESTION)
