@@ -86,7 +86,7 @@ def write_config(directory: Path, dovecot: DovecotServer, github_url: str, *,
     schedule = ROOT / "config" / "schedule.example.toml"
     text = f"""
 [database]
-path = "{directory / 'state.db'}"
+{"" if "path =" in database else f'path = "{directory / "state.db"}"'}
 sqlite_synchronous = "full"
 {database}
 
