@@ -94,10 +94,26 @@ async def run(
         imap=f"{config.imap.host}:{config.imap.effective_port}/{config.imap.folder}",
         database=_safe_url(config.database_url()),
     )
+    # --- systemd sd_notify (gateway/ops/sdnotify.py, docs/systemd.md): READY=1 once IMAP has
+    # logged in, or once standing by (the web server already listens), STATUS= lines, WATCHDOG=1
+    # pings from this event loop (a standby pings too), STOPPING=1 on stop. No-ops without
+    # $NOTIFY_SOCKET. ---
+    systemd = sdnotify.Notifier.from_env()
+    standing_by = threading.Event()
+    notify_tasks = [
+        asyncio.create_task(sdnotify.report(
+            systemd, stop,
+            ready=lambda: parts.source_status.connected or standing_by.is_set(),
+            status=lambda: ("standby: another instance leads" if standing_by.is_set()
+                            and (leadership is None or not leadership.leading)
+                            else systemd_status(parts, clock)))),
+        asyncio.create_task(sdnotify.watchdog(systemd, stop)),
+    ]
+    # --- end sd_notify ---
     try:
         if leadership is not None:
             # A standby serves webhooks, /healthz and /metrics, and waits for the lead.
-            if not await _lead(leadership, config.database.standby_poll, stop):
+            if not await _lead(leadership, config.database.standby_poll, stop, standing_by):
                 return
             parts.store.fence = leadership.fence
             parts.writer.guard = parts.sender.guard = leadership.guard
@@ -113,25 +129,13 @@ async def run(
             group.create_task(_thread("mail", parts.sender.run, halt, stop, mail_wake))
             group.create_task(_thread("jobs", ticker(parts, clock, wake, mail_wake), halt, stop))
             group.create_task(_stopper(stop, halt, wake, mail_wake))
-            # --- systemd sd_notify (gateway/ops/sdnotify.py, docs/systemd.md): READY=1 once IMAP
-            # has logged in (the web server already listens), STATUS= lines, WATCHDOG=1 pings
-            # from this event loop, STOPPING=1 on stop. No-ops without $NOTIFY_SOCKET. ---
-            systemd = sdnotify.Notifier.from_env()
-            group.create_task(
-                sdnotify.report(
-                    systemd,
-                    stop,
-                    ready=lambda: parts.source_status.connected,
-                    status=lambda: systemd_status(parts, clock),
-                )
-            )
-            group.create_task(sdnotify.watchdog(systemd, stop))
-            # --- end sd_notify ---
     except BaseExceptionGroup as failure:
         if leadership is not None and not await asyncio.to_thread(leadership.confirm):
             raise LeadershipLost(leadership.instance) from None  # the failure was the loss
         raise one_failure(failure) from None
     finally:
+        stop.set()
+        await asyncio.gather(*notify_tasks, return_exceptions=True)
         await server.close()
         if leadership is not None:
             await asyncio.to_thread(leadership.release)
@@ -160,18 +164,18 @@ def leadership_for(config: Config, parts: Components) -> Leadership | None:
     return leadership
 
 
-async def _lead(leadership: Leadership, poll: float, stop: asyncio.Event) -> bool:
+async def _lead(leadership: Leadership, poll: float, stop: asyncio.Event,
+                standing_by: threading.Event) -> bool:
     """Wait (as a standby) until this instance leads; False when stopped first."""
-    announced = False
     while not stop.is_set():
         try:
             if await asyncio.to_thread(leadership.try_acquire):
                 return True
         except Exception as exc:  # the database is away: a standby waits for it
             log.warning("leader.poll_failed", reason=type(exc).__name__)
-        if not announced:
+        if not standing_by.is_set():
             log.info("leader.standby", instance=leadership.instance)
-            announced = True
+            standing_by.set()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), poll)
     return False

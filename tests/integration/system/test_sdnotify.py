@@ -241,3 +241,41 @@ def test_daemon_is_ready_only_after_imap_login_pings_and_reports(
             assert again.stop() == 0
         finally:
             again.close()
+
+
+def test_a_standby_is_ready_and_pings_the_watchdog_while_another_instance_leads(
+        tmp_path: Path, dovecot: DovecotServer, listener: tuple[Listener, str],
+        postgres_database) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18: a standby never logs in to IMAP; under Type=notify and WatchdogSec= it must
+    still say READY=1 and ping, or systemd would kill it."""
+    receiver, path = listener
+    emulator = Emulator(seed=4)
+    token = setup_github(emulator)
+    database = postgres_database()
+    with emulator.serve() as url:
+        daemons = []
+        for name in ("leader", "standby"):
+            directory = tmp_path / name
+            directory.mkdir()
+            config = write_config(directory, dovecot, url,
+                                  database=f'url = "{database}"\ninstance_name = "{name}"')
+            daemons.append(Daemon(config, token=token, password=dovecot.password,
+                                  log=directory / "daemon.log"))
+        leader, standby = daemons
+        try:
+            leader.start()
+            wait_for(lambda: '"leader.acquired"' in leader.output(), 30, "the leader", leader)
+            standby.env.update({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"})
+            standby.env.pop("WATCHDOG_PID", None)
+            standby.start()
+            wait_for(lambda: bool(receiver.with_field("READY=1")), 30, "READY=1", standby)
+            [(_, ready)] = receiver.with_field("READY=1")
+            assert "STATUS=standby: another instance leads" in ready.split("\n")
+            assert '"leader.standby"' in standby.output()
+            count = len(receiver.with_field("WATCHDOG=1"))
+            wait_for(lambda: len(receiver.with_field("WATCHDOG=1")) >= count + 2, 10,
+                     "pings from the standby", standby)
+            assert standby.stop() == 0 and leader.stop() == 0
+        finally:
+            for daemon in daemons:
+                daemon.close()
