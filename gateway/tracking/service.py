@@ -55,6 +55,15 @@ class _Queued:
 
 
 @dataclass(frozen=True, slots=True)
+class AppliedDelivery:
+    """What `record_delivery` did: "applied", "duplicate" or "ignored", and which senders
+    it queued rows for."""
+
+    result: str
+    queued: _Queued
+
+
+@dataclass(frozen=True, slots=True)
 class DiscussionScope:
     """The discussions that are inquiries: those in `category` (a name) of `repository`."""
 
@@ -89,21 +98,31 @@ class TrackingService:
                         now: dt.datetime) -> str:
         """Apply one delivery: "applied", "duplicate" or "ignored". A payload that cannot be
         used raises tracking.PayloadError (a ValueError: the web layer answers 400)."""
-        event = parse_webhook(event_name, payload)
         with self.store.tx() as tx:
-            # Insert first: of two concurrent deliveries with one GUID, exactly one inserts.
-            claimed = tx.conn.execute(
-                insert_or_ignore(tx.conn, deliveries, ["guid"]),
-                {"guid": guid, "event": event_name, "received_at": now, "result": "pending"},
-            ).rowcount
-            if claimed != 1:
-                return "duplicate"
-            result, queued = ("ignored", _Queued()) if event is None else self._apply(
-                tx, event, now)
-            tx.conn.execute(deliveries.update().where(deliveries.c.guid == guid)
-                            .values(result=result))
-        self._wake(queued)
-        return result
+            applied = self.record_delivery(tx, guid, event_name, payload, now)
+        self.wake(applied)
+        return applied.result
+
+    def record_delivery(self, tx: Tx, guid: str, event_name: str, payload: dict[str, Any],
+                        now: dt.datetime) -> AppliedDelivery:
+        """`handle_delivery` in the caller's transaction (a group commit's: one transaction
+        for many deliveries); call `wake` with what it returns once that has committed."""
+        event = parse_webhook(event_name, payload)
+        # Insert first: of two concurrent deliveries with one GUID, exactly one inserts.
+        claimed = tx.conn.execute(
+            insert_or_ignore(tx.conn, deliveries, ["guid"]),
+            {"guid": guid, "event": event_name, "received_at": now, "result": "pending"},
+        ).rowcount
+        if claimed != 1:
+            return AppliedDelivery("duplicate", _Queued())
+        result, queued = ("ignored", _Queued()) if event is None else self._apply(tx, event, now)
+        tx.conn.execute(deliveries.update().where(deliveries.c.guid == guid)
+                        .values(result=result))
+        return AppliedDelivery(result, queued)
+
+    def wake(self, applied: AppliedDelivery) -> None:
+        """After the commit of `record_delivery`: wake the senders that have new rows."""
+        self._wake(applied.queued)
 
     # -- events (webhooks and reconcile) ----------------------------------------------------
 
