@@ -20,7 +20,8 @@ sent once after a crash, as a row crashed mid-send is today. Outcomes are not he
 marker to look for, so each send's result is committed right after the relay's reply, and the
 window in which a crash sends a message twice (with the same Message-ID) stays one message
 wide. A thread's next row is picked only by a later scan, after its predecessor's outcome is
-committed: order within a thread is kept.
+committed: order within a thread is kept. A relay that fails transiently stops the batch:
+its other rows go back as they were, unsent (one commit), instead of each failing in turn.
 """
 
 from __future__ import annotations
@@ -112,8 +113,13 @@ class MailSender:
             if ids:
                 tx.conn.execute(insert_or_ignore(tx.conn, message_ids, ["message_id"]), ids)
             mark_sending(tx, [item for item, _ in batch], now)
-        for item, composed in batch:
-            self._send(item, composed)
+        for n, (item, composed) in enumerate(batch):
+            if not self._send(item, composed):
+                # The relay failed (down, or refusing us): the rest would fail alike; they go
+                # back as they were, unsent, and wait for the next step.
+                self.outbox.commit([self.outbox.release(rest, self.clock.now())
+                                    for rest, _ in batch[n + 1:]], (), self.clock.now())
+                break
         return None
 
     def _compose(self, item: OutboxItem) -> _Composed | None:
@@ -133,10 +139,10 @@ class MailSender:
             return None
         return _Composed(mail, raw, recipients, message_id, original, composed_at)
 
-    def _send(self, item: OutboxItem, composed: _Composed) -> None:
+    def _send(self, item: OutboxItem, composed: _Composed) -> bool:
         """Send one row marked `sending` (committed) and commit its outcome at once: SMTP
         has no marker to look for, so a success held for later would widen the window in
-        which a crash sends the message twice."""
+        which a crash sends the message twice. False when the relay failed transiently."""
         bound = log.bind(row=item.key, thread=item.thread_id)
         mail, recipients = composed.mail, composed.recipients
         try:
@@ -153,13 +159,13 @@ class MailSender:
             self._count("retry")
             bound.warning("mail.send_retry", kind=mail.kind, reason=str(exc),
                           retry_at=at.isoformat())
-            return
+            return False
         except PermanentError as exc:
             self.outbox.fail(item, self.clock.now(), str(exc))
             self.status.last_error = str(exc)
             self._count("failed")
             bound.error("mail.send_failed", kind=mail.kind, reason=str(exc))
-            return
+            return True
         now = self.clock.now()
         result: dict[str, object] = {"message_id": composed.message_id}
         if refused:
@@ -174,6 +180,7 @@ class MailSender:
         self._count("sent")
         bound.info("mail.sent", kind=mail.kind, recipients=len(recipients) - len(refused),
                    refused=len(refused), resend=None if resend is None else resend.key)
+        return True
 
     def _count(self, outcome: str) -> None:
         self.status.outcomes[outcome] = self.status.outcomes.get(outcome, 0) + 1
