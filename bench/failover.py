@@ -53,6 +53,7 @@ def run(kills: int, lease_seconds: float, poll: float, messages: int) -> None:
         emu = Emulator(seed=7)
         token = setup_github(emu)
         database = server.url(server.create_database())
+        version = server.version
         Store.open(database).close()  # migrated: the lease row is there to watch
         engine = sa.create_engine(database)
         with emu.serve() as url:
@@ -108,7 +109,7 @@ def run(kills: int, lease_seconds: float, poll: float, messages: int) -> None:
                     daemon.close()
                 engine.dispose()
             issues = len(emu.issues("visit-dav/live-customer-response"))
-    print(f"failover on PostgreSQL {server.version}: {kills} leader SIGKILLs, lease "
+    print(f"failover on PostgreSQL {version}: {kills} leader SIGKILLs, lease "
           f"{lease_seconds} s, standby poll {poll} s, mail arriving ({issues} issues made)")
     print(f"  takeover p50 {statistics.median(times):.2f} s   p90 {percentile(times, 0.9):.2f} s"
           f"   max {max(times):.2f} s   min {min(times):.2f} s")
