@@ -38,8 +38,10 @@ exactly-once and order:
   budget holds them), in the next commit; were that commit lost, they would be `sending` and
   looked for, which is safe.
 - Fencing: every commit is a `Store.tx`, fenced; a leader deposed mid-batch raises Fenced at
-  its next `guard` and commits nothing more: its held rows stay `sending`, and the new leader
-  looks for their markers.
+  its next `guard` or commit and records nothing more: its held rows stay `sending`, and the
+  new leader looks for their markers. A held row's success line (`github.issue_created`) is
+  logged after the commit that records it, as it was one row at a time: a deposed leader logs
+  none for writes it could not record.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ import random
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 import structlog
@@ -114,6 +116,26 @@ class _Held:
     items: list[OutboxItem] = field(default_factory=list)  # their threads wait for it
     outcomes: list[Callable[[Tx], None]] = field(default_factory=list)
     wake: bool = False  # a success: `on_success` after the commit
+    # Success lines (`github.issue_created`, ...) of the held rows, logged after the commit:
+    # a line says the write is recorded, and a deposed leader's commit (fenced) records none.
+    lines: list[tuple[structlog.BoundLogger, str, dict[str, Any]]] = field(
+        default_factory=list)
+
+
+class _HeldLog:
+    """A batch row's logger: its info lines wait for the commit once its outcome is held."""
+
+    def __init__(self, bound: structlog.BoundLogger, held: _Held, item: OutboxItem) -> None:
+        self._bound, self._held, self._item = bound, held, item
+
+    def info(self, event: str, **values: Any) -> None:
+        if any(i is self._item for i in self._held.items):
+            self._held.lines.append((self._bound, event, values))
+        else:
+            self._bound.info(event, **values)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._bound, name)
 
 
 @dataclass(slots=True)
@@ -235,6 +257,8 @@ class GitHubWriter:
                     held=frozenset(thread_key(i) for i in held.items))
                 batch = self._batchable(items, now)
             self.outbox.commit(held.outcomes, batch, now)
+            for bound, event, values in held.lines:
+                bound.info(event, **values)
             if held.wake and self._on_success is not None:
                 self._on_success()  # after the commit: an acknowledgement may be queued
         return None
@@ -271,7 +295,8 @@ class GitHubWriter:
                         held.items.append(rest)
                         held.outcomes.append(self.outbox.release(rest, self.clock.now()))
                     break
-                self._post(item, log.bind(row=item.key, thread=item.thread_id, kind=item.kind))
+                bound = log.bind(row=item.key, thread=item.thread_id, kind=item.kind)
+                self._post(item, cast(structlog.BoundLogger, _HeldLog(bound, held, item)))
         finally:
             self._held = None
         return held
