@@ -130,7 +130,8 @@ def store_handler(store: Store) -> Callable[[Delivery], Awaitable[DeliveryResult
     repository = json.loads(PAYLOAD.read_bytes())["repository"]["full_name"]
     service = TrackingService(store, Rules("visit-users-bot", frozenset({"cyrush"})),
                               BusinessCalendar(), repository)
-    return delivery_handler(SimpleNamespace(tracking=service), SystemClock())  # type: ignore[arg-type]
+    parts = SimpleNamespace(tracking=service, store=store)
+    return delivery_handler(parts, SystemClock())  # type: ignore[arg-type]
 
 
 def stored_deliveries(store: Store) -> int:
