@@ -11,6 +11,11 @@
             as a fraction of what the limits allow.
 
     .venv/bin/python bench/daemon.py latency|backlog|limits|all [--target discussions]
+                                     [--engine sqlite|postgresql|both]
+
+--engine picks the store for `backlog`: SQLite (the default: a file in the temporary directory,
+synchronous=FULL) or PostgreSQL (a private server, fsync on: `gateway.testing.postgres`), or
+both one after the other.
 
 With --target discussions the gateway runs in discussions mode (GraphQL): "issue exists" reads
 "discussion exists", and each message is three writes (createDiscussion, its labels, the
@@ -27,6 +32,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +44,7 @@ from github import Auth  # noqa: E402
 
 from gateway.testing.dovecot import DovecotServer  # noqa: E402
 from gateway.testing.github_emulator import Emulator  # noqa: E402
+from gateway.testing.postgres import PostgresServer  # noqa: E402
 from tests.integration.daemon import (  # noqa: E402
     DISCUSSIONS,
     REPO,
@@ -69,9 +77,26 @@ def writes_made(emu: Emulator) -> int:
     return len(emu.issues(REPO)) + len(emu.comments(REPO))
 
 
-def config_for(directory: Path, dovecot: DovecotServer, url: str, **options: float) -> Path:
+def config_for(directory: Path, dovecot: DovecotServer, url: str, database: str = "",
+               **options: float) -> Path:
     return write_config(directory, dovecot, url,  # type: ignore[arg-type]
-                        github_extra=DISCUSSIONS if TARGET == "discussions" else "", **options)
+                        github_extra=DISCUSSIONS if TARGET == "discussions" else "",
+                        database=database, **options)
+
+
+ENGINES = {"sqlite": ("sqlite",), "postgresql": ("postgresql",),
+           "both": ("sqlite", "postgresql")}
+
+
+@contextmanager
+def database_lines(engine: str) -> Iterator[str]:
+    """The [database] lines for `engine`: none for SQLite (the config's file), the URL of a
+    fresh database on a private PostgreSQL server otherwise."""
+    if engine == "sqlite":
+        yield ""
+        return
+    with PostgresServer() as server:
+        yield f'url = "{server.url(server.create_database())}"'
 from tests.unit.mail import raw  # noqa: E402
 
 
@@ -173,14 +198,16 @@ def raw_graphql_rate(url: str, token: str, count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def backlog(count: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp, DovecotServer() as dovecot:
+def backlog(count: int, engine: str = "sqlite") -> None:
+    with (tempfile.TemporaryDirectory() as tmp, DovecotServer() as dovecot,
+          database_lines(engine) as database):
         for n in range(count):
             dovecot.append("INBOX", question(n))
         emu = Emulator()
         token = github_world(emu)
         with emu.serve() as url:
-            config = config_for(Path(tmp), dovecot, url)  # the gateway's pacing off, too
+            # the gateway's pacing off, too
+            config = config_for(Path(tmp), dovecot, url, database=database)
             daemon = Daemon(config, token=token, password=dovecot.password,
                             log=Path(tmp) / "d.log")
             start = time.monotonic()
@@ -196,9 +223,10 @@ def backlog(count: int) -> None:
             graphql = (raw_graphql_rate(url, token, min(count, 300))
                        if TARGET == "discussions" else None)
         print(f"backlog of {count} messages, emulator limits off (includes daemon start), "
-              f"{TARGET}:")
+              f"{TARGET}, store on {engine}:")
         print(f"  drained at {count / elapsed:6.1f} messages/s ({elapsed:.1f} s)")
         print(f"  raw PyGithub create_issue against the same emulator: {rate:6.1f} calls/s")
+        print(f"  drain / raw: {count / elapsed / rate:.2f}x")
         if graphql is not None:
             print(f"  raw createDiscussion (the gateway's adapter, no store): {graphql:6.1f} "
                   "calls/s")
@@ -248,13 +276,15 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=1000)
     parser.add_argument("--limited", type=int, default=120)
     parser.add_argument("--target", choices=["issues", "discussions"], default="issues")
+    parser.add_argument("--engine", choices=sorted(ENGINES), default="sqlite")
     args = parser.parse_args()
     global TARGET
     TARGET = args.target
     if args.what in ("latency", "all"):
         latency(args.messages, args.spacing)
     if args.what in ("backlog", "all"):
-        backlog(args.backlog)
+        for engine in ENGINES[args.engine]:
+            backlog(args.backlog, engine)
     if args.what in ("limits", "all"):
         limits(args.limited)
 

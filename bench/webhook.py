@@ -6,13 +6,19 @@ Three servers in this process, measured one after the other in the same run on l
   verify    gateway.web.server.make_app: size limit, HMAC-SHA256, JSON, headers; a handler that does
             nothing
   sqlite    the same, with a handler that inserts the delivery into a small SQLite table (WAL,
-            synchronous=FULL, one transaction per delivery) through asyncio.to_thread
+            synchronous=FULL, one transaction per delivery) through asyncio.to_thread (the
+            first figures of issue 18 were taken with it)
+  store     the same, with the daemon's own handler (`gateway.components.delivery_handler`:
+            the tracking service records the delivery by its GUID and applies it) on the
+            gateway's store: SQLite (WAL, synchronous=FULL) and/or PostgreSQL (a private
+            server, fsync on; `gateway.testing.postgres`), chosen with --engine
 
 The load comes from a second process (this file with --load): an aiohttp client holding
 --concurrency connections that posts a real issue_comment payload, signed, with a fresh GUID
 each time, until --requests requests or --seconds seconds, after a short warm-up.
 
     .venv/bin/python bench/webhook.py [--concurrency 32] [--requests 20000] [--seconds 10]
+                                      [--engine sqlite|postgresql|both]
 
 Prints figures; never pass/fail. The gateway logs its usual JSON line per delivery, to
 /dev/null. The database goes to a fresh directory in --db-dir (default: the temp directory),
@@ -34,8 +40,10 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import aiohttp
 from aiohttp import web
@@ -43,7 +51,14 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gateway.clock import SystemClock  # noqa: E402
+from gateway.components import delivery_handler  # noqa: E402
+from gateway.duty.businesstime import BusinessCalendar  # noqa: E402
 from gateway.log import configure as configure_logging  # noqa: E402
+from gateway.store.db import Store  # noqa: E402
+from gateway.testing.postgres import PostgresServer  # noqa: E402
+from gateway.tracking.rules import Rules  # noqa: E402
+from gateway.tracking.service import TrackingService  # noqa: E402
 from gateway.web.health import Health  # noqa: E402
 from gateway.web.limits import WebLimits  # noqa: E402
 from gateway.web.metrics import GatewayMetrics  # noqa: E402
@@ -54,6 +69,8 @@ _REFERENCE = Path(os.environ.get(
     "GITHUB_REFERENCE_DIR", str(ROOT.parent / "shared" / "reference" / "github")))
 PAYLOAD = _REFERENCE / "webhooks" / "issue_comment.created.0.json"
 WARMUP = 300  # requests per scenario, not counted
+ENGINES = {"sqlite": ("sqlite",), "postgresql": ("postgresql",),
+           "both": ("sqlite", "postgresql")}
 
 
 # -- the servers ----------------------------------------------------------------------------------
@@ -88,6 +105,38 @@ class SqliteDeliveries:
 
     def close(self) -> None:
         self._db.close()
+
+
+@contextmanager
+def gateway_store(engine: str, db_dir: Path) -> Iterator[Store]:
+    """The gateway's store on `engine`, migrated, in `db_dir` or a private PostgreSQL."""
+    if engine == "sqlite":
+        store = Store.open(f"sqlite:///{db_dir / 'state.db'}", synchronous="full")
+        try:
+            yield store
+        finally:
+            store.close()
+        return
+    with PostgresServer() as server:
+        store = Store.open(server.url(server.create_database()))
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+def store_handler(store: Store) -> Callable[[Delivery], Awaitable[DeliveryResult]]:
+    """The daemon's webhook handler over `store`, for the payload's repository."""
+    repository = json.loads(PAYLOAD.read_bytes())["repository"]["full_name"]
+    service = TrackingService(store, Rules("visit-users-bot", frozenset({"cyrush"})),
+                              BusinessCalendar(), repository)
+    parts = SimpleNamespace(tracking=service, store=store)
+    return delivery_handler(parts, SystemClock())  # type: ignore[arg-type]
+
+
+def stored_deliveries(store: Store) -> int:
+    with store.read() as tx:
+        return int(tx.conn.exec_driver_sql("SELECT count(*) FROM deliveries").scalar() or 0)
 
 
 async def _healthy() -> Health:
@@ -204,6 +253,12 @@ async def run(args: argparse.Namespace, db_dir: Path) -> None:
         stored = deliveries.count()
     finally:
         deliveries.close()
+    kept: list[tuple[str, int]] = []
+    for engine in ENGINES[args.engine]:
+        with gateway_store(engine, db_dir) as store:
+            rows.append((f"webhook + store, {engine}", await measure(
+                gateway_app(store_handler(store)), args)))
+            kept.append((engine, stored_deliveries(store)))
     size = int(rows[0][1]["bytes"])
     print(f"POST /webhook on loopback: {size} B issue_comment payload, {args.concurrency} "
           f"connections, one load process; {os.cpu_count()} CPUs, Python "
@@ -215,6 +270,19 @@ async def run(args: argparse.Namespace, db_dir: Path) -> None:
         print(f"{name:30} {int(row['requests']):9d} {row['rps']:8.0f} {row['p50']:8.2f} "
               f"{row['p99']:8.2f} {int(row['errors']):8d}")
     print(f"rows in the SQLite table afterwards: {stored} (warm-up included)")
+    for engine, count in kept:
+        print(f"deliveries recorded by the store on {engine}: {count} (warm-up included)")
+    bare = dict(rows)["webhook, no-op handler"]["rps"]
+    for name, row in rows[2:]:
+        print(f"{name}: {row['rps'] / bare:.2f}x the no-op handler")
+    print(f"peak RSS of this process (server and stores): {peak_rss_mb():.0f} MB")
+
+
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def main() -> None:
@@ -223,6 +291,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20000, help="per scenario, at most")
     parser.add_argument("--seconds", type=float, default=10.0, help="per scenario, at most")
     parser.add_argument("--db-dir", default=None)
+    parser.add_argument("--engine", choices=sorted(ENGINES), default="both")
     parser.add_argument("--load", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:

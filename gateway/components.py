@@ -37,13 +37,14 @@ from gateway.outbound.render import Renderer
 from gateway.outbound.sender import MailSender
 from gateway.outbound.smtp import SmtpMailer
 from gateway.outbound.writer import GitHubWriter, WriterStatus
-from gateway.store.db import Store, unfenced
+from gateway.store.db import Store
 from gateway.store.leader import Leadership
 from gateway.tracking.discussion_reconcile import DiscussionReconciler
 from gateway.tracking.reconcile import Reconciler
 from gateway.tracking.rules import Rules
 from gateway.tracking.service import DiscussionScope, TrackingService
 from gateway.web.attachments import AttachmentLinks
+from gateway.web.committer import GroupCommitter
 from gateway.web.health import Health, MailHealth, assess_health
 from gateway.web.metrics import GatewayMetrics
 from gateway.web.server import Delivery, DeliveryResult
@@ -384,13 +385,16 @@ def _check_discussions(config: Config) -> None:
 def delivery_handler(
     parts: Components, clock: Clock
 ) -> Callable[[Delivery], Awaitable[DeliveryResult]]:
-    def record(delivery: Delivery) -> str:
-        with unfenced():  # any instance records a delivery: idempotent by its GUID
-            return parts.tracking.handle_delivery(delivery.guid, delivery.event,
-                                                  delivery.payload, clock.now())
+    """Deliveries arriving together share a commit (`GroupCommitter`: each in a savepoint,
+    unfenced: any instance records a delivery, idempotent by its GUID); each is answered once
+    its commit is done."""
+    committer = GroupCommitter(parts.store)
 
     async def handle(delivery: Delivery) -> DeliveryResult:
-        return DeliveryResult(await asyncio.to_thread(record, delivery))
+        applied = await committer.submit(lambda tx: parts.tracking.record_delivery(
+            tx, delivery.guid, delivery.event, delivery.payload, clock.now()))
+        parts.tracking.wake(applied)
+        return DeliveryResult(applied.result)
 
     return handle
 

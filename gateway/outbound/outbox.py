@@ -3,7 +3,9 @@
 States: `pending` (not sent yet, or sent and known not applied), `sending` (a write may have
 reached GitHub: find its marker before sending again — also what a crash mid-write leaves),
 `done`, `failed` (GitHub refused it for good; kept for the admin), `dropped` (by an admin).
-Every change is one short transaction. Knows nothing about GitHub; values only.
+Every change is one short transaction, except what a sender asks to be committed together
+(`commit`: the outcomes it held and the next rows' `sending` marks; the senders' docstrings say
+when that is safe). Knows nothing about GitHub; values only.
 """
 
 from __future__ import annotations
@@ -136,8 +138,19 @@ class Outbox:
         Rows go in id (arrival) order within a thread: a thread's later rows wait while an
         earlier one is open, and a comment waits until its thread has an issue number.
         """
-        blocked: set[str] = set()
+        items, soonest = self.ready(now, kinds, limit=1)
+        return (items[0] if items else None), soonest
+
+    def ready(self, now: dt.datetime, kinds: frozenset[str] | None = None, *, limit: int,
+              held: frozenset[str] = frozenset()
+              ) -> tuple[list[OutboxItem], dt.datetime | None]:
+        """Up to `limit` rows that may be sent now, oldest first, at most one per thread (its
+        earliest open row, as `next_ready` picks it); and, when there are none, when the
+        earliest blocked row becomes due. Threads in `held` (`thread_key`s of rows whose
+        outcome the caller holds, not committed yet) are skipped: their rows wait."""
+        blocked: set[str] = set(held)
         soonest: dt.datetime | None = None
+        chosen: list[int] = []
         scan = _SCAN if kinds is None else _SCAN.where(outbox.c.kind.in_(sorted(kinds)))
         with self.store.read() as tx:
             for row in tx.conn.execute(scan):
@@ -149,10 +162,15 @@ class Outbox:
                     continue  # waits for its thread's issue to be created
                 due = row.next_attempt_at or row.created_at
                 if due <= now:
-                    chosen = tx.conn.execute(_SELECT.where(outbox.c.id == row.id)).one()
-                    return _item(chosen), None
-                soonest = due if soonest is None else min(soonest, due)
-        return None, soonest
+                    chosen.append(row.id)
+                    if len(chosen) >= limit:
+                        break
+                elif not chosen:
+                    soonest = due if soonest is None else min(soonest, due)
+            if not chosen:
+                return [], soonest
+            rows = tx.conn.execute(_SELECT.where(outbox.c.id.in_(chosen)).order_by(outbox.c.id))
+            return [_item(row) for row in rows], None
 
     def depth(self, now: dt.datetime, kinds: frozenset[str] | None = None) -> tuple[int, float]:
         """(rows waiting, age in seconds of the oldest) for /healthz and /metrics; only rows
@@ -188,17 +206,32 @@ class Outbox:
         same transaction. `assignee`: record the thread's new owner (a discussion, where no
         webhook will say so)."""
         with self.store.tx() as tx:
+            record_done(tx, item, now, result, issue_number=issue_number, node_id=node_id,
+                        assignee=assignee, follow_up=follow_up)
+
+    def commit(self, outcomes: Sequence[Callable[[Tx], None]], marks: Sequence[OutboxItem],
+               now: dt.datetime) -> None:
+        """One transaction: record `outcomes` (held since their writes, e.g. `record_done`
+        with its arguments bound), then mark `marks` `sending` (each attempt counted). Either
+        may be empty; when both are, nothing is committed."""
+        if not outcomes and not marks:
+            return
+        with self.store.tx() as tx:
+            for outcome in outcomes:
+                outcome(tx)
+            if marks:
+                mark_sending(tx, marks, now)
+
+    def release(self, item: OutboxItem, now: dt.datetime) -> Callable[[Tx], None]:
+        """The outcome of a row marked `sending` but never sent (its batch stopped before
+        it): back to what it was before the mark (`item`)."""
+
+        def outcome(tx: Tx) -> None:
             tx.conn.execute(outbox.update().where(outbox.c.id == item.id).values(
-                status="done", result=json.dumps(result), last_error=None, updated_at=now))
-            queue_rows(tx.conn, then_rows(item, result), now)
-            if assignee is not None and item.thread_id:
-                tx.conn.execute(threads.update().where(threads.c.thread_id == item.thread_id)
-                                .values(assignee=assignee))
-            if issue_number is not None and item.thread_id:
-                _claim_issue(tx.conn, item.thread_id, issue_number,
-                             target=CREATE_KINDS.get(item.kind, "issues"), node_id=node_id)
-            if follow_up is not None:
-                queue_rows(tx.conn, follow_up(tx), now)
+                status=item.status, next_attempt_at=item.next_attempt_at,
+                attempts=item.attempts, updated_at=now))
+
+        return outcome
 
     def set_node_id(self, thread_id: str, node_id: str) -> None:
         """Remember a discussion's node id found by number (one made on GitHub)."""
@@ -279,6 +312,37 @@ class Outbox:
             rows = tx.conn.execute(sa.select(outbox.c.updated_at).where(
                 outbox.c.status == "done", outbox.c.updated_at >= since))
             return sorted(row.updated_at for row in rows)
+
+
+def thread_key(item: OutboxItem) -> str:
+    """The key `Outbox.ready` orders a row's thread by (a row without a thread is its own)."""
+    return item.thread_id or f"row-{item.id}"
+
+
+def mark_sending(tx: Tx, items: Sequence[OutboxItem], now: dt.datetime) -> None:
+    """Mark `items` `sending` in `tx`, counting an attempt for each."""
+    tx.conn.execute(
+        outbox.update().where(outbox.c.id == sa.bindparam("row_id")).values(
+            status="sending", attempts=sa.bindparam("tries"), updated_at=now),
+        [{"row_id": item.id, "tries": item.attempts + 1} for item in items])
+
+
+def record_done(tx: Tx, item: OutboxItem, now: dt.datetime, result: dict[str, Any],
+                *, issue_number: int | None = None, node_id: str | None = None,
+                assignee: str | None = None,
+                follow_up: Callable[[Tx], Sequence[OutboxRow]] | None = None) -> None:
+    """`Outbox.done` in the caller's transaction."""
+    tx.conn.execute(outbox.update().where(outbox.c.id == item.id).values(
+        status="done", result=json.dumps(result), last_error=None, updated_at=now))
+    queue_rows(tx.conn, then_rows(item, result), now)
+    if assignee is not None and item.thread_id:
+        tx.conn.execute(threads.update().where(threads.c.thread_id == item.thread_id)
+                        .values(assignee=assignee))
+    if issue_number is not None and item.thread_id:
+        _claim_issue(tx.conn, item.thread_id, issue_number,
+                     target=CREATE_KINDS.get(item.kind, "issues"), node_id=node_id)
+    if follow_up is not None:
+        queue_rows(tx.conn, follow_up(tx), now)
 
 
 # A row's payload may carry `then`: rows to queue, in the same transaction, once it is done

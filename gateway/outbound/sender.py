@@ -12,6 +12,16 @@ row (`<key>#resend-<n>`, queued in the transaction that records the send) carrie
 addresses as its envelope and the original's Message-ID and Date, so the copy is byte for byte
 the message the others received. A permanent refusal (5xx) is only recorded in the row's
 result. Runs in its own thread.
+
+Group commit (issue 18): the first open row of up to BATCH threads are composed and marked
+`sending` in one transaction (their Message-IDs recorded in it), then sent one after the other,
+the `guard` asked right before each. Marking early is safe: a row `sending` but never sent is
+sent once after a crash, as a row crashed mid-send is today. Outcomes are not held: SMTP has no
+marker to look for, so each send's result is committed right after the relay's reply, and the
+window in which a crash sends a message twice (with the same Message-ID) stays one message
+wide. A thread's next row is picked only by a later scan, after its predecessor's outcome is
+committed: order within a thread is kept. A relay that fails transiently stops the batch:
+its other rows go back as they were, unsent (one commit), instead of each failing in turn.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from gateway.outbound.outbox import (
     OutboxItem,
     backoff_delay,
     drive,
+    mark_sending,
     wait_for,
 )
 from gateway.outbound.smtp import Mailer, MailerSetupError, Refusal
@@ -43,6 +54,17 @@ from gateway.store.values import OutboxRow
 log = structlog.get_logger("gateway.mail")
 
 RESEND_LIMIT = 5  # follow-up generations for recipients refused temporarily, one by one
+BATCH = 16  # rows marked `sending` in one transaction, at most (one per thread)
+
+
+@dataclass(frozen=True, slots=True)
+class _Composed:
+    mail: OutboundMail
+    raw: bytes
+    recipients: tuple[str, ...]
+    message_id: str
+    original: str  # the row key the Message-ID derives from (a resend's original's)
+    composed_at: dt.datetime
 
 
 @dataclass(slots=True)
@@ -74,14 +96,34 @@ class MailSender:
 
     def step(self) -> float | None:
         now = self.clock.now()
-        item, due = self.outbox.next_ready(now, MAIL_KINDS)
-        if item is None:
+        items, due = self.outbox.ready(now, MAIL_KINDS, limit=BATCH)
+        if not items:
             return wait_for(due, now)
-        self._send(item, now)
+        batch = [(item, composed) for item in items
+                 if (composed := self._compose(item)) is not None]
+        if not batch:
+            return None
+        # One transaction marks the batch `sending`, with each message's id recorded first:
+        # a reply to it must thread even if we crash right after SMTP accepts it (an id for
+        # mail never sent threads nothing).
+        with self.outbox.store.tx() as tx:
+            ids = [{"message_id": c.message_id, "thread_id": item.thread_id,
+                    "source": "outbound", "created_at": now} for item, c in batch
+                   if item.thread_id]
+            if ids:
+                tx.conn.execute(insert_or_ignore(tx.conn, message_ids, ["message_id"]), ids)
+            mark_sending(tx, [item for item, _ in batch], now)
+        for n, (item, composed) in enumerate(batch):
+            if not self._send(item, composed):
+                # The relay failed (down, or refusing us): the rest would fail alike; they go
+                # back as they were, unsent, and wait for the next step.
+                self.outbox.commit([self.outbox.release(rest, self.clock.now())
+                                    for rest, _ in batch[n + 1:]], (), self.clock.now())
+                break
         return None
 
-    def _send(self, item: OutboxItem, now: dt.datetime) -> None:
-        bound = log.bind(row=item.key, thread=item.thread_id)
+    def _compose(self, item: OutboxItem) -> _Composed | None:
+        """The row's message, ready for the relay; None (the row failed) if it cannot be."""
         original = str(item.payload.get("resend_of") or item.key)
         message_id = message_id_for(original, self.identity.message_id_domain)
         try:
@@ -92,20 +134,21 @@ class MailSender:
         except (ValueError, KeyError, TypeError, PermanentError) as exc:  # this row is broken
             self.outbox.fail(item, self.clock.now(), f"cannot compose: {exc}")
             self._count("failed")
-            bound.error("mail.send_failed", reason=f"cannot compose: {exc}")
-            return
+            log.error("mail.send_failed", row=item.key, thread=item.thread_id,
+                      reason=f"cannot compose: {exc}")
+            return None
+        return _Composed(mail, raw, recipients, message_id, original, composed_at)
+
+    def _send(self, item: OutboxItem, composed: _Composed) -> bool:
+        """Send one row marked `sending` (committed) and commit its outcome at once: SMTP
+        has no marker to look for, so a success held for later would widen the window in
+        which a crash sends the message twice. False when the relay failed transiently."""
+        bound = log.bind(row=item.key, thread=item.thread_id)
+        mail, recipients = composed.mail, composed.recipients
         try:
-            if item.thread_id:
-                # Recorded before sending: a reply to this mail must thread even if we crash
-                # right after SMTP accepts it; an id for mail never sent threads nothing.
-                with self.outbox.store.tx() as tx:
-                    tx.conn.execute(insert_or_ignore(tx.conn, message_ids, ["message_id"]), {
-                        "message_id": message_id, "thread_id": item.thread_id,
-                        "source": "outbound", "created_at": now})
-            self.outbox.mark_sending(item, now)
             if self.guard is not None:
                 self.guard()
-            refused = self.mailer.send(raw, self.identity.from_address, recipients)
+            refused = self.mailer.send(composed.raw, self.identity.from_address, recipients)
         except (TransientError, MailerSetupError) as exc:
             # MailerSetupError (bad login, untrusted certificate) is the server's or the
             # config's fault, not this row's: keep the mail and retry after the fix.
@@ -116,18 +159,18 @@ class MailSender:
             self._count("retry")
             bound.warning("mail.send_retry", kind=mail.kind, reason=str(exc),
                           retry_at=at.isoformat())
-            return
+            return False
         except PermanentError as exc:
             self.outbox.fail(item, self.clock.now(), str(exc))
             self.status.last_error = str(exc)
             self._count("failed")
             bound.error("mail.send_failed", kind=mail.kind, reason=str(exc))
-            return
+            return True
         now = self.clock.now()
-        result: dict[str, object] = {"message_id": message_id}
+        result: dict[str, object] = {"message_id": composed.message_id}
         if refused:
             result["refused"] = [str(r) for r in refused]
-        resend = _resend_row(item, original, composed_at, refused)
+        resend = _resend_row(item, composed.original, composed.composed_at, refused)
         if resend is not None:
             result["resend"] = resend.key
         self.outbox.done(item, now, result,
@@ -137,6 +180,7 @@ class MailSender:
         self._count("sent")
         bound.info("mail.sent", kind=mail.kind, recipients=len(recipients) - len(refused),
                    refused=len(refused), resend=None if resend is None else resend.key)
+        return True
 
     def _count(self, outcome: str) -> None:
         self.status.outcomes[outcome] = self.status.outcomes.get(outcome, 0) + 1

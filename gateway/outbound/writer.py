@@ -8,15 +8,51 @@ an unclear answer is retried with backoff after the marker check; a refused writ
 `failed` with GitHub's reason. A bad token or repository pauses the writer and logs it; mail
 keeps arriving and waits in the outbox. Known-issue lookups are reads with a budget of their own
 (`gateway.outbound.known_issues`). Runs in its own thread.
+
+Group commit (issue 18). Rows never tried go in batches: the first open row of up to BATCH
+threads, as many as the write budget allows right now, are marked `sending` in one
+transaction, then written one after the other (the `guard` asked right before each write, as
+for a single row); the transaction that marks the next batch also records this batch's
+outcomes, so a backlog costs about one commit per batch instead of two per row. What keeps
+exactly-once and order:
+- A row is committed `sending` before its write, always; a crash before the write leaves it
+  `sending` unwritten, which its marker lookup (or an idempotent resend) settles.
+- A success is held for the next commit only for DEFERRABLE kinds. The marked kinds
+  (`create_issue`, `create_discussion`, `add_comment`, `promote`) carry a hidden marker: a crash
+  after the write and before the held commit leaves the row `sending`, and the next attempt
+  finds the marker (after `settle`) and records what it found, exactly the protocol of a crash
+  between POST and commit today, only more rows may be in it. `store_attachments` and
+  `publish_attachment` are idempotent by path and content: written again, they change nothing.
+  Every other kind commits its success at once, as before: `react`, `assign`, `close_issue`,
+  `reopen_issue`, the discussion labels, answers, closes and reopens have no marker and are
+  only idempotent as a state set — sent again later (after a crash) they could undo what a
+  maintainer did in between (reopen an issue, assign someone else), so the window in which a
+  crash repeats them stays as short as it was.
+- Order: a batch holds one row per thread (its earliest open one), and a thread whose outcome
+  is held is skipped when the next batch is picked, so a thread's next row (a comment after its
+  issue) goes only after its predecessor's success is committed. Rows keep id order across the
+  batch; a row that needs a marker lookup or a restore check goes alone, as before.
+- Pacing: a row enters a batch only with a budget slot free now; with GitHub's limits (one
+  write a second) a batch is one row, spaced as before. A rate limit or a bad token in the
+  middle of a batch releases the rest unsent (back to `pending` as they were; the paused
+  budget holds them), in the next commit; were that commit lost, they would be `sending` and
+  looked for, which is safe.
+- Fencing: every commit is a `Store.tx`, fenced; a leader deposed mid-batch raises Fenced at
+  its next `guard` or commit and records nothing more: its held rows stay `sending`, and the
+  new leader looks for their markers. A held row's success line (`github.issue_created`) is
+  logged after the commit that records it, as it was one row at a time: a deposed leader logs
+  none for writes it could not record.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import sqlalchemy as sa
 import structlog
@@ -50,6 +86,8 @@ from gateway.outbound.outbox import (
     Restore,
     backoff_delay,
     drive,
+    record_done,
+    thread_key,
     wait_for,
 )
 from gateway.outbound.pacing import WriteBudget
@@ -62,6 +100,42 @@ log = structlog.get_logger("gateway.github")
 MARKER_SLACK = dt.timedelta(minutes=10)  # clock skew between us and GitHub
 AUTH_PAUSE = dt.timedelta(minutes=5)
 ASSIGNABLE_TTL = dt.timedelta(hours=1)
+# Group commit (see the module docstring): rows marked `sending` in one transaction, at most;
+# batches a step runs before it returns (to the stop event's check).
+BATCH = 32
+ROUNDS = 8
+# Kinds whose success may be committed after later writes: a crash in between leaves the row
+# `sending`, and sending it again cannot make a second copy (marker lookup, or same content).
+DEFERRABLE = MARKED_KINDS | ATTACHMENT_KINDS
+
+
+@dataclass(slots=True)
+class _Held:
+    """What a batch's writes leave for its next commit."""
+
+    items: list[OutboxItem] = field(default_factory=list)  # their threads wait for it
+    outcomes: list[Callable[[Tx], None]] = field(default_factory=list)
+    wake: bool = False  # a success: `on_success` after the commit
+    # Success lines (`github.issue_created`, ...) of the held rows, logged after the commit:
+    # a line says the write is recorded, and a deposed leader's commit (fenced) records none.
+    lines: list[tuple[structlog.BoundLogger, str, dict[str, Any]]] = field(
+        default_factory=list)
+
+
+class _HeldLog:
+    """A batch row's logger: its info lines wait for the commit once its outcome is held."""
+
+    def __init__(self, bound: structlog.BoundLogger, held: _Held, item: OutboxItem) -> None:
+        self._bound, self._held, self._item = bound, held, item
+
+    def info(self, event: str, **values: Any) -> None:
+        if any(i is self._item for i in self._held.items):
+            self._held.lines.append((self._bound, event, values))
+        else:
+            self._bound.info(event, **values)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._bound, name)
 
 
 @dataclass(slots=True)
@@ -117,6 +191,7 @@ class GitHubWriter:
         # Called right before each write to GitHub: raises (Fenced) when this instance may
         # no longer write (it lost the lead). None: one instance, always allowed.
         self.guard: Callable[[], None] | None = None
+        self._held: _Held | None = None  # while a batch is written
         # Known-issue searches: reads, paced by their own budget (GitHub's `search` resource).
         self.lookups = KnownIssueLookups(outbox, lambda: self.tracker.search_issues,
                                          search_budget or default_search_budget(), clock,
@@ -150,9 +225,10 @@ class GitHubWriter:
     def step(self) -> float | None:
         """Do one unit of work. Returns None to go on at once, else seconds to wait at most."""
         now = self.clock.now()
-        item, due = self.outbox.next_ready(now, GITHUB_KINDS)
-        if item is None:
+        items, due = self.outbox.ready(now, GITHUB_KINDS, limit=BATCH)
+        if not items:
             return wait_for(due, now)
+        item = items[0]
         if item.kind == LOOKUP_KIND:  # a search: never waits for, nor spends, the writes' budget
             self.lookups.run(item)
             return None
@@ -162,23 +238,100 @@ class GitHubWriter:
         allowed = self.budget.next_allowed(now)
         if allowed > now:
             return max((allowed - now).total_seconds(), 0.01)
-        self._send(item, now)
+        batch = self._batchable(items, now)
+        if not batch:
+            self._send(item, now)
+            return None
+        self.outbox.commit((), batch, now)
+        rounds = 0
+        while batch:
+            held = self._write_batch(batch)
+            rounds += 1
+            # The next batch is marked in the transaction that records this one's outcomes;
+            # its rows skip the threads whose outcome is held (their next row waits for it).
+            now = self.clock.now()
+            batch = []
+            if rounds < ROUNDS and self.budget.next_allowed(now) <= now:
+                items, _due = self.outbox.ready(
+                    now, GITHUB_KINDS, limit=BATCH,
+                    held=frozenset(thread_key(i) for i in held.items))
+                batch = self._batchable(items, now)
+            self.outbox.commit(held.outcomes, batch, now)
+            for bound, event, values in held.lines:
+                bound.info(event, **values)
+            if held.wake and self._on_success is not None:
+                self._on_success()  # after the commit: an acknowledgement may be queued
         return None
+
+    def _batchable(self, items: list[OutboxItem], now: dt.datetime) -> list[OutboxItem]:
+        """The leading rows of `items` that go as one batch, each given its budget slot: only
+        rows never tried (`pending`, no restore to look behind) of kinds that spend the write
+        budget, and only as many as the budget allows right now (one, with GitHub's limits)."""
+        restore = self.outbox.restore()
+        batch: list[OutboxItem] = []
+        for item in items:
+            if (item.status != "pending" or item.kind == LOOKUP_KIND
+                    or (item.kind == "store_attachments" and item.payload.get("store") == "local")
+                    or (item.kind in MARKED_KINDS and restore is not None
+                        and restore.covers(item.created_at))
+                    or self.budget.next_allowed(now) > now):
+                break
+            self.budget.record(now)
+            self.status.writes += 1
+            batch.append(item)
+        return batch
+
+    def _write_batch(self, batch: list[OutboxItem]) -> _Held:
+        """Write each row of `batch` (all marked `sending`, committed) in order. Returns the
+        outcomes held for the next commit: the successes of DEFERRABLE kinds, and the rows
+        released unsent when a rate limit or a bad token stopped the batch."""
+        held = _Held()
+        self._held = held
+        try:
+            for n, item in enumerate(batch):
+                if self.budget.paused_until is not None and self.budget.paused_until > \
+                        self.clock.now():
+                    for rest in batch[n:]:  # unsent: as they were, the budget waits
+                        held.items.append(rest)
+                        held.outcomes.append(self.outbox.release(rest, self.clock.now()))
+                    break
+                bound = log.bind(row=item.key, thread=item.thread_id, kind=item.kind)
+                self._post(item, cast(structlog.BoundLogger, _HeldLog(bound, held, item)))
+        finally:
+            self._held = None
+        return held
 
     # -- one row ----------------------------------------------------------------------------
 
     def _send(self, item: OutboxItem, now: dt.datetime, *, budget: bool = True) -> None:
+        """One row on its own: its marker looked for first if it may have been written."""
         bound = log.bind(row=item.key, thread=item.thread_id, kind=item.kind)
         try:
             restore = self._restore(item)
             if (item.status == "sending" or restore is not None) and self._found(
                     item, now, bound, restore):
                 return
-            now = self.clock.now()
-            self.outbox.mark_sending(item, now)
-            if budget:
-                self.budget.record(now)
-                self.status.writes += 1
+        except TransientError as exc:  # a read during the marker check failed
+            self._failed_before_write(item, bound, exc)
+            return
+        now = self.clock.now()
+        self.outbox.mark_sending(item, now)
+        if budget:
+            self.budget.record(now)
+            self.status.writes += 1
+        self._post(item, bound)
+
+    def _failed_before_write(self, item: OutboxItem, bound: structlog.BoundLogger,
+                             exc: Exception) -> None:
+        at = self.clock.now() + self._backoff(item.attempts + 1)
+        status = "sending" if item.status == "sending" else "pending"
+        self.outbox.reschedule(item, self.clock.now(), status=status, error=str(exc), at=at)
+        self.status.count("transient")
+        bound.warning("github.retry", reason=str(exc), retry_at=at.isoformat())
+
+    def _post(self, item: OutboxItem, bound: structlog.BoundLogger) -> None:
+        """Write one row marked `sending` (committed) and record its outcome."""
+        try:
             if self.guard is not None:
                 self.guard()
             self._write(item, bound)
@@ -213,12 +366,8 @@ class GitHubWriter:
             self.outbox.fail(item, self.clock.now(), str(exc))
             self.status.count("rejected")
             bound.error("github.write_failed", status=exc.status, reason=str(exc))
-        except TransientError as exc:  # a read during the marker check failed
-            at = self.clock.now() + self._backoff(item.attempts + 1)
-            status = "sending" if item.status == "sending" else "pending"
-            self.outbox.reschedule(item, self.clock.now(), status=status, error=str(exc), at=at)
-            self.status.count("transient")
-            bound.warning("github.retry", reason=str(exc), retry_at=at.isoformat())
+        except TransientError as exc:  # e.g. a read before the write failed
+            self._failed_before_write(item, bound, exc)
         except PermanentError as exc:
             self.outbox.fail(item, self.clock.now(), str(exc))
             self.status.count("rejected")
@@ -233,6 +382,22 @@ class GitHubWriter:
             self.status.count("error")
             self.status.last_error = f"internal error ({type(exc).__name__})"
             bound.exception("github.row_error", retry_at=at.isoformat())
+
+    def _done(self, item: OutboxItem, result: dict[str, Any], *,
+              issue_number: int | None = None, node_id: str | None = None,
+              assignee: str | None = None,
+              follow_up: Callable[[Tx], Sequence[OutboxRow]] | None = None) -> None:
+        """Record a row's success: held for the batch's next commit when its kind may be
+        (DEFERRABLE, inside a batch), else committed now."""
+        now = self.clock.now()
+        if self._held is not None and item.kind in DEFERRABLE:
+            self._held.items.append(item)
+            self._held.outcomes.append(functools.partial(
+                record_done, item=item, now=now, result=result, issue_number=issue_number,
+                node_id=node_id, assignee=assignee, follow_up=follow_up))
+            return
+        self.outbox.done(item, now, result, issue_number=issue_number, node_id=node_id,
+                         assignee=assignee, follow_up=follow_up)
 
     def _pause_for_admin(self, item: OutboxItem, exc: Exception) -> dt.datetime:
         """A wrong token, repository, category or label: pause every write for AUTH_PAUSE
@@ -349,7 +514,7 @@ class GitHubWriter:
                 raise WriteRejected(422, f"{login} cannot be assigned: give the account push "
                                          "access to the repository")
             assignees = self.tracker.set_assignee(item.issue_number, login)
-            self.outbox.done(item, self.clock.now(), {"assignees": list(assignees)})
+            self._done(item, {"assignees": list(assignees)})
             self._success("created")
             bound.info("github.assigned", issue=item.issue_number, assignee=login)
         else:
@@ -365,7 +530,7 @@ class GitHubWriter:
             return
         if item.kind == "assign":  # a discussion has no assignee: the store records the owner
             login = payload["login"]
-            self.outbox.done(item, self.clock.now(), {"skipped": "discussions have no assignee"},
+            self._done(item, {"skipped": "discussions have no assignee"},
                              assignee=login)
             self._success("created")
             bound.info("github.owner_recorded", discussion=item.issue_number, assignee=login)
@@ -389,7 +554,7 @@ class GitHubWriter:
                 self._state_done(item, bound, "github.label_skipped")
                 return
             labels = self.discussions.add_labels(node_id, label_ids)
-            self.outbox.done(item, self.clock.now(), {"labels": list(labels)})
+            self._done(item, {"labels": list(labels)})
             self._success("created")
             bound.info("github.discussion_labelled", discussion=item.issue_number)
         elif item.kind == "add_comment":
@@ -446,7 +611,7 @@ class GitHubWriter:
                                   "set attachments.store and its keys (and restart)")
             if item.kind == "publish_attachment":
                 published = stores.publish(item.payload, marker(item.key))
-                self.outbox.done(item, self.clock.now(), {
+                self._done(item, {
                     "url": published.url, "raw_url": published.raw_url,
                     "path": published.path, "by": item.payload.get("by", "")})
                 self._success("created")
@@ -467,7 +632,7 @@ class GitHubWriter:
             # the branch moved (fewer when some were there already: counted as if not).
             for _ in range(stored.files + 2):
                 self.budget.record(self.clock.now())
-        self.outbox.done(item, self.clock.now(), {"files": stored.files, "bytes": stored.bytes,
+        self._done(item, {"files": stored.files, "bytes": stored.bytes,
                                                   "commit": stored.commit})
         self._success("created")
         bound.info("attachments.stored", files=stored.files, bytes=stored.bytes,
@@ -490,7 +655,7 @@ class GitHubWriter:
             self._state_done(item, bound, "github.issue_reopened")
 
     def _state_done(self, item: OutboxItem, bound: structlog.BoundLogger, event: str) -> None:
-        self.outbox.done(item, self.clock.now(), {"done": item.kind})
+        self._done(item, {"done": item.kind})
         self._success("created")
         bound.info(event, issue=item.issue_number)
 
@@ -498,7 +663,7 @@ class GitHubWriter:
                   *, found: bool) -> None:
         """The product issue exists: record it (its link, for the report) and queue the
         comment linking it (`then`), in one transaction."""
-        self.outbox.done(item, self.clock.now(), {"number": issue.number, "url": issue.url,
+        self._done(item, {"number": issue.number, "url": issue.url,
                                                   "repository": item.payload["repository"]})
         self._success("found_existing" if found else "created")
         bound.info("github.found_existing" if found else "github.promoted",
@@ -515,7 +680,7 @@ class GitHubWriter:
 
     def _discussion_comment_done(self, item: OutboxItem, comment: CreatedDiscussionComment,
                                  bound: structlog.BoundLogger, *, found: bool) -> None:
-        self.outbox.done(item, self.clock.now(), {"comment_id": comment.comment_id,
+        self._done(item, {"comment_id": comment.comment_id,
                                                   "url": comment.url})
         self._success("found_existing" if found else "created")
         bound.info("github.found_existing" if found else "github.comment_created",
@@ -544,20 +709,22 @@ class GitHubWriter:
                 return []
             return [row] if row is not None else []
 
-        self.outbox.done(item, self.clock.now(), {"number": number, "url": url},
+        self._done(item, {"number": number, "url": url},
                          issue_number=number, node_id=node_id, follow_up=follow_up)
         self._success("found_existing" if found else "created")
 
     def _comment_done(self, item: OutboxItem, comment: CreatedComment,
                       bound: structlog.BoundLogger, *, found: bool) -> None:
-        self.outbox.done(item, self.clock.now(), {"comment_id": comment.comment_id,
+        self._done(item, {"comment_id": comment.comment_id,
                                                   "url": comment.url})
         self._success("found_existing" if found else "created")
         bound.info("github.found_existing" if found else "github.comment_created",
                    issue=item.issue_number, comment=comment.comment_id)
 
     def _success(self, outcome: str) -> None:
-        if self._on_success is not None:
+        if self._held is not None:
+            self._held.wake = True  # `_on_success` after the batch's commit
+        elif self._on_success is not None:
             self._on_success()
         self.status.last_success = self.clock.now()
         self.status.healthy = True

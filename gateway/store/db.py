@@ -152,12 +152,25 @@ class Tx:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._savepoints = 0
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
-        """A nested transaction: an error inside undoes only what was written inside."""
-        with self.conn.begin_nested():
+        """A nested transaction: an error inside undoes only what was written inside.
+
+        Plain SQL (SAVEPOINT, RELEASE, ROLLBACK TO: the same on both engines) rather than
+        SQLAlchemy's `begin_nested`, whose bookkeeping cost a third of a webhook delivery's
+        write in a group commit; SQLAlchemy's own transaction is not touched."""
+        self._savepoints += 1
+        name = f"vg_sp{self._savepoints}"
+        self.conn.exec_driver_sql(f"SAVEPOINT {name}")
+        try:
             yield
+        except BaseException:
+            self.conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
+            self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+            raise
+        self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
 
     # -- messages ---------------------------------------------------------------------------
 

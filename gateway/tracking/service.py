@@ -46,12 +46,30 @@ Relay = Callable[[Tx, CommentEvent, str, dt.datetime], OutboxRow | None]
 Commands = Callable[[Tx, CommentEvent, str, dt.datetime], list[OutboxRow]]
 
 
+# Statements every delivery runs, built once (building one costs as much as running it).
+_THREAD = sa.select(threads).where(threads.c.target == sa.bindparam("target"),
+                                   threads.c.issue_number == sa.bindparam("number"))
+_COMMENT = sa.select(gh_comments).where(gh_comments.c.target == sa.bindparam("target"),
+                                        gh_comments.c.comment_id == sa.bindparam("comment_id"))
+_DELIVERY_RESULT = deliveries.update().where(deliveries.c.guid == sa.bindparam("key")).values(
+    result=sa.bindparam("outcome"))
+
+
 @dataclass(slots=True)
 class _Queued:
     """Which senders a change queued rows for (woken after the commit)."""
 
     mail: bool = False
     github: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedDelivery:
+    """What `record_delivery` did: "applied", "duplicate" or "ignored", and which senders
+    it queued rows for."""
+
+    result: str
+    queued: _Queued
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,21 +107,30 @@ class TrackingService:
                         now: dt.datetime) -> str:
         """Apply one delivery: "applied", "duplicate" or "ignored". A payload that cannot be
         used raises tracking.PayloadError (a ValueError: the web layer answers 400)."""
-        event = parse_webhook(event_name, payload)
         with self.store.tx() as tx:
-            # Insert first: of two concurrent deliveries with one GUID, exactly one inserts.
-            claimed = tx.conn.execute(
-                insert_or_ignore(tx.conn, deliveries, ["guid"]),
-                {"guid": guid, "event": event_name, "received_at": now, "result": "pending"},
-            ).rowcount
-            if claimed != 1:
-                return "duplicate"
-            result, queued = ("ignored", _Queued()) if event is None else self._apply(
-                tx, event, now)
-            tx.conn.execute(deliveries.update().where(deliveries.c.guid == guid)
-                            .values(result=result))
-        self._wake(queued)
-        return result
+            applied = self.record_delivery(tx, guid, event_name, payload, now)
+        self.wake(applied)
+        return applied.result
+
+    def record_delivery(self, tx: Tx, guid: str, event_name: str, payload: dict[str, Any],
+                        now: dt.datetime) -> AppliedDelivery:
+        """`handle_delivery` in the caller's transaction (a group commit's: one transaction
+        for many deliveries); call `wake` with what it returns once that has committed."""
+        event = parse_webhook(event_name, payload)
+        # Insert first: of two concurrent deliveries with one GUID, exactly one inserts.
+        claimed = tx.conn.execute(
+            insert_or_ignore(tx.conn, deliveries, ["guid"]),
+            {"guid": guid, "event": event_name, "received_at": now, "result": "pending"},
+        ).rowcount
+        if claimed != 1:
+            return AppliedDelivery("duplicate", _Queued())
+        result, queued = ("ignored", _Queued()) if event is None else self._apply(tx, event, now)
+        tx.conn.execute(_DELIVERY_RESULT, {"key": guid, "outcome": result})
+        return AppliedDelivery(result, queued)
+
+    def wake(self, applied: AppliedDelivery) -> None:
+        """After the commit of `record_delivery`: wake the senders that have new rows."""
+        self._wake(applied.queued)
 
     # -- events (webhooks and reconcile) ----------------------------------------------------
 
@@ -243,7 +270,8 @@ class TrackingService:
     def _remember_comment(self, tx: Tx, event: CommentEvent, now: dt.datetime) -> bool:
         """Record the comment; False when this exact change was already applied."""
         key = (gh_comments.c.target == event.target, gh_comments.c.comment_id == event.comment_id)
-        row = tx.conn.execute(sa.select(gh_comments).where(*key)).first()
+        row = tx.conn.execute(_COMMENT, {"target": event.target,
+                                         "comment_id": event.comment_id}).first()
         if event.action == "created":
             if row is not None:
                 return False
@@ -282,8 +310,7 @@ class TrackingService:
     # -- thread rows <-> TrackedIssue -------------------------------------------------------
 
     def _row(self, tx: Tx, event: Event) -> Any:
-        return tx.conn.execute(sa.select(threads).where(
-            threads.c.target == event.target, threads.c.issue_number == event.number)).first()
+        return tx.conn.execute(_THREAD, {"target": event.target, "number": event.number}).first()
 
     def _load(self, event: Event, row: Any) -> tuple[TrackedIssue, bool]:
         if row is not None:
