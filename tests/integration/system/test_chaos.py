@@ -174,7 +174,9 @@ def _chaos(tmp_path: Path, dovecot: DovecotServer, emu: Emulator, url: str, toke
     inject_git_faults(emu)
     emu.inject_fault(FaultKind.LATENCY, times=None, probability=0.1, delay=0.02, delay_max=0.3)
 
-    config = write_config(tmp_path, dovecot, url, poll_interval=1.0,
+    # request_timeout 2 s: rows a killed daemon left `sending` wait 4 s (twice it) before
+    # their marker lookup, not 10: twelve restarts cost less of the suite's time.
+    config = write_config(tmp_path, dovecot, url, poll_interval=1.0, request_timeout=2.0,
                           github_extra=DISCUSSIONS if discussions else "",
                           extra=f'\n[attachments]\nrepository = "{ATTACH}"\n')
     daemon = Daemon(config, token=token, password=dovecot.password, log=tmp_path / "daemon.log")

@@ -20,8 +20,8 @@ from ..daemon import REPO, Daemon, setup_github, wait_for, write_config
 
 pytestmark = pytest.mark.integration
 
-MESSAGES = 400
-KILL_AT = (60, 170, 280)  # issues on GitHub when the daemon is killed
+MESSAGES = 200
+KILL_AT = (40, 90, 140)  # issues on GitHub when the daemon is killed
 
 
 @pytest.fixture
