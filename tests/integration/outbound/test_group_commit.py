@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from gateway.clock import SystemClock
+from gateway.clock import ManualClock
 from gateway.inbound.pipeline import Pipeline
 from gateway.outbound.github import GitHubTracker
 from gateway.outbound.outbox import MARKED_KINDS, Outbox
@@ -32,6 +31,9 @@ pytestmark = pytest.mark.integration
 
 REPO = "visit-dav/live-customer-response"
 BOT = "visit-users-bot"
+# The instant the test starts at, shared by the writer and the emulator (a Tuesday morning in
+# Los Angeles); it moves only when `World.drain` waits what the writer asks for.
+T0 = dt.datetime(2026, 12, 8, 18, 0, tzinfo=dt.UTC)
 
 
 class Crash(BaseException):
@@ -47,6 +49,7 @@ class World:
     store: Store
     outbox: Outbox
     commits: list[int]
+    clock: ManualClock
 
     def writer(self, *, interval: float = 0.0) -> GitHubWriter:
         def tracker() -> GitHubTracker:
@@ -59,7 +62,7 @@ class World:
 
         budget = WriteBudget(min_interval=dt.timedelta(seconds=interval), per_minute=10000,
                              per_hour=100000)
-        return GitHubWriter(self.outbox, tracker, budget, SystemClock(), seed=1,
+        return GitHubWriter(self.outbox, tracker, budget, self.clock, seed=1,
                             backoff_base=0.01, on_issue_created=acknowledge)
 
     def drain(self, writer: GitHubWriter, *, max_steps: int = 400) -> None:
@@ -67,19 +70,20 @@ class World:
             if not [i for i in self.outbox.open_items() if i.kind != "send_mail"]:
                 return
             delay = writer.step()
-            if delay:
-                time.sleep(min(delay, 0.2))
+            if delay:  # the wait the writer asks for, on the shared clock
+                self.clock.advance(dt.timedelta(seconds=delay))
         raise AssertionError("outbox did not drain")
 
     def mail(self, *messages: bytes) -> None:
-        now = dt.datetime.now(dt.UTC)
+        now = self.clock.now()
         for message in messages:
             self.pipeline.process(self.pipeline.ingest(message, received_at=now).key, now=now)
 
 
 @pytest.fixture
 def world(store: Store, pipeline: Pipeline) -> Iterator[World]:
-    emulator = Emulator(seed=5)
+    clock = ManualClock(T0)
+    emulator = Emulator(seed=5, clock=clock)
     token = emulator.add_token(BOT)
     emulator.add_repo(REPO)
     for login in (BOT, "primary-login"):
@@ -91,7 +95,7 @@ def world(store: Store, pipeline: Pipeline) -> Iterator[World]:
 
     sa.event.listen(store.engine, "commit", count)
     with emulator.serve() as url:
-        yield World(emulator, url, token, pipeline, store, Outbox(store), commits)
+        yield World(emulator, url, token, pipeline, store, Outbox(store), commits, clock)
     sa.event.remove(store.engine, "commit", count)
 
 
@@ -135,11 +139,11 @@ def test_pacing_still_spaces_the_writes(world: World, monkeypatch: pytest.Monkey
     assert writer.step() is None
     assert len(world.emulator.issues(REPO)) == 1  # one write, then the budget waits
     assert (writer.step() or 0) > 1.0
-    posted: list[float] = []
+    posted: list[dt.datetime] = []
     create = GitHubTracker.create_issue
 
     def timed(self: GitHubTracker, *args: Any) -> Any:
-        posted.append(time.monotonic())
+        posted.append(world.clock.now())
         return create(self, *args)
 
     monkeypatch.setattr(GitHubTracker, "create_issue", timed)
@@ -149,9 +153,8 @@ def test_pacing_still_spaces_the_writes(world: World, monkeypatch: pytest.Monkey
     world.drain(writer)
     assert len(posted) == 5
     gaps = [b - a for a, b in itertools.pairwise(posted)]
-    # Spaced by the budget (slots are taken when a row is marked, a commit before its POST:
-    # the POSTs jitter by that commit's time, as they did one row at a time).
-    assert min(gaps) >= 0.08, gaps
+    # Spaced by the budget, on the writer's clock (slots are taken when a row is marked).
+    assert min(gaps) >= dt.timedelta(seconds=0.1), gaps
 
 
 def test_a_threads_rows_stay_in_order_across_batches(world: World) -> None:
@@ -191,7 +194,7 @@ def test_a_crash_before_a_batch_is_recorded_loses_and_duplicates_nothing(
     assert not world.outbox.items(status="done") and not acks(world)
     # The restart: rows left `sending` are looked for (after the settling time: none here).
     restarted = world.writer()
-    restarted.outbox.settle_sending(dt.datetime.now(dt.UTC), MARKED_KINDS)
+    restarted.outbox.settle_sending(world.clock.now(), MARKED_KINDS)
     world.drain(restarted)
     assert titles(world) == sorted(f"Question {n}" for n in range(count))  # none twice
     assert restarted.status.outcomes.get("found_existing") == BATCH
@@ -216,7 +219,7 @@ def test_a_crash_between_marking_and_writing_writes_each_row_once(
         writer.step()
     assert len(world.emulator.issues(REPO)) == 2
     restarted = world.writer()
-    restarted.outbox.settle_sending(dt.datetime.now(dt.UTC), MARKED_KINDS)
+    restarted.outbox.settle_sending(world.clock.now(), MARKED_KINDS)
     world.drain(restarted)
     assert titles(world) == sorted(f"Question {n}" for n in range(6))
     assert restarted.status.outcomes == {"found_existing": 2, "created": 4}

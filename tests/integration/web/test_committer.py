@@ -31,8 +31,9 @@ PAYLOAD: dict[str, Any] = json.loads(
     (_REFERENCE / "webhooks" / "issue_comment.created.0.json").read_text())
 
 
-def dt_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+# When the deliveries arrive: a fixed instant, a Sunday night (nothing here reads the wall
+# clock; the suite also runs under faketime).
+NOW = dt.datetime(2026, 12, 6, 23, 30, tzinfo=dt.UTC)
 
 
 def service(store: Store) -> TrackingService:
@@ -65,7 +66,7 @@ def test_concurrent_deliveries_share_commits_and_one_bad_one_spoils_nothing(
     async def deliver(guid: str, payload: dict[str, Any]) -> str:
         applied: AppliedDelivery = await committer.submit(
             lambda tx: tracking.record_delivery(tx, guid, "issue_comment", payload,
-                                                dt_now()))
+                                                NOW))
         # Answered only after the commit: another connection sees the delivery.
         assert guid in recorded(store)
         return applied.result
@@ -85,7 +86,7 @@ def test_concurrent_deliveries_share_commits_and_one_bad_one_spoils_nothing(
     assert committer.commits <= 3 and commits[0] <= 3, (committer.commits, commits[0])
     # Later, the same GUID again: still applied once.
     again = asyncio.run(committer.submit(lambda tx: tracking.record_delivery(
-        tx, "g5", "issue_comment", comment(5), dt_now())))
+        tx, "g5", "issue_comment", comment(5), NOW)))
     assert again.result == "duplicate"
 
 
@@ -97,7 +98,7 @@ def test_a_lone_delivery_waits_for_nothing_but_its_own_commit(store: Store) -> N
         results = []
         for n in range(5):
             applied = await committer.submit(lambda tx, n=n: tracking.record_delivery(
-                tx, f"solo{n}", "issue_comment", comment(n), dt_now()))
+                tx, f"solo{n}", "issue_comment", comment(n), NOW))
             results.append(applied.result)
         return results
 
@@ -113,7 +114,7 @@ def test_deliveries_are_recorded_by_an_instance_that_does_not_lead(store: Store)
     tracking = service(store)
     committer = GroupCommitter(store)
     applied = asyncio.run(committer.submit(lambda tx: tracking.record_delivery(
-        tx, "standby", "issue_comment", comment(1), dt_now())))
+        tx, "standby", "issue_comment", comment(1), NOW)))
     assert applied.result == "applied"
     with pytest.raises(AssertionError, match="fenced"), store.tx():
         pass  # any other write is still fenced
@@ -131,7 +132,7 @@ def test_a_failing_statement_is_undone_alone(store: Store) -> None:
     async def main() -> list[Any]:
         async def first() -> Any:
             return await committer.submit(lambda tx: tracking.record_delivery(
-                tx, "ok", "issue_comment", comment(1), dt_now()))
+                tx, "ok", "issue_comment", comment(1), NOW))
         return await asyncio.gather(first(), committer.submit(broken),
                                     return_exceptions=True)
 
