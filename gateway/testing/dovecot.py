@@ -194,8 +194,9 @@ def _secs(value: float | str) -> str:
     return f"{int(value)} secs"
 
 
-def _set_pdeathsig() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: have the kernel SIGKILL Dovecot's master if the test process dies."""
+def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: have the kernel SIGKILL the child (Dovecot's master, the postmaster) if the test
+    process dies. Popen runs it after any user switch, which would clear the setting."""
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL(None, use_errno=True)
         pr_set_pdeathsig = 1
@@ -1035,7 +1036,7 @@ service stats {{
             stdout=self._stderr,
             stderr=self._stderr,
             start_new_session=True,
-            preexec_fn=_set_pdeathsig,
+            preexec_fn=die_with_parent,
             close_fds=True,
         )
         self._finalizer.detach()

@@ -37,7 +37,6 @@ the apt-get command. Tests must fail with it, never skip.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import itertools
 import os
 import pwd
@@ -54,7 +53,7 @@ from typing import IO, Any, Self
 import psycopg
 from psycopg import sql
 
-from gateway.testing.dovecot import free_port
+from gateway.testing.dovecot import die_with_parent, free_port
 
 __all__ = [
     "INSTALL_HINT",
@@ -100,15 +99,6 @@ def find_postgres() -> Path:
             f"PostgreSQL is not installed (no {_BASE}/<version>/bin/initdb); the store tests "
             "run against a real server. " + INSTALL_HINT)
     return max(found)[1]
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: have the kernel SIGKILL the postmaster if the test process dies. Runs after the
-    user switch (a credential change would clear it)."""
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
 
 
 class PostgresServer:
@@ -354,7 +344,7 @@ class PostgresServer:
         # A session of its own: a ^C at the terminal reaches pytest, not the server.
         self._proc = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-            cwd=self._root, start_new_session=True, preexec_fn=_die_with_parent,
+            cwd=self._root, start_new_session=True, preexec_fn=die_with_parent,
             close_fds=True, **self._run_as())
         self._finalizer.detach()
         self._finalizer = weakref.finalize(self, PostgresServer._reap, self._proc, self._log)
