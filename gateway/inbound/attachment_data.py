@@ -14,7 +14,8 @@ Pure: no I/O; raises MessageRejected for what `parse_email` refuses.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
 from gateway.inbound.attachment_payload import payload_bytes
 from gateway.inbound.parse import attachment_items
@@ -43,7 +44,10 @@ def attachment_at(raw: bytes, index: int) -> bytes:
     return payload_bytes(item, runs)
 
 
-def attachment_count(raw: bytes) -> int:
-    """How many attachments `raw` has (as `parse_email` lists them)."""
-    items, _ = attachment_items(raw)
-    return len(items)
+def attachment_makers(raw: bytes) -> list[Callable[[], bytes]]:
+    """One maker per attachment of `raw`, in order: each call makes that attachment's bytes
+    (as `attachment_data` gives them) from the message read once, so a caller can take them
+    one at a time, and again, without reading the message again. Holds what
+    `attachment_items` holds: a long base64 body is a marker into `raw`, not its text."""
+    items, runs = attachment_items(raw)
+    return [partial(payload_bytes, item, runs) for item in items]

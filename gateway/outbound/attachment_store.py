@@ -17,16 +17,14 @@ or compose Markdown (`gateway.inbound.attachments` does).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import structlog
 
 from gateway.errors import ConfigError, PermanentError
-from gateway.inbound.attachment_data import attachment_at, attachment_count
+from gateway.inbound.attachment_data import attachment_makers
 from gateway.outbound.attachment_repo import AttachmentRepository, StoredFile
 from gateway.outbound.local_store import LocalStore
 
@@ -135,22 +133,11 @@ class AttachmentStores:
         raw = self._raw_for(message_key)
         if raw is None:
             raise PermanentError("the message is no longer stored: its files cannot be read")
-        count = attachment_count(raw)
+        makers = attachment_makers(raw)  # the message read once for all its files
         files = []
         for item in wanted:
             index = int(item["index"])
-            if not 0 <= index < count:
+            if not 0 <= index < len(makers):
                 raise PermanentError(f"attachment {index} is not in the message any more")
-            files.append(StoredFile(str(item["path"]), partial(attachment_at, raw, index)))
+            files.append(StoredFile(str(item["path"]), makers[index]))
         return files
-
-
-def stored_files(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """The files a `store_attachments` row's payload names (for /publish and reports)."""
-    files = payload.get("files")
-    return [f for f in files if isinstance(f, dict)] if isinstance(files, list) else []
-
-
-def expires_at(now: dt.datetime, days: int) -> int:
-    """The Unix time a signed link made at `now` stops working."""
-    return int((now + dt.timedelta(days=days)).timestamp())

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import MessageRejected
-from gateway.inbound.attachment_data import attachment_at, attachment_data
+from gateway.inbound.attachment_data import attachment_at, attachment_data, attachment_makers
 from gateway.inbound.parse import parse_email
 
 from ...conftest import FIXTURES
@@ -33,6 +33,9 @@ def test_every_fixture_gives_one_piece_of_bytes_per_listed_attachment(path: Path
     data = list(attachment_data(raw))
     assert [len(item) for item in data] == [item.size for item in parsed.attachments]
     assert [attachment_at(raw, i) for i in range(len(data))] == data
+    makers = attachment_makers(raw)
+    assert [make() for make in makers] == data
+    assert [make() for make in reversed(makers)] == data[::-1]  # again, in any order
 
 
 WITH_ATTACHMENTS = {
