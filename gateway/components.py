@@ -92,7 +92,7 @@ def build(
     metrics = GatewayMetrics()
     duties = load_duties(config)
     calendar, schedule = duties.calendar, duties.schedule
-    stores, links = attachment_stores(config, store)
+    stores, links = attachment_stores(config, store, clock)
     pipeline = Pipeline(
         store,
         pipeline_settings(config, duties, attachments=attachment_settings(
@@ -244,7 +244,7 @@ def build(
     )
 
 
-def attachment_stores(config: Config, store: Store
+def attachment_stores(config: Config, store: Store, clock: Clock
                       ) -> tuple[AttachmentStores, AttachmentLinks | None]:
     """The stores the writer's attachment rows write to, and (for a local store) what the
     web server serves them with. Rows already queued name their store, so both kinds are
@@ -270,7 +270,7 @@ def attachment_stores(config: Config, store: Store
     local = links = None
     if section.store == "local":
         local = LocalStore(config.resolve(section.directory))
-        links = AttachmentLinks(local, link_secret(store, dt.datetime.now(dt.UTC)))
+        links = AttachmentLinks(local, link_secret(store, clock.now()))
     return AttachmentStores(raw_for, repository, local), links
 
 

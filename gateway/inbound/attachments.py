@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from gateway.inbound.attachment_names import storage_path
-from gateway.inbound.safe_markdown import code_span, escape_text, strip_bidi
+from gateway.inbound.safe_markdown import code_span, escape_text, one_line, strip_bidi
 from gateway.models import Attachment
 
 MAX_LISTED = 20  # files listed (and stored) per message; the rest are summed up
@@ -82,25 +82,17 @@ def human_size(size: int) -> str:
     return f"{size} bytes"
 
 
-def _one_line(text: str, limit: int) -> str:
-    text = strip_bidi(text, marks=True)
-    if not text.isprintable():
-        text = "".join(char if char.isprintable() else " " for char in text)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def shown_name(filename: str) -> str:
     """The name as the list shows it: one line, no bidi controls, at most MAX_FILENAME
     characters with the extension kept (it says what the file is); put in a code span."""
     name = strip_bidi(filename, marks=True)
     if len(name) > MAX_FILENAME:
         name = name[: MAX_FILENAME - 21] + "…" + name[-20:]
-    return _one_line(name, MAX_FILENAME) or "(no name)"
+    return one_line(name, MAX_FILENAME) or "(no name)"
 
 
 def _description(item: Attachment) -> str:
-    kind = escape_text(_one_line(item.content_type, MAX_CONTENT_TYPE), at_line_start=False)
+    kind = escape_text(one_line(item.content_type, MAX_CONTENT_TYPE), at_line_start=False)
     inline = ", inline" if item.inline else ""
     return f"{kind}, {human_size(item.size)}{inline}"
 

@@ -27,7 +27,7 @@ from gateway.inbound.safe_markdown import (
     escape_text,
     literal_block,
     neutral_markdown,
-    strip_bidi,
+    one_line,
 )
 from gateway.inbound.thread import marker
 from gateway.models import Address, Email
@@ -56,16 +56,6 @@ def mask_address(addr: str) -> str:
     return f"{local[:1]}…@{domain}" if domain else "…"
 
 
-def _one_line(text: str, limit: int) -> str:
-    """`text` on one line (controls and line breaks as spaces, no bidi controls), at most
-    `limit` characters: a header field must not open a block or push the body over the limit."""
-    text = strip_bidi(text, marks=True)
-    if not text.isprintable():
-        text = "".join(char if char.isprintable() else " " for char in text)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def header_line(sender: Address | None, date: dt.datetime | None, settings: BodySettings,
                 logged: Logged | None = None) -> str:
     """`**Name** (`j…@univ.edu`) wrote on …:`, the name escaped like any text of the mail; for
@@ -74,10 +64,10 @@ def header_line(sender: Address | None, date: dt.datetime | None, settings: Body
     if sender is None:
         who = "Unknown sender"
     else:
-        addr = _one_line(sender.addr, MAX_ADDRESS)
+        addr = one_line(sender.addr, MAX_ADDRESS)
         # In a code span: "j…@univ.edu" would otherwise read as a mention of user "univ".
         shown = code_span(addr if settings.show_full_address else mask_address(addr))
-        name = _one_line(sender.name, MAX_NAME)
+        name = one_line(sender.name, MAX_NAME)
         who = f"**{escape_text(name, at_line_start=False)}** ({shown})" if name else shown
     when = ""
     if date is not None:
@@ -85,8 +75,8 @@ def header_line(sender: Address | None, date: dt.datetime | None, settings: Body
         when = f" on {local:%a %Y-%m-%d %H:%M} {local.tzname()}"
     if logged is not None:
         # The login in a code span: the one who logged it needs no notification about it.
-        login = code_span(_one_line(logged.login, MAX_NAME))
-        name = escape_text(_one_line(logged.name, MAX_NAME), at_line_start=False)
+        login = code_span(one_line(logged.login, MAX_NAME))
+        name = escape_text(one_line(logged.name, MAX_NAME), at_line_start=False)
         by = f"{name} ({login})" if name else login
         return f"Logged by {by} from {_VIA_WORDS.get(logged.via, 'a call with')} {who}{when}."
     return f"{who} wrote{when}:"

@@ -108,6 +108,17 @@ def strip_bidi(text: str, *, marks: bool) -> str:
     return text.translate(_BIDI_MARKS) if marks else text
 
 
+def one_line(text: str, limit: int) -> str:
+    """`text` on one line (controls and line breaks as spaces, no bidi controls), at most
+    `limit` characters: a header field or a file name must not open a block or push the body
+    over GitHub's limit."""
+    text = strip_bidi(text, marks=True)
+    if not text.isprintable():
+        text = "".join(char if char.isprintable() else " " for char in text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def code_span(content: str) -> str:
     """`content` as one code span that renders it literally (CommonMark §6.1)."""
     content = content.replace("\r", " ").replace("\n", " ")
