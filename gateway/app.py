@@ -6,8 +6,11 @@ Components: the IMAP source (a thread: imapclient blocks) and the serial GitHub 
 thread: PyGithub blocks), joined by a wake-up event so new work is sent at once. Fatal problems
 that cannot heal without an admin (a wrong IMAP password, a revoked token or a missing
 repository at start) raise `FatalError` with the fix; everything else is retried with backoff
-and logged. On stop, the write in flight finishes, the IMAP IDLE is ended, cursors stay where
-the last durable commit put them.
+and logged. On PostgreSQL with several instances (`gateway.store.leader`) the web server and
+sd_notify start first; the components start once this instance leads, and a leader that loses
+the lead stops (`LeadershipLost`, exit 75) to come back as a standby. On SQLite one instance
+holds the database's lock file. On stop, the write in flight finishes, the IMAP IDLE is ended,
+cursors stay where the last durable commit put them.
 """
 
 from __future__ import annotations
@@ -185,11 +188,9 @@ async def _renew(leadership: Leadership, stop: asyncio.Event) -> None:
     """Renew the lease every third of it; stop the daemon when it is lost."""
     every = leadership.lease.total_seconds() / 3
     while not stop.is_set():
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
             return
-        except TimeoutError:
-            pass
         renewed = await asyncio.to_thread(leadership.renew)
         if not renewed or not leadership.still_leader():
             stop.set()

@@ -276,9 +276,8 @@ def check_database_online(config: Config) -> Check:
     """A database server: it answers, and its schema is this version's (or older: the daemon
     migrates it at start); who leads, when instances share it. Writes nothing."""
     from gateway.store.engine import create_engine
-    from gateway.store.leader import LEASE_NAME
+    from gateway.store.leader import read_lease
     from gateway.store.migrate import current_revision, head_revision, known_revision
-    from gateway.store.schema import leader_lease
 
     setting = config.database_setting()
     name = "database server answers"
@@ -302,14 +301,11 @@ def check_database_online(config: Config) -> Check:
         leader = ""
         if current is not None and engine.dialect.name == "postgresql":
             with engine.connect() as conn:
-                row = conn.execute(sa.select(
-                    leader_lease.c.holder, leader_lease.c.epoch,
-                    (sa.func.now() - leader_lease.c.renewed_at).label("age"),
-                ).where(leader_lease.c.name == LEASE_NAME)).first()
+                lease = read_lease(conn.execution_options(readonly=True))
                 conn.rollback()
-            if row is not None and row.holder:
-                leader = (f"; {row.holder} leads (epoch {row.epoch}, lease renewed "
-                          f"{row.age.total_seconds():.0f} s ago)")
+            if lease is not None and lease.holder and lease.age is not None:
+                leader = (f"; {lease.holder} leads (epoch {lease.epoch}, lease renewed "
+                          f"{lease.age.total_seconds():.0f} s ago)")
     except sa.exc.SQLAlchemyError as exc:
         return failed(name, f"no answer ({type(exc).__name__})",
                       f"check {setting}, that the server is reachable from this host and that "

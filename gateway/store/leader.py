@@ -61,6 +61,18 @@ class Lease:
     age: dt.timedelta | None  # since the last renewal; None: never held
 
 
+def read_lease(conn: Connection) -> Lease | None:
+    """The lease row as `conn` sees it (None when there is none); its age by the database's
+    clock. Also what `check-config --online` shows of who leads."""
+    row = conn.execute(sa.select(
+        leader_lease.c.epoch, leader_lease.c.holder, leader_lease.c.backend_pid,
+        (sa.func.now() - leader_lease.c.renewed_at).label("age"),
+    ).where(leader_lease.c.name == LEASE_NAME)).first()
+    if row is None:
+        return None
+    return Lease(int(row.epoch), row.holder, row.backend_pid, row.age)
+
+
 class Leadership:
     def __init__(self, engine: Engine, *, instance: str, lease: dt.timedelta,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
@@ -146,20 +158,14 @@ class Leadership:
 
     def read(self, conn: Connection | None = None) -> Lease | None:
         """The lease row (None when there is none)."""
-        query = sa.select(leader_lease.c.epoch, leader_lease.c.holder,
-                          leader_lease.c.backend_pid,
-                          (sa.func.now() - leader_lease.c.renewed_at).label("age")
-                          ).where(leader_lease.c.name == LEASE_NAME)
-        if conn is None:
-            with self._engine.connect() as own:
-                own = own.execution_options(readonly=True)
-                row = own.execute(query).first()
+        if conn is not None:
+            return read_lease(conn)
+        with self._engine.connect() as own:
+            own = own.execution_options(readonly=True)
+            try:
+                return read_lease(own)
+            finally:
                 own.rollback()
-        else:
-            row = conn.execute(query).first()
-        if row is None:
-            return None
-        return Lease(int(row.epoch), row.holder, row.backend_pid, row.age)
 
     # -- leader ---------------------------------------------------------------------------------
 

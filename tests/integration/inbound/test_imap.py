@@ -41,6 +41,13 @@ from tests.unit.mail import raw
 
 pytestmark = pytest.mark.integration
 
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only here: these tests are about the mailbox, and the store is incidental (its
+    queries run on both engines in tests/unit/store and the daemon's end-to-end tests)."""
+    return f"sqlite:///{tmp_path / 'state.db'}"
+
 FLAG = "$Gatewayed"
 MakeServer = Callable[..., DovecotServer]
 

@@ -18,7 +18,7 @@ from tests.unit.mail import raw
 
 from ..daemon import REPO, Daemon, setup_github, wait_for, write_config
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
 MESSAGES = 200
 KILL_AT = (40, 90, 140)  # issues on GitHub when the daemon is killed
