@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from gateway.store.db import Store
 from gateway.store.schema import delegations
 
 from ...conftest import example_config_file
+from ..cli import run_cli
 
 NOON = "2026-12-08T12:00-08:00"
 AFTERNOON = ("--from", "2026-12-08T13:00-08:00", "--until", "2026-12-08T17:00-08:00")
@@ -31,8 +31,7 @@ def config(tmp_path: Path) -> Path:
 
 
 def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args, "--config", str(config)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    return run_cli(*args, "--config", str(config))
 
 
 def recorded(config: Path) -> tuple[list[tuple[int, str, str, str]], list[tuple[str, str]]]:

@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
-import sys
 from pathlib import Path
 
 from gateway.config.loader import load_config
 from gateway.wiring import assignee_function
 
 from ...conftest import EXAMPLE_CONFIG
+from ..cli import run_cli
 
 ROOT = EXAMPLE_CONFIG.parent
 
 
 def run(*args: str, config: Path = EXAMPLE_CONFIG) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args, "--config", str(config)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    return run_cli(*args, "--config", str(config))
 
 
 def test_oncall_names_primary_backup_and_weeks() -> None:

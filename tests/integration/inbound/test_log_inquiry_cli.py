@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from gateway.store.db import Store
 from gateway.store.schema import messages, thread_customers, threads
 
 from ...conftest import example_config_file
+from ..cli import run_cli
 
 T = "2026-03-05T10:00-08:00"  # Thursday: cyrush is Primary (the example schedule)
 T_UTC = dt.datetime(2026, 3, 5, 18, 0, tzinfo=dt.UTC)
@@ -28,8 +28,7 @@ CALL = ("log-inquiry", "--customer", "Jane Roe <jane.roe@univ.edu>", "--at", T,
 
 
 def cli(*args: str, config: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args, "--config", str(config)],
-                          capture_output=True, text=True, timeout=60, check=False, input=stdin)
+    return run_cli(*args, "--config", str(config), stdin=stdin)
 
 
 def configured(tmp_path: Path, *, database: bool = True) -> Path:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.unit.mail import raw
 
 from ...conftest import example_config_file
+from ..cli import run_cli
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args],
-                          capture_output=True, timeout=60, check=False)
+    return run_cli(*args, text=False)
 
 
 def test_quarantine_lists_and_shows_a_reused_message_id(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import mailbox
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from gateway.store.migrate import head_revision
 from tests.unit.mail import raw
 
 from ...conftest import EXAMPLE_CONFIG, FIXTURES, example_config_file
+from ..cli import run_cli
 
 ROOT_MSG = raw({"Message-ID": "<root@univ.edu>", "Date": "Tue, 3 Mar 2026 09:00:00 -0800"},
                "How do I make a surface plot?\n")
@@ -27,10 +27,7 @@ REQUIRED = {"key", "message_id", "verdict", "reason", "thread", "actions"}
 
 
 def replay(*args: str, config: Path = EXAMPLE_CONFIG) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "replay", "--config", str(config), *args],
-        capture_output=True, text=True, timeout=120, check=False,
-    )
+    return run_cli("replay", "--config", str(config), *args)
 
 
 def _json_lines(stdout: str) -> list[dict[str, object]]:
@@ -135,19 +132,15 @@ def test_db_upgrade_and_current(tmp_path: Path) -> None:
     config = tmp_path / "gateway.toml"
     config.write_text(f'[database]\npath = "{tmp_path / "state" / "state.db"}"\n')
     db = tmp_path / "state" / "state.db"
-    base = [sys.executable, "-m", "gateway.cli", "db"]
     head = head_revision()
     # `current` on a database that does not exist says so and does not create it.
-    done = subprocess.run([*base, "current", "--config", str(config)], capture_output=True,
-                          text=True, timeout=60, check=False)
+    done = run_cli("db", "current", "--config", str(config))
     assert (done.returncode, done.stdout.strip()) == (0, f"{db}: no database yet, head {head}")
     assert not db.exists()
-    done = subprocess.run([*base, "upgrade", "--config", str(config)], capture_output=True,
-                          text=True, timeout=60, check=False)
+    done = run_cli("db", "upgrade", "--config", str(config))
     assert done.returncode == 0, done.stderr
     assert f"{db}: at revision {head} (was empty)" in done.stdout
-    done = subprocess.run([*base, "current", "--config", str(config)], capture_output=True,
-                          text=True, timeout=60, check=False)
+    done = run_cli("db", "current", "--config", str(config))
     assert done.stdout.strip() == f"{db}: current {head}, head {head}"
 
 

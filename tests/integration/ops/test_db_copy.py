@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,14 +20,14 @@ from gateway.store.migrate import upgrade
 from gateway.store.schema import delegations, messages, outbox
 
 from ...conftest import example_config_file
+from ..cli import run_cli
 
 T0 = dt.datetime(2026, 3, 5, 18, 0, 0, 123456, tzinfo=dt.UTC)
 ROWS = 1100  # messages: more than two batches
 
 
 def cli(*args: str, config: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args, "--config", str(config)],
-                          capture_output=True, text=True, timeout=120, check=False)
+    return run_cli(*args, "--config", str(config))
 
 
 def _value(column: sa.Column[object], n: int) -> object:

@@ -4,22 +4,16 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.unit.mail import raw
 
 from ...conftest import example_config_file
+from ..cli import run_cli
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_cli(*args)
 
 
 def test_outbox_list_retry_drop(tmp_path: Path) -> None:

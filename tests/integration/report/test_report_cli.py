@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,6 +19,7 @@ from gateway.clock import ManualClock
 
 from ...conftest import EXAMPLE_CONFIG, example_config_file
 from ...unit.report.test_report import build_month_db
+from ..cli import run_cli
 
 ROOT = EXAMPLE_CONFIG.parent
 # The month of tests/unit/report/test_report.py, reported as it stood when its last week ended (the
@@ -35,9 +35,7 @@ def config(tmp_path: Path) -> Path:
 
 def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "STATE_DIRECTORY"}
-    return subprocess.run([sys.executable, "-m", "gateway.cli", "report", *args,
-                           "--config", str(config)],
-                          capture_output=True, text=True, timeout=60, check=False, env=env)
+    return run_cli("report", *args, "--config", str(config), env=env)
 
 
 def test_report_json_over_the_month(config: Path) -> None:
