@@ -9,6 +9,7 @@ pass `now` and wait themselves.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections import deque
 from collections.abc import Iterable
@@ -32,6 +33,9 @@ class WriteBudget:
             self._writes.append(when)
 
     def record(self, when: dt.datetime) -> None:
+        """A write made at `when`; in time order (a clock stepped back counts it as now)."""
+        if self._writes and when < self._writes[-1]:
+            when = self._writes[-1]
         self._writes.append(when)
 
     def pause(self, until: dt.datetime) -> None:
@@ -49,9 +53,12 @@ class WriteBudget:
         if self._writes:
             candidates.append(self._writes[-1] + self.min_interval)
             count = max(1, min(count, self.per_minute, self.per_hour))
-            in_minute = [w for w in self._writes if w > now - MINUTE]
-            if len(in_minute) > self.per_minute - count:  # the oldest must age out first
-                candidates.append(in_minute[len(in_minute) - self.per_minute + count - 1]
+            # The writes are in time order: those of the last minute are a tail, found by
+            # bisection (a scan made this O(writes in the hour) per write).
+            first = bisect.bisect_right(self._writes, now - MINUTE)
+            in_minute = len(self._writes) - first
+            if in_minute > self.per_minute - count:  # the oldest must age out first
+                candidates.append(self._writes[first + in_minute - self.per_minute + count - 1]
                                   + MINUTE)
             if len(self._writes) > self.per_hour - count:
                 candidates.append(self._writes[len(self._writes) - self.per_hour + count - 1]

@@ -84,3 +84,46 @@ def test_greedy_batches_never_exceed_the_minute(count: int, seed: int) -> None:
             sent.append(now)
     for i, when in enumerate(sent):
         assert sum(1 for w in sent[i:] if w < when + dt.timedelta(minutes=1)) <= 20
+
+
+def _by_scanning(writes: list[dt.datetime], now: dt.datetime, count: int, per_minute: int,
+                 per_hour: int) -> dt.datetime:
+    """The answer as the definition reads, every write looked at: the oracle for the
+    bisection `next_allowed` uses."""
+    recent = [w for w in writes if w > now - dt.timedelta(hours=1)]
+    candidates = [now]
+    if recent:
+        candidates.append(recent[-1] + S)
+        count = max(1, min(count, per_minute, per_hour))
+        in_minute = [w for w in recent if w > now - dt.timedelta(minutes=1)]
+        if len(in_minute) > per_minute - count:
+            candidates.append(in_minute[len(in_minute) - per_minute + count - 1]
+                              + dt.timedelta(minutes=1))
+        if len(recent) > per_hour - count:
+            candidates.append(recent[len(recent) - per_hour + count - 1] + dt.timedelta(hours=1))
+    return max(candidates)
+
+
+@settings(max_examples=300, deadline=None)
+@given(gaps=st.lists(st.integers(min_value=0, max_value=400), max_size=60),
+       ask=st.integers(min_value=0, max_value=5_000), count=st.integers(min_value=1, max_value=8),
+       per_minute=st.integers(min_value=1, max_value=12),
+       per_hour=st.integers(min_value=1, max_value=40))
+def test_the_answer_is_the_one_every_write_looked_at_gives(
+        gaps: list[int], ask: int, count: int, per_minute: int, per_hour: int) -> None:
+    b = WriteBudget(min_interval=S, per_minute=per_minute, per_hour=per_hour)
+    writes, at = [], T0
+    for gap in gaps:  # seconds, so a minute holds several writes and an hour most of them
+        at += gap * S
+        writes.append(at)
+        b.record(at)
+    now = at + ask * S
+    assert b.next_allowed(now, count) == _by_scanning(writes, now, count, per_minute, per_hour)
+
+
+def test_a_write_recorded_before_the_last_counts_as_the_last() -> None:
+    """A clock stepped back: the writes stay in order, and the next waits as after the last."""
+    b = budget()
+    b.record(T0 + 10 * S)
+    b.record(T0)
+    assert b.next_allowed(T0) == T0 + 11 * S
