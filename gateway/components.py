@@ -93,13 +93,15 @@ def build(
     duties = load_duties(config)
     calendar, schedule = duties.calendar, duties.schedule
     stores, links = attachment_stores(config, store, clock)
+    assignee = assignee_function(config, duties, store)
     pipeline = Pipeline(
         store,
         pipeline_settings(config, duties, attachments=attachment_settings(
             config, target_private=target_private,
             secret=links.secret if links is not None else None)),
-        assignee_function(config, duties, store),
+        assignee,
         on_outcome=lambda outcome: metrics.count_message(outcome.verdict.kind.value),
+        assignee_batch=assignee.batch,
     )
     gh = config.github
     auth = config.github_auth()

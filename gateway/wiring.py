@@ -5,18 +5,20 @@ The composition root and the CLI commands call these; components never see Confi
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import secrets
 from dataclasses import replace
 
 from gateway.config.loader import Config
+from gateway.duty.businesstime import BusinessCalendar
 from gateway.duty.load import Duties, load_duties
-from gateway.duty.schedule import assignee_at_arrival
+from gateway.duty.schedule import Schedule, assignee_at_arrival
 from gateway.inbound.attachments import AttachmentSettings
 from gateway.inbound.body import BodySettings
 from gateway.inbound.classify import ClassifyRules
 from gateway.inbound.decide import DecideSettings
-from gateway.inbound.pipeline import AssigneeFor, PipelineSettings
+from gateway.inbound.pipeline import PipelineSettings
 from gateway.outbound.attachment_repo import file_url
 from gateway.outbound.signed_links import link as signed_link
 from gateway.store.db import Store
@@ -121,21 +123,34 @@ def link_secret(store: Store, now: dt.datetime) -> bytes:
     return bytes.fromhex(value)
 
 
-def assignee_function(config: Config, duties: Duties | None = None,
-                      store: Store | None = None) -> AssigneeFor:
-    """Who gets a new issue that arrived at a given instant: the Primary on duty at the
-    inquiry's first business opening, by GitHub login (None without a schedule). With a
-    `store`, the Primary's delegations recorded in it count, read at each call."""
-    duties = duties or load_duties(config)
-    calendar, schedule = duties.calendar, duties.schedule
-    if schedule is None:
-        return lambda _arrival: None
-    base = schedule
-    schedule_for = schedule_reader(store, base) if store is not None else lambda _t: base
+class Assignee:
+    """Who gets a new issue that arrived at a given instant (see `assignee_function`); with a
+    store, `batch()` lets one read of the delegations serve a batch of calls."""
 
-    def assignee(arrival: dt.datetime) -> str | None:
-        person = assignee_at_arrival(arrival, calendar,
-                                     schedule_for(calendar.next_opening(arrival)))
+    def __init__(self, calendar: BusinessCalendar, schedule: Schedule | None,
+                 store: Store | None) -> None:
+        self.calendar = calendar
+        self.reader = schedule_reader(store, schedule) if (
+            store is not None and schedule is not None) else None
+        self.schedule = schedule
+
+    def __call__(self, arrival: dt.datetime) -> str | None:
+        if self.schedule is None:
+            return None
+        opening = self.calendar.next_opening(arrival)
+        schedule = self.reader(opening) if self.reader is not None else self.schedule
+        person = assignee_at_arrival(arrival, self.calendar, schedule)
         return person.github if person is not None else None
 
-    return assignee
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        return self.reader.batch() if self.reader is not None else contextlib.nullcontext()
+
+
+def assignee_function(config: Config, duties: Duties | None = None,
+                      store: Store | None = None) -> Assignee:
+    """Who gets a new issue that arrived at a given instant: the Primary on duty at the
+    inquiry's first business opening, by GitHub login (None without a schedule). With a
+    `store`, the Primary's delegations recorded in it count, read at each call (or once per
+    `batch()`)."""
+    duties = duties or load_duties(config)
+    return Assignee(duties.calendar, duties.schedule, store)

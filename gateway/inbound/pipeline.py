@@ -12,6 +12,7 @@ with a reason; it never stops the loop. The daemon and `replay` share this code.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -81,10 +82,14 @@ class Pipeline:
         *,
         on_outcome: Callable[[Outcome], None] | None = None,
         notice_for: NoticeFor | None = None,
+        assignee_batch: Callable[[], contextlib.AbstractContextManager[object]] | None = None,
     ) -> None:
+        """`assignee_batch`: a scope that `assignee_for` may answer several calls of one batch
+        from one read in (`gateway.wiring.Assignee.batch`)."""
         self.store = store
         self.settings = settings
         self.assignee_for = assignee_for
+        self.assignee_batch = assignee_batch or contextlib.nullcontext
         self.on_outcome = on_outcome
         self.notice_for = notice_for
 
@@ -122,7 +127,7 @@ class Pipeline:
 
         A message already decided is reported with its recorded verdict and not decided again.
         """
-        with self.store.tx() as tx:
+        with self.store.tx() as tx, self.assignee_batch():
             stored = tx.messages_by_keys(list(keys))
             missing = set(keys) - {message.key for message in stored}
             if missing:

@@ -76,9 +76,14 @@ def delegations_between(tx: Tx, lo: dt.datetime, hi: dt.datetime, *,
     query = sa.select(delegations).where(delegations.c.start_at < hi,
                                          delegations.c.until_at > lo)
     rows = [_row(r) for r in tx.conn.execute(query.order_by(delegations.c.id))]
-    if with_cancelled:
-        return rows
-    return [r for r in rows if not r.void and r.ends > lo]
+    return rows if with_cancelled else in_force(rows, lo, hi)
+
+
+def in_force(rows: list[DelegationRow], lo: dt.datetime, hi: dt.datetime) -> list[DelegationRow]:
+    """Those of `rows` (as `delegations_between` gives them, for a window that holds [lo, hi),
+    `with_cancelled`) that `delegations_between(lo, hi)` gives: one read serves every
+    window inside its own."""
+    return [r for r in rows if r.start < hi and r.until > lo and not r.void and r.ends > lo]
 
 
 def get_delegation(tx: Tx, number: int) -> DelegationRow | None:

@@ -12,8 +12,11 @@ for the schedule (`gateway.duty.delegation` does).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import structlog
 
@@ -35,6 +38,7 @@ from gateway.store.delegations import (
     cancel_delegation,
     delegations_between,
     get_delegation,
+    in_force,
 )
 from gateway.store.values import OutboxRow
 
@@ -131,14 +135,59 @@ def schedule_at(tx: Tx, schedule: Schedule, t: dt.datetime) -> Schedule:
     return with_delegations(schedule, recorded_between(tx, t - LOOK_BACK, t + LOOK_AHEAD))
 
 
-def schedule_reader(store: Store, schedule: Schedule) -> Callable[[dt.datetime], Schedule]:
-    """A function from an instant to the schedule in force around it, delegations read from
-    the store at each call: for the daemon, which must see one the CLI added meanwhile."""
-    def read(t: dt.datetime) -> Schedule:
-        with store.read() as tx:
-            return schedule_at(tx, schedule, t)
+class ScheduleReader:
+    """From an instant to the schedule in force around it, delegations read from the store at
+    each call: for the daemon, which must see one the CLI added meanwhile.
 
-    return read
+    Inside `batch()` (the intake's decisions for one batch of mail, one transaction), one read
+    of a window `BATCH_PAD` wider on each side serves every instant whose own window it holds,
+    filtered exactly as the query filters (`in_force`): a batch's arrivals are close together,
+    and a query per message was 14 % of the intake's time in a backlog. A delegation recorded
+    during the batch counts from the next batch, as if recorded a moment later. The batch is
+    the calling thread's own.
+    """
+
+    def __init__(self, store: Store, schedule: Schedule) -> None:
+        self.store = store
+        self.schedule = schedule
+        self._local = threading.local()
+
+    def __call__(self, t: dt.datetime) -> Schedule:
+        lo, hi = t - LOOK_BACK, t + LOOK_AHEAD
+        memo: _Read | None = getattr(self._local, "memo", None)
+        if memo is None:
+            with self.store.read() as tx:
+                return schedule_at(tx, self.schedule, t)
+        if memo.rows is None or not (memo.lo <= lo and hi <= memo.hi):
+            memo.lo, memo.hi = lo - BATCH_PAD, hi + BATCH_PAD
+            with self.store.read() as tx:
+                memo.rows = delegations_between(tx, memo.lo, memo.hi, with_cancelled=True)
+        return with_delegations(self.schedule,
+                                tuple(as_delegation(r) for r in in_force(memo.rows, lo, hi)))
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        self._local.memo = _Read()
+        try:
+            yield
+        finally:
+            self._local.memo = None
+
+
+BATCH_PAD = dt.timedelta(days=1)
+_NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+@dataclass(slots=True)
+class _Read:
+    """A batch's one read: the rows of [lo, hi) (None: nothing read yet)."""
+    lo: dt.datetime = _NEVER
+    hi: dt.datetime = _NEVER
+    rows: list[DelegationRow] | None = None
+
+
+def schedule_reader(store: Store, schedule: Schedule) -> ScheduleReader:
+    return ScheduleReader(store, schedule)
 
 
 def describe_rows(rows: Sequence[DelegationRow], tz: dt.tzinfo, now: dt.datetime) -> list[str]:
