@@ -23,6 +23,7 @@ from gateway.duty.load import Duties, load_duties
 from gateway.errors import ConfigError, FatalError, GatewayError
 from gateway.inbound.imap import ImapMailbox
 from gateway.inbound.pipeline import Pipeline
+from gateway.inbound.replyable import RecentReplyables
 from gateway.inbound.source import MailSource, SourceStatus
 from gateway.outbound.attachment_repo import AttachmentRepository
 from gateway.outbound.attachment_store import AttachmentStores
@@ -94,6 +95,7 @@ def build(
     calendar, schedule = duties.calendar, duties.schedule
     stores, links = attachment_stores(config, store, clock)
     assignee = assignee_function(config, duties, store)
+    replyables = RecentReplyables()  # the intake's parse, kept for the acknowledgements
     pipeline = Pipeline(
         store,
         pipeline_settings(config, duties, attachments=attachment_settings(
@@ -102,6 +104,7 @@ def build(
         assignee,
         on_outcome=lambda outcome: metrics.count_message(outcome.verdict.kind.value),
         assignee_batch=assignee.batch,
+        replyables=replyables,
     )
     gh = config.github
     auth = config.github_auth()
@@ -124,7 +127,7 @@ def build(
         per_hour=gh.limits.writes_per_hour,
     )
     notify = config.raw.notify
-    notifier = make_notifier(config, store, duties)
+    notifier = make_notifier(config, store, duties, replyables)
     writer_status = WriterStatus(listener=metrics.count_github)
     outbox = Outbox(store)
     writer = GitHubWriter(
@@ -276,7 +279,8 @@ def attachment_stores(config: Config, store: Store, clock: Clock
     return AttachmentStores(raw_for, repository, local), links
 
 
-def make_notifier(config: Config, store: Store, duties: Duties) -> Notifier:
+def make_notifier(config: Config, store: Store, duties: Duties,
+                  replyables: RecentReplyables | None = None) -> Notifier:
     """The notifier (acknowledgements, the Primary's notice on a new discussion, the weekly
     jobs); a broken override template raises ConfigError here, at start."""
     gh, notify, process = config.github, config.raw.notify, config.raw.process
@@ -308,6 +312,7 @@ def make_notifier(config: Config, store: Store, duties: Duties) -> Notifier:
             known_issues=bool(config.raw.process.product_repository
                               and config.raw.process.known_issue_matches),
         ),
+        replyables,
     )
 
 

@@ -28,6 +28,7 @@ from gateway.inbound.hotline import is_hotline_source, logged_label
 from gateway.inbound.ingest import Ingested, duplicate_outcome, ingest_batch
 from gateway.inbound.outbox_rows import outbox_rows
 from gateway.inbound.parse import parse_email
+from gateway.inbound.replyable import RecentReplyables
 from gateway.inbound.thread import (
     thread_id_for,
 )
@@ -83,9 +84,12 @@ class Pipeline:
         on_outcome: Callable[[Outcome], None] | None = None,
         notice_for: NoticeFor | None = None,
         assignee_batch: Callable[[], contextlib.AbstractContextManager[object]] | None = None,
+        replyables: RecentReplyables | None = None,
     ) -> None:
         """`assignee_batch`: a scope that `assignee_for` may answer several calls of one batch
-        from one read in (`gateway.wiring.Assignee.batch`)."""
+        from one read in (`gateway.wiring.Assignee.batch`). `replyables`: where to keep what
+        an answer to each parsed message needs (for the acknowledgement)."""
+        self.replyables = replyables
         self.store = store
         self.settings = settings
         self.assignee_for = assignee_for
@@ -177,6 +181,8 @@ class Pipeline:
                 None,
                 Verdict(Kind.QUARANTINE, "unparseable", f"{type(exc).__name__}: {exc}"),
             )
+        if self.replyables is not None:
+            self.replyables.put(stored.key, email)
         return _Parsed(stored, email, None)
 
     def _decide_one(

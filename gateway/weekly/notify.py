@@ -26,9 +26,10 @@ from gateway.config.loader import NotifySection
 from gateway.duty.businesstime import BusinessCalendar
 from gateway.duty.schedule import Person, Schedule
 from gateway.inbound.clean import issue_title
-from gateway.inbound.hotline import is_hotline_source, logged_label
+from gateway.inbound.hotline import is_hotline_source
 from gateway.inbound.outbox_rows import MATCHES
 from gateway.inbound.parse import parse_email
+from gateway.inbound.replyable import RecentReplyables, replyable
 from gateway.outbound.mail import OutboundMail
 from gateway.outbound.render import IssueRef, Renderer, TextBlock
 from gateway.store.db import Store, Tx, queue_rows
@@ -85,9 +86,13 @@ class NotifyContext:
 
 
 class Notifier:
-    def __init__(self, store: Store, context: NotifyContext) -> None:
+    def __init__(self, store: Store, context: NotifyContext,
+                 replyables: RecentReplyables | None = None) -> None:
+        """`replyables`: what the intake kept of the messages it parsed (the daemon's), so an
+        acknowledgement need not parse its message again."""
         self.store = store
         self.ctx = context
+        self.replyables = replyables
 
     # -- acknowledgement --------------------------------------------------------------------
 
@@ -101,17 +106,21 @@ class Notifier:
         thread = tx.conn.execute(sa.select(threads).where(threads.c.thread_id == thread_id)).first()
         if thread is None or thread.root_key is None:
             return None  # an issue opened on GitHub: nobody to acknowledge by mail
-        row = tx.conn.execute(sa.select(messages.c.raw, messages.c.folder, messages.c.uid).where(
+        # What the intake kept from its parse of the message, else the message parsed again.
+        known = self.replyables.get(thread.root_key) if self.replyables is not None else None
+        columns = [messages.c.folder, messages.c.uid] + ([messages.c.raw] if known is None else [])
+        row = tx.conn.execute(sa.select(*columns).where(
             messages.c.key == thread.root_key)).first()
         if row is None:
             return None
-        email = parse_email(row.raw, list_address=ctx.list_address, key=thread.root_key)
+        email = known or replyable(parse_email(row.raw, list_address=ctx.list_address,
+                                               key=thread.root_key))
         sender = email.sender
         if (sender is None or sender.addr == ctx.list_address
                 or sender.addr in ctx.team_emails):
             return None
         if is_hotline_source(row.folder, row.uid):
-            logged = logged_label(email)
+            logged = email.logged
             if logged is None or not logged.ack:
                 return None  # a call or visit logged without --ack: the caller wants no mail
         arrived = thread.arrived_at or thread.created_at
