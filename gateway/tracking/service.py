@@ -53,6 +53,22 @@ _COMMENT = sa.select(gh_comments).where(gh_comments.c.target == sa.bindparam("ta
                                         gh_comments.c.comment_id == sa.bindparam("comment_id"))
 _DELIVERY_RESULT = deliveries.update().where(deliveries.c.guid == sa.bindparam("key")).values(
     result=sa.bindparam("outcome"))
+# Built once: constructing a statement costs more than running it on SQLite (a webhook
+# delivery runs several of these).
+_COMMENT_INSERT = gh_comments.insert()
+_COMMENT_UPDATE = gh_comments.update().where(
+    gh_comments.c.target == sa.bindparam("t"), gh_comments.c.comment_id == sa.bindparam("c"),
+).values(updated_at=sa.bindparam("u"), deleted=sa.bindparam("d"))
+_EFFORT_DELETE = effort.delete().where(effort.c.target == sa.bindparam("t"),
+                                       effort.c.comment_id == sa.bindparam("c"))
+_TEAM_ACTIVITY = threads.update().where(
+    threads.c.thread_id == sa.bindparam("thread"),
+    sa.or_(threads.c.last_team_at.is_(None), threads.c.last_team_at <= sa.bindparam("at")),
+).values(last_team_at=sa.bindparam("at"), last_team_comment=sa.bindparam("comment"))
+_CUSTOMER_ACTIVITY = threads.update().where(
+    threads.c.thread_id == sa.bindparam("thread"),
+    sa.or_(threads.c.last_customer_at.is_(None), threads.c.last_customer_at < sa.bindparam("at")),
+).values(last_customer_at=sa.bindparam("at"))
 
 
 @dataclass(slots=True)
@@ -193,17 +209,11 @@ class TrackingService:
             if bookkeeping_only(event.body):  # /spend, /internal, commands: not a reply
                 return
             top_level = event.parent_id is None  # only a top-level comment can be the answer
-            tx.conn.execute(threads.update().where(
-                threads.c.thread_id == thread_id,
-                sa.or_(threads.c.last_team_at.is_(None), threads.c.last_team_at <= event.at),
-            ).values(last_team_at=event.at,
-                     last_team_comment=event.comment_id if top_level else None))
+            tx.conn.execute(_TEAM_ACTIVITY, {
+                "thread": thread_id, "at": event.at,
+                "comment": event.comment_id if top_level else None})
         else:
-            tx.conn.execute(threads.update().where(
-                threads.c.thread_id == thread_id,
-                sa.or_(threads.c.last_customer_at.is_(None),
-                       threads.c.last_customer_at < event.at),
-            ).values(last_customer_at=event.at))
+            tx.conn.execute(_CUSTOMER_ACTIVITY, {"thread": thread_id, "at": event.at})
 
     def _run_commands(self, tx: Tx, thread_id: str, event: CommentEvent,
                       now: dt.datetime) -> bool:
@@ -269,31 +279,25 @@ class TrackingService:
 
     def _remember_comment(self, tx: Tx, event: CommentEvent, now: dt.datetime) -> bool:
         """Record the comment; False when this exact change was already applied."""
-        key = (gh_comments.c.target == event.target, gh_comments.c.comment_id == event.comment_id)
         row = tx.conn.execute(_COMMENT, {"target": event.target,
                                          "comment_id": event.comment_id}).first()
-        if event.action == "created":
-            if row is not None:
-                return False
-            tx.conn.execute(gh_comments.insert().values(
-                target=event.target, comment_id=event.comment_id, issue_number=event.number,
-                author=event.author, created_at=event.at, updated_at=now, deleted=False))
-            return True
+        if event.action == "created" and row is not None:
+            return False
         if row is None:
-            tx.conn.execute(gh_comments.insert().values(
-                target=event.target, comment_id=event.comment_id, issue_number=event.number,
-                author=event.author, created_at=event.at, updated_at=now,
-                deleted=event.action == "deleted"))
+            tx.conn.execute(_COMMENT_INSERT, {
+                "target": event.target, "comment_id": event.comment_id,
+                "issue_number": event.number, "author": event.author, "created_at": event.at,
+                "updated_at": now, "deleted": event.action == "deleted"})
             return True
         if row.deleted:
             return False
-        tx.conn.execute(gh_comments.update().where(*key)
-                        .values(updated_at=now, deleted=event.action == "deleted"))
+        tx.conn.execute(_COMMENT_UPDATE, {"t": event.target, "c": event.comment_id, "u": now,
+                                          "d": event.action == "deleted"})
         return True
 
     def _record_effort(self, tx: Tx, thread_id: str, event: CommentEvent) -> None:
-        tx.conn.execute(effort.delete().where(effort.c.target == event.target,
-                                              effort.c.comment_id == event.comment_id))
+        if event.action != "created":  # a new comment has no rows yet (`_remember_comment`)
+            tx.conn.execute(_EFFORT_DELETE, {"t": event.target, "c": event.comment_id})
         if event.action == "deleted" or not self.rules.is_team(event.author):
             return
         lines = parse_spend(event.body, event.at, self.calendar.tz)
