@@ -163,14 +163,20 @@ class Tx:
         write in a group commit; SQLAlchemy's own transaction is not touched."""
         self._savepoints += 1
         name = f"vg_sp{self._savepoints}"
-        self.conn.exec_driver_sql(f"SAVEPOINT {name}")
+        # Straight to the driver's cursor: SQLAlchemy has nothing to track here, and its
+        # execution path was most of a savepoint's cost.
+        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            yield
-        except BaseException:
-            self.conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
-            self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
-            raise
-        self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+            cursor.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                cursor.execute(f"RELEASE SAVEPOINT {name}")
+                raise
+            cursor.execute(f"RELEASE SAVEPOINT {name}")
+        finally:
+            cursor.close()
 
     # -- messages ---------------------------------------------------------------------------
 

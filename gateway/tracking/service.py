@@ -47,8 +47,15 @@ Commands = Callable[[Tx, CommentEvent, str, dt.datetime], list[OutboxRow]]
 
 
 # Statements every delivery runs, built once (building one costs as much as running it).
-_THREAD = sa.select(threads).where(threads.c.target == sa.bindparam("target"),
-                                   threads.c.issue_number == sa.bindparam("number"))
+# The columns `_tracked` and `_discussion_scope` read, not the whole row (five of its times
+# and its text columns were converted for nothing on every delivery).
+_THREAD = sa.select(
+    threads.c.thread_id, threads.c.issue_number, threads.c.arrived_at, threads.c.created_at,
+    threads.c.issue_author, threads.c.state, threads.c.assignee, threads.c.first_response_at,
+    threads.c.first_response_by, threads.c.resolved_at, threads.c.reopened_count,
+    threads.c.labels,
+).where(threads.c.target == sa.bindparam("target"),
+        threads.c.issue_number == sa.bindparam("number"))
 _COMMENT = sa.select(gh_comments).where(gh_comments.c.target == sa.bindparam("target"),
                                         gh_comments.c.comment_id == sa.bindparam("comment_id"))
 _DELIVERY_RESULT = deliveries.update().where(deliveries.c.guid == sa.bindparam("key")).values(
