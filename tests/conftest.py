@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import structlog
+from hypothesis import settings
 
 from gateway.config.loader import Config, load_config
 from gateway.inbound.pipeline import Pipeline
@@ -20,6 +21,11 @@ from gateway.store.db import Store
 from gateway.wiring import pipeline_settings
 
 pytest_plugins = ["tests.integration.conftest_dovecot", "tests.integration.conftest_postgres"]
+
+# No wall-clock limit on a hypothesis example (its default is 200 ms): speed is measured in
+# bench/, never asserted, and the faked-clock runs go at the idle scheduling class.
+settings.register_profile("gateway", deadline=None)
+settings.load_profile("gateway")
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "emails"
