@@ -142,10 +142,15 @@ _INSERT_CACHE: dict[tuple[str, str], Any] = {}
 
 def insert_or_ignore(conn: Connection, table: sa.Table, keys: list[str]) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL (built once per table)."""
-    cache_key = (conn.dialect.name, table.name)
+    return insert_or_ignore_for(conn.dialect.name, table, keys)
+
+
+def insert_or_ignore_for(dialect: str, table: sa.Table, keys: list[str]) -> Any:
+    """`insert_or_ignore` for the dialect named `dialect`."""
+    cache_key = (dialect, table.name)
     statement = _INSERT_CACHE.get(cache_key)
     if statement is None:
-        if conn.dialect.name == "postgresql":
+        if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
             statement = pg_insert(table).on_conflict_do_nothing(index_elements=keys)

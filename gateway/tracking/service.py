@@ -24,7 +24,8 @@ from gateway.duty.businesstime import BusinessCalendar
 from gateway.inbound.spend import parse_spend
 from gateway.inbound.thread import discussion_thread_id, issue_thread_id
 from gateway.store.db import Store, Tx, queue_rows
-from gateway.store.engine import insert_or_ignore
+from gateway.store.engine import insert_or_ignore_for
+from gateway.store.prepared import Prepared
 from gateway.store.schema import deliveries, effort, gh_comments, threads
 from gateway.store.values import OutboxRow
 from gateway.tracking.commands import bookkeeping_only
@@ -47,35 +48,39 @@ Commands = Callable[[Tx, CommentEvent, str, dt.datetime], list[OutboxRow]]
 
 
 # Statements every delivery runs, built once (building one costs as much as running it).
-# The columns `_tracked` and `_discussion_scope` read, not the whole row (five of its times
-# and its text columns were converted for nothing on every delivery).
-_THREAD = sa.select(
+# The statements every delivery runs, built once and run on the driver's cursor
+# (`gateway.store.prepared`: SQLAlchemy's SQL and type conversions, without its per-execution
+# cost, most of a delivery's). The thread lookup reads the columns `_tracked` and
+# `_discussion_scope` use, not the whole row.
+_CLAIM = Prepared(lambda dialect: insert_or_ignore_for(dialect, deliveries, ["guid"]),
+                  keys=("guid", "event", "received_at", "result"))
+_THREAD = Prepared(sa.select(
     threads.c.thread_id, threads.c.issue_number, threads.c.arrived_at, threads.c.created_at,
     threads.c.issue_author, threads.c.state, threads.c.assignee, threads.c.first_response_at,
     threads.c.first_response_by, threads.c.resolved_at, threads.c.reopened_count,
     threads.c.labels,
 ).where(threads.c.target == sa.bindparam("target"),
-        threads.c.issue_number == sa.bindparam("number"))
-_COMMENT = sa.select(gh_comments).where(gh_comments.c.target == sa.bindparam("target"),
-                                        gh_comments.c.comment_id == sa.bindparam("comment_id"))
-_DELIVERY_RESULT = deliveries.update().where(deliveries.c.guid == sa.bindparam("key")).values(
-    result=sa.bindparam("outcome"))
-# Built once: constructing a statement costs more than running it on SQLite (a webhook
-# delivery runs several of these).
-_COMMENT_INSERT = gh_comments.insert()
-_COMMENT_UPDATE = gh_comments.update().where(
+        threads.c.issue_number == sa.bindparam("number")))
+_COMMENT = Prepared(sa.select(gh_comments).where(
+    gh_comments.c.target == sa.bindparam("target"),
+    gh_comments.c.comment_id == sa.bindparam("comment_id")))
+_DELIVERY_RESULT = Prepared(deliveries.update().where(
+    deliveries.c.guid == sa.bindparam("key")).values(result=sa.bindparam("outcome")))
+_COMMENT_INSERT = Prepared(gh_comments.insert(), keys=(
+    "target", "comment_id", "issue_number", "author", "created_at", "updated_at", "deleted"))
+_COMMENT_UPDATE = Prepared(gh_comments.update().where(
     gh_comments.c.target == sa.bindparam("t"), gh_comments.c.comment_id == sa.bindparam("c"),
-).values(updated_at=sa.bindparam("u"), deleted=sa.bindparam("d"))
-_EFFORT_DELETE = effort.delete().where(effort.c.target == sa.bindparam("t"),
-                                       effort.c.comment_id == sa.bindparam("c"))
-_TEAM_ACTIVITY = threads.update().where(
+).values(updated_at=sa.bindparam("u"), deleted=sa.bindparam("d")))
+_EFFORT_DELETE = Prepared(effort.delete().where(effort.c.target == sa.bindparam("t"),
+                                                effort.c.comment_id == sa.bindparam("c")))
+_TEAM_ACTIVITY = Prepared(threads.update().where(
     threads.c.thread_id == sa.bindparam("thread"),
     sa.or_(threads.c.last_team_at.is_(None), threads.c.last_team_at <= sa.bindparam("at")),
-).values(last_team_at=sa.bindparam("at"), last_team_comment=sa.bindparam("comment"))
-_CUSTOMER_ACTIVITY = threads.update().where(
+).values(last_team_at=sa.bindparam("at"), last_team_comment=sa.bindparam("comment")))
+_CUSTOMER_ACTIVITY = Prepared(threads.update().where(
     threads.c.thread_id == sa.bindparam("thread"),
     sa.or_(threads.c.last_customer_at.is_(None), threads.c.last_customer_at < sa.bindparam("at")),
-).values(last_customer_at=sa.bindparam("at"))
+).values(last_customer_at=sa.bindparam("at")))
 
 
 @dataclass(slots=True)
@@ -141,14 +146,14 @@ class TrackingService:
         for many deliveries); call `wake` with what it returns once that has committed."""
         event = parse_webhook(event_name, payload)
         # Insert first: of two concurrent deliveries with one GUID, exactly one inserts.
-        claimed = tx.conn.execute(
-            insert_or_ignore(tx.conn, deliveries, ["guid"]),
+        claimed = _CLAIM.run(
+            tx.conn,
             {"guid": guid, "event": event_name, "received_at": now, "result": "pending"},
         ).rowcount
         if claimed != 1:
             return AppliedDelivery("duplicate", _Queued())
         result, queued = ("ignored", _Queued()) if event is None else self._apply(tx, event, now)
-        tx.conn.execute(_DELIVERY_RESULT, {"key": guid, "outcome": result})
+        _DELIVERY_RESULT.run(tx.conn, {"key": guid, "outcome": result})
         return AppliedDelivery(result, queued)
 
     def wake(self, applied: AppliedDelivery) -> None:
@@ -216,11 +221,11 @@ class TrackingService:
             if bookkeeping_only(event.body):  # /spend, /internal, commands: not a reply
                 return
             top_level = event.parent_id is None  # only a top-level comment can be the answer
-            tx.conn.execute(_TEAM_ACTIVITY, {
+            _TEAM_ACTIVITY.run(tx.conn, {
                 "thread": thread_id, "at": event.at,
                 "comment": event.comment_id if top_level else None})
         else:
-            tx.conn.execute(_CUSTOMER_ACTIVITY, {"thread": thread_id, "at": event.at})
+            _CUSTOMER_ACTIVITY.run(tx.conn, {"thread": thread_id, "at": event.at})
 
     def _run_commands(self, tx: Tx, thread_id: str, event: CommentEvent,
                       now: dt.datetime) -> bool:
@@ -286,25 +291,25 @@ class TrackingService:
 
     def _remember_comment(self, tx: Tx, event: CommentEvent, now: dt.datetime) -> bool:
         """Record the comment; False when this exact change was already applied."""
-        row = tx.conn.execute(_COMMENT, {"target": event.target,
-                                         "comment_id": event.comment_id}).first()
+        row = _COMMENT.run(tx.conn, {"target": event.target,
+                                     "comment_id": event.comment_id}).first()
         if event.action == "created" and row is not None:
             return False
         if row is None:
-            tx.conn.execute(_COMMENT_INSERT, {
+            _COMMENT_INSERT.run(tx.conn, {
                 "target": event.target, "comment_id": event.comment_id,
                 "issue_number": event.number, "author": event.author, "created_at": event.at,
                 "updated_at": now, "deleted": event.action == "deleted"})
             return True
         if row.deleted:
             return False
-        tx.conn.execute(_COMMENT_UPDATE, {"t": event.target, "c": event.comment_id, "u": now,
-                                          "d": event.action == "deleted"})
+        _COMMENT_UPDATE.run(tx.conn, {"t": event.target, "c": event.comment_id, "u": now,
+                                      "d": event.action == "deleted"})
         return True
 
     def _record_effort(self, tx: Tx, thread_id: str, event: CommentEvent) -> None:
         if event.action != "created":  # a new comment has no rows yet (`_remember_comment`)
-            tx.conn.execute(_EFFORT_DELETE, {"t": event.target, "c": event.comment_id})
+            _EFFORT_DELETE.run(tx.conn, {"t": event.target, "c": event.comment_id})
         if event.action == "deleted" or not self.rules.is_team(event.author):
             return
         lines = parse_spend(event.body, event.at, self.calendar.tz)
@@ -321,7 +326,7 @@ class TrackingService:
     # -- thread rows <-> TrackedIssue -------------------------------------------------------
 
     def _row(self, tx: Tx, event: Event) -> Any:
-        return tx.conn.execute(_THREAD, {"target": event.target, "number": event.number}).first()
+        return _THREAD.run(tx.conn, {"target": event.target, "number": event.number}).first()
 
     def _load(self, event: Event, row: Any) -> tuple[TrackedIssue, bool]:
         if row is not None:
