@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from gateway.store.db import Store, Tx, queue_rows
+from gateway.store.prepared import Prepared
 from gateway.store.schema import message_ids, messages, outbox, threads
 from gateway.store.values import OutboxRow
 
@@ -327,17 +328,29 @@ def mark_sending(tx: Tx, items: Sequence[OutboxItem], now: dt.datetime) -> None:
         [{"row_id": item.id, "tries": item.attempts + 1} for item in items])
 
 
+# What every written row runs, built once and run on the driver's cursor
+# (`gateway.store.prepared`): a backlog runs them once a message.
+_DONE = Prepared(outbox.update().where(outbox.c.id == sa.bindparam("row")).values(
+    status="done", result=sa.bindparam("r"), last_error=None, updated_at=sa.bindparam("at")))
+_ASSIGNED = Prepared(threads.update().where(threads.c.thread_id == sa.bindparam("thread"))
+                     .values(assignee=sa.bindparam("login")))
+_SAME_ISSUE = Prepared(sa.select(threads).where(
+    threads.c.target == sa.bindparam("target"), threads.c.issue_number == sa.bindparam("number"),
+    threads.c.thread_id != sa.bindparam("thread")))
+_CLAIMED = Prepared(threads.update().where(threads.c.thread_id == sa.bindparam("thread"))
+                    .values(issue_number=sa.bindparam("number"), target=sa.bindparam("target"),
+                            node_id=sa.bindparam("node")))
+
+
 def record_done(tx: Tx, item: OutboxItem, now: dt.datetime, result: dict[str, Any],
                 *, issue_number: int | None = None, node_id: str | None = None,
                 assignee: str | None = None,
                 follow_up: Callable[[Tx], Sequence[OutboxRow]] | None = None) -> None:
     """`Outbox.done` in the caller's transaction."""
-    tx.conn.execute(outbox.update().where(outbox.c.id == item.id).values(
-        status="done", result=json.dumps(result), last_error=None, updated_at=now))
+    _DONE.run(tx.conn, {"row": item.id, "r": json.dumps(result), "at": now})
     queue_rows(tx.conn, then_rows(item, result), now)
     if assignee is not None and item.thread_id:
-        tx.conn.execute(threads.update().where(threads.c.thread_id == item.thread_id)
-                        .values(assignee=assignee))
+        _ASSIGNED.run(tx.conn, {"thread": item.thread_id, "login": assignee})
     if issue_number is not None and item.thread_id:
         _claim_issue(tx.conn, item.thread_id, issue_number,
                      target=CREATE_KINDS.get(item.kind, "issues"), node_id=node_id)
@@ -417,9 +430,8 @@ def _claim_issue(conn: sa.Connection, thread_id: str, number: int, *, target: st
     """Give `thread_id` issue (or discussion) `number` in `target`. A thread made earlier for
     the same one from a GitHub notification id or webhook (`gh-N`, `ghd-N`) is merged into
     it, so both sets of ids keep threading."""
-    other = conn.execute(sa.select(threads).where(
-        threads.c.target == target, threads.c.issue_number == number,
-        threads.c.thread_id != thread_id)).first()
+    other = _SAME_ISSUE.run(conn, {"target": target, "number": number,
+                                   "thread": thread_id}).first()
     if other is not None:
         # A webhook for our own new issue may have come before this commit: keep what it
         # tracked (a first response, a close) on the thread that survives.
@@ -440,5 +452,5 @@ def _claim_issue(conn: sa.Connection, thread_id: str, number: int, *, target: st
         conn.execute(outbox.update().where(outbox.c.thread_id == other.thread_id)
                      .values(thread_id=thread_id))
         conn.execute(threads.delete().where(threads.c.thread_id == other.thread_id))
-    conn.execute(threads.update().where(threads.c.thread_id == thread_id)
-                 .values(issue_number=number, target=target, node_id=node_id))
+    _CLAIMED.run(conn, {"thread": thread_id, "number": number, "target": target,
+                        "node": node_id})

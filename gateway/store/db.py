@@ -22,8 +22,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from gateway.models import RawArrival
-from gateway.store.engine import bytewise, create_engine, insert_or_ignore
+from gateway.store.engine import bytewise, create_engine, insert_or_ignore, insert_or_ignore_for
 from gateway.store.errors import DatabaseUnavailable, connect_error
+from gateway.store.prepared import Prepared
 from gateway.store.schema import (
     effort,
     kv,
@@ -457,14 +458,21 @@ _MARK_PROCESSED = (
 )
 
 
+_QUEUE_KEYS = ("key", "kind", "thread_id", "message_key", "payload", "status", "attempts",
+               "next_attempt_at", "created_at", "updated_at")
+_QUEUE_ONE = Prepared(lambda dialect: insert_or_ignore_for(dialect, outbox, ["key"]), _QUEUE_KEYS)
+
+
 def queue_rows(conn: Connection, rows: Sequence[OutboxRow], now: dt.datetime) -> None:
     """Queue outbox rows, due now; a row whose key is already queued is left as it is."""
-    if rows:
-        conn.execute(insert_or_ignore(conn, outbox, ["key"]), [
-            {"key": r.key, "kind": r.kind, "thread_id": r.thread_id,
-             "message_key": r.message_key, "payload": json.dumps(r.payload),
-             "status": "pending", "attempts": 0, "next_attempt_at": now,
-             "created_at": now, "updated_at": now} for r in rows])
+    values = [{"key": r.key, "kind": r.kind, "thread_id": r.thread_id,
+               "message_key": r.message_key, "payload": json.dumps(r.payload),
+               "status": "pending", "attempts": 0, "next_attempt_at": now,
+               "created_at": now, "updated_at": now} for r in rows]
+    if len(values) == 1:  # the usual case (a follow-up, an acknowledgement): the cheap path
+        _QUEUE_ONE.run(conn, values[0])
+    elif values:
+        conn.execute(insert_or_ignore(conn, outbox, ["key"]), values)
 
 
 def _stored(row: Any) -> StoredMessage:

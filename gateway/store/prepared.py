@@ -26,6 +26,8 @@ from typing import Any
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.expression import Executable
 
+_GIVEN = object()  # a parameter the caller gives
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -42,6 +44,7 @@ class Outcome:
 class _Compiled:
     sql: str
     names: tuple[str, ...]  # the parameters, in the driver's order
+    fixed: tuple[Any, ...]  # a value the statement itself gives (`.values(status="done")`)
     binds: tuple[Callable[[Any], Any] | None, ...]
     positional: bool
     row: Callable[..., Any] | None  # the named tuple type of a result row
@@ -61,8 +64,10 @@ class Prepared:
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> Outcome:
         compiled = self._by_dialect.get(conn.dialect.name) or self._compile(conn.dialect)
-        values = [params[name] if proc is None else proc(params[name])
-                  for name, proc in zip(compiled.names, compiled.binds, strict=True)]
+        values = []
+        for name, fixed, proc in zip(compiled.names, compiled.fixed, compiled.binds, strict=True):
+            value = params[name] if fixed is _GIVEN or name in params else fixed
+            values.append(value if proc is None else proc(value))
         args: Any = (tuple(values) if compiled.positional
                      else dict(zip(compiled.names, values, strict=True)))
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -87,17 +92,26 @@ class Prepared:
                               else self.statement(dialect.name))
             compiled: Any = statement.compile(
                 dialect=dialect, column_keys=list(self.keys) if self.keys else None)
+            by_name = {name: bind for bind, name in compiled.bind_names.items()}
             if getattr(compiled, "literal_execute_params", None) or any(
-                    bind.expanding for bind in compiled.binds.values()):
+                    bind.expanding for bind in by_name.values()):
                 raise ValueError("Prepared takes no expanding or literal parameters")
+            if getattr(compiled, "insert_prefetch", None) or getattr(
+                    compiled, "update_prefetch", None):
+                raise ValueError("Prepared fills in no column defaults: give every value")
+            if any(bind.callable is not None for bind in by_name.values()):
+                raise ValueError("Prepared takes no bindparam(callable_=...)")
             positional = bool(compiled.positional)
-            names = tuple(compiled.positiontup) if positional else tuple(compiled.binds)
-            binds = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            names = tuple(compiled.positiontup) if positional else tuple(by_name)
+            binds = tuple(by_name[name].type.dialect_impl(dialect).bind_processor(dialect)
+                          for name in names)
+            # A value the statement holds itself (`.values(status="done")`) unless given.
+            fixed = tuple(_GIVEN if by_name[name].required else by_name[name].value
                           for name in names)
             columns = list(getattr(statement, "selected_columns", ()))
             row = collections.namedtuple("Row", [c.name for c in columns]) if columns else None
             results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None)
                             for c in columns)
-            made = _Compiled(compiled.string, names, binds, positional, row, results)
+            made = _Compiled(compiled.string, names, fixed, binds, positional, row, results)
             self._by_dialect[dialect.name] = made
             return made

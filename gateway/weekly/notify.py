@@ -34,6 +34,7 @@ from gateway.outbound.mail import OutboundMail
 from gateway.outbound.render import IssueRef, Renderer, TextBlock
 from gateway.store.db import Store, Tx, queue_rows
 from gateway.store.engine import insert_or_ignore
+from gateway.store.prepared import Prepared
 from gateway.store.schema import jobs, messages, threads
 from gateway.store.values import OutboxRow
 from gateway.tracking.events import CommentEvent
@@ -85,6 +86,15 @@ class NotifyContext:
         return template.format(number=number)
 
 
+# What an acknowledgement reads, built once and run on the driver's cursor
+# (`gateway.store.prepared`): a backlog runs them once a message.
+_THREAD = Prepared(sa.select(threads).where(threads.c.thread_id == sa.bindparam("thread")))
+_SOURCE = Prepared(sa.select(messages.c.folder, messages.c.uid).where(
+    messages.c.key == sa.bindparam("key")))
+_SOURCE_AND_RAW = Prepared(sa.select(messages.c.folder, messages.c.uid, messages.c.raw).where(
+    messages.c.key == sa.bindparam("key")))
+
+
 class Notifier:
     def __init__(self, store: Store, context: NotifyContext,
                  replyables: RecentReplyables | None = None) -> None:
@@ -103,14 +113,13 @@ class Notifier:
         ctx = self.ctx
         if not ctx.settings.acknowledge:
             return None
-        thread = tx.conn.execute(sa.select(threads).where(threads.c.thread_id == thread_id)).first()
+        thread = _THREAD.run(tx.conn, {"thread": thread_id}).first()
         if thread is None or thread.root_key is None:
             return None  # an issue opened on GitHub: nobody to acknowledge by mail
         # What the intake kept from its parse of the message, else the message parsed again.
         known = self.replyables.get(thread.root_key) if self.replyables is not None else None
-        columns = [messages.c.folder, messages.c.uid] + ([messages.c.raw] if known is None else [])
-        row = tx.conn.execute(sa.select(*columns).where(
-            messages.c.key == thread.root_key)).first()
+        row = (_SOURCE if known is not None else _SOURCE_AND_RAW).run(
+            tx.conn, {"key": thread.root_key}).first()
         if row is None:
             return None
         email = known or replyable(parse_email(row.raw, list_address=ctx.list_address,

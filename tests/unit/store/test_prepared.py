@@ -84,3 +84,23 @@ def test_a_statement_with_expanding_parameters_is_refused(store: Store) -> None:
         deliveries.c.guid.in_(sa.bindparam("guids", expanding=True))))
     with store.read() as tx, pytest.raises(ValueError, match="expanding"):
         many.run(tx.conn, {"guids": ["a"]})
+
+
+def test_values_the_statement_holds_are_written_unless_given(store: Store) -> None:
+    settle = Prepared(deliveries.update().where(deliveries.c.guid == sa.bindparam("key"))
+                      .values(result="applied", event=sa.bindparam("e")))
+    with store.tx() as tx:
+        for guid in ("g-1", "g-2"):
+            CLAIM.run(tx.conn, {"guid": guid, "event": "ping", "received_at": AT,
+                                "result": "pending"})
+        settle.run(tx.conn, {"key": "g-1", "e": "issues"})
+        settle.run(tx.conn, {"key": "g-2", "e": "issues", "result": "ignored"})
+    with store.read() as tx:
+        assert list(tx.conn.execute(sa.select(deliveries.c.guid, deliveries.c.event,
+                                              deliveries.c.result).order_by(deliveries.c.guid))
+                    ) == [("g-1", "issues", "applied"), ("g-2", "issues", "ignored")]
+
+
+def test_a_missing_parameter_is_a_key_error_not_a_null(store: Store) -> None:
+    with store.tx() as tx, pytest.raises(KeyError, match="outcome"):
+        RESULT.run(tx.conn, {"key": "g-1"})
