@@ -242,7 +242,8 @@ class DiscussionReconciler:
                 threads.c.issue_author, threads.c.arrived_at, threads.c.created_at,
             ).select_from(threads).where(
                 threads.c.target == "discussions", threads.c.issue_number.is_not(None),
-                sa.or_(threads.c.state == "open", threads.c.issue_number.in_(list(numbers)))))
+                sa.or_(threads.c.state == "open", threads.c.issue_number.in_(list(numbers))),
+            ).order_by(threads.c.issue_number))  # re-read (and logged) in number order
             return {row.issue_number: StoredDiscussion(
                 number=row.issue_number, node_id=row.node_id,
                 state="closed" if row.state == "closed" else "open",
