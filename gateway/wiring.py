@@ -22,7 +22,7 @@ from gateway.inbound.pipeline import PipelineSettings
 from gateway.outbound.attachment_repo import file_url
 from gateway.outbound.signed_links import link as signed_link
 from gateway.store.db import Store
-from gateway.weekly.delegation import schedule_reader
+from gateway.weekly.delegation import ScheduleReader
 
 LINK_SECRET_KEY = "attachments.link_secret"
 
@@ -130,7 +130,7 @@ class Assignee:
     def __init__(self, calendar: BusinessCalendar, schedule: Schedule | None,
                  store: Store | None) -> None:
         self.calendar = calendar
-        self.reader = schedule_reader(store, schedule) if (
+        self.reader = ScheduleReader(store, schedule) if (
             store is not None and schedule is not None) else None
         self.schedule = schedule
 

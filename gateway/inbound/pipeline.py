@@ -89,13 +89,13 @@ class Pipeline:
         """`assignee_batch`: a scope that `assignee_for` may answer several calls of one batch
         from one read in (`gateway.wiring.Assignee.batch`). `replyables`: where to keep what
         an answer to each parsed message needs (for the acknowledgement)."""
-        self.replyables = replyables
         self.store = store
         self.settings = settings
         self.assignee_for = assignee_for
-        self.assignee_batch = assignee_batch or contextlib.nullcontext
         self.on_outcome = on_outcome
         self.notice_for = notice_for
+        self.assignee_batch = assignee_batch or contextlib.nullcontext
+        self.replyables = replyables
 
     # -- step 1 -----------------------------------------------------------------------------
 

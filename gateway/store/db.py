@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from gateway.models import RawArrival
 from gateway.store.engine import bytewise, create_engine, insert_or_ignore, insert_or_ignore_for
 from gateway.store.errors import DatabaseUnavailable, connect_error
-from gateway.store.prepared import Prepared
+from gateway.store.prepared import Prepared, driver_cursor
 from gateway.store.schema import (
     effort,
     kv,
@@ -166,7 +166,7 @@ class Tx:
         name = f"vg_sp{self._savepoints}"
         # Straight to the driver's cursor: SQLAlchemy has nothing to track here, and its
         # execution path was most of a savepoint's cost.
-        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = driver_cursor(self.conn)
         try:
             cursor.execute(f"SAVEPOINT {name}")
             try:

@@ -29,6 +29,12 @@ from sqlalchemy.sql.expression import Executable
 _GIVEN = object()  # a parameter the caller gives
 
 
+def driver_cursor(conn: Connection) -> Any:
+    """A cursor of the driver's connection under `conn` (in its transaction): for SQL that
+    needs nothing of SQLAlchemy's execution path. Close it when done."""
+    return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a run gave: the driver's rowcount, and the rows (a named tuple each)."""
@@ -70,7 +76,7 @@ class Prepared:
             values.append(value if proc is None else proc(value))
         args: Any = (tuple(values) if compiled.positional
                      else dict(zip(compiled.names, values, strict=True)))
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = driver_cursor(conn)
         try:
             cursor.execute(compiled.sql, args)
             rows = []

@@ -47,7 +47,6 @@ Relay = Callable[[Tx, CommentEvent, str, dt.datetime], OutboxRow | None]
 Commands = Callable[[Tx, CommentEvent, str, dt.datetime], list[OutboxRow]]
 
 
-# Statements every delivery runs, built once (building one costs as much as running it).
 # The statements every delivery runs, built once and run on the driver's cursor
 # (`gateway.store.prepared`: SQLAlchemy's SQL and type conversions, without its per-execution
 # cost, most of a delivery's). The thread lookup reads the columns `_tracked` and

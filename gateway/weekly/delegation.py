@@ -16,7 +16,7 @@ import contextlib
 import datetime as dt
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -158,7 +158,7 @@ class ScheduleReader:
         if memo is None:
             with self.store.read() as tx:
                 return schedule_at(tx, self.schedule, t)
-        if memo.rows is None or not (memo.lo <= lo and hi <= memo.hi):
+        if not (memo.lo <= lo and hi <= memo.hi):
             memo.lo, memo.hi = lo - BATCH_PAD, hi + BATCH_PAD
             with self.store.read() as tx:
                 memo.rows = delegations_between(tx, memo.lo, memo.hi, with_cancelled=True)
@@ -180,14 +180,10 @@ _NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 @dataclass(slots=True)
 class _Read:
-    """A batch's one read: the rows of [lo, hi) (None: nothing read yet)."""
+    """A batch's one read: the rows of [lo, hi) (empty and holding no window at first)."""
     lo: dt.datetime = _NEVER
     hi: dt.datetime = _NEVER
-    rows: list[DelegationRow] | None = None
-
-
-def schedule_reader(store: Store, schedule: Schedule) -> ScheduleReader:
-    return ScheduleReader(store, schedule)
+    rows: list[DelegationRow] = field(default_factory=list)
 
 
 def describe_rows(rows: Sequence[DelegationRow], tz: dt.tzinfo, now: dt.datetime) -> list[str]:

@@ -122,20 +122,20 @@ class Notifier:
             tx.conn, {"key": thread.root_key}).first()
         if row is None:
             return None
-        email = known or replyable(parse_email(row.raw, list_address=ctx.list_address,
-                                               key=thread.root_key))
-        sender = email.sender
+        message = known or replyable(parse_email(row.raw, list_address=ctx.list_address,
+                                                 key=thread.root_key))
+        sender = message.sender
         if (sender is None or sender.addr == ctx.list_address
                 or sender.addr in ctx.team_emails):
             return None
         if is_hotline_source(row.folder, row.uid):
-            logged = email.logged
+            logged = message.logged
             if logged is None or not logged.ack:
                 return None  # a call or visit logged without --ack: the caller wants no mail
         arrived = thread.arrived_at or thread.created_at
         primary = self._person(thread.assignee)
         subject, body = ctx.renderer.render(
-            "ack.txt", customer_name=sender.name, subject=email.subject,
+            "ack.txt", customer_name=sender.name, subject=message.subject,
             issue={"number": number, "title": issue_title(thread.title, ctx.list_prefix),
                    "url": ctx.url(number, thread.target), "kind": _kind(thread.target)},
             primary=primary, deadline=ctx.calendar.add_business(arrived, ctx.goal),
@@ -143,8 +143,8 @@ class Notifier:
         day = arrived.astimezone(ctx.calendar.tz).date().isoformat()
         mail = OutboundMail(
             kind="ack", to=((sender.name, sender.addr),), cc=(), subject=subject, body=body,
-            in_reply_to=email.message_id,
-            references=(email.message_id,) if email.message_id else (),
+            in_reply_to=message.message_id,
+            references=(message.message_id,) if message.message_id else (),
             auto_submitted="auto-replied", thread_id=thread_id)
         # One per sender per thread per day: the key says so, and keys are unique. The address
         # is hashed: row keys appear in logs, addresses must not.
