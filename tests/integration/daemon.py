@@ -14,7 +14,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,18 @@ def setup_github(emulator: Emulator) -> str:
     for login in ("markcmiller86", "cyrush", "biagas", "brugger1", "JustinPrivitera"):
         emulator.add_collaborator(REPO, login, "write")
     return token
+
+
+@contextmanager
+def served_github(seed: int, world: Callable[[Emulator], None] = lambda _emu: None,
+                  ) -> Iterator[tuple[Emulator, str, str]]:
+    """An emulator (`seed`) with `setup_github`'s world and then `world`'s, served over HTTP:
+    (the emulator, its URL, the bot's token). The daemon tests' `emulator` fixtures."""
+    emu = Emulator(seed=seed)
+    token = setup_github(emu)
+    world(emu)
+    with emu.serve() as url:
+        yield emu, url, token
 
 
 WEBHOOK_SECRET = "chaos-and-order"

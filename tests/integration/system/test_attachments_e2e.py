@@ -40,8 +40,8 @@ from ..daemon import (
     Daemon,
     commit_messages,
     free_port,
+    served_github,
     setup_discussions,
-    setup_github,
     wait_for,
     write_config,
 )
@@ -94,13 +94,13 @@ REPLY = mail("<att-r@univ.edu>", "Here is the engine log from the server too.",
 
 @pytest.fixture
 def emulator() -> Iterator[tuple[Emulator, str, str]]:
-    emu = Emulator(seed=17)
-    token = setup_github(emu)
-    emu.add_repo(ATTACH, private=True)
-    emu.add_collaborator(ATTACH, BOT, "write")
-    emu.add_collaborator(ATTACH, "cyrush", "read")
-    with emu.serve() as url:
-        yield emu, url, token
+    def world(emu: Emulator) -> None:
+        emu.add_repo(ATTACH, private=True)
+        emu.add_collaborator(ATTACH, BOT, "write")
+        emu.add_collaborator(ATTACH, "cyrush", "read")
+
+    with served_github(17, world) as served:
+        yield served
 
 
 def start(tmp_path: Path, dovecot: DovecotServer, url: str, token: str, *,

@@ -42,8 +42,8 @@ from ..daemon import (
     REPO,
     Daemon,
     commit_messages,
+    served_github,
     setup_discussions,
-    setup_github,
     wait_for,
     write_config,
 )
@@ -140,12 +140,12 @@ def make_plan(n_threads: int, seed: int) -> Plan:
 
 @pytest.fixture
 def emulator() -> Iterator[tuple[Emulator, str, str]]:
-    emu = Emulator(seed=11)
-    token = setup_github(emu)
-    emu.add_repo(ATTACH, private=True)
-    emu.add_collaborator(ATTACH, BOT, "write")
-    with emu.serve() as url:
-        yield emu, url, token
+    def world(emu: Emulator) -> None:
+        emu.add_repo(ATTACH, private=True)
+        emu.add_collaborator(ATTACH, BOT, "write")
+
+    with served_github(11, world) as served:
+        yield served
 
 
 def _chaos(tmp_path: Path, dovecot: DovecotServer, emu: Emulator, url: str, token: str,

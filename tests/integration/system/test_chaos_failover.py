@@ -31,7 +31,7 @@ from gateway.testing.dovecot import DovecotServer
 from gateway.testing.github_emulator import Emulator, FaultKind
 from gateway.testing.postgres import PostgresServer
 
-from ..daemon import BOT, REPO, Daemon, setup_github, wait_for, write_config
+from ..daemon import BOT, REPO, Daemon, served_github, wait_for, write_config
 from .test_chaos import (
     ATTACH,
     COMMENTS,
@@ -50,12 +50,12 @@ WRITES = ("github.issue_created", "github.comment_created", "attachments.stored"
 
 @pytest.fixture
 def emulator() -> Iterator[tuple[Emulator, str, str]]:
-    emu = Emulator(seed=29)
-    token = setup_github(emu)
-    emu.add_repo(ATTACH, private=True)
-    emu.add_collaborator(ATTACH, BOT, "write")
-    with emu.serve() as url:
-        yield emu, url, token
+    def world(emu: Emulator) -> None:
+        emu.add_repo(ATTACH, private=True)
+        emu.add_collaborator(ATTACH, BOT, "write")
+
+    with served_github(29, world) as served:
+        yield served
 
 
 def lease(engine: sa.Engine) -> tuple[int, str | None]:

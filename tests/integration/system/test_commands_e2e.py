@@ -28,8 +28,8 @@ from ..daemon import (
     WEBHOOK_SECRET,
     Daemon,
     free_port,
+    served_github,
     setup_discussions,
-    setup_github,
     wait_for,
     write_config,
 )
@@ -44,14 +44,14 @@ QUESTION = raw({"Message-ID": "<cmd-q@univ.edu>",
 
 @pytest.fixture
 def emulator() -> Iterator[tuple[Emulator, str, str]]:
-    emu = Emulator(seed=23)
-    token = setup_github(emu)
-    emu.add_repo(PRODUCT)
-    emu.add_collaborator(PRODUCT, BOT, "write")
-    emu.add_user("jane-roe")
-    emu.add_collaborator(REPO, "jane-roe", "read")
-    with emu.serve() as url:
-        yield emu, url, token
+    def world(emu: Emulator) -> None:
+        emu.add_repo(PRODUCT)
+        emu.add_collaborator(PRODUCT, BOT, "write")
+        emu.add_user("jane-roe")
+        emu.add_collaborator(REPO, "jane-roe", "read")
+
+    with served_github(23, world) as served:
+        yield served
 
 
 def start(tmp_path: Path, dovecot: DovecotServer, emu: Emulator, url: str, token: str,

@@ -22,17 +22,15 @@ from gateway.testing.github_emulator import Emulator
 from gateway.wiring import assignee_function
 from tests.unit.mail import raw
 
-from ..daemon import REPO, Daemon, free_port, setup_github, wait_for, write_config
+from ..daemon import REPO, Daemon, free_port, served_github, wait_for, write_config
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def emulator() -> Iterator[tuple[Emulator, str, str]]:
-    emu = Emulator(seed=5)
-    token = setup_github(emu)
-    with emu.serve() as url:
-        yield emu, url, token
+    with served_github(5) as served:
+        yield served
 
 
 def make_daemon(tmp_path: Path, dovecot: DovecotServer, url: str, token: str,

@@ -16,7 +16,7 @@ from gateway.testing.dovecot import DovecotServer
 from gateway.testing.github_emulator import Emulator
 from tests.unit.mail import raw
 
-from ..daemon import REPO, Daemon, setup_github, wait_for, write_config
+from ..daemon import REPO, Daemon, served_github, wait_for, write_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
@@ -26,10 +26,8 @@ KILL_AT = (40, 90, 140)  # issues on GitHub when the daemon is killed
 
 @pytest.fixture
 def emulator() -> Iterator[tuple[Emulator, str, str]]:
-    emu = Emulator(seed=11)
-    token = setup_github(emu)
-    with emu.serve() as url:
-        yield emu, url, token
+    with served_github(11) as served:
+        yield served
 
 
 def question(n: int) -> bytes:

@@ -20,7 +20,7 @@ from gateway.testing.dovecot import DovecotServer
 from gateway.testing.github_emulator import Emulator
 from tests.unit.mail import raw
 
-from ..daemon import REPO, WEBHOOK_SECRET, Daemon, free_port, setup_github, wait_for, write_config
+from ..daemon import REPO, WEBHOOK_SECRET, Daemon, free_port, served_github, wait_for, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -32,10 +32,8 @@ AFTER = raw({"Message-ID": "<two-q2@univ.edu>", "Subject": "[visit-users] After 
 
 @pytest.fixture
 def emulator() -> Iterator[tuple[Emulator, str, str]]:
-    emu = Emulator(seed=31)
-    token = setup_github(emu)
-    with emu.serve() as url:
-        yield emu, url, token
+    with served_github(31) as served:
+        yield served
 
 
 def get(port: int, path: str) -> tuple[int, str]:

@@ -26,11 +26,11 @@ from gateway.store.delegations import delegations_between
 from gateway.store.schema import delegations, outbox, threads
 from gateway.weekly.delegation import (
     Delegated,
+    ScheduleReader,
     cancel,
     delegate,
     describe_rows,
     schedule_at,
-    schedule_reader,
 )
 from gateway.weekly.handoff import due_handoff
 from gateway.weekly.jobs import OpenIssue
@@ -164,7 +164,7 @@ def test_consumers_read_delegations_at_each_use(store: Store, schedule: Schedule
                                                 renderer: Renderer,
                                                 example_config: Config) -> None:
     """The daemon's assignee and schedule readers are built before the CLI records one."""
-    read = schedule_reader(store, schedule)
+    read = ScheduleReader(store, schedule)
     assignee = assignee_function(example_config, store=store)
     assert read(tue(14)).duty_at(tue(14)).primary.github == "biagas"  # type: ignore[union-attr]
     assert assignee(tue(14)) == "biagas"
