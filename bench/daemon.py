@@ -32,8 +32,8 @@ import argparse
 import compileall
 import os
 import socket
-import subprocess
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading

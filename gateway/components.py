@@ -43,7 +43,7 @@ from gateway.store.leader import Leadership
 from gateway.tracking.discussion_reconcile import DiscussionReconciler
 from gateway.tracking.reconcile import Reconciler
 from gateway.tracking.rules import Rules
-from gateway.tracking.service import DiscussionScope, TrackingService
+from gateway.tracking.service import DiscussionScope, IncomingDelivery, TrackingService
 from gateway.web.attachments import AttachmentLinks
 from gateway.web.committer import GroupCommitter
 from gateway.web.health import Health, MailHealth, assess_health
@@ -392,14 +392,14 @@ def _check_discussions(config: Config) -> None:
 def delivery_handler(
     parts: Components, clock: Clock
 ) -> Callable[[Delivery], Awaitable[DeliveryResult]]:
-    """Deliveries arriving together share a commit (`GroupCommitter`: each in a savepoint,
-    unfenced: any instance records a delivery, idempotent by its GUID); each is answered once
-    its commit is done."""
-    committer = GroupCommitter(parts.store)
+    """Deliveries arriving together share a commit (`GroupCommitter`, unfenced: any instance
+    records a delivery, idempotent by its GUID); each is answered once its commit is done. The web
+    layer read the event in the payload already (one it cannot use was answered 400 there)."""
+    committer = GroupCommitter(parts.store, parts.tracking.record_deliveries)
 
     async def handle(delivery: Delivery) -> DeliveryResult:
-        applied = await committer.submit(lambda tx: parts.tracking.record_delivery(
-            tx, delivery.guid, delivery.event, delivery.payload, clock.now()))
+        applied = await committer.submit(IncomingDelivery(
+            delivery.guid, delivery.event, delivery.tracked, clock.now()))
         parts.tracking.wake(applied)
         return DeliveryResult(applied.result)
 

@@ -19,6 +19,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.engine import Connection, Engine
 
 from gateway.models import RawArrival
@@ -37,6 +38,7 @@ from gateway.store.schema import (
 )
 from gateway.store.values import NewRaw, OutboxRow, Recorded, StoredMessage
 
+_log = structlog.get_logger("gateway.store")
 _UNFENCED: ContextVar[bool] = ContextVar("unfenced", default=False)
 
 
@@ -96,18 +98,24 @@ class Store:
 
     @contextmanager
     def tx(self) -> Iterator[Tx]:
+        """A write transaction; what its work deferred with `Tx.after_commit` runs once it
+        has committed (never, if it rolled back)."""
         with self.engine.begin() as conn:
             fence = self.fence
             if fence is not None and not _UNFENCED.get():
                 fence(conn)
-            yield Tx(conn)
+            tx = Tx(conn)
+            yield tx
+        tx.run_deferred()
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
         with self.engine.connect() as conn:
             conn = conn.execution_options(readonly=True)
-            yield Tx(conn)
+            tx = Tx(conn)
+            yield tx
             conn.rollback()
+        tx.run_deferred()
 
     # Convenience wrappers for callers that need one query on its own.
 
@@ -154,6 +162,24 @@ class Tx:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._savepoints = 0
+        self._deferred: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = []
+
+    def after_commit(self, effect: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+        """Call `effect(*args, **kwargs)` once this transaction has committed: what a change
+        tells the world (a log line, a metric) happens once, and only for what was kept. A
+        savepoint rolled back drops what was deferred inside it; a read-only `Tx` (no commit)
+        calls it when its block ends."""
+        self._deferred.append((effect, args, kwargs))
+
+    def run_deferred(self) -> None:
+        """Call what `after_commit` deferred, in order (`Store` does, after the commit)."""
+        deferred, self._deferred = self._deferred, []
+        for effect, args, kwargs in deferred:
+            try:
+                effect(*args, **kwargs)
+            except Exception as exc:  # the change is committed: tell, and go on with the rest
+                _log.error("store.after_commit_failed", effect=getattr(effect, "__name__", "?"),
+                           error=type(exc).__name__)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -169,9 +195,11 @@ class Tx:
         cursor = driver_cursor(self.conn)
         try:
             cursor.execute(f"SAVEPOINT {name}")
+            deferred = len(self._deferred)
             try:
                 yield
             except BaseException:
+                del self._deferred[deferred:]
                 cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
                 cursor.execute(f"RELEASE SAVEPOINT {name}")
                 raise

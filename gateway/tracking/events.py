@@ -126,7 +126,7 @@ def parse_webhook(event_name: str, payload: Mapping[str, Any]) -> Event | None:
     ``installation``, ...), for actions we ignore (locked, pinned, milestoned, ...) and for
     pull requests, which GitHub reports through the issue events (``issue.pull_request``).
     Raises PayloadError when a field we need is missing or malformed (the field types and
-    bounds are `gateway.tracking.payload`'s, the check the web edge made already).
+    bounds are `gateway.tracking.payload`'s, the check the web edge makes with this function).
     """
     body = validate_webhook(event_name, payload)
     if isinstance(body, IssuesBody):

@@ -12,8 +12,8 @@ examples predate them). Other fields are not looked at, so a field GitHub adds c
 A wrong body raises `PayloadError` naming the dotted field and what was expected, never the
 value (the answer goes back to GitHub and into the log).
 
-The web layer calls it before the handler (400, `invalid_payload`); `tracking.parse_webhook`
-calls it again and builds its events from the result. Pure: no I/O, no clock, no logging; it
+`tracking.parse_webhook` calls it and builds its events from the result; the web layer calls
+that before the handler (400, `invalid_payload`) and hands the handler the event. Pure: no I/O, no clock, no logging; it
 must not decide what an event means.
 """
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +65,8 @@ _COMMENT = Prepared(sa.select(gh_comments).where(
     gh_comments.c.comment_id == sa.bindparam("comment_id")))
 _DELIVERY_RESULT = Prepared(deliveries.update().where(
     deliveries.c.guid == sa.bindparam("key")).values(result=sa.bindparam("outcome")))
+_RESULTS = deliveries.update().where(deliveries.c.guid == sa.bindparam("key")).values(
+    result=sa.bindparam("outcome"))
 _COMMENT_INSERT = Prepared(gh_comments.insert(), keys=(
     "target", "comment_id", "issue_number", "author", "created_at", "updated_at", "deleted"))
 _COMMENT_UPDATE = Prepared(gh_comments.update().where(
@@ -97,6 +99,24 @@ class AppliedDelivery:
 
     result: str
     queued: _Queued
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingDelivery:
+    """A webhook delivery read and checked (`parse_delivery`), to be recorded: its GUID, its
+    event name, the event (None: one the gateway does not track) and when it arrived."""
+
+    guid: str
+    event_name: str
+    event: Event | None
+    received_at: dt.datetime
+
+
+def parse_delivery(guid: str, event_name: str, payload: dict[str, Any],
+                   now: dt.datetime) -> IncomingDelivery:
+    """Read a delivery's payload; one that cannot be used raises tracking.PayloadError (a
+    ValueError: the web layer answers 400). Pure: nothing is written."""
+    return IncomingDelivery(guid, event_name, parse_webhook(event_name, payload), now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,19 +161,53 @@ class TrackingService:
 
     def record_delivery(self, tx: Tx, guid: str, event_name: str, payload: dict[str, Any],
                         now: dt.datetime) -> AppliedDelivery:
-        """`handle_delivery` in the caller's transaction (a group commit's: one transaction
-        for many deliveries); call `wake` with what it returns once that has committed."""
-        event = parse_webhook(event_name, payload)
-        # Insert first: of two concurrent deliveries with one GUID, exactly one inserts.
-        claimed = _CLAIM.run(
-            tx.conn,
-            {"guid": guid, "event": event_name, "received_at": now, "result": "pending"},
-        ).rowcount
-        if claimed != 1:
-            return AppliedDelivery("duplicate", _Queued())
-        result, queued = ("ignored", _Queued()) if event is None else self._apply(tx, event, now)
-        _DELIVERY_RESULT.run(tx.conn, {"key": guid, "outcome": result})
-        return AppliedDelivery(result, queued)
+        """`handle_delivery` in the caller's transaction; call `wake` with what it returns
+        once that has committed."""
+        return self.record_deliveries(tx, [parse_delivery(guid, event_name, payload, now)])[0]
+
+    def record_deliveries(self, tx: Tx,
+                          batch: Sequence[IncomingDelivery]) -> list[AppliedDelivery]:
+        """Record and apply `batch` in the caller's transaction (a group commit's), in order;
+        what each did, in the same order. Call `wake` with each once that has committed.
+
+        Each delivery is claimed by its GUID before anything of it is applied: of two
+        deliveries with one GUID (GitHub redelivering, two instances, twice in one batch),
+        exactly one is applied and the others are "duplicate". The claims are one statement
+        for the batch, and so are the results."""
+        claimed = self._claim(tx, batch)
+        applied: list[AppliedDelivery] = []
+        results: dict[str, str] = {}
+        for delivery in batch:
+            if delivery.guid not in claimed:
+                applied.append(AppliedDelivery("duplicate", _Queued()))
+                continue
+            claimed.discard(delivery.guid)  # a second copy in this batch is a duplicate
+            result, queued = (("ignored", _Queued()) if delivery.event is None
+                              else self._apply(tx, delivery.event, delivery.received_at))
+            results[delivery.guid] = result
+            applied.append(AppliedDelivery(result, queued))
+        self._record_results(tx, results)
+        return applied
+
+    def _claim(self, tx: Tx, batch: Sequence[IncomingDelivery]) -> set[str]:
+        """Insert a row for each new GUID in `batch`; the GUIDs that were inserted."""
+        first: dict[str, dict[str, Any]] = {}  # one row a GUID: its first copy's
+        for d in batch:
+            first.setdefault(d.guid, {"guid": d.guid, "event": d.event_name,
+                                      "received_at": d.received_at, "result": "pending"})
+        rows = list(first.values())
+        if len(rows) == 1:
+            return {rows[0]["guid"]} if _CLAIM.run(tx.conn, rows[0]).rowcount == 1 else set()
+        claim = insert_or_ignore_for(tx.conn.dialect.name, deliveries, ["guid"])
+        return set(tx.conn.execute(claim.returning(deliveries.c.guid), rows).scalars())
+
+    def _record_results(self, tx: Tx, results: dict[str, str]) -> None:
+        if len(results) == 1:
+            (guid, result), = results.items()
+            _DELIVERY_RESULT.run(tx.conn, {"key": guid, "outcome": result})
+        elif results:
+            tx.conn.execute(_RESULTS, [{"key": guid, "outcome": result}
+                                       for guid, result in results.items()])
 
     def wake(self, applied: AppliedDelivery) -> None:
         """After the commit of `record_delivery`: wake the senders that have new rows."""
@@ -193,16 +247,17 @@ class TrackingService:
         updated = apply(tracked, event, self.rules)
         if not row_exists:
             self._insert(tx, updated, now, event)
-            log.info("tracking.issue_seen", issue=event.number, thread=updated.thread_id,
-                     target=event.target)
+            tx.after_commit(log.info, "tracking.issue_seen", issue=event.number,
+                            thread=updated.thread_id, target=event.target)
         elif updated is not tracked:
             self._save(tx, updated)
         if updated.first_response_at and tracked.first_response_at != updated.first_response_at:
             hours = response_hours(updated, self.calendar)
-            log.info("tracking.first_response", issue=event.number, by=updated.first_response_by,
-                     business_hours=None if hours is None else round(hours, 2))
+            tx.after_commit(log.info, "tracking.first_response", issue=event.number,
+                            by=updated.first_response_by,
+                            business_hours=None if hours is None else round(hours, 2))
             if hours is not None and self._observe is not None and not tracked.first_response_at:
-                self._observe(hours)
+                tx.after_commit(self._observe, hours)
         queued = _Queued()
         if isinstance(event, CommentEvent):
             self._record_activity(tx, updated.thread_id, event)
@@ -248,8 +303,8 @@ class TrackingService:
         if row is None:
             return False
         queue_rows(tx.conn, [row], now)
-        log.info("tracking.comment_relayed", issue=event.number, comment=event.comment_id,
-                 row=row.key)
+        tx.after_commit(log.info, "tracking.comment_relayed", issue=event.number,
+                        comment=event.comment_id, row=row.key)
         return True
 
     def _discussion_scope(self, tx: Tx, event: Event, row: Any) -> str | None:
@@ -272,10 +327,11 @@ class TrackingService:
                 assert isinstance(event, IssueEvent)
                 tx.conn.execute(threads.update().where(threads.c.thread_id == row.thread_id)
                                 .values(state="moved"))
-                log.warning("tracking.discussion_untracked", discussion=event.number,
-                            thread=row.thread_id, action=event.action,
-                            to=event.new_repository if event.action == "transferred"
-                            else event.category if event.action == "category_changed" else None)
+                tx.after_commit(
+                    log.warning, "tracking.discussion_untracked", discussion=event.number,
+                    thread=row.thread_id, action=event.action,
+                    to=event.new_repository if event.action == "transferred"
+                    else event.category if event.action == "category_changed" else None)
             return "applied"
         if row.state == "moved":
             if not (isinstance(event, IssueEvent) and event.action == "category_changed"):
@@ -283,8 +339,8 @@ class TrackingService:
             back = "closed" if row.resolved_at is not None else "open"
             tx.conn.execute(threads.update().where(threads.c.thread_id == row.thread_id)
                             .values(state=back))
-            log.info("tracking.discussion_tracked_again", discussion=event.number,
-                     thread=row.thread_id)
+            tx.after_commit(log.info, "tracking.discussion_tracked_again",
+                            discussion=event.number, thread=row.thread_id)
             return "applied"
         return None
 
@@ -313,8 +369,8 @@ class TrackingService:
             return
         lines = parse_spend(event.body, event.at, self.calendar.tz)
         for problem in lines.problems:
-            log.warning("tracking.spend_unreadable", issue=event.number, comment=event.comment_id,
-                        reason=problem.reason)
+            tx.after_commit(log.warning, "tracking.spend_unreadable", issue=event.number,
+                            comment=event.comment_id, reason=problem.reason)
         rows = [{"target": event.target, "comment_id": event.comment_id, "seq": n,
                  "thread_id": thread_id, "login": event.author, "day": spend.day,
                  "minutes": spend.minutes}

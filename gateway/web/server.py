@@ -35,7 +35,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.clock import Clock, SystemClock
-from gateway.tracking.payload import PayloadError, validate_webhook
+from gateway.tracking.events import Event, parse_webhook
+from gateway.tracking.payload import PayloadError
 from gateway.web.attachments import AttachmentLinks, add_attachment_route
 from gateway.web.health import Health
 from gateway.web.limits import CappedSite, WebLimits, mark_request
@@ -64,12 +65,14 @@ class DeliveryResult(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One authenticated webhook delivery; `guid` is `X-GitHub-Delivery`."""
+    """One authenticated webhook delivery; `guid` is `X-GitHub-Delivery`. `tracked` is what
+    `parse_webhook` read in it: the event, or None for one the gateway does not track."""
 
     guid: str
     event: str
     payload: dict[str, Any]
     received_at: dt.datetime
+    tracked: Event | None
 
 
 DeliveryHandler = Callable[[Delivery], Awaitable[DeliveryResult]]
@@ -274,11 +277,12 @@ class _Endpoints:
             raise _Refused(400, "bad_request", "delivery_header",
                            "missing or bad X-GitHub-Delivery")
         try:
-            await _maybe_offload(len(body), functools.partial(validate_webhook, event, payload))
+            tracked = await _maybe_offload(len(body),
+                                           functools.partial(parse_webhook, event, payload))
         except PayloadError as exc:  # signed, but not the shape GitHub sends
             raise _Refused(400, "bad_request", "invalid_payload", str(exc)[:200],
                            field=exc.field) from None
-        return Delivery(guid, event, payload, received_at)
+        return Delivery(guid, event, payload, received_at, tracked)
 
     def _summary(self, request: web.Request, started: float, result: str,
                  delivery: Delivery | None, action: str | None, response: web.Response,

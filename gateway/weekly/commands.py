@@ -119,8 +119,9 @@ class CommandHandler:
         if not commands:
             return []
         if now - event.at > dt.timedelta(hours=self.ctx.settings.command_max_age_hours):
-            log.info("command.skipped", issue=event.number, comment=event.comment_id,
-                     reason="too-old", commands=[c.name for c in commands])
+            tx.after_commit(log.info, "command.skipped", issue=event.number,
+                            comment=event.comment_id, reason="too-old",
+                            commands=[c.name for c in commands])
             return []
         thread = tx.conn.execute(sa.select(threads).where(
             threads.c.thread_id == thread_id)).first()
@@ -133,13 +134,15 @@ class CommandHandler:
             planned = self._plan(tx, event, thread, command, key)
             if isinstance(planned, str):
                 rows.append(self._refusal(event, thread_id, command, key, planned))
-                log.info("command.refused", issue=event.number, comment=event.comment_id,
-                         command=command.name, by=event.author, reason=planned)
+                tx.after_commit(log.info, "command.refused", issue=event.number,
+                                comment=event.comment_id, command=command.name,
+                                by=event.author, reason=planned)
             else:
                 rows += planned
                 accepted = True
-                log.info("command.accepted", issue=event.number, comment=event.comment_id,
-                         command=command.name, by=event.author)
+                tx.after_commit(log.info, "command.accepted", issue=event.number,
+                                comment=event.comment_id, command=command.name,
+                                by=event.author)
         if accepted:
             rows.append(OutboxRow(
                 key=f"react:{event.target}:{event.comment_id}", kind="react",

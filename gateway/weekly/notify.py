@@ -184,13 +184,13 @@ class Notifier:
             return None
         text = relay_text(event.body)
         if text is None:
-            return self._relay_skipped(event, "internal-or-empty")
+            return self._relay_skipped(tx, event, "internal-or-empty")
         if event.at < now - RELAY_MAX_AGE:
-            return self._relay_skipped(event, "too-old")
+            return self._relay_skipped(tx, event, "too-old")
         thread = tx.conn.execute(sa.select(threads).where(threads.c.thread_id == thread_id)).first()
         customers = tx.customers(thread_id)
         if thread is None or thread.root_key is None or not customers:
-            return self._relay_skipped(event, "no-mail-thread")
+            return self._relay_skipped(tx, event, "no-mail-thread")
         root_id = thread.root_key.removeprefix("mid:") if thread.root_key.startswith(
             "mid:") else None
         person = self._person(event.author)
@@ -207,10 +207,11 @@ class Notifier:
         return OutboxRow(key=f"mail:relay:{event.comment_id}", kind="send_mail",
                          thread_id=thread_id, message_key=None, payload=mail.as_payload())
 
-    def _relay_skipped(self, event: CommentEvent, reason: str) -> OutboxRow | None:
-        """Log why the comment is not mailed; None, for `relay_row` to return."""
-        log.info("notify.relay_skipped", issue=event.number, comment=event.comment_id,
-                 reason=reason)
+    def _relay_skipped(self, tx: Tx, event: CommentEvent, reason: str) -> OutboxRow | None:
+        """Log why the comment is not mailed (once its transaction commits); None, for
+        `relay_row` to return."""
+        tx.after_commit(log.info, "notify.relay_skipped", issue=event.number,
+                        comment=event.comment_id, reason=reason)
         return None
 
     # -- jobs -------------------------------------------------------------------------------

@@ -209,7 +209,8 @@ def test_a_signed_github_delivery_reaches_the_handler(server: Server, path: Path
         reply = server.post(body, headers)
     assert (reply.status, reply.json()) == (200, {"result": "applied"})
     assert server.handler.deliveries == [
-        Delivery(headers["X-GitHub-Delivery"], event_of(path), json.loads(body), NOW)]
+        Delivery(headers["X-GitHub-Delivery"], event_of(path), json.loads(body), NOW,
+                 parse_webhook(event_of(path), json.loads(body)))]
     [line] = webhook_lines(logs)
     assert (line["event"], line["log_level"], line["github_event"], line["delivery"],
             line["result"]) == ("webhook.received", "info", event_of(path),

@@ -7,6 +7,7 @@ import os
 
 import pytest
 import sqlalchemy as sa
+from structlog.testing import capture_logs
 
 from gateway.store.db import Store
 from gateway.store.migrate import current_revision, head_revision
@@ -86,6 +87,55 @@ def test_savepoint_undoes_only_its_own_writes(store: Store) -> None:
             raise RuntimeError("boom")
         tx.insert_raw(key="k3", message_id=None, raw=b"3", received_at=NOW)
     assert store.unprocessed_keys() == ["k1", "k3"]
+
+
+def test_what_a_transaction_defers_happens_once_it_commits_and_only_for_what_is_kept(
+        store: Store) -> None:
+    said: list[str] = []
+
+    def visible(key: str) -> None:  # the effect sees the committed row from a new connection
+        said.append(f"{key}:{'kept' if store.get_message(key) else 'absent'}")
+
+    with store.tx() as tx:
+        tx.insert_raw(key="k1", message_id=None, raw=b"1", received_at=NOW)
+        tx.after_commit(visible, "k1")
+        with pytest.raises(RuntimeError), tx.savepoint():
+            tx.insert_raw(key="k2", message_id=None, raw=b"2", received_at=NOW)
+            tx.after_commit(visible, "k2")  # undone with its savepoint
+            raise RuntimeError("boom")
+        with tx.savepoint():
+            tx.insert_raw(key="k3", message_id=None, raw=b"3", received_at=NOW)
+            tx.after_commit(visible, key="k3")
+        assert said == []  # nothing before the commit
+    assert said == ["k1:kept", "k3:kept"]
+
+    with pytest.raises(RuntimeError), store.tx() as tx:  # rolled back: never said
+        tx.insert_raw(key="k4", message_id=None, raw=b"4", received_at=NOW)
+        tx.after_commit(visible, "k4")
+        raise RuntimeError("boom")
+    assert said == ["k1:kept", "k3:kept"] and store.get_message("k4") is None
+
+    with store.read() as tx:  # a read has no commit: when its block ends
+        tx.after_commit(said.append, "read")
+        assert said[-1] != "read"
+    assert said[-1] == "read"
+
+
+def test_an_effect_that_fails_after_the_commit_is_logged_and_the_rest_still_run(
+        store: Store) -> None:
+    said: list[str] = []
+
+    def broken() -> None:
+        raise KeyError("a secret that must not reach the log")
+
+    with capture_logs() as logs, store.tx() as tx:
+        tx.insert_raw(key="k1", message_id=None, raw=b"1", received_at=NOW)
+        tx.after_commit(broken)
+        tx.after_commit(said.append, "after")
+    assert said == ["after"] and store.get_message("k1") is not None
+    assert [(line["event"], line["effect"], line["error"]) for line in logs] == [
+        ("store.after_commit_failed", "broken", "KeyError")]
+    assert "secret" not in repr(logs)
 
 
 def test_reads_do_not_take_the_write_lock(store: Store) -> None:
