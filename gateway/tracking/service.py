@@ -11,7 +11,9 @@ Blocking: call it from a worker thread, not the event loop.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,16 +55,21 @@ Commands = Callable[[Tx, CommentEvent, str, dt.datetime], list[OutboxRow]]
 # `_discussion_scope` use, not the whole row.
 _CLAIM = Prepared(lambda dialect: insert_or_ignore_for(dialect, deliveries, ["guid"]),
                   keys=("guid", "event", "received_at", "result"))
-_THREAD = Prepared(sa.select(
+_THREAD_COLUMNS = (
     threads.c.thread_id, threads.c.issue_number, threads.c.arrived_at, threads.c.created_at,
     threads.c.issue_author, threads.c.state, threads.c.assignee, threads.c.first_response_at,
     threads.c.first_response_by, threads.c.resolved_at, threads.c.reopened_count,
-    threads.c.labels,
-).where(threads.c.target == sa.bindparam("target"),
-        threads.c.issue_number == sa.bindparam("number")))
+    threads.c.labels)
+_THREAD = Prepared(sa.select(*_THREAD_COLUMNS).where(
+    threads.c.target == sa.bindparam("target"),
+    threads.c.issue_number == sa.bindparam("number")))
 _COMMENT = Prepared(sa.select(gh_comments).where(
     gh_comments.c.target == sa.bindparam("target"),
     gh_comments.c.comment_id == sa.bindparam("comment_id")))
+# A thread row and a comment row as the service reads them (from `_THREAD`, `_COMMENT` or a
+# batch's `_Known`).
+_ThreadRow = collections.namedtuple("_ThreadRow", [c.name for c in _THREAD_COLUMNS])  # type: ignore[misc]
+_CommentRow = collections.namedtuple("_CommentRow", [c.name for c in gh_comments.c])  # type: ignore[misc]
 _DELIVERY_RESULT = Prepared(deliveries.update().where(
     deliveries.c.guid == sa.bindparam("key")).values(result=sa.bindparam("outcome")))
 _RESULTS = deliveries.update().where(deliveries.c.guid == sa.bindparam("key")).values(
@@ -130,6 +137,49 @@ class DiscussionScope:
         return category is not None and category.casefold() == self.category.casefold()
 
 
+class _Known:
+    """The thread and comment rows a batch of deliveries reads: read once for the whole batch
+    (a query each), then kept as the batch writes them, so that each delivery sees what the
+    ones before it in the batch wrote, as it would reading the database. Only for the length
+    of one transaction that holds the write lock (`Store.tx`): no one else writes these rows
+    meanwhile. A key not in it is read from the database as usual."""
+
+    def __init__(self, tx: Tx, events: Sequence[Event]) -> None:
+        self.threads: dict[tuple[str, int], Any] = {(e.target, e.number): None for e in events}
+        self.comments: dict[tuple[str, int], Any] = {
+            (e.target, e.comment_id): None for e in events if isinstance(e, CommentEvent)}
+        for target in {target for target, _ in self.threads}:
+            numbers = [n for t, n in self.threads if t == target]
+            for row in _keyed("threads", _size(numbers)).run(tx.conn, _keys(target, numbers)).rows:
+                self.threads[(target, row.issue_number)] = _ThreadRow._make(row)
+        for target in {target for target, _ in self.comments}:
+            ids = [c for t, c in self.comments if t == target]
+            for row in _keyed("comments", _size(ids)).run(tx.conn, _keys(target, ids)).rows:
+                self.comments[(target, row.comment_id)] = _CommentRow._make(row)
+
+
+def _size(keys: list[int]) -> int:
+    """len(keys) rounded up to a power of two: a few statements serve every batch size."""
+    return 1 << max(len(keys) - 1, 0).bit_length()
+
+
+@functools.cache
+def _keyed(table: str, size: int) -> Prepared:
+    """The rows of `table` for one target and `size` numbers (threads) or comment ids."""
+    keys: list[Any] = [sa.bindparam(f"k{n}") for n in range(size)]
+    if table == "threads":
+        return Prepared(sa.select(*_THREAD_COLUMNS).where(
+            threads.c.target == sa.bindparam("target"), threads.c.issue_number.in_(keys)))
+    return Prepared(sa.select(gh_comments).where(
+        gh_comments.c.target == sa.bindparam("target"), gh_comments.c.comment_id.in_(keys)))
+
+
+def _keys(target: str, keys: list[int]) -> dict[str, Any]:
+    """The parameters of `_keyed(..., _size(keys))`: the last key repeated to fill it."""
+    return {"target": target,
+            **{f"k{n}": keys[min(n, len(keys) - 1)] for n in range(_size(keys))}}
+
+
 class TrackingService:
     def __init__(self, store: Store, rules: Rules, calendar: BusinessCalendar, repository: str,
                  *, on_first_response: Observer | None = None, relay: Relay | None = None,
@@ -175,6 +225,9 @@ class TrackingService:
         exactly one is applied and the others are "duplicate". The claims are one statement
         for the batch, and so are the results."""
         claimed = self._claim(tx, batch)
+        firsts = [d for d in {d.guid: d for d in reversed(batch)}.values() if d.guid in claimed]
+        events = [d.event for d in firsts if d.event is not None]
+        known = _Known(tx, events) if len(events) > 1 else None
         applied: list[AppliedDelivery] = []
         results: dict[str, str] = {}
         for delivery in batch:
@@ -183,7 +236,7 @@ class TrackingService:
                 continue
             claimed.discard(delivery.guid)  # a second copy in this batch is a duplicate
             result, queued = (("ignored", _Queued()) if delivery.event is None
-                              else self._apply(tx, delivery.event, delivery.received_at))
+                              else self._apply(tx, delivery.event, delivery.received_at, known))
             results[delivery.guid] = result
             applied.append(AppliedDelivery(result, queued))
         self._record_results(tx, results)
@@ -228,29 +281,32 @@ class TrackingService:
         if queued.github and self._on_github_queued is not None:
             self._on_github_queued()
 
-    def _apply(self, tx: Tx, event: Event, now: dt.datetime) -> tuple[str, _Queued]:
-        """(result, which senders got rows) of applying `event` in `tx`."""
+    def _apply(self, tx: Tx, event: Event, now: dt.datetime,
+               known: _Known | None = None) -> tuple[str, _Queued]:
+        """(result, which senders got rows) of applying `event` in `tx` (reading and keeping
+        up to date the rows a batch read, `known`)."""
         if event.target == "discussions":
             scope = self.discussions
             if scope is None or event.repository.lower() != scope.repository.lower():
                 return "ignored", _Queued()
         elif event.repository.lower() != self.repository:
             return "ignored", _Queued()
-        row = self._row(tx, event)
+        row = self._row(tx, event, known)
         if event.target == "discussions":
-            moved = self._discussion_scope(tx, event, row)
+            moved = self._discussion_scope(tx, event, row, known)
             if moved is not None:
                 return moved, _Queued()
-        if isinstance(event, CommentEvent) and not self._remember_comment(tx, event, now):
+        if isinstance(event, CommentEvent) and not self._remember_comment(tx, event, now,
+                                                                          known):
             return "duplicate", _Queued()
         tracked, row_exists = self._load(event, row)
         updated = apply(tracked, event, self.rules)
         if not row_exists:
-            self._insert(tx, updated, now, event)
+            self._insert(tx, updated, now, event, known)
             tx.after_commit(log.info, "tracking.issue_seen", issue=event.number,
                             thread=updated.thread_id, target=event.target)
         elif updated is not tracked:
-            self._save(tx, updated)
+            self._save(tx, updated, event, known)
         if updated.first_response_at and tracked.first_response_at != updated.first_response_at:
             hours = response_hours(updated, self.calendar)
             tx.after_commit(log.info, "tracking.first_response", issue=event.number,
@@ -307,7 +363,8 @@ class TrackingService:
                         comment=event.comment_id, row=row.key)
         return True
 
-    def _discussion_scope(self, tx: Tx, event: Event, row: Any) -> str | None:
+    def _discussion_scope(self, tx: Tx, event: Event, row: Any,
+                          known: _Known | None) -> str | None:
         """Whether a discussion event concerns an inquiry: None to apply it, else the result.
 
         A discussion is an inquiry while it is in the configured category of the configured
@@ -327,6 +384,8 @@ class TrackingService:
                 assert isinstance(event, IssueEvent)
                 tx.conn.execute(threads.update().where(threads.c.thread_id == row.thread_id)
                                 .values(state="moved"))
+                if known is not None:
+                    known.threads[(event.target, event.number)] = row._replace(state="moved")
                 tx.after_commit(
                     log.warning, "tracking.discussion_untracked", discussion=event.number,
                     thread=row.thread_id, action=event.action,
@@ -339,27 +398,39 @@ class TrackingService:
             back = "closed" if row.resolved_at is not None else "open"
             tx.conn.execute(threads.update().where(threads.c.thread_id == row.thread_id)
                             .values(state=back))
+            if known is not None:
+                known.threads[(event.target, event.number)] = row._replace(state=back)
             tx.after_commit(log.info, "tracking.discussion_tracked_again",
                             discussion=event.number, thread=row.thread_id)
             return "applied"
         return None
 
-    def _remember_comment(self, tx: Tx, event: CommentEvent, now: dt.datetime) -> bool:
+    def _remember_comment(self, tx: Tx, event: CommentEvent, now: dt.datetime,
+                          known: _Known | None) -> bool:
         """Record the comment; False when this exact change was already applied."""
-        row = _COMMENT.run(tx.conn, {"target": event.target,
-                                     "comment_id": event.comment_id}).first()
+        key = (event.target, event.comment_id)
+        if known is not None and key in known.comments:
+            row = known.comments[key]
+        else:
+            row = _COMMENT.run(tx.conn, {"target": event.target,
+                                         "comment_id": event.comment_id}).first()
         if event.action == "created" and row is not None:
             return False
-        if row is None:
-            _COMMENT_INSERT.run(tx.conn, {
-                "target": event.target, "comment_id": event.comment_id,
-                "issue_number": event.number, "author": event.author, "created_at": event.at,
-                "updated_at": now, "deleted": event.action == "deleted"})
-            return True
-        if row.deleted:
+        if row is not None and row.deleted:
             return False
+        deleted = event.action == "deleted"
+        if row is None:
+            values = {"target": event.target, "comment_id": event.comment_id,
+                      "issue_number": event.number, "author": event.author,
+                      "created_at": event.at, "updated_at": now, "deleted": deleted}
+            _COMMENT_INSERT.run(tx.conn, values)
+            if known is not None:
+                known.comments[key] = _CommentRow(**_stored(values))
+            return True
         _COMMENT_UPDATE.run(tx.conn, {"t": event.target, "c": event.comment_id, "u": now,
-                                      "d": event.action == "deleted"})
+                                      "d": deleted})
+        if known is not None:
+            known.comments[key] = row._replace(**_stored({"updated_at": now, "deleted": deleted}))
         return True
 
     def _record_effort(self, tx: Tx, thread_id: str, event: CommentEvent) -> None:
@@ -380,7 +451,10 @@ class TrackingService:
 
     # -- thread rows <-> TrackedIssue -------------------------------------------------------
 
-    def _row(self, tx: Tx, event: Event) -> Any:
+    def _row(self, tx: Tx, event: Event, known: _Known | None) -> Any:
+        key = (event.target, event.number)
+        if known is not None and key in known.threads:
+            return known.threads[key]
         return _THREAD.run(tx.conn, {"target": event.target, "number": event.number}).first()
 
     def _load(self, event: Event, row: Any) -> tuple[TrackedIssue, bool]:
@@ -400,15 +474,22 @@ class TrackingService:
                             category=event.category)
         return issue_opened_on_github(opened, thread_id, self.rules), False
 
-    def _insert(self, tx: Tx, issue: TrackedIssue, now: dt.datetime, event: Event) -> None:
-        tx.conn.execute(threads.insert().values(
-            thread_id=issue.thread_id, issue_number=issue.issue_number, root_key=None,
-            title="", arrived_at=issue.arrived_at, created_at=now, target=event.target,
-            **_columns(issue)))
+    def _insert(self, tx: Tx, issue: TrackedIssue, now: dt.datetime, event: Event,
+                known: _Known | None) -> None:
+        values = {"thread_id": issue.thread_id, "issue_number": issue.issue_number,
+                  "arrived_at": issue.arrived_at, "created_at": now, **_columns(issue)}
+        tx.conn.execute(threads.insert().values(root_key=None, title="", target=event.target,
+                                                **values))
+        if known is not None:
+            known.threads[(event.target, event.number)] = _ThreadRow(**_stored(values))
 
-    def _save(self, tx: Tx, issue: TrackedIssue) -> None:
+    def _save(self, tx: Tx, issue: TrackedIssue, event: Event, known: _Known | None) -> None:
+        columns = _columns(issue)
         tx.conn.execute(threads.update().where(threads.c.thread_id == issue.thread_id)
-                        .values(**_columns(issue)))
+                        .values(**columns))
+        key = (event.target, event.number)
+        if known is not None and known.threads.get(key) is not None:
+            known.threads[key] = known.threads[key]._replace(**_stored(columns))
 
     def _tracked(self, row: Any) -> TrackedIssue:
         author = row.issue_author
@@ -443,6 +524,12 @@ class TrackingService:
     def set_cursor(self, name: str, value: str, now: dt.datetime) -> None:
         with self.store.tx() as tx:
             tx.put_value(name, value, now=now)
+
+
+def _stored(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` as the database gives them back: instants in UTC (`UTCDateTime`)."""
+    return {name: value.astimezone(dt.UTC) if isinstance(value, dt.datetime) else value
+            for name, value in values.items()}
 
 
 def _columns(issue: TrackedIssue) -> dict[str, Any]:

@@ -87,11 +87,12 @@ def discussion_body(number: int, action: str, at: int, category: str) -> Any:
 
 @st.composite
 def a_delivery(draw: st.DrawFn, index: int) -> tuple[str, str, Any]:
-    """(GUID, event name, payload): one of a few issues and discussions, so that deliveries
-    meet on the same thread and the same comment."""
+    """(GUID, event name, payload): two issues, two discussions and four comments on each
+    side, so that deliveries in one batch often meet on the same thread and the same comment
+    (created, deleted, then edited; moved out of the category, then commented on)."""
     kind = draw(st.sampled_from(["issues", "issue_comment", "issue_comment", "discussion",
                                  "discussion_comment", "ping"]))
-    number = draw(st.integers(1, 3))
+    number = draw(st.integers(1, 2))
     at = draw(st.integers(1, 600))
     other_repo = draw(st.booleans().map(lambda b: b and draw(st.integers(0, 9)) == 0))
     if kind == "issues":
@@ -101,9 +102,9 @@ def a_delivery(draw: st.DrawFn, index: int) -> tuple[str, str, Any]:
                              other_repo=other_repo)
     elif kind in ("issue_comment", "discussion_comment"):
         target = "issues" if kind == "issue_comment" else "discussions"
-        comment_id = draw(st.integers(1, 6))
+        comment_id = draw(st.integers(1, 4))
         payload = comment_body(
-            target, 1 + comment_id % 3, draw(st.sampled_from(["created", "created", "edited",
+            target, 1 + comment_id % 2, draw(st.sampled_from(["created", "created", "edited",
                                                               "deleted"])),
             comment_id + (0 if target == "issues" else 100), draw(st.sampled_from(PEOPLE)),
             draw(st.sampled_from(BODIES)), other_repo=other_repo,
@@ -125,8 +126,18 @@ def a_delivery(draw: st.DrawFn, index: int) -> tuple[str, str, Any]:
 @st.composite
 def runs(draw: st.DrawFn) -> tuple[list[tuple[str, str, Any]], list[int]]:
     """Deliveries in arrival order, and the sizes of the batches they are split into."""
-    count = draw(st.integers(1, 24))
-    sent = [draw(a_delivery(n)) for n in range(count)]
+    sent = [draw(a_delivery(n)) for n in range(draw(st.integers(1, 20)))]
+    # Later changes to a comment already sent: edited or deleted after it, often in its batch.
+    for n in range(draw(st.integers(0, 5))):
+        comments = [i for i, (_, kind, _) in enumerate(sent) if kind.endswith("comment")]
+        if not comments:
+            break
+        i = draw(st.sampled_from(comments))
+        _, kind, payload = sent[i]
+        action = draw(st.sampled_from(["edited", "deleted"]))
+        sent.insert(draw(st.integers(i + 1, len(sent))),
+                    (f"later{n}", kind, {**payload, "action": action}))
+    count = len(sent)
     sizes: list[int] = []
     while sum(sizes) < count:
         sizes.append(draw(st.integers(1, count - sum(sizes))))
@@ -150,7 +161,7 @@ def incoming(sent: list[tuple[str, str, Any]]) -> list[IncomingDelivery]:
             for n, (guid, name, payload) in enumerate(sent)]
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                   HealthCheck.too_slow])
 @given(run=runs())
 def test_batches_leave_the_store_as_one_delivery_a_transaction_does(
