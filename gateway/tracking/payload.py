@@ -13,8 +13,8 @@ A wrong body raises `PayloadError` naming the dotted field and what was expected
 value (the answer goes back to GitHub and into the log).
 
 `tracking.parse_webhook` calls it and builds its events from the result; the web layer calls
-that before the handler (400, `invalid_payload`) and hands the handler the event. Pure: no I/O, no clock, no logging; it
-must not decide what an event means.
+that before the handler (400, `invalid_payload`) and hands the handler the event. Pure: no
+I/O, no clock, no logging; it must not decide what an event means.
 """
 
 from __future__ import annotations

@@ -68,8 +68,10 @@ _COMMENT = Prepared(sa.select(gh_comments).where(
     gh_comments.c.comment_id == sa.bindparam("comment_id")))
 # A thread row and a comment row as the service reads them (from `_THREAD`, `_COMMENT` or a
 # batch's `_Known`).
-_ThreadRow = collections.namedtuple("_ThreadRow", [c.name for c in _THREAD_COLUMNS])  # type: ignore[misc]
-_CommentRow = collections.namedtuple("_CommentRow", [c.name for c in gh_comments.c])  # type: ignore[misc]
+_ThreadRow = collections.namedtuple(  # type: ignore[misc]
+    "_ThreadRow", [c.name for c in _THREAD_COLUMNS])
+_CommentRow = collections.namedtuple(  # type: ignore[misc]
+    "_CommentRow", [c.name for c in gh_comments.c])
 _DELIVERY_RESULT = Prepared(deliveries.update().where(
     deliveries.c.guid == sa.bindparam("key")).values(result=sa.bindparam("outcome")))
 _RESULTS = deliveries.update().where(deliveries.c.guid == sa.bindparam("key")).values(
@@ -225,9 +227,8 @@ class TrackingService:
         exactly one is applied and the others are "duplicate". The claims are one statement
         for the batch, and so are the results."""
         claimed = self._claim(tx, batch)
-        firsts = [d for d in {d.guid: d for d in reversed(batch)}.values() if d.guid in claimed]
-        events = [d.event for d in firsts if d.event is not None]
-        known = _Known(tx, events) if len(events) > 1 else None
+        events = [d.event for d in batch if d.guid in claimed and d.event is not None]
+        known = _Known(tx, events) if len(events) > 1 else None  # one alone: read as it goes
         applied: list[AppliedDelivery] = []
         results: dict[str, str] = {}
         for delivery in batch:
