@@ -139,8 +139,12 @@ class ImapMailbox:
         token_provider: Callable[[], str] | None,
         base_dir: Path,
         password_source: str = "imap.password (or its file or credential)",
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`monotonic`: the clock `wait` measures its timeout, IDLE renewal and slices by
+        (seconds; tests give their own)."""
         self._settings = settings
+        self._monotonic = monotonic
         self._password = password
         self._password_source = password_source  # named in the fix for a refused login
         self._where = f"{settings.host}:{settings.effective_port}"
@@ -363,27 +367,27 @@ class ImapMailbox:
         if not self._idle:
             return not stop.wait(timeout)
         client = self._need_client()
-        deadline = time.monotonic() + timeout
+        deadline = self._monotonic() + timeout
         with self._boundary("waiting in IDLE on"):
             if self._take_news():
                 return True
             while True:
                 client.idle()
                 # RFC 2177: servers may drop a client idle for 30 minutes; re-issue IDLE before.
-                renew = time.monotonic() + self._settings.idle_renew_seconds
+                renew = self._monotonic() + self._settings.idle_renew_seconds
                 news = self._idle_until(min(deadline, renew), stop)
                 client.idle_done()  # on a dead connection this raises: that is the check
                 news = self._take_news() or news  # EXISTS may come with the answer to DONE
-                if news or stop.is_set() or time.monotonic() >= deadline:
+                if news or stop.is_set() or self._monotonic() >= deadline:
                     return news
 
     def _idle_until(self, until: float, stop: threading.Event) -> bool:
         while not stop.is_set():
-            left = until - time.monotonic()
+            left = until - self._monotonic()
             if left <= 0:
                 return False
             window = min(left, IDLE_SLICE)
-            started = time.monotonic()
+            started = self._monotonic()
             responses = self._client.idle_check(timeout=window)
             for response in responses:
                 if response and response[0] == b"BYE":
@@ -393,7 +397,7 @@ class ImapMailbox:
                     response[1] == b"EXISTS" or (response[1] == b"RECENT" and response[0])
                 ):
                     return True
-            if not responses and time.monotonic() - started < window / 2:
+            if not responses and self._monotonic() - started < window / 2:
                 # The socket became readable but no whole line came: EOF or reset. Leave IDLE
                 # and let idle_done() find out; on a live connection we just fetch once more.
                 return True

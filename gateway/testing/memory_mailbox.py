@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from gateway.errors import TransientError
 from gateway.inbound.imap import IDLE_SLICE, FetchedMessage
@@ -26,7 +26,9 @@ class MemoryMailbox:
 
     default_date = dt.datetime(2026, 3, 3, 17, 14, tzinfo=dt.UTC)  # INTERNALDATE if none given
 
-    def __init__(self, *, uidvalidity: int = 1, idle: bool = True, move: bool = False) -> None:
+    def __init__(self, *, uidvalidity: int = 1, idle: bool = True, move: bool = False,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic  # what `wait` measures its timeout by, as ImapMailbox
         self.messages: dict[int, tuple[bytes, dt.datetime]] = {}
         self.processed: set[int] = set()
         self.connects = 0
@@ -104,10 +106,10 @@ class MemoryMailbox:
         self._enter("wait")
         if not self._idle:
             return not stop.wait(timeout)
-        deadline = time.monotonic() + timeout
+        deadline = self._monotonic() + timeout
         with self._news:
             while self._next_uid == self._announced and self.connected and not stop.is_set():
-                left = deadline - time.monotonic()
+                left = deadline - self._monotonic()
                 if left <= 0:
                     return False
                 self._news.wait(min(left, IDLE_SLICE))

@@ -287,22 +287,44 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_server_down_is_transient_at_once() -> None:
-    smtp = mailer(free_port())
-    started = time.monotonic()
+def connections(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, Any]]:
+    """Every TCP connection opened from here on, as (address, timeout): smtplib opens its
+    sockets with socket.create_connection. Sleeping fails the test: the mailer never waits
+    between attempts (the outbox's backoff decides when to try again)."""
+    opened: list[tuple[Any, Any]] = []
+    original = socket.create_connection
+
+    def spied(address: Any, timeout: Any = None, *args: Any, **kwargs: Any) -> socket.socket:
+        opened.append((address, timeout))
+        return original(address, timeout, *args, **kwargs)
+
+    def no_sleep(seconds: float) -> None:
+        raise AssertionError(f"the mailer slept {seconds} s")
+
+    monkeypatch.setattr(socket, "create_connection", spied)
+    monkeypatch.setattr(time, "sleep", no_sleep)
+    return opened
+
+
+def test_server_down_is_transient_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    port = free_port()
+    smtp = mailer(port)
+    opened = connections(monkeypatch)
     for attempt in (lambda: smtp.send(composed(), FROM, [JANE]), smtp.check):
         with pytest.raises(TransientError, match="connecting to"):
             attempt()
-    assert time.monotonic() - started < 2
+    assert opened == [((HOST, port), 5.0)] * 2  # one attempt a call, no retry
 
 
-def test_silent_server_times_out_as_transient() -> None:
+def test_silent_server_times_out_as_transient(monkeypatch: pytest.MonkeyPatch) -> None:
     with socket.create_server((HOST, 0)) as listener:  # accepts in the kernel, never greets
         port = listener.getsockname()[1]
-        started = time.monotonic()
+        opened = connections(monkeypatch)
         with pytest.raises(TransientError):
             mailer(port, timeout=0.5).send(composed(), FROM, [JANE])
-        assert time.monotonic() - started < 3
+        # One connection, whose socket waits for the greeting at most the configured 0.5 s
+        # (a mailer that waited for ever would be stopped by pytest's timeout).
+        assert opened == [((HOST, port), 0.5)]
 
 
 def test_hang_up_is_transient() -> None:

@@ -112,10 +112,10 @@ def test_idle_delivers_without_waiting_for_the_poll_interval(
         time.sleep(0.5)
         started = time.monotonic()
         dovecot.append("INBOX", QUESTION)
+        # The poll would come 300 s after the first round: an issue within the suite's usual
+        # 20 s wait can only have come through IDLE (the latency is measured in bench/).
         wait_for(lambda: len(emu.issues(REPO)) == 1, 20, "the issue", daemon)
-        elapsed = time.monotonic() - started
-        print(f"APPEND to issue over IDLE: {elapsed:.2f}s (poll interval 300 s)")
-        assert elapsed < 15
+        print(f"APPEND to issue over IDLE: {time.monotonic() - started:.2f}s")
         assert daemon.stop() == 0
     finally:
         daemon.close()
