@@ -49,8 +49,8 @@ def ingest_batch(store: Store, arrivals: Sequence[RawArrival]) -> list[Ingested]
                 # client reusing ids): keep it under its content key, to be quarantined.
                 rekeyed = _other_message(tx, key, arrival.raw, fresh)
                 if rekeyed is not None:
-                    log.warning("mail.duplicate_id_different_content", key=key,
-                                stored_as=rekeyed, uid=arrival.uid)
+                    tx.after_commit(log.warning, "mail.duplicate_id_different_content",
+                                    key=key, stored_as=rekeyed, uid=arrival.uid)
                     key = rekeyed
                     state = states.get(key) or tx.message_states([key]).get(key)
             if state is None:
@@ -62,7 +62,8 @@ def ingest_batch(store: Store, arrivals: Sequence[RawArrival]) -> list[Ingested]
             if (arrival.uid is not None and uid == arrival.uid) or status == "stored":
                 result.append(Ingested(key, message_id, "known"))
             else:
-                log.info("mail.duplicate", key=key, uid=arrival.uid, first_uid=uid)
+                tx.after_commit(log.info, "mail.duplicate", key=key, uid=arrival.uid,
+                                first_uid=uid)
                 result.append(Ingested(key, message_id, "duplicate"))
         tx.insert_raw_many(fresh)
     return result
