@@ -15,10 +15,15 @@ Three servers in this process, measured one after the other in the same run on l
 
 The load comes from a second process (this file with --load): an aiohttp client holding
 --concurrency connections that posts a real issue_comment payload, signed, with a fresh GUID
-each time, until --requests requests or --seconds seconds, after a short warm-up.
+each time, until --requests requests or --seconds seconds, after a short warm-up. With
+--payload same (the default) it is the same comment every time, so after the first the store
+finds a comment it has seen: claimed, read, recorded, nothing else written. With --payload
+mix every delivery is a new comment (its own id) on one of 50 issues, by a customer or,
+every third, by a team member (a first response on a new issue; `/spend 15m` every sixth),
+so each writes its comment, the thread's activity and sometimes the thread and effort.
 
     .venv/bin/python bench/webhook.py [--concurrency 32] [--requests 20000] [--seconds 10]
-                                      [--engine sqlite|postgresql|both]
+                                      [--engine sqlite|postgresql|both] [--payload same|mix]
 
 Prints figures; never pass/fail. The gateway logs its usual JSON line per delivery, to
 /dev/null. The database goes to a fresh directory in --db-dir (default: the temp directory),
@@ -168,6 +173,7 @@ async def measure(app: web.Application, args: argparse.Namespace) -> dict[str, f
         load = await asyncio.create_subprocess_exec(
             sys.executable, __file__, "--load", f"http://127.0.0.1:{handle.port}/webhook",
             "--concurrency", str(args.concurrency), "--requests", str(args.requests),
+            "--payload", args.payload,
             "--seconds", str(args.seconds), stdout=asyncio.subprocess.PIPE)
         out, _ = await load.communicate()
     finally:
@@ -186,9 +192,24 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def load(url: str, concurrency: int, requests: int, seconds: float) -> dict[str, float]:
+def mixed(n: int, template: dict[str, object]) -> bytes:
+    """The n-th delivery of --payload mix: a new comment on one of 50 issues."""
+    team = n % 3 == 0
+    comment = dict(template["comment"])  # type: ignore[call-overload]
+    comment.update(id=10_000_000 + n, user={**comment["user"], "login": "cyrush" if team
+                                            else f"customer{n % 7}"},
+                   body=("Thanks, looking.\n/spend 15m" if n % 6 == 0 else "Thanks, looking.")
+                   if team else f"More detail, message {n}.")
+    issue = {**template["issue"], "number": 1 + n % 50}  # type: ignore[dict-item]
+    return json.dumps({**template, "issue": issue, "comment": comment}).encode()
+
+
+async def load(url: str, concurrency: int, requests: int, seconds: float,
+               payload: str = "same") -> dict[str, float]:
     body = PAYLOAD.read_bytes()
+    template = json.loads(body)
     signature = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
+    sent = [0]
     base = {"X-GitHub-Event": "issue_comment", "X-Hub-Signature-256": signature,
             "X-GitHub-Hook-ID": "1", "User-Agent": "GitHub-Hookshot/bench",
             "Content-Type": "application/json"}
@@ -207,8 +228,14 @@ async def load(url: str, concurrency: int, requests: int, seconds: float) -> dic
             else:
                 budget["warmup"] -= 1
             headers = base | {"X-GitHub-Delivery": str(uuid.uuid4())}
+            data = body
+            if payload == "mix":
+                sent[0] += 1
+                data = mixed(sent[0], template)
+                headers["X-Hub-Signature-256"] = "sha256=" + hmac.new(
+                    SECRET, data, hashlib.sha256).hexdigest()
             started = time.perf_counter()
-            async with session.post(url, data=body, headers=headers) as response:
+            async with session.post(url, data=data, headers=headers) as response:
                 await response.read()
                 ok = response.status == 200
             if counted:
@@ -260,7 +287,8 @@ async def run(args: argparse.Namespace, db_dir: Path) -> None:
                 gateway_app(store_handler(store)), args)))
             kept.append((engine, stored_deliveries(store)))
     size = int(rows[0][1]["bytes"])
-    print(f"POST /webhook on loopback: {size} B issue_comment payload, {args.concurrency} "
+    print(f"POST /webhook on loopback: {size} B issue_comment payload ({args.payload}), "
+          f"{args.concurrency} "
           f"connections, one load process; {os.cpu_count()} CPUs, Python "
           f"{platform.python_version()}, aiohttp {aiohttp.__version__}; SQLite in {db_dir} "
           f"({filesystem(db_dir)})")
@@ -288,6 +316,7 @@ def peak_rss_mb() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--payload", choices=["same", "mix"], default="same")
     parser.add_argument("--requests", type=int, default=20000, help="per scenario, at most")
     parser.add_argument("--seconds", type=float, default=10.0, help="per scenario, at most")
     parser.add_argument("--db-dir", default=None)
@@ -295,7 +324,8 @@ def main() -> None:
     parser.add_argument("--load", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:
-        figures = asyncio.run(load(args.load, args.concurrency, args.requests, args.seconds))
+        figures = asyncio.run(load(args.load, args.concurrency, args.requests, args.seconds,
+                                   args.payload))
         print(json.dumps(figures))
     else:
         # The daemon's log format (one JSON line per delivery), rendered but not displayed.
