@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from gateway.models import RawArrival
 from gateway.store.engine import bytewise, create_engine, insert_or_ignore, insert_or_ignore_for
 from gateway.store.errors import DatabaseUnavailable, connect_error
-from gateway.store.prepared import Prepared, driver_cursor
+from gateway.store.prepared import Prepared, discard, driver_cursor, flush
 from gateway.store.schema import (
     effort,
     kv,
@@ -192,13 +192,16 @@ class Tx:
         name = f"vg_sp{self._savepoints}"
         # Straight to the driver's cursor: SQLAlchemy has nothing to track here, and its
         # execution path was most of a savepoint's cost.
+        flush(self.conn)  # writes queued before it are not the savepoint's to undo
         cursor = driver_cursor(self.conn)
         try:
             cursor.execute(f"SAVEPOINT {name}")
             deferred = len(self._deferred)
             try:
                 yield
+                flush(self.conn)  # a queued write that fails is this savepoint's failure
             except BaseException:
+                discard(self.conn)
                 del self._deferred[deferred:]
                 cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
                 cursor.execute(f"RELEASE SAVEPOINT {name}")

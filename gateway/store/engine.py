@@ -47,6 +47,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from gateway.store.errors import DatabaseUnavailable, driver_missing, location_error
+from gateway.store.prepared import discard, flush
 
 
 def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
@@ -97,6 +98,23 @@ def _postgresql_sessions(engine: Engine) -> None:
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
 
 
+def _queued_writes(engine: Engine) -> None:
+    """The writes `Prepared.later` queues go out before anything else SQLAlchemy runs on the
+    connection and before its commit, and are forgotten when it rolls back."""
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _before(conn: Connection, *_args: Any) -> None:
+        flush(conn)
+
+    @sa.event.listens_for(engine, "commit")
+    def _on_commit(conn: Connection) -> None:
+        flush(conn)
+
+    @sa.event.listens_for(engine, "rollback")
+    def _on_rollback(conn: Connection) -> None:
+        discard(conn)
+
+
 def application_name() -> str:
     """How this process's PostgreSQL sessions are named (`pg_stat_activity.application_name`):
     `visit-gateway@<host>:<pid>`, so the leader election can end every session of a paused
@@ -120,12 +138,14 @@ def create_engine(url: str, *, synchronous: str = "full",
             engine = sa.create_engine(url, connect_args={"timeout": 30,
                                                          "check_same_thread": False})
             _sqlite_pragmas(engine, synchronous)
+            _queued_writes(engine)
             return engine
         if sa.engine.make_url(url).get_backend_name() == "postgresql":
             engine = sa.create_engine(url, pool_pre_ping=True,
                                       execution_options={"preserve_rowcount": True},
                                       connect_args={"application_name": application_name()})
             _postgresql_sessions(engine)
+            _queued_writes(engine)
             return engine
         return sa.create_engine(url, pool_pre_ping=True)
     except ImportError as exc:  # the dialect's DBAPI module (psycopg, pymysql, ...)

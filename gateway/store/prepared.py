@@ -19,14 +19,77 @@ from __future__ import annotations
 
 import collections
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.expression import Executable
 
 _GIVEN = object()  # a parameter the caller gives
+
+
+_PENDING = "gateway.pending_writes"  # key in Connection.info: the writes `later` queued
+_IMMEDIATE: ContextVar[bool] = ContextVar("immediate_writes", default=False)
+
+
+@contextmanager
+def immediate_writes() -> Iterator[None]:
+    """`Prepared.later` runs its statement at once in this context (for comparing the two in
+    tests, and for debugging a write that fails)."""
+    token = _IMMEDIATE.set(True)
+    try:
+        yield
+    finally:
+        _IMMEDIATE.reset(token)
+
+
+def flush(conn: Connection) -> None:
+    """Send the writes `Prepared.later` queued on `conn`, in the order they were queued: on
+    PostgreSQL in one round trip (psycopg's pipeline mode), on SQLite one after another. The
+    store calls it before anything else runs on the connection (a statement through
+    SQLAlchemy or `Prepared.run`, a savepoint) and before the commit; a failing write raises
+    here, and its transaction is rolled back as any other failure's."""
+    queued = conn.info.get(_PENDING)
+    if not queued:
+        return
+    conn.info[_PENDING] = []
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    try:
+        if conn.dialect.name == "postgresql":
+            with dbapi.pipeline():
+                cursor = dbapi.cursor()
+                for sql, args in queued:
+                    cursor.execute(sql, args)
+        else:
+            cursor = dbapi.cursor()
+            try:
+                for sql, args in queued:
+                    cursor.execute(sql, args)
+            finally:
+                cursor.close()
+    except Exception as exc:
+        raise _as_sqlalchemy(conn, "(queued writes)", exc) from exc
+
+
+def _as_sqlalchemy(conn: Connection, statement: str, exc: Exception) -> Exception:
+    """The driver's error as SQLAlchemy would have raised it (IntegrityError,
+    OperationalError, ...), so callers see one kind of error whichever way a statement ran;
+    its parameters are never shown."""
+    error = conn.dialect.loaded_dbapi.Error
+    if not isinstance(exc, error):
+        return exc
+    return sa_exc.DBAPIError.instance(statement, None, exc, error, hide_parameters=True,
+                                      dialect=conn.dialect)
+
+
+def discard(conn: Connection) -> None:
+    """Forget the writes queued on `conn` (its transaction, or savepoint, is rolled back)."""
+    conn.info.pop(_PENDING, None)
 
 
 def driver_cursor(conn: Connection) -> Any:
@@ -69,16 +132,15 @@ class Prepared:
         self._lock = threading.Lock()
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> Outcome:
-        compiled = self._by_dialect.get(conn.dialect.name) or self._compile(conn.dialect)
-        values = []
-        for name, fixed, proc in zip(compiled.names, compiled.fixed, compiled.binds, strict=True):
-            value = params[name] if fixed is _GIVEN or name in params else fixed
-            values.append(value if proc is None else proc(value))
-        args: Any = (tuple(values) if compiled.positional
-                     else dict(zip(compiled.names, values, strict=True)))
+        """Run it now (after the writes queued before it) and return what it gave."""
+        flush(conn)
+        compiled, args = self._bound(conn, params)
         cursor = driver_cursor(conn)
         try:
-            cursor.execute(compiled.sql, args)
+            try:
+                cursor.execute(compiled.sql, args)
+            except Exception as exc:
+                raise _as_sqlalchemy(conn, compiled.sql, exc) from exc
             rows = []
             if compiled.row is not None:
                 for raw in cursor.fetchall():
@@ -88,6 +150,28 @@ class Prepared:
             return Outcome(cursor.rowcount, rows)
         finally:
             cursor.close()
+
+    def later(self, conn: Connection, params: Mapping[str, Any]) -> None:
+        """Queue it on `conn`'s transaction, for a write whose outcome nobody reads: it is
+        sent with the others queued (`flush`) before the next statement, savepoint or commit,
+        so the database sees the writes in the order they were made, and a batch's writes cost
+        one round trip instead of one each."""
+        if _IMMEDIATE.get():
+            self.run(conn, params)
+            return
+        compiled, args = self._bound(conn, params)
+        conn.info.setdefault(_PENDING, []).append((compiled.sql, args))
+
+    def _bound(self, conn: Connection, params: Mapping[str, Any]) -> tuple[_Compiled, Any]:
+        """The compiled statement and its parameters as the driver takes them."""
+        compiled = self._by_dialect.get(conn.dialect.name) or self._compile(conn.dialect)
+        values = []
+        for name, fixed, proc in zip(compiled.names, compiled.fixed, compiled.binds, strict=True):
+            value = params[name] if fixed is _GIVEN or name in params else fixed
+            values.append(value if proc is None else proc(value))
+        args: Any = (tuple(values) if compiled.positional
+                     else dict(zip(compiled.names, values, strict=True)))
+        return compiled, args
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         with self._lock:

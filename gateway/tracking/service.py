@@ -258,7 +258,7 @@ class TrackingService:
     def _record_results(self, tx: Tx, results: dict[str, str]) -> None:
         if len(results) == 1:
             (guid, result), = results.items()
-            _DELIVERY_RESULT.run(tx.conn, {"key": guid, "outcome": result})
+            _DELIVERY_RESULT.later(tx.conn, {"key": guid, "outcome": result})
         elif results:
             tx.conn.execute(_RESULTS, [{"key": guid, "outcome": result}
                                        for guid, result in results.items()])
@@ -332,11 +332,11 @@ class TrackingService:
             if bookkeeping_only(event.body):  # /spend, /internal, commands: not a reply
                 return
             top_level = event.parent_id is None  # only a top-level comment can be the answer
-            _TEAM_ACTIVITY.run(tx.conn, {
+            _TEAM_ACTIVITY.later(tx.conn, {
                 "thread": thread_id, "at": event.at,
                 "comment": event.comment_id if top_level else None})
         else:
-            _CUSTOMER_ACTIVITY.run(tx.conn, {"thread": thread_id, "at": event.at})
+            _CUSTOMER_ACTIVITY.later(tx.conn, {"thread": thread_id, "at": event.at})
 
     def _run_commands(self, tx: Tx, thread_id: str, event: CommentEvent,
                       now: dt.datetime) -> bool:
@@ -424,11 +424,11 @@ class TrackingService:
             values = {"target": event.target, "comment_id": event.comment_id,
                       "issue_number": event.number, "author": event.author,
                       "created_at": event.at, "updated_at": now, "deleted": deleted}
-            _COMMENT_INSERT.run(tx.conn, values)
+            _COMMENT_INSERT.later(tx.conn, values)
             if known is not None:
                 known.comments[key] = _CommentRow(**_stored(values))
             return True
-        _COMMENT_UPDATE.run(tx.conn, {"t": event.target, "c": event.comment_id, "u": now,
+        _COMMENT_UPDATE.later(tx.conn, {"t": event.target, "c": event.comment_id, "u": now,
                                       "d": deleted})
         if known is not None:
             known.comments[key] = row._replace(**_stored({"updated_at": now, "deleted": deleted}))
@@ -436,7 +436,7 @@ class TrackingService:
 
     def _record_effort(self, tx: Tx, thread_id: str, event: CommentEvent) -> None:
         if event.action != "created":  # a new comment has no rows yet (`_remember_comment`)
-            _EFFORT_DELETE.run(tx.conn, {"t": event.target, "c": event.comment_id})
+            _EFFORT_DELETE.later(tx.conn, {"t": event.target, "c": event.comment_id})
         if event.action == "deleted" or not self.rules.is_team(event.author):
             return
         lines = parse_spend(event.body, event.at, self.calendar.tz)

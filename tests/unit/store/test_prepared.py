@@ -1,6 +1,9 @@
 """`Prepared` writes and reads what `Connection.execute` writes and reads, on both engines:
 aware UTC datetimes (given in another zone too), booleans, NULLs, big ids; rowcounts of an
-INSERT ... ON CONFLICT DO NOTHING and of an UPDATE; a dialect's own statement."""
+INSERT ... ON CONFLICT DO NOTHING and of an UPDATE; a dialect's own statement. Writes queued
+with `later` reach the database in the order they were made, before anything else runs on
+the connection and before the commit, and never when their transaction or savepoint is
+rolled back."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import sqlalchemy as sa
 
 from gateway.store.db import Store
 from gateway.store.engine import insert_or_ignore_for
-from gateway.store.prepared import Prepared
+from gateway.store.prepared import Prepared, immediate_writes
 from gateway.store.schema import deliveries, gh_comments, threads
 
 AT = dt.datetime(2026, 3, 8, 1, 59, 59, 123456, tzinfo=ZoneInfo("America/Los_Angeles"))
@@ -24,6 +27,8 @@ INSERT = Prepared(gh_comments.insert(), keys=(
     "target", "comment_id", "issue_number", "author", "created_at", "updated_at", "deleted"))
 CLAIM = Prepared(lambda dialect: insert_or_ignore_for(dialect, deliveries, ["guid"]),
                  keys=("guid", "event", "received_at", "result"))
+UPDATE_DELETED = Prepared(gh_comments.update().where(
+    gh_comments.c.comment_id == sa.bindparam("c")).values(deleted=sa.bindparam("d")))
 RESULT = Prepared(deliveries.update().where(deliveries.c.guid == sa.bindparam("key"))
                   .values(result=sa.bindparam("outcome")))
 
@@ -104,3 +109,70 @@ def test_values_the_statement_holds_are_written_unless_given(store: Store) -> No
 def test_a_missing_parameter_is_a_key_error_not_a_null(store: Store) -> None:
     with store.tx() as tx, pytest.raises(KeyError, match="outcome"):
         RESULT.run(tx.conn, {"key": "g-1"})
+
+
+# -- writes queued with `later` -------------------------------------------------------------
+
+
+def stored_ids(store: Store) -> list[int]:
+    with store.read() as tx:
+        return [row.comment_id - BIG for row in COMMENTS.run(tx.conn, {"t": "issues"}).rows]
+
+
+def test_queued_writes_are_sent_in_order_before_anything_else_reads_or_writes(
+        store: Store) -> None:
+    with store.tx() as tx:
+        INSERT.later(tx.conn, comment(1, deleted=False))
+        INSERT.later(tx.conn, comment(2, deleted=False))
+        assert stored_ids(store) == []  # nothing sent, let alone committed
+        # A statement through SQLAlchemy sees them, and runs after them.
+        assert tx.conn.execute(sa.select(sa.func.count()).select_from(gh_comments)).scalar() == 2
+        UPDATE_DELETED.later(tx.conn, {"c": BIG + 1, "d": True})
+        tx.conn.execute(gh_comments.delete().where(gh_comments.c.comment_id == BIG + 2))
+        INSERT.later(tx.conn, comment(2, deleted=True))  # again, after the delete
+        # So does a Prepared read.
+        assert [(r.comment_id - BIG, r.deleted) for r in COMMENTS.run(
+            tx.conn, {"t": "issues"}).rows] == [(1, True), (2, True)]
+        INSERT.later(tx.conn, comment(3, deleted=False))  # sent by the commit
+    assert stored_ids(store) == [1, 2, 3]
+
+
+def test_queued_writes_of_a_rolled_back_transaction_go_nowhere(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.tx() as tx:
+        INSERT.later(tx.conn, comment(1, deleted=False))
+        raise RuntimeError("boom")
+    # Not sent, and not left on the pooled connection for a later transaction to send.
+    for _ in range(6):  # round every pooled connection
+        with store.tx() as tx:
+            tx.conn.execute(sa.select(sa.literal(1)))
+    assert stored_ids(store) == []
+
+
+def test_a_savepoint_undoes_its_own_queued_writes_and_keeps_the_ones_before(
+        store: Store) -> None:
+    with store.tx() as tx:
+        INSERT.later(tx.conn, comment(1, deleted=False))
+        with pytest.raises(RuntimeError), tx.savepoint():
+            INSERT.later(tx.conn, comment(2, deleted=False))
+            raise RuntimeError("boom")
+        with tx.savepoint():
+            INSERT.later(tx.conn, comment(3, deleted=False))
+    assert stored_ids(store) == [1, 3]
+
+
+def test_a_queued_write_that_fails_fails_its_savepoint_not_the_others(store: Store) -> None:
+    with store.tx() as tx:
+        INSERT.run(tx.conn, comment(1, deleted=False))
+        with pytest.raises(sa.exc.IntegrityError) as refused, tx.savepoint():
+            INSERT.later(tx.conn, comment(2, deleted=False))
+            INSERT.later(tx.conn, comment(1, deleted=False))  # the same key again
+        INSERT.later(tx.conn, comment(3, deleted=False))
+    assert stored_ids(store) == [1, 3]
+    assert "cyrush" not in str(refused.value)  # SQLAlchemy's error, without the values
+
+
+def test_immediate_writes_send_each_write_as_it_is_made(store: Store) -> None:
+    with immediate_writes(), store.tx() as tx:
+        INSERT.later(tx.conn, comment(1, deleted=False))
+        assert tx.conn.info.get("gateway.pending_writes") in (None, [])
+        assert COMMENTS.run(tx.conn, {"t": "issues"}).first().comment_id == BIG + 1

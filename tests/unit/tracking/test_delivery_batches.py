@@ -1,5 +1,6 @@
-"""Deliveries recorded in batches (a group commit's: claimed, read and recorded set-wise) leave
-the store exactly as the same deliveries recorded one transaction each, on both engines, for
+"""Deliveries recorded in batches (a group commit's: claimed, read and recorded set-wise, their
+writes queued and sent together) leave the store exactly as the same deliveries recorded one
+transaction each with every write sent as it is made, on both engines, for
 any mix: issues and discussions opened, closed, reopened, labelled, assigned, moved out of the
 category and back; comments created, edited and deleted by customers, the team and the bot;
 `/spend` lines; other repositories; events the gateway ignores; and GUIDs redelivered, within a
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 
 from gateway.duty.businesstime import BusinessCalendar
 from gateway.store.db import Store
+from gateway.store.prepared import immediate_writes
 from gateway.store.schema import deliveries, effort, gh_comments, threads
 from gateway.tracking.rules import Rules
 from gateway.tracking.service import (
@@ -171,7 +173,7 @@ def test_batches_leave_the_store_as_one_delivery_a_transaction_does(
     clear(store)
     one_by_one = []
     for delivery in incoming(sent):
-        with store.tx() as tx:
+        with immediate_writes(), store.tx() as tx:  # each write sent as it is made
             one_by_one += [a.result for a in svc.record_deliveries(tx, [delivery])]
     alone = state(store)
     clear(store)
