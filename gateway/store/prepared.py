@@ -18,6 +18,7 @@ and `executemany`. A statement with expanding or literal parameters is refused a
 from __future__ import annotations
 
 import collections
+import functools
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -59,21 +60,28 @@ def flush(conn: Connection) -> None:
     conn.info[_PENDING] = []
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
+    cursor = dbapi.cursor()
     try:
-        if conn.dialect.name == "postgresql":
+        if conn.dialect.name == "postgresql" and _pipelines():
             with dbapi.pipeline():
-                cursor = dbapi.cursor()
                 for sql, args in queued:
                     cursor.execute(sql, args)
         else:
-            cursor = dbapi.cursor()
-            try:
-                for sql, args in queued:
-                    cursor.execute(sql, args)
-            finally:
-                cursor.close()
+            for sql, args in queued:
+                cursor.execute(sql, args)
     except Exception as exc:
         raise _as_sqlalchemy(conn, "(queued writes)", exc) from exc
+    finally:
+        cursor.close()
+
+
+@functools.cache
+def _pipelines() -> bool:
+    """Whether psycopg's libpq has pipeline mode (libpq 14 and later; the binary package
+    bundles one). Without it the queued writes go one after another, as on SQLite."""
+    import psycopg
+
+    return bool(psycopg.Pipeline.is_supported())
 
 
 def _as_sqlalchemy(conn: Connection, statement: str, exc: Exception) -> Exception:
