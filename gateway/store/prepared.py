@@ -10,9 +10,14 @@ SQLAlchemy itself would use (`dialect_impl(dialect).bind_processor / result_proc
 what is written and read is what `conn.execute` writes and reads. Both engines' test runs of
 the tracking service go through it.
 
-What it leaves out, on purpose: statement events (the store listens only on `connect` and
-`begin`, which still run), SQLAlchemy's compiled-statement cache (each `Prepared` is its own),
-and `executemany`. A statement with expanding or literal parameters is refused at compile time.
+What it leaves out, on purpose: statement events (the store's own listeners are on `connect`,
+`begin`, `commit`, `rollback` and `before_cursor_execute`, which still run for SQLAlchemy's
+statements), SQLAlchemy's compiled-statement cache (each `Prepared` is its own), and
+`executemany`. A statement with expanding or literal parameters is refused at compile time.
+
+A write whose outcome nobody reads can be queued instead (`later`): the queued writes go out
+together (`flush`) before anything else runs on the connection and before the commit, and are
+forgotten on a rollback (`gateway.store.engine` registers the listeners that do it).
 """
 
 from __future__ import annotations
