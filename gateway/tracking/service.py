@@ -74,8 +74,6 @@ _CommentRow = collections.namedtuple(  # type: ignore[misc]
     "_CommentRow", [c.name for c in gh_comments.c])
 _DELIVERY_RESULT = Prepared(deliveries.update().where(
     deliveries.c.guid == sa.bindparam("key")).values(result=sa.bindparam("outcome")))
-_RESULTS = deliveries.update().where(deliveries.c.guid == sa.bindparam("key")).values(
-    result=sa.bindparam("outcome"))
 _COMMENT_INSERT = Prepared(gh_comments.insert(), keys=(
     "target", "comment_id", "issue_number", "author", "created_at", "updated_at", "deleted"))
 _COMMENT_UPDATE = Prepared(gh_comments.update().where(
@@ -225,7 +223,7 @@ class TrackingService:
         Each delivery is claimed by its GUID before anything of it is applied: of two
         deliveries with one GUID (GitHub redelivering, two instances, twice in one batch),
         exactly one is applied and the others are "duplicate". The claims are one statement
-        for the batch, and so are the results."""
+        for the batch; the results are queued with its other writes."""
         claimed = self._claim(tx, batch)
         events = [d.event for d in batch if d.guid in claimed and d.event is not None]
         known = _Known(tx, events) if len(events) > 1 else None  # one alone: read as it goes
@@ -256,12 +254,9 @@ class TrackingService:
         return set(tx.conn.execute(claim.returning(deliveries.c.guid), rows).scalars())
 
     def _record_results(self, tx: Tx, results: dict[str, str]) -> None:
-        if len(results) == 1:
-            (guid, result), = results.items()
+        """Queued with the batch's other writes: on PostgreSQL they go in one round trip."""
+        for guid, result in results.items():
             _DELIVERY_RESULT.later(tx.conn, {"key": guid, "outcome": result})
-        elif results:
-            tx.conn.execute(_RESULTS, [{"key": guid, "outcome": result}
-                                       for guid, result in results.items()])
 
     def wake(self, applied: AppliedDelivery) -> None:
         """After the commit of `record_delivery`: wake the senders that have new rows."""
