@@ -56,7 +56,6 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.clock import SystemClock  # noqa: E402
 from gateway.components import delivery_handler  # noqa: E402
 from gateway.duty.businesstime import BusinessCalendar  # noqa: E402
 from gateway.log import configure as configure_logging  # noqa: E402
@@ -136,7 +135,7 @@ def store_handler(store: Store) -> Callable[[Delivery], Awaitable[DeliveryResult
     service = TrackingService(store, Rules("visit-users-bot", frozenset({"cyrush"})),
                               BusinessCalendar(), repository)
     parts = SimpleNamespace(tracking=service, store=store)
-    return delivery_handler(parts, SystemClock())  # type: ignore[arg-type]
+    return delivery_handler(parts)  # type: ignore[arg-type]
 
 
 def stored_deliveries(store: Store) -> int:

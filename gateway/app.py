@@ -76,7 +76,7 @@ async def run(
     halt = threading.Event()
     web_app = make_app(
         secret=secret,
-        handle_delivery=delivery_handler(parts, clock),
+        handle_delivery=delivery_handler(parts),
         health=health_probe(parts, config, clock, leadership),
         metrics=parts.metrics,
         max_body=config.raw.web.max_body_bytes,

@@ -389,17 +389,16 @@ def _check_discussions(config: Config) -> None:
         log.warning("github.unreachable_at_start", reason=str(exc))
 
 
-def delivery_handler(
-    parts: Components, clock: Clock
-) -> Callable[[Delivery], Awaitable[DeliveryResult]]:
+def delivery_handler(parts: Components) -> Callable[[Delivery], Awaitable[DeliveryResult]]:
     """Deliveries arriving together share a commit (`GroupCommitter`, unfenced: any instance
-    records a delivery, idempotent by its GUID); each is answered once its commit is done. The web
-    layer read the event in the payload already (one it cannot use was answered 400 there)."""
+    records a delivery, idempotent by its GUID); each is answered once its commit is done. The
+    web layer read the event in the payload already (one it cannot use was answered 400 there)
+    and when it arrived, by the daemon's clock."""
     committer = GroupCommitter(parts.store, parts.tracking.record_deliveries)
 
     async def handle(delivery: Delivery) -> DeliveryResult:
         applied = await committer.submit(IncomingDelivery(
-            delivery.guid, delivery.event, delivery.tracked, clock.now()))
+            delivery.guid, delivery.event, delivery.tracked, delivery.received_at))
         parts.tracking.wake(applied)
         return DeliveryResult(applied.result)
 

@@ -86,8 +86,8 @@ class NotifyContext:
         return template.format(number=number)
 
 
-# What an acknowledgement reads, built once and run on the driver's cursor
-# (`gateway.store.prepared`): a backlog runs them once a message.
+# What an acknowledgement (and a relayed comment) reads, built once and run on the driver's
+# cursor (`gateway.store.prepared`): a backlog runs them once a message.
 _THREAD = Prepared(sa.select(threads).where(threads.c.thread_id == sa.bindparam("thread")))
 _SOURCE = Prepared(sa.select(messages.c.folder, messages.c.uid).where(
     messages.c.key == sa.bindparam("key")))
@@ -187,7 +187,7 @@ class Notifier:
             return self._relay_skipped(tx, event, "internal-or-empty")
         if event.at < now - RELAY_MAX_AGE:
             return self._relay_skipped(tx, event, "too-old")
-        thread = tx.conn.execute(sa.select(threads).where(threads.c.thread_id == thread_id)).first()
+        thread = _THREAD.run(tx.conn, {"thread": thread_id}).first()
         customers = tx.customers(thread_id)
         if thread is None or thread.root_key is None or not customers:
             return self._relay_skipped(tx, event, "no-mail-thread")
