@@ -299,6 +299,8 @@ class DovecotServer:
         self._tls = tls
         self._separator = separator
         self._startup_timeout = startup_timeout
+        #: the client timeout of the helpers' own sessions (append, uids, flags, ...)
+        self.session_timeout = 10.0
         self._users: dict[str, str] = dict(users or {"gateway": "gateway-password"})
         if not self._users:
             raise ValueError("DovecotServer needs at least one user")
@@ -602,16 +604,43 @@ class DovecotServer:
             raise
         return client
 
+    def processes(self) -> list[str]:
+        """What each of Dovecot's processes is doing: its title (``verbose_proctitle``) and
+        state, e.g. ``"4242 S dovecot/imap [bob 127.0.0.1 IDLE]"``. Empty when stopped."""
+        if self._proc is None or self._proc.poll() is not None:
+            return []
+        found = []
+        for pid, comm, state in _group_pids(self._proc.pid):
+            try:
+                title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+                text = title.decode(errors="replace").strip() or comm
+            except OSError:
+                text = comm
+            found.append(f"{pid} {state} {text}")
+        return found
+
     @contextlib.contextmanager
     def _session(self, user: str | None) -> Iterator[Any]:
-        client = self.client(user)
+        try:
+            client = self.client(user, timeout=self.session_timeout)
+        except TimeoutError as exc:
+            raise self._stuck("login", exc) from exc
         try:
             yield client
+        except TimeoutError as exc:
+            raise self._stuck("a command", exc) from exc
         finally:
             with contextlib.suppress(Exception):
                 client.logout()
             with contextlib.suppress(Exception):
                 client.shutdown()
+
+    def _stuck(self, what: str, exc: BaseException) -> DovecotError:
+        """A harness session that timed out, with what every Dovecot process was doing then
+        (a lock held by another session shows as that session's command)."""
+        listing = "\n".join(self.processes()) or "(no dovecot process)"
+        return DovecotError(f"the harness's IMAP {what} timed out ({exc}); dovecot's "
+                            f"processes:\n{listing}\n{self.log_tail()}")
 
     # ----------------------------------------------------------------- mailbox helpers
     def create_folder(self, name: str, *, user: str | None = None) -> None:
@@ -956,6 +985,9 @@ class DovecotServer:
             "ssl": self._tls,
             "mail_max_userip_connections": 100,
             "login_greeting": "Dovecot ready.",
+            # process titles say what each one is doing ("imap: [user 127.0.0.1 APPEND]"):
+            # processes() reports them when a harness session times out
+            "verbose_proctitle": True,
         }
         if not is_root:
             # Rootless Dovecot: every process runs as us; no chroot, no chown to other users.

@@ -308,3 +308,42 @@ def test_ports_are_below_the_ephemeral_range() -> None:
     ports = {free_port() for _ in range(50)}
     assert all(1024 <= port < _ephemeral_low() for port in ports)
     assert len(ports) > 1
+
+
+def test_processes_say_what_each_session_does(dovecot: DovecotServer) -> None:
+    with dovecot.client() as idler:
+        idler.select_folder("INBOX")
+        idler.idle()
+        try:
+            deadline = time.monotonic() + 10
+            while not any("IDLE" in line for line in dovecot.processes()):
+                assert time.monotonic() < deadline, dovecot.processes()
+                time.sleep(0.05)
+        finally:
+            idler.idle_done()
+        titles = dovecot.processes()
+        assert any(f"/imap [{dovecot.username} 127.0.0.1" in line for line in titles), titles
+    dovecot.stop()
+    assert dovecot.processes() == []
+
+
+def test_a_stuck_harness_session_reports_every_dovecot_process(dovecot: DovecotServer) -> None:
+    import os
+    import signal
+
+    assert dovecot._proc is not None
+    group = dovecot._proc.pid
+    dovecot.session_timeout = 0.5
+    os.killpg(group, signal.SIGSTOP)  # the greeting never comes
+    try:
+        with pytest.raises(dovecot_module.DovecotError) as raised:
+            dovecot.append("INBOX", RAW)
+    finally:
+        os.killpg(group, signal.SIGCONT)
+    message = str(raised.value)
+    assert "the harness's IMAP login timed out" in message
+    listed = [line.split() for line in message.splitlines() if line[:1].isdigit()]
+    assert any(line[2].endswith("/auth") for line in listed), message
+    assert all(line[1] == "T" for line in listed), message  # stopped, as they were
+    dovecot.session_timeout = 10.0
+    assert dovecot.append("INBOX", RAW) == 1
