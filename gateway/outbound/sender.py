@@ -19,7 +19,8 @@ the `guard` asked right before each. Marking early is safe: a row `sending` but 
 sent once after a crash, as a row crashed mid-send is today. Outcomes are not held: SMTP has no
 marker to look for, so each send's result is committed right after the relay's reply, and the
 window in which a crash sends a message twice (with the same Message-ID) stays one message
-wide. A thread's next row is picked only by a later scan, after its predecessor's outcome is
+wide. The batch's messages share one connection to the relay (`Mailer.session`). A thread's
+next row is picked only by a later scan, after its predecessor's outcome is
 committed: order within a thread is kept. A relay that fails transiently stops the batch:
 its other rows go back as they were, unsent (one commit), instead of each failing in turn.
 """
@@ -113,13 +114,14 @@ class MailSender:
             if ids:
                 tx.conn.execute(insert_or_ignore(tx.conn, message_ids, ["message_id"]), ids)
             mark_sending(tx, [item for item, _ in batch], now)
-        for n, (item, composed) in enumerate(batch):
-            if not self._send(item, composed):
-                # The relay failed (down, or refusing us): the rest would fail alike; they go
-                # back as they were, unsent, and wait for the next step.
-                self.outbox.commit([self.outbox.release(rest, self.clock.now())
-                                    for rest, _ in batch[n + 1:]], (), self.clock.now())
-                break
+        with self.mailer.session():  # the batch shares one connection to the relay
+            for n, (item, composed) in enumerate(batch):
+                if not self._send(item, composed):
+                    # The relay failed (down, or refusing us): the rest would fail alike; they
+                    # go back as they were, unsent, and wait for the next step.
+                    self.outbox.commit([self.outbox.release(rest, self.clock.now())
+                                        for rest, _ in batch[n + 1:]], (), self.clock.now())
+                    break
         return None
 
     def _compose(self, item: OutboxItem) -> _Composed | None:

@@ -1,8 +1,9 @@
 """The SMTP edge: hand composed bytes to the lab's mail server, and nothing else.
 
 Holds the `Mailer` interface, `SmtpMailer` (smtplib: implicit TLS, STARTTLS or plain, optional
-AUTH, one connection per call) and `MemoryMailer`, its in-memory twin for tests. smtplib blocks:
-call these from a worker thread (`asyncio.to_thread`), never on the event loop.
+AUTH; one connection per call, or per `session()` when the caller has several messages to send)
+and `MemoryMailer`, its in-memory twin for tests. smtplib blocks: call these from a worker
+thread (`asyncio.to_thread`), never on the event loop.
 
 Errors are translated once, here (README "errors"): no connection, a timeout, a dropped
 connection and any 4xx reply are `TransientError` (retry later); 5xx for the message or for
@@ -62,9 +63,19 @@ class Mailer(Protocol):
 
     def check(self) -> None: ...
 
+    def session(self) -> contextlib.AbstractContextManager[None]:
+        """Sends made inside it may share one connection; it is closed at the end."""
+        ...
+
 
 class SmtpMailer:
-    """smtplib behind `Mailer`: one connection (connect, EHLO, TLS, AUTH, send, QUIT) per call."""
+    """smtplib behind `Mailer`: one connection (connect, EHLO, TLS, AUTH, send, QUIT) per call,
+    or one for all the sends inside `session()`.
+
+    A shared connection is checked with RSET before each message after the first; if the
+    relay dropped it meanwhile (or refuses RSET), the message goes on a fresh one. Any error
+    while sending closes it, so a connection in an unknown state never carries the next one.
+    """
 
     def __init__(
         self,
@@ -89,6 +100,8 @@ class SmtpMailer:
         self._local_hostname = local_hostname
         self._where = f"{host}:{port}"
         self._context = _ssl_context(ca_file) if security != "plain" else None
+        self._sharing = False  # inside session(): keep the connection between sends
+        self._held: smtplib.SMTP | None = None  # the shared connection, between two sends
 
     def __repr__(self) -> str:
         user = f" as {self._username!r}" if self._username else ""
@@ -100,7 +113,7 @@ class SmtpMailer:
         """Deliver `raw` (CRLF line ends, as `compose` makes it) to `recipients`."""
         if not recipients:
             raise ValueError("send needs at least one recipient")
-        with self._session() as client, self._boundary("sending through"):
+        with self._client() as client, self._boundary("sending through"):
             refused = client.sendmail(envelope_from, list(recipients), raw)
         refusals = tuple(
             Refusal(addr, code, _text(reply)) for addr, (code, reply) in refused.items()
@@ -120,10 +133,57 @@ class SmtpMailer:
         with self._session() as client, self._boundary("checking"):
             client.noop()
 
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """Share one connection between the sends made inside (QUIT at the end): a batch of
+        acknowledgements costs one TCP and TLS handshake, EHLO and AUTH, not one each."""
+        if self._sharing:  # nested: the outer one closes it
+            yield
+            return
+        self._sharing = True
+        try:
+            yield
+        finally:
+            self._sharing = False
+            client, self._held = self._held, None
+            if client is not None:
+                _close(client)
+
     # -- connection ------------------------------------------------------------------------------
 
     @contextlib.contextmanager
+    def _client(self) -> Iterator[smtplib.SMTP]:
+        """A connection for one message: its own, or the session's (checked with RSET)."""
+        if not self._sharing:
+            with self._session() as client:
+                yield client
+            return
+        client, self._held = self._held, None
+        if client is not None and not _still_there(client):
+            _close(client)
+            client = None
+        if client is None:
+            client = self._connect()
+        try:
+            yield client
+        except BaseException:
+            _close(client)
+            raise
+        if self._sharing:
+            self._held = client
+        else:
+            _close(client)
+
+    @contextlib.contextmanager
     def _session(self) -> Iterator[smtplib.SMTP]:
+        client = self._connect()
+        try:
+            yield client
+        finally:
+            _close(client)
+
+    def _connect(self) -> smtplib.SMTP:
+        """Connect, EHLO, (STARTTLS, EHLO,) AUTH; errors translated, the socket closed."""
         client: smtplib.SMTP
         with self._boundary("connecting to"):
             # Connect in the constructor: only it sets the name TLS verifies the certificate
@@ -148,9 +208,10 @@ class SmtpMailer:
             if self._username:
                 with self._boundary("logging in to"):
                     _login(client, self._username, self._password or "")
-            yield client
-        finally:
+        except BaseException:
             _close(client)
+            raise
+        return client
 
     @contextlib.contextmanager
     def _boundary(self, doing: str) -> Iterator[None]:
@@ -247,6 +308,16 @@ def _ssl_context(ca_file: Path | str | None) -> ssl.SSLContext:
     return client_context(path, setting="smtp.ca_file")
 
 
+def _still_there(client: smtplib.SMTP) -> bool:
+    """A shared connection still answers (RSET, 250): the relay may close one it finds idle
+    or has carried enough messages on."""
+    try:
+        code, _reply = client.rset()
+    except (smtplib.SMTPException, OSError):
+        return False
+    return code == 250
+
+
 def _close(client: smtplib.SMTP) -> None:
     """QUIT politely, then close; the outcome is already decided, so errors here are moot."""
     if client.sock is not None:
@@ -302,3 +373,6 @@ class MemoryMailer:
         self.checks += 1
         if self.failures:
             raise self.failures.pop(0)
+
+    def session(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()

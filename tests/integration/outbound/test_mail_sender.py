@@ -9,6 +9,7 @@ sends it); follow-ups stop after `RESEND_LIMIT` generations.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -130,3 +131,44 @@ def test_follow_ups_stop_after_the_limit(store: Store) -> None:
     last = json.loads(str(table[f"{KEY}#resend-{RESEND_LIMIT}"]["result"]))
     assert len(last["refused"]) == len(everyone) - RESEND_LIMIT - 1 and "resend" not in last
     assert sender.step() is not None  # nothing more to send
+
+
+def test_a_batch_goes_over_one_connection_and_a_relay_failure_ends_it(
+        store: Store, serve: Serve) -> None:  # noqa: F811
+    controller, recorder = serve()
+    clock = ManualClock(START)
+    with store.tx() as tx:
+        for n in range(6):
+            tx.conn.execute(threads.insert(), {"thread_id": f"th-{n}", "issue_number": n + 1,
+                                               "title": f"Question {n}", "created_at": START})
+        mails = [dataclasses.replace(handoff_notice(), thread_id=f"th-{n}",
+                                     subject=f"Re: [visit-users] Question {n}")
+                 for n in range(6)]
+        queue_rows(tx.conn, [OutboxRow(f"mail:{n}", "send_mail", f"th-{n}", None,
+                                       mail.as_payload()) for n, mail in enumerate(mails)],
+                   START)
+    mailer = SmtpMailer(HOST, controller.port, "plain", "", None, 5, None)
+    sender = MailSender(Outbox(store), mailer, IDENTITY, clock, backoff_base=60.0, seed=1)
+
+    async def fail_the_fourth(server: object, session: object, envelope: object) -> str:
+        if len(recorder.received) == 3:
+            return "451 4.3.0 Try again later"
+        return await original(server, session, envelope)
+
+    original = recorder.handle_DATA
+    recorder.handle_DATA = fail_the_fourth  # type: ignore[method-assign,assignment]
+    assert sender.step() is None
+    assert len(recorder.received) == 3 and len({id(c) for c in recorder.carriers}) == 1
+    table = rows(store)
+    assert [table[f"mail:{n}"]["status"] for n in range(6)] == [
+        "done", "done", "done", "pending", "pending", "pending"]
+
+    recorder.handle_DATA = original  # type: ignore[method-assign]
+    clock.advance(dt.timedelta(hours=1))
+    assert sender.step() is None
+    assert len(recorder.received) == 6
+    assert len({id(c) for c in recorder.carriers[3:]}) == 1  # the next batch: a new one
+    assert recorder.carriers[3] is not recorder.carriers[0]
+    assert sorted(r.content.split(b"Subject: ")[1].split(b"\r\n")[0] for r in
+                  recorder.received) == [f"Re: [visit-users] Question {n}".encode()
+                                         for n in range(6)]

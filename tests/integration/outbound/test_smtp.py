@@ -3,7 +3,9 @@
 Shows: a composed message arrives byte for byte with its envelope; STARTTLS and implicit TLS
 against a certificate made here (and refused without its CA); AUTH LOGIN and PLAIN; how every
 failure surfaces (wrong password, no STARTTLS, server down, silent, hanging up, 4xx, 5xx); one
-refused recipient of two does not stop the other's copy; the in-memory twin keeps the contract.
+refused recipient of two does not stop the other's copy; sends inside a session share one
+connection, and a dropped or failed one is never used again; the in-memory twin keeps the
+contract.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class Recorder:
     received: list[Received] = field(default_factory=list)
     rcpt_replies: dict[str, str] = field(default_factory=dict)
     data_reply: str | None = None
+    carriers: list[Any] = field(default_factory=list)  # the connection each message came on
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:
@@ -87,6 +90,7 @@ class Recorder:
         login = session.auth_data.decode() if session.authenticated else None
         self.received.append(Received(envelope.mail_from, tuple(envelope.rcpt_tos),
                                       envelope.original_content, login))
+        self.carriers.append(server)
         return "250 2.0.0 Accepted"
 
 
@@ -378,6 +382,87 @@ def test_message_refused_at_data_is_permanent(serve: Serve) -> None:
     with pytest.raises(PermanentError, match=r"554 5\.6\.0 Message rejected") as caught:
         mailer(controller.port).send(composed(), FROM, [JANE])
     assert not isinstance(caught.value, MailerSetupError)
+
+
+# -- one connection for several messages --------------------------------------------------------
+
+
+def spied_sockets(monkeypatch: pytest.MonkeyPatch) -> list[socket.socket]:
+    opened: list[socket.socket] = []
+    original = socket.create_connection
+
+    def spied(*args: Any, **kwargs: Any) -> socket.socket:
+        opened.append(original(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(socket, "create_connection", spied)
+    return opened
+
+
+def test_sends_in_a_session_share_one_connection_closed_at_its_end(
+        serve: Serve, pki: Pki, monkeypatch: pytest.MonkeyPatch) -> None:
+    accounts = Accounts()
+    controller, recorder = serve(tls_context=pki.server, require_starttls=True,
+                                 auth_required=True, authenticator=accounts)
+    smtp = mailer(controller.port, "starttls", username=USER, password=PASSWORD,
+                  ca_file=pki.ca_file)
+    opened = spied_sockets(monkeypatch)
+    raws = [composed().replace(b"ack", f"ack{n}".encode(), 1) for n in range(5)]
+    with smtp.session():
+        for raw in raws:
+            assert smtp.send(raw, FROM, [JANE, BOB]) == ()
+    assert [r.content for r in recorder.received] == raws  # each once, byte for byte
+    # one TCP connection, one TLS handshake and one login for the five
+    assert len(opened) == 1 and len(accounts.mechanisms) == 1
+    assert len({id(c) for c in recorder.carriers}) == 1
+
+    plain, _ = serve()
+    smtp = mailer(plain.port)
+    with smtp.session():
+        smtp.send(raws[0], FROM, [JANE])
+        smtp.send(raws[1], FROM, [JANE])
+        assert len(opened) == 2 and opened[1].fileno() != -1
+    assert opened[1].fileno() == -1  # QUIT and closed at the session's end
+    smtp.send(raws[0], FROM, [JANE])  # outside a session: a connection of its own again
+    smtp.send(raws[1], FROM, [JANE])
+    assert len(opened) == 4 and all(sock.fileno() == -1 for sock in opened[1:])
+
+
+def test_a_connection_the_relay_dropped_is_replaced_without_an_error(
+        serve: Serve, monkeypatch: pytest.MonkeyPatch) -> None:
+    controller, recorder = serve()
+    smtp = mailer(controller.port)
+    opened = spied_sockets(monkeypatch)
+    with smtp.session():
+        smtp.send(composed(), FROM, [JANE])
+        [carrier] = recorder.carriers
+        dropped = threading.Event()
+        controller.loop.call_soon_threadsafe(
+            lambda: (carrier.transport.close(), dropped.set()))
+        assert dropped.wait(5)
+        time.sleep(0.1)  # the FIN reaches our socket (nothing here depends on how long)
+        assert smtp.send(composed(), FROM, [BOB]) == ()
+    assert len(opened) == 2
+    assert [r.rcpt_tos for r in recorder.received] == [(JANE,), (BOB,)]
+    assert recorder.carriers[0] is not recorder.carriers[1]
+
+
+@pytest.mark.parametrize("reply", ["451 4.3.0 Try again later", "554 5.6.0 Rejected"])
+def test_a_failed_send_closes_the_shared_connection(
+        serve: Serve, monkeypatch: pytest.MonkeyPatch, reply: str) -> None:
+    controller, recorder = serve()
+    smtp = mailer(controller.port)
+    opened = spied_sockets(monkeypatch)
+    with smtp.session():
+        smtp.send(composed(), FROM, [JANE])
+        recorder.data_reply = reply
+        with pytest.raises((TransientError, PermanentError), match=reply[:3]):
+            smtp.send(composed(), FROM, [JANE])
+        assert opened[0].fileno() == -1  # never carries another message
+        recorder.data_reply = None
+        smtp.send(composed(), FROM, [BOB])
+    assert len(opened) == 2
+    assert [r.rcpt_tos for r in recorder.received] == [(JANE,), (BOB,)]
 
 
 # -- the twin -------------------------------------------------------------------------------
