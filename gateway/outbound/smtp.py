@@ -158,12 +158,11 @@ class SmtpMailer:
             with self._session() as client:
                 yield client
             return
-        client, self._held = self._held, None
-        if client is not None and not _still_there(client):
-            _close(client)
-            client = None
-        if client is None:
-            client = self._connect()
+        held, self._held = self._held, None
+        if held is not None and not _still_there(held):
+            _close(held)
+            held = None
+        client = held if held is not None else self._connect()
         try:
             yield client
         except BaseException:
