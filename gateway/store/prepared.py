@@ -154,15 +154,18 @@ class Prepared:
                 cursor.execute(compiled.sql, args)
             except Exception as exc:
                 raise _as_sqlalchemy(conn, compiled.sql, exc) from exc
-            rows = []
-            if compiled.row is not None:
-                for raw in cursor.fetchall():
-                    rows.append(compiled.row(*(value if proc is None else proc(value)
-                                               for value, proc in zip(raw, compiled.results,
-                                                                      strict=True))))
-            return Outcome(cursor.rowcount, rows)
+            return self._outcome(compiled, cursor)
         finally:
             cursor.close()
+
+    def _outcome(self, compiled: _Compiled, cursor: Any) -> Outcome:
+        rows = []
+        if compiled.row is not None:
+            for raw in cursor.fetchall():
+                rows.append(compiled.row(*(value if proc is None else proc(value)
+                                           for value, proc in zip(raw, compiled.results,
+                                                                  strict=True))))
+        return Outcome(cursor.rowcount, rows)
 
     def later(self, conn: Connection, params: Mapping[str, Any]) -> None:
         """Queue it on `conn`'s transaction, for a write whose outcome nobody reads: it is
@@ -211,10 +214,48 @@ class Prepared:
             # A value the statement holds itself (`.values(status="done")`) unless given.
             fixed = tuple(_GIVEN if by_name[name].required else by_name[name].value
                           for name in names)
-            columns = list(getattr(statement, "selected_columns", ()))
+            # A SELECT's columns, or an INSERT/UPDATE's RETURNING ones. `exported_columns` of
+            # a DML statement made generatively from one whose columns were already asked for
+            # keeps the old (empty) answer, so RETURNING is read from the statement itself.
+            columns = list(getattr(statement, "selected_columns", None)
+                           or getattr(statement, "_returning", None) or ())
             row = collections.namedtuple("Row", [c.name for c in columns]) if columns else None
             results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None)
                             for c in columns)
             made = _Compiled(compiled.string, names, fixed, binds, positional, row, results)
             self._by_dialect[dialect.name] = made
             return made
+
+
+def run_together(conn: Connection,
+                 runs: Sequence[tuple[Prepared, Mapping[str, Any]]]) -> list[Outcome]:
+    """`Prepared.run` of each, in order, and what each gave: on PostgreSQL in one round trip
+    (with the writes queued before them), on SQLite one after another. For statements none of
+    which needs another's result to be written: a batch's claim and the reads it would make
+    anyway. A failing one raises as `run` does; the transaction is then rolled back as after
+    any failure (PostgreSQL skips the rest of the pipeline)."""
+    if not (conn.dialect.name == "postgresql" and _pipelines()) or len(runs) < 2:
+        return [prepared.run(conn, params) for prepared, params in runs]
+    queued = conn.info.get(_PENDING) or []
+    conn.info[_PENDING] = []
+    bound = [prepared._bound(conn, params) for prepared, params in runs]
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    writes = dbapi.cursor()
+    cursors = [dbapi.cursor() for _ in bound]
+    try:
+        try:
+            with dbapi.pipeline():
+                for sql, args in queued:
+                    writes.execute(sql, args)
+                for cursor, (compiled, args) in zip(cursors, bound, strict=True):
+                    cursor.execute(compiled.sql, args)
+        except Exception as exc:
+            where = f"(a pipeline: {len(queued)} queued writes, then {len(runs)} statements)"
+            raise _as_sqlalchemy(conn, where, exc) from exc
+        return [prepared._outcome(compiled, cursor)
+                for (prepared, _), (compiled, _), cursor in zip(runs, bound, cursors,
+                                                                  strict=True)]
+    finally:
+        for cursor in (writes, *cursors):
+            cursor.close()

@@ -27,7 +27,7 @@ from gateway.inbound.spend import parse_spend
 from gateway.inbound.thread import discussion_thread_id, issue_thread_id
 from gateway.store.db import Store, Tx, queue_rows
 from gateway.store.engine import insert_or_ignore_for
-from gateway.store.prepared import Prepared
+from gateway.store.prepared import Outcome, Prepared, run_together
 from gateway.store.schema import deliveries, effort, gh_comments, threads
 from gateway.store.values import OutboxRow
 from gateway.tracking.commands import bookkeeping_only
@@ -53,8 +53,6 @@ Commands = Callable[[Tx, CommentEvent, str, dt.datetime], list[OutboxRow]]
 # (`gateway.store.prepared`: SQLAlchemy's SQL and type conversions, without its per-execution
 # cost, most of a delivery's). The thread lookup reads the columns `_tracked` and
 # `_discussion_scope` use, not the whole row.
-_CLAIM = Prepared(lambda dialect: insert_or_ignore_for(dialect, deliveries, ["guid"]),
-                  keys=("guid", "event", "received_at", "result"))
 _THREAD_COLUMNS = (
     threads.c.thread_id, threads.c.issue_number, threads.c.arrived_at, threads.c.created_at,
     threads.c.issue_author, threads.c.state, threads.c.assignee, threads.c.first_response_at,
@@ -144,21 +142,49 @@ class _Known:
     of one transaction that holds the write lock (`Store.tx`): no one else writes these rows
     meanwhile. A key not in it is read from the database as usual."""
 
-    def __init__(self, tx: Tx, events: Sequence[Event]) -> None:
+    def __init__(self, events: Sequence[Event]) -> None:
+        """Nothing read yet: run `reads()` (with the batch's claim), then give `take` what
+        they gave."""
         self.threads: dict[tuple[str, int], Any] = {(e.target, e.number): None for e in events}
         self.comments: dict[tuple[str, int], Any] = {
             (e.target, e.comment_id): None for e in events if isinstance(e, CommentEvent)}
-        for target in {target for target, _ in self.threads}:
-            numbers = [n for t, n in self.threads if t == target]
-            for row in _keyed("threads", _size(numbers)).run(tx.conn, _keys(target, numbers)).rows:
-                self.threads[(target, row.issue_number)] = _ThreadRow._make(row)
-        for target in {target for target, _ in self.comments}:
-            ids = [c for t, c in self.comments if t == target]
-            for row in _keyed("comments", _size(ids)).run(tx.conn, _keys(target, ids)).rows:
-                self.comments[(target, row.comment_id)] = _CommentRow._make(row)
+        self._targets: list[tuple[str, str]] = [  # (table, target) of each read, in order
+            *(("threads", target) for target in sorted({t for t, _ in self.threads})),
+            *(("comments", target) for target in sorted({t for t, _ in self.comments}))]
+
+    def reads(self) -> list[tuple[Prepared, dict[str, Any]]]:
+        """One query a table and target."""
+        runs = []
+        for table, target in self._targets:
+            keys = [k for t, k in (self.threads if table == "threads" else self.comments)
+                    if t == target]
+            runs.append((_keyed(table, _size(keys)), _keys(target, keys)))
+        return runs
+
+    def take(self, outcomes: Sequence[Outcome]) -> None:
+        """What `reads()` gave, in their order."""
+        for (table, target), outcome in zip(self._targets, outcomes, strict=True):
+            for row in outcome.rows:
+                if table == "threads":
+                    self.threads[(target, row.issue_number)] = _ThreadRow._make(row)
+                else:
+                    self.comments[(target, row.comment_id)] = _CommentRow._make(row)
 
 
-def _size(keys: list[int]) -> int:
+@functools.cache
+def _claims(size: int) -> Prepared:
+    """`size` deliveries claimed at once (`TrackingService._claim`)."""
+    def statement(dialect: str) -> Any:
+        rows = [{"guid": sa.bindparam(f"g{n}", type_=deliveries.c.guid.type),
+                 "event": sa.bindparam(f"e{n}", type_=deliveries.c.event.type),
+                 "received_at": sa.bindparam(f"r{n}", type_=deliveries.c.received_at.type),
+                 "result": "pending"} for n in range(size)]
+        insert = insert_or_ignore_for(dialect, deliveries, ["guid"])
+        return insert.values(rows).returning(deliveries.c.guid)
+    return Prepared(statement)
+
+
+def _size(keys: Sequence[object]) -> int:
     """len(keys) rounded up to a power of two: a few statements serve every batch size."""
     return 1 << max(len(keys) - 1, 0).bit_length()
 
@@ -223,10 +249,17 @@ class TrackingService:
         Each delivery is claimed by its GUID before anything of it is applied: of two
         deliveries with one GUID (GitHub redelivering, two instances, twice in one batch),
         exactly one is applied and the others are "duplicate". The claims are one statement
-        for the batch; the results are queued with its other writes."""
-        claimed = self._claim(tx, batch)
-        events = [d.event for d in batch if d.guid in claimed and d.event is not None]
-        known = _Known(tx, events) if len(events) > 1 else None  # one alone: read as it goes
+        for the batch, sent with the batch's reads (one round trip on PostgreSQL); the results
+        are queued with its other writes."""
+        events = [d.event for d in batch if d.event is not None]
+        known = _Known(events) if len(events) > 1 else None  # one alone: read as it goes
+        # The claim and the batch's reads in one round trip on PostgreSQL: the reads cover
+        # every event, claimed or not (a duplicate's rows are read for nothing, and rarely).
+        claim = self._claim(batch)
+        outcomes = run_together(tx.conn, [claim, *(known.reads() if known else ())])
+        if known is not None:
+            known.take(outcomes[1:])
+        claimed = {row.guid for row in outcomes[0].rows}
         applied: list[AppliedDelivery] = []
         results: dict[str, str] = {}
         for delivery in batch:
@@ -241,17 +274,21 @@ class TrackingService:
         self._record_results(tx, results)
         return applied
 
-    def _claim(self, tx: Tx, batch: Sequence[IncomingDelivery]) -> set[str]:
-        """Insert a row for each new GUID in `batch`; the GUIDs that were inserted."""
-        first: dict[str, dict[str, Any]] = {}  # one row a GUID: its first copy's
+    @staticmethod
+    def _claim(batch: Sequence[IncomingDelivery]) -> tuple[Prepared, dict[str, Any]]:
+        """The statement that inserts a row for each new GUID in `batch` and returns the
+        GUIDs it inserted: one row a GUID, its first copy's."""
+        first: dict[str, IncomingDelivery] = {}
         for d in batch:
-            first.setdefault(d.guid, {"guid": d.guid, "event": d.event_name,
-                                      "received_at": d.received_at, "result": "pending"})
+            first.setdefault(d.guid, d)
         rows = list(first.values())
-        if len(rows) == 1:
-            return {rows[0]["guid"]} if _CLAIM.run(tx.conn, rows[0]).rowcount == 1 else set()
-        claim = insert_or_ignore_for(tx.conn.dialect.name, deliveries, ["guid"])
-        return set(tx.conn.execute(claim.returning(deliveries.c.guid), rows).scalars())
+        size = _size(rows)
+        params: dict[str, Any] = {}
+        for n in range(size):  # padded with the last row: the copies conflict and do nothing
+            d = rows[min(n, len(rows) - 1)]
+            params[f"g{n}"], params[f"e{n}"], params[f"r{n}"] = (
+                d.guid, d.event_name, d.received_at)
+        return _claims(size), params
 
     def _record_results(self, tx: Tx, results: dict[str, str]) -> None:
         """Queued with the batch's other writes: on PostgreSQL they go in one round trip."""

@@ -3,7 +3,8 @@ aware UTC datetimes (given in another zone too), booleans, NULLs, big ids; rowco
 INSERT ... ON CONFLICT DO NOTHING and of an UPDATE; a dialect's own statement. Writes queued
 with `later` reach the database in the order they were made, before anything else runs on
 the connection and before the commit, and never when their transaction or savepoint is
-rolled back."""
+rolled back. `run_together` runs several after them, in order (one round trip on
+PostgreSQL), and gives what each gave; RETURNING rows are read."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 
 from gateway.store.db import Store
 from gateway.store.engine import insert_or_ignore_for
-from gateway.store.prepared import Prepared, immediate_writes
+from gateway.store.prepared import Prepared, immediate_writes, run_together
 from gateway.store.schema import deliveries, gh_comments, threads
 
 AT = dt.datetime(2026, 3, 8, 1, 59, 59, 123456, tzinfo=ZoneInfo("America/Los_Angeles"))
@@ -176,3 +177,47 @@ def test_immediate_writes_send_each_write_as_it_is_made(store: Store) -> None:
         INSERT.later(tx.conn, comment(1, deleted=False))
         assert tx.conn.info.get("gateway.pending_writes") in (None, [])
         assert COMMENTS.run(tx.conn, {"t": "issues"}).first().comment_id == BIG + 1
+
+
+CLAIM_RETURNING = Prepared(lambda dialect: insert_or_ignore_for(dialect, deliveries, ["guid"])
+                           .returning(deliveries.c.guid),
+                           keys=("guid", "event", "received_at", "result"))
+
+
+def test_returning_rows_are_read_from_a_statement_made_from_a_cached_one(store: Store) -> None:
+    # insert_or_ignore_for hands out one cached statement; CLAIM (above) compiles it without
+    # RETURNING first, which SQLAlchemy remembers in the copies made from it.
+    delivery = {"guid": "g-r", "event": "issues", "received_at": AT, "result": "pending"}
+    with store.tx() as tx:
+        assert CLAIM.run(tx.conn, {**delivery, "guid": "g-0"}).rowcount == 1
+        assert [row.guid for row in CLAIM_RETURNING.run(tx.conn, delivery).rows] == ["g-r"]
+        assert CLAIM_RETURNING.run(tx.conn, delivery).rows == []  # claimed already
+
+
+def test_run_together_runs_after_the_queued_writes_in_order(store: Store) -> None:
+    with store.tx() as tx:
+        INSERT.later(tx.conn, comment(1, deleted=False))
+        outcomes = run_together(tx.conn, [
+            (COMMENTS, {"t": "issues"}),
+            (UPDATE_DELETED, {"c": BIG + 1, "d": True}),
+            (CLAIM_RETURNING, {"guid": "g-1", "event": "issues", "received_at": AT,
+                               "result": "pending"}),
+            (COMMENTS, {"t": "issues"}),
+            (CLAIM_RETURNING, {"guid": "g-1", "event": "issues", "received_at": AT,
+                               "result": "pending"}),
+        ])
+    assert [[r.deleted for r in o.rows] for o in (outcomes[0], outcomes[3])] == [[False], [True]]
+    assert outcomes[1].rowcount == 1
+    assert [r.guid for r in outcomes[2].rows] == ["g-1"] and outcomes[4].rows == []
+    assert stored_ids(store) == [1]
+
+
+def test_run_together_fails_as_sqlalchemy_without_the_values(store: Store) -> None:
+    with pytest.raises(sa.exc.IntegrityError) as refused, store.tx() as tx:
+        INSERT.later(tx.conn, comment(1, deleted=False))
+        run_together(tx.conn, [(COMMENTS, {"t": "issues"}), (INSERT, comment(1, deleted=False)),
+                               (COMMENTS, {"t": "issues"})])
+    assert "cyrush" not in str(refused.value)
+    assert stored_ids(store) == []  # rolled back, the queued write with it
+    with store.tx() as tx:  # the pooled connection is fine afterwards
+        assert run_together(tx.conn, [(COMMENTS, {"t": "issues"})] * 2)[1].rows == []
