@@ -26,6 +26,11 @@ therefore safe without row locks, and no block needs to be written to be retried
   is about to change (and lock rows that do not exist yet), spreading the engine's difference
   over every module that writes. The cost is SQLite's: writers queue, which one process with
   a few threads does not notice; the group commit of issue 18 relaxes it where it matters.
+  Both opening statements are queued (`gateway.store.prepared.queue_sql`) rather than sent at
+  BEGIN: they go out first, before anything else the transaction runs, in one round trip with
+  its first statements; and a transaction's last queued writes go with its COMMIT
+  (`flush_and_commit`). A webhook batch is then three round trips: psycopg's own BEGIN, the
+  lock with the claim and the reads, the writes with the COMMIT.
   Session settings: `TimeZone=UTC`, and `lock_timeout` = SQLite's busy timeout (30 s), after
   which a waiting writer fails (an OperationalError, as "database is locked" is on SQLite).
   `preserve_rowcount`: psycopg's rowcount of an INSERT (0 when ON CONFLICT DO NOTHING skipped
@@ -55,7 +60,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from gateway.store.errors import DatabaseUnavailable, driver_missing, location_error
-from gateway.store.prepared import discard, flush
+from gateway.store.prepared import discard, flush, flush_and_commit, pipelined, queue_sql
 
 
 def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
@@ -101,9 +106,15 @@ def _postgresql_sessions(engine: Engine) -> None:
         if options.get("unlocked", False):
             return  # the leader election's own session (gateway.store.leader): never waits
         if options.get("readonly", False):
-            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            opening = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
         else:
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+            opening = f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+        if pipelined(conn):
+            # Queued: it goes out first, before anything else runs in the transaction, in
+            # one round trip with the first statements (`gateway.store.prepared.flush`).
+            queue_sql(conn, opening)
+        else:
+            conn.exec_driver_sql(opening)
 
 
 PING_AFTER = 10.0  # seconds a pooled PostgreSQL session may rest before it is pinged again
@@ -151,7 +162,8 @@ def _queued_writes(engine: Engine) -> None:
 
     @sa.event.listens_for(engine, "commit")
     def _on_commit(conn: Connection) -> None:
-        flush(conn)
+        if not flush_and_commit(conn):  # PostgreSQL: the last writes and COMMIT together
+            flush(conn)
 
     @sa.event.listens_for(engine, "rollback")
     def _on_rollback(conn: Connection) -> None:

@@ -67,7 +67,7 @@ def flush(conn: Connection) -> None:
     assert dbapi is not None
     cursor = dbapi.cursor()
     try:
-        if conn.dialect.name == "postgresql" and _pipelines():
+        if pipelined(conn):
             with dbapi.pipeline():
                 for sql, args in queued:
                     cursor.execute(sql, args)
@@ -78,6 +78,41 @@ def flush(conn: Connection) -> None:
         raise _as_sqlalchemy(conn, "(queued writes)", exc) from exc
     finally:
         cursor.close()
+
+
+def queue_sql(conn: Connection, sql: str) -> None:
+    """Queue plain SQL without parameters with the writes (`flush` sends it in order): a
+    transaction's opening statement on PostgreSQL, which then shares a round trip with the
+    first statements that follow it."""
+    conn.info.setdefault(_PENDING, []).append((sql, None))
+
+
+def pipelined(conn: Connection) -> bool:
+    """Whether queued statements share round trips on `conn` (PostgreSQL, libpq 14+)."""
+    return conn.dialect.name == "postgresql" and _pipelines()
+
+
+def flush_and_commit(conn: Connection) -> bool:
+    """On PostgreSQL, with writes queued: send them and the COMMIT in one round trip (the
+    driver's commit that SQLAlchemy makes next finds nothing to do). False, and nothing done,
+    when there is nothing queued or no pipeline: the caller flushes and commits as usual."""
+    queued = conn.info.get(_PENDING)
+    if not queued or not pipelined(conn):
+        return False
+    conn.info[_PENDING] = []
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    try:
+        with dbapi.pipeline():
+            for sql, args in queued:
+                cursor.execute(sql, args)
+            dbapi.commit()
+    except Exception as exc:
+        raise _as_sqlalchemy(conn, "(queued writes, then COMMIT)", exc) from exc
+    finally:
+        cursor.close()
+    return True
 
 
 @functools.cache
@@ -234,7 +269,7 @@ def run_together(conn: Connection,
     which needs another's result to be written: a batch's claim and the reads it would make
     anyway. A failing one raises as `run` does; the transaction is then rolled back as after
     any failure (PostgreSQL skips the rest of the pipeline)."""
-    if not (conn.dialect.name == "postgresql" and _pipelines()) or len(runs) < 2:
+    if not pipelined(conn) or (len(runs) < 2 and not conn.info.get(_PENDING)):
         return [prepared.run(conn, params) for prepared, params in runs]
     queued = conn.info.get(_PENDING) or []
     conn.info[_PENDING] = []

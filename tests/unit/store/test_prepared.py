@@ -221,3 +221,23 @@ def test_run_together_fails_as_sqlalchemy_without_the_values(store: Store) -> No
     assert stored_ids(store) == []  # rolled back, the queued write with it
     with store.tx() as tx:  # the pooled connection is fine afterwards
         assert run_together(tx.conn, [(COMMENTS, {"t": "issues"})] * 2)[1].rows == []
+
+
+def test_a_queued_write_failing_at_the_commit_fails_the_commit_and_undoes_the_rest(
+        store: Store) -> None:
+    # On PostgreSQL the last queued writes and the COMMIT go out together.
+    with store.tx() as tx:
+        INSERT.run(tx.conn, comment(1, deleted=False))
+    with pytest.raises(sa.exc.IntegrityError) as refused, store.tx() as tx:
+        INSERT.run(tx.conn, comment(2, deleted=False))  # written at once, in the transaction
+        INSERT.later(tx.conn, comment(3, deleted=False))
+        INSERT.later(tx.conn, comment(1, deleted=False))  # the same key again: at the commit
+    assert "cyrush" not in str(refused.value)
+    assert stored_ids(store) == [1]
+    for _ in range(6):  # every pooled connection works afterwards
+        with store.tx() as tx:
+            INSERT.later(tx.conn, comment(4, deleted=False))
+            tx.conn.execute(gh_comments.delete().where(gh_comments.c.comment_id == BIG + 4))
+    with store.tx() as tx:
+        INSERT.later(tx.conn, comment(5, deleted=False))
+    assert stored_ids(store) == [1, 5]

@@ -146,6 +146,24 @@ def test_reads_do_not_take_the_write_lock(store: Store) -> None:
     assert store.get_message("k1") is not None
 
 
+def test_a_read_sees_one_snapshot_and_on_postgresql_refuses_to_write(store: Store) -> None:
+    with store.tx() as tx:
+        tx.put_value("seen", "before", now=NOW)
+    with store.read() as tx:
+        assert tx.get_value("seen") == "before"
+        with store.tx() as other:  # committed while the read is open
+            other.put_value("seen", "after", now=NOW)
+        assert tx.get_value("seen") == "before"  # the read's snapshot, not the new value
+    with store.read() as tx:
+        assert tx.get_value("seen") == "after"
+    if store.engine.dialect.name == "postgresql":
+        with pytest.raises(sa.exc.InternalError, match="read-only transaction"), \
+                store.read() as tx:
+            tx.put_value("seen", "from a read", now=NOW)
+    with store.read() as tx:
+        assert tx.get_value("seen") == "after"
+
+
 def test_write_transactions_run_one_at_a_time(store: Store) -> None:
     """A read-modify-write in a `tx()` block needs no row lock on either engine: two threads
     incrementing one value lose no increment (BEGIN IMMEDIATE; PostgreSQL's advisory lock)."""
