@@ -17,7 +17,10 @@ statements), SQLAlchemy's compiled-statement cache (each `Prepared` is its own),
 
 A write whose outcome nobody reads can be queued instead (`later`): the queued writes go out
 together (`flush`) before anything else runs on the connection and before the commit, and are
-forgotten on a rollback (`gateway.store.engine` registers the listeners that do it).
+forgotten on a rollback (`gateway.store.engine` registers the listeners that do it). On
+PostgreSQL (psycopg's pipeline mode) they share a round trip with what follows them: the
+statements of `run` and `run_together`, or the COMMIT (`flush_and_commit`); a transaction's
+opening statement is queued the same way (`queue_sql`).
 """
 
 from __future__ import annotations
@@ -181,6 +184,8 @@ class Prepared:
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> Outcome:
         """Run it now (after the writes queued before it) and return what it gave."""
+        if conn.info.get(_PENDING) and pipelined(conn):  # one round trip with them
+            return run_together(conn, [(self, params)])[0]
         flush(conn)
         compiled, args = self._bound(conn, params)
         cursor = driver_cursor(conn)
