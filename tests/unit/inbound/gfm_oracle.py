@@ -30,6 +30,15 @@ _LIVE = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[^\W_]+")
+# A character reference as CommonMark (and the gateway's text cleaning) reads one: with its
+# semicolon. html.unescape alone also takes HTML's legacy forms ("&#121." is "y.", "&amp" is
+# "&"), which GitHub shows as they are typed.
+_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
+def unescape(text: str) -> str:
+    """`text` with its character references decoded as CommonMark decodes them."""
+    return _REFERENCE.sub(lambda m: html.unescape(m.group(0)), text)
 
 
 def render(markdown: str) -> str:
@@ -137,7 +146,8 @@ def problems(body: str, marker: str, customer_text: str = "",
              images: frozenset[str] = frozenset()) -> list[str]:
     """Everything wrong with `body` as GitHub would render it; `customer_text` (plain text,
     entities allowed) must be visible word for word; `images`: the sources of the images the
-    template itself shows (an attachment inline), the only <img> allowed."""
+    template itself shows (an attachment inline), the only <img> allowed. References in
+    `customer_text` count as CommonMark decodes them (`unescape`)."""
     walker = _Walker(images)
     walker.feed(render(body))
     walker.close()
@@ -152,7 +162,7 @@ def problems(body: str, marker: str, customer_text: str = "",
     # the parser saw is already decoded (convert_charrefs): decoding the joined nodes again would
     # read "&" in one node and "#12" in the next as the character reference &#12.
     shown = "".join(_WORD.findall("".join(walker.seen).lower()))
-    wanted_words = Counter(w.lower() for w in _WORD.findall(html.unescape(customer_text)))
+    wanted_words = Counter(w.lower() for w in _WORD.findall(unescape(customer_text)))
     missing = [word for word, count in wanted_words.items() if shown.count(word) < count]
     if missing:
         found.append(f"hidden or lost text: {sorted(missing)[:10]}")
