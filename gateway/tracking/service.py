@@ -79,6 +79,8 @@ _COMMENT_UPDATE = Prepared(gh_comments.update().where(
 ).values(updated_at=sa.bindparam("u"), deleted=sa.bindparam("d")))
 _EFFORT_DELETE = Prepared(effort.delete().where(effort.c.target == sa.bindparam("t"),
                                                 effort.c.comment_id == sa.bindparam("c")))
+_EFFORT_INSERT = Prepared(effort.insert(), keys=(
+    "target", "comment_id", "seq", "thread_id", "login", "day", "minutes"))
 _TEAM_ACTIVITY = Prepared(threads.update().where(
     threads.c.thread_id == sa.bindparam("thread"),
     sa.or_(threads.c.last_team_at.is_(None), threads.c.last_team_at <= sa.bindparam("at")),
@@ -479,8 +481,8 @@ class TrackingService:
                  "thread_id": thread_id, "login": event.author, "day": spend.day,
                  "minutes": spend.minutes}
                 for n, spend in enumerate(lines.spends)]
-        if rows:
-            tx.conn.execute(effort.insert(), rows)
+        for row in rows:  # queued with the delivery's other writes
+            _EFFORT_INSERT.later(tx.conn, row)
 
     # -- thread rows <-> TrackedIssue -------------------------------------------------------
 
