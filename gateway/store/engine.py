@@ -146,10 +146,11 @@ def _has_news(dbapi_conn: Any) -> bool:
     try:
         if dbapi_conn.closed:
             return True
-        readable, _, _ = select.select([dbapi_conn.fileno()], [], [], 0)
+        waiting = select.poll()  # poll, not select: no limit on the descriptor's number
+        waiting.register(dbapi_conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+        return bool(waiting.poll(0))
     except Exception:  # closed under us, or not a socket any more
         return True
-    return bool(readable)
 
 
 def _queued_writes(engine: Engine) -> None:
