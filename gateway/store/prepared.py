@@ -26,10 +26,10 @@ opening statement is queued the same way (`queue_sql`).
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +45,7 @@ _PENDING = "gateway.pending_writes"  # key in Connection.info: the writes `later
 _IMMEDIATE: ContextVar[bool] = ContextVar("immediate_writes", default=False)
 
 
-@contextmanager
+@contextlib.contextmanager
 def immediate_writes() -> Iterator[None]:
     """`Prepared.later` runs its statement at once in this context (for comparing the two in
     tests, and for debugging a write that fails)."""
@@ -60,34 +60,27 @@ def flush(conn: Connection) -> None:
     """Send the writes `Prepared.later` queued on `conn`, in the order they were queued: on
     PostgreSQL in one round trip (psycopg's pipeline mode), on SQLite one after another. The
     store calls it before anything else runs on the connection (a statement through
-    SQLAlchemy or `Prepared.run`, a savepoint) and before the commit; a failing write raises
-    here, and its transaction is rolled back as any other failure's."""
-    queued = conn.info.get(_PENDING)
-    if not queued:
-        return
-    conn.info[_PENDING] = []
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None
-    cursor = dbapi.cursor()
-    try:
-        if pipelined(conn):
-            with dbapi.pipeline():
-                for sql, args in queued:
-                    cursor.execute(sql, args)
-        else:
-            for sql, args in queued:
-                cursor.execute(sql, args)
-    except Exception as exc:
-        raise _as_sqlalchemy(conn, "(queued writes)", exc) from exc
-    finally:
-        cursor.close()
+    SQLAlchemy, a savepoint) and before the commit; a failing write raises here, and its
+    transaction is rolled back as any other failure's."""
+    if conn.info.get(_PENDING):
+        _send(conn, ())
 
 
-def queue_sql(conn: Connection, sql: str) -> None:
-    """Queue plain SQL without parameters with the writes (`flush` sends it in order): a
-    transaction's opening statement on PostgreSQL, which then shares a round trip with the
-    first statements that follow it."""
-    conn.info.setdefault(_PENDING, []).append((sql, None))
+def flush_and_commit(conn: Connection) -> bool:
+    """On PostgreSQL, with writes queued: send them and the COMMIT in one round trip (the
+    driver's commit that SQLAlchemy makes next finds nothing to do). False, and nothing done,
+    when there is nothing queued or no pipeline: the caller flushes and commits as usual."""
+    if not conn.info.get(_PENDING) or not pipelined(conn):
+        return False
+    _send(conn, (), commit=True)
+    return True
+
+
+def queue_sql(conn: Connection, sql: str, args: Any = None) -> None:
+    """Queue SQL with the writes (`flush` sends it in order): `Prepared.later`'s statements,
+    and a transaction's opening statement on PostgreSQL, which then shares a round trip with
+    the first statements that follow it."""
+    conn.info.setdefault(_PENDING, []).append((sql, args))
 
 
 def pipelined(conn: Connection) -> bool:
@@ -95,27 +88,39 @@ def pipelined(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql" and _pipelines()
 
 
-def flush_and_commit(conn: Connection) -> bool:
-    """On PostgreSQL, with writes queued: send them and the COMMIT in one round trip (the
-    driver's commit that SQLAlchemy makes next finds nothing to do). False, and nothing done,
-    when there is nothing queued or no pipeline: the caller flushes and commits as usual."""
-    queued = conn.info.get(_PENDING)
-    if not queued or not pipelined(conn):
-        return False
+def _send(conn: Connection, bound: Sequence[tuple[_Compiled, Any]], *,
+          commit: bool = False) -> list[Any]:
+    """The queued writes, then `bound` (each on a cursor of its own, returned open for its
+    results), then the COMMIT if asked (only with a pipeline): on PostgreSQL in one pipeline,
+    that is one round trip; otherwise one after another. A failure is SQLAlchemy's error,
+    naming the statement (or the pipeline) but never the values."""
+    queued = conn.info.get(_PENDING) or []
     conn.info[_PENDING] = []
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
-    cursor = dbapi.cursor()
+    pipeline = pipelined(conn) and (len(queued) + len(bound) > 1 or commit)
+    writes: Any = dbapi.cursor() if queued else None
+    cursors = [dbapi.cursor() for _ in bound]
+    where = "(queued writes)"
     try:
-        with dbapi.pipeline():
+        with dbapi.pipeline() if pipeline else contextlib.nullcontext():
             for sql, args in queued:
-                cursor.execute(sql, args)
-            dbapi.commit()
+                writes.execute(sql, args)
+            for cursor, (compiled, args) in zip(cursors, bound, strict=True):
+                where = compiled.sql
+                cursor.execute(compiled.sql, args)
+            if commit:
+                dbapi.commit()
     except Exception as exc:
-        raise _as_sqlalchemy(conn, "(queued writes, then COMMIT)", exc) from exc
+        for cursor in cursors:
+            cursor.close()
+        if pipeline:
+            where = f"(a pipeline: {len(queued)} queued writes, then {len(bound)} statements)"
+        raise _as_sqlalchemy(conn, where, exc) from exc
     finally:
-        cursor.close()
-    return True
+        if writes is not None:
+            writes.close()
+    return cursors
 
 
 @functools.cache
@@ -183,20 +188,9 @@ class Prepared:
         self._lock = threading.Lock()
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> Outcome:
-        """Run it now (after the writes queued before it) and return what it gave."""
-        if conn.info.get(_PENDING) and pipelined(conn):  # one round trip with them
-            return run_together(conn, [(self, params)])[0]
-        flush(conn)
-        compiled, args = self._bound(conn, params)
-        cursor = driver_cursor(conn)
-        try:
-            try:
-                cursor.execute(compiled.sql, args)
-            except Exception as exc:
-                raise _as_sqlalchemy(conn, compiled.sql, exc) from exc
-            return self._outcome(compiled, cursor)
-        finally:
-            cursor.close()
+        """Run it now (after the writes queued before it, in one round trip with them on
+        PostgreSQL) and return what it gave."""
+        return run_together(conn, [(self, params)])[0]
 
     def _outcome(self, compiled: _Compiled, cursor: Any) -> Outcome:
         rows = []
@@ -216,7 +210,7 @@ class Prepared:
             self.run(conn, params)
             return
         compiled, args = self._bound(conn, params)
-        conn.info.setdefault(_PENDING, []).append((compiled.sql, args))
+        queue_sql(conn, compiled.sql, args)
 
     def _bound(self, conn: Connection, params: Mapping[str, Any]) -> tuple[_Compiled, Any]:
         """The compiled statement and its parameters as the driver takes them."""
@@ -274,28 +268,12 @@ def run_together(conn: Connection,
     which needs another's result to be written: a batch's claim and the reads it would make
     anyway. A failing one raises as `run` does; the transaction is then rolled back as after
     any failure (PostgreSQL skips the rest of the pipeline)."""
-    if not pipelined(conn) or (len(runs) < 2 and not conn.info.get(_PENDING)):
-        return [prepared.run(conn, params) for prepared, params in runs]
-    queued = conn.info.get(_PENDING) or []
-    conn.info[_PENDING] = []
     bound = [prepared._bound(conn, params) for prepared, params in runs]
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None
-    writes = dbapi.cursor()
-    cursors = [dbapi.cursor() for _ in bound]
+    cursors = _send(conn, bound)
     try:
-        try:
-            with dbapi.pipeline():
-                for sql, args in queued:
-                    writes.execute(sql, args)
-                for cursor, (compiled, args) in zip(cursors, bound, strict=True):
-                    cursor.execute(compiled.sql, args)
-        except Exception as exc:
-            where = f"(a pipeline: {len(queued)} queued writes, then {len(runs)} statements)"
-            raise _as_sqlalchemy(conn, where, exc) from exc
         return [prepared._outcome(compiled, cursor)
                 for (prepared, _), (compiled, _), cursor in zip(runs, bound, cursors,
                                                                   strict=True)]
     finally:
-        for cursor in (writes, *cursors):
+        for cursor in cursors:
             cursor.close()

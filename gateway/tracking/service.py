@@ -17,7 +17,7 @@ import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 import structlog
@@ -202,10 +202,18 @@ def _keyed(table: str, size: int) -> Prepared:
         gh_comments.c.target == sa.bindparam("target"), gh_comments.c.comment_id.in_(keys)))
 
 
+T = TypeVar("T")
+
+
+def _padded(items: Sequence[T]) -> list[T]:
+    """`items` filled up to `_size(items)` with copies of the last one (a repeated key reads
+    or claims nothing more)."""
+    return [items[min(n, len(items) - 1)] for n in range(_size(items))]
+
+
 def _keys(target: str, keys: list[int]) -> dict[str, Any]:
-    """The parameters of `_keyed(..., _size(keys))`: the last key repeated to fill it."""
-    return {"target": target,
-            **{f"k{n}": keys[min(n, len(keys) - 1)] for n in range(_size(keys))}}
+    """The parameters of `_keyed(..., _size(keys))`."""
+    return {"target": target, **{f"k{n}": key for n, key in enumerate(_padded(keys))}}
 
 
 class TrackingService:
@@ -283,14 +291,12 @@ class TrackingService:
         first: dict[str, IncomingDelivery] = {}
         for d in batch:
             first.setdefault(d.guid, d)
-        rows = list(first.values())
-        size = _size(rows)
+        rows = _padded(list(first.values()))  # the copies conflict and do nothing
         params: dict[str, Any] = {}
-        for n in range(size):  # padded with the last row: the copies conflict and do nothing
-            d = rows[min(n, len(rows) - 1)]
+        for n, d in enumerate(rows):
             params[f"g{n}"], params[f"e{n}"], params[f"r{n}"] = (
                 d.guid, d.event_name, d.received_at)
-        return _claims(size), params
+        return _claims(len(rows)), params
 
     def _record_results(self, tx: Tx, results: dict[str, str]) -> None:
         """Queued with the batch's other writes: on PostgreSQL they go in one round trip."""
