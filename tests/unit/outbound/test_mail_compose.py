@@ -9,6 +9,8 @@ import datetime as dt
 import email
 import json
 import re
+import sys
+import unicodedata
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -25,9 +27,11 @@ from gateway.inbound.classify import ClassifyRules, classify, is_own_mail
 from gateway.inbound.parse import message_ids_in, normalize_message_id, parse_email
 from gateway.inbound.pipeline import Pipeline
 from gateway.models import Kind
+from gateway.outbound import mail as mail_module
 from gateway.outbound.mail import (
     MailIdentity,
     OutboundMail,
+    clean_body,
     clean_header_text,
     compose,
     message_id_for,
@@ -251,6 +255,51 @@ CLEANING: list[tuple[str, str]] = [
 @pytest.mark.parametrize(("text", "expected"), CLEANING)
 def test_clean_header_text(text: str, expected: str) -> None:
     assert clean_header_text(text) == expected
+
+
+EVERY_CHARACTER = "".join(map(chr, range(sys.maxunicode + 1)))
+
+
+def test_cleaning_tables_are_unicodes_categories() -> None:
+    """The cleaning is one str.translate; what it removes and replaces must still be exactly
+    Unicode's control characters (Cc), line and paragraph separators (Zl, Zp) and surrogates
+    (Cs) in the Python that runs it, checked here character by character against unicodedata
+    (as the code did before it used tables)."""
+    invisible = set(map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068"
+                               "\u2069\ufeff"))
+    header: list[str] = []
+    body: list[str] = []
+    for char in EVERY_CHARACTER:
+        if ord(char) in invisible:
+            continue
+        category = unicodedata.category(char)
+        header.append(" " if category in ("Cc", "Zl", "Zp") else
+                      "\ufffd" if category == "Cs" else char)
+        if category == "Cc" and char not in "\n\t":
+            continue
+        body.append("\ufffd" if category == "Cs" else char)
+    assert EVERY_CHARACTER.translate(mail_module._HEADER_TABLE) == "".join(header)
+    # clean_body first turns CR, U+2028 and U+2029 into line ends, then applies its table
+    assert EVERY_CHARACTER.translate(mail_module._BODY_TABLE) == "".join(body)
+    assert clean_body("a\rb\u2028c\u2029d\x00\x85e\udc80\t") == "a\nb\nc\n\nde\ufffd\t\n"
+
+
+def test_the_cached_header_classes_compose_what_the_stdlib_registry_composes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """compose's policy makes each header class once (_HeaderClasses); the bytes must be the
+    ones the stdlib's own registry gives, for plain, encoded, folded and relayed headers."""
+    stdlib = mail_module._POLICY.clone(header_factory=policy.SMTP.header_factory)
+    mails = [ack(), ack(subject="Grüße: " + "a long subject that must fold " * 5,
+                        to=(("Zoë \"Quote\" Müller, PhD", "zoe@univ.edu"),),
+                        on_behalf_of="Ünïcode Dev"),
+             ack(cc=(), references=(), in_reply_to=None, body="日本語\n" * 40)]
+    ours = [compose(m, IDENTITY, MID, DATE) for m in mails]
+    cached = mail_module._POLICY.header_factory
+    assert cached["Subject"] is cached["subject"]  # made once, kept
+    monkeypatch.setattr(mail_module, "_POLICY", stdlib)  # compose reads it when it runs
+    theirs = [compose(m, IDENTITY, MID, DATE) for m in mails]
+    assert ours == theirs
+    assert b"=?utf-8?" in ours[1]  # the non-ASCII headers were encoded, so the case is real
 
 
 # -- bodies ------------------------------------------------------------------------------------
