@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -235,13 +236,13 @@ def compose(
     from_name = identity.from_name
     if mail.on_behalf_of:
         from_name = f"{mail.on_behalf_of} via {identity.from_name}"
-    message["From"] = _address(from_name, identity.from_address)
-    message["To"] = [_address(name, addr) for name, addr in mail.to]
+    message["From"] = _kept("From", ((from_name, identity.from_address),))
+    message["To"] = _kept("To", mail.to)
     to_addrs = {addr.lower() for _name, addr in mail.to}
-    cc = [_address(name, addr) for name, addr in mail.cc if addr.lower() not in to_addrs]
+    cc = tuple((name, addr) for name, addr in mail.cc if addr.lower() not in to_addrs)
     if cc:
-        message["Cc"] = cc
-    message["Reply-To"] = _address("", identity.reply_to)
+        message["Cc"] = _kept("Cc", cc)
+    message["Reply-To"] = _kept("Reply-To", (("", identity.reply_to),))
     message["Subject"] = clean_header_text(mail.subject)
     message["Date"] = format_datetime(date)
     message["Message-ID"] = message_id
@@ -251,10 +252,11 @@ def compose(
         message.set_raw("In-Reply-To", parent)
     if references:
         message.set_raw("References", "\n ".join(references))  # one id per line: never split
-    message["Auto-Submitted"] = mail.auto_submitted  # RFC 3834: no auto-responder answers this
+    message["Auto-Submitted"] = _kept("Auto-Submitted", mail.auto_submitted)  # RFC 3834: no
+    # auto-responder answers this
     # Exchange/Outlook do not honour Auto-Submitted; this asks them for no out-of-office or
     # auto-reply (MS-OXCMAIL 2.2.3.2.14). We never drop inbound mail on it (Outlook sets it).
-    message["X-Auto-Response-Suppress"] = "OOF, AutoReply"
+    message["X-Auto-Response-Suppress"] = _kept("X-Auto-Response-Suppress", "OOF, AutoReply")
     # Verbatim, never folded or encoded: classify compares it with the configured loop id.
     message.set_raw(identity.loop_header, identity.loop_id)
     # No `Precedence: bulk`: it is not a standard (RFC 3834 section 2 prefers Auto-Submitted),
@@ -263,6 +265,41 @@ def compose(
     body = clean_body(mail.body)
     message.set_content(body, charset="utf-8", cte=_transfer_encoding(body))
     return message.as_bytes(policy=_OUTPUT_POLICY)
+
+
+class _Kept(str):
+    """A header parsed once, with its folded form for the output policy kept.
+
+    The email package takes any value with a `name` as a header object, stores it as it is and
+    writes what its `fold(policy=...)` returns (`EmailPolicy.header_store_parse` and `fold`), so
+    a message given this one neither parses nor folds the header again.
+    """
+
+    name: str
+    _header: BaseHeader
+    _folded: str
+
+    def __new__(cls, header: BaseHeader) -> _Kept:
+        kept = super().__new__(cls, header)
+        kept.name = header.name
+        kept._header = header
+        kept._folded = header.fold(policy=_OUTPUT_POLICY)
+        return kept
+
+    def fold(self, *, policy: Any) -> str:
+        return self._folded if policy is _OUTPUT_POLICY else str(self._header.fold(policy=policy))
+
+
+@functools.lru_cache(maxsize=256)  # a parsed header is a few kB
+def _kept(name: str, value: str | tuple[Recipient, ...]) -> _Kept:
+    """Header `name` with `value` (text, or display names with addresses), parsed and folded
+    by the policy once. Parsing and folding headers is most of composing a message, and the
+    same ones come again and again: our From and Reply-To, the fixed headers, the people of a
+    thread. Raises PermanentError for an unsafe address."""
+    parsed: Any = value
+    if not isinstance(value, str):
+        parsed = [_address(display, addr) for display, addr in value]
+    return _Kept(_POLICY.header_factory(name, parsed))
 
 
 def _address(name: str, addr: str) -> Address:
