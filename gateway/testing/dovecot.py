@@ -163,18 +163,29 @@ def free_port() -> int:
     P itself as its source port, and Linux then connects the socket to itself (TCP simultaneous
     open). The client waits for a greeting on it until its timeout, and Dovecot restarting on P
     meanwhile fails with "Address already in use" (seen once in CI in test_sdnotify)."""
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` different free ports, as `free_port` chooses them. Each stays bound until all
+    are chosen: two calls of `free_port` in a row may return the same port, and Dovecot then
+    refuses its configuration ("duplicate listener", seen once in a full run)."""
     high = min(_ephemeral_low(), 65536) - 1
     low = max(1024, min(20000, high - 2000))
     rng = random.SystemRandom()
-    for _ in range(200):
-        port = rng.randint(low, high)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    with contextlib.ExitStack() as held:
+        ports: list[int] = []
+        for _ in range(200 * count):
+            port = rng.randint(low, high)
+            sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
             try:
                 sock.bind((_HOST, port))
             except OSError:
                 continue
-            return port
-    raise DovecotError(f"no free port between {low} and {high} on {_HOST}")
+            ports.append(port)
+            if len(ports) == count:
+                return ports
+    raise DovecotError(f"no {count} free ports between {low} and {high} on {_HOST}")
 
 
 def _render(value: _SettingValue) -> str:
@@ -322,8 +333,8 @@ class DovecotServer:
         for sub in ("run", "state", "home"):
             (self._root / sub).mkdir(exist_ok=True)
         self._chown(self._root / "home")
-        self._port = free_port()
-        self._tls_port = free_port() if tls else 0
+        ports = free_ports(2 if tls else 1)
+        self._port, self._tls_port = ports[0], (ports[1] if tls else 0)
         self._ca_path = self._root / "tls" / "ca.pem"
         self._cert_path = self._root / "tls" / "server.pem"
         self._key_path = self._root / "tls" / "server.key"
@@ -441,8 +452,8 @@ class DovecotServer:
                 if in_use and attempts < 20 and time.monotonic() - started < self._startup_timeout:
                     if not self._ever_started:
                         # Someone took a port between our probe and Dovecot's bind: new ports.
-                        self._port = free_port()
-                        self._tls_port = free_port() if self._tls else 0
+                        ports = free_ports(2 if self._tls else 1)
+                        self._port, self._tls_port = ports[0], (ports[1] if self._tls else 0)
                         self._write_config()
                     time.sleep(0.1)
                     continue

@@ -310,6 +310,25 @@ def test_ports_are_below_the_ephemeral_range() -> None:
     assert len(ports) > 1
 
 
+def test_the_ports_of_one_server_differ_even_when_the_same_one_comes_up_twice(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A TLS server needs two ports; drawn one after the other, both draws once gave the same
+    port and Dovecot refused the configuration ("duplicate listener"). The first stays bound
+    while the second is chosen, so a second draw of it is refused like any port in use."""
+    import random
+
+    from gateway.testing.dovecot import free_port, free_ports
+
+    first = free_port()
+    repeats = [first, first, first]  # drawn three times, then the real draws
+    original = random.SystemRandom.randint
+    monkeypatch.setattr(random.SystemRandom, "randint",
+                        lambda self, a, b: repeats.pop() if repeats else original(self, a, b))
+    ports = free_ports(2)
+    assert ports[0] == first
+    assert ports[1] != first
+
+
 def test_processes_say_what_each_session_does(dovecot: DovecotServer) -> None:
     with dovecot.client() as idler:
         idler.select_folder("INBOX")
