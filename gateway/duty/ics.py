@@ -23,14 +23,14 @@ import datetime as dt
 import functools
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-import icalendar
-import recurring_ical_events
 
 from gateway.duty.businesstime import wall_to_instant
 from gateway.errors import ConfigError
+
+if TYPE_CHECKING:
+    import icalendar
 
 ROLES = ("primary", "backup")
 UTC = dt.UTC
@@ -170,6 +170,10 @@ def _ref(component: Any, tz: ZoneInfo) -> EventRef:
 
 @functools.lru_cache(maxsize=8)
 def _parse(text: str, source: str) -> icalendar.Calendar:
+    # icalendar and recurring_ical_events are imported when a feed is read, not with this
+    # module: most sites have no ICS feed, and the two cost every start some 50 ms.
+    import icalendar
+
     try:
         calendar = icalendar.Calendar.from_ical(text)
     except ValueError as exc:
@@ -185,6 +189,8 @@ def _parse(text: str, source: str) -> icalendar.Calendar:
 def _query(text: str, source: str) -> Any:
     # Bad series of events that are not duty events must not break the whole import; duty
     # events with bad properties were already rejected by parse_ics.
+    import recurring_ical_events
+
     return recurring_ical_events.of(_parse(text, source), skip_bad_series=True)
 
 

@@ -155,3 +155,16 @@ def test_bad_calendar(text: str, expected: str) -> None:
         parse_ics(text, source="team.ics", tz=LA)
     assert expected in str(caught.value)
     assert "(fix: " in str(caught.value)
+
+
+def test_the_daemon_starts_without_the_calendar_libraries() -> None:
+    """icalendar and recurring_ical_events (some 50 ms of every start) are imported when a
+    feed is read, not with the daemon's modules: most sites have no ICS feed."""
+    import subprocess
+    import sys
+
+    code = ("import sys, gateway.cli, gateway.app, gateway.components; "
+            "print(sorted({'icalendar', 'recurring_ical_events'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
