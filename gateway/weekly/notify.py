@@ -86,13 +86,19 @@ class NotifyContext:
         return template.format(number=number)
 
 
-# What an acknowledgement (and a relayed comment) reads, built once and run on the driver's
+# What a relayed comment and an acknowledgement read, built once and run on the driver's
 # cursor (`gateway.store.prepared`): a backlog runs them once a message.
 _THREAD = Prepared(sa.select(threads).where(threads.c.thread_id == sa.bindparam("thread")))
-_SOURCE = Prepared(sa.select(messages.c.folder, messages.c.uid).where(
-    messages.c.key == sa.bindparam("key")))
-_SOURCE_AND_RAW = Prepared(sa.select(messages.c.folder, messages.c.uid, messages.c.raw).where(
-    messages.c.key == sa.bindparam("key")))
+# The acknowledgement's thread with its first message's place in one statement; the raw
+# message only when the intake kept nothing of its parse (after a restart, or once its cache
+# let the message go).
+_ACK_THREAD = Prepared(
+    sa.select(threads.c.root_key, threads.c.title, threads.c.arrived_at, threads.c.created_at,
+              threads.c.assignee, threads.c.target, messages.c.key.label("source_key"),
+              messages.c.folder, messages.c.uid)
+    .select_from(threads.outerjoin(messages, messages.c.key == threads.c.root_key))
+    .where(threads.c.thread_id == sa.bindparam("thread")))
+_RAW = Prepared(sa.select(messages.c.raw).where(messages.c.key == sa.bindparam("key")))
 
 
 class Notifier:
@@ -113,22 +119,20 @@ class Notifier:
         ctx = self.ctx
         if not ctx.settings.acknowledge:
             return None
-        thread = _THREAD.run(tx.conn, {"thread": thread_id}).first()
-        if thread is None or thread.root_key is None:
+        thread = _ACK_THREAD.run(tx.conn, {"thread": thread_id}).first()
+        if thread is None or thread.root_key is None or thread.source_key is None:
             return None  # an issue opened on GitHub: nobody to acknowledge by mail
         # What the intake kept from its parse of the message, else the message parsed again.
-        known = self.replyables.get(thread.root_key) if self.replyables is not None else None
-        row = (_SOURCE if known is not None else _SOURCE_AND_RAW).run(
-            tx.conn, {"key": thread.root_key}).first()
-        if row is None:
-            return None
-        message = known or replyable(parse_email(row.raw, list_address=ctx.list_address,
-                                                 key=thread.root_key))
+        message = self.replyables.get(thread.root_key) if self.replyables is not None else None
+        if message is None:
+            source = _RAW.run(tx.conn, {"key": thread.root_key}).first()
+            message = replyable(parse_email(source.raw, list_address=ctx.list_address,
+                                            key=thread.root_key))
         sender = message.sender
         if (sender is None or sender.addr == ctx.list_address
                 or sender.addr in ctx.team_emails):
             return None
-        if is_hotline_source(row.folder, row.uid):
+        if is_hotline_source(thread.folder, thread.uid):
             logged = message.logged
             if logged is None or not logged.ack:
                 return None  # a call or visit logged without --ack: the caller wants no mail

@@ -17,6 +17,7 @@ from gateway.inbound.pipeline import Pipeline
 from gateway.inbound.replyable import RecentReplyables
 from gateway.models import Address, RawArrival
 from gateway.store.db import Store
+from gateway.store.schema import threads
 from gateway.store.values import OutboxRow
 from gateway.wiring import assignee_function, pipeline_settings
 
@@ -77,3 +78,14 @@ def test_a_key_the_cache_lost_is_parsed_again(store: Store, example_config: Conf
     assert len(replyables) == 1
     assert acks(store, example_config, replyables, thread_ids) == acks(
         store, example_config, None, thread_ids)
+
+
+def test_a_thread_whose_first_message_is_not_stored_gets_no_acknowledgement(
+        store: Store, example_config: Config) -> None:
+    """The thread and its first message are read in one statement (an outer join); a root
+    key with no stored message behind it is nobody to answer, not an error."""
+    with store.tx() as tx:
+        tx.conn.execute(threads.insert().values(
+            thread_id="th-gone", root_key="mid:<gone@univ.edu>", title="x", created_at=NOW))
+    assert acks(store, example_config, RecentReplyables(), ["th-gone"]) == [None]
+    assert acks(store, example_config, None, ["th-gone"]) == [None]
