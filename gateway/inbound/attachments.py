@@ -130,7 +130,11 @@ def plan_attachments(message_key: str, attachments: tuple[Attachment, ...],
         path = storage_path(message_key, index, item.filename)
         total += item.size
         files.append(PlannedFile(index, path, item.size, item.content_type.lower(), shown))
-        lines.append(f"- [{name}]({settings.link(path, now)}) ({described})")
+        # In bold, so the item never starts with "[": a name like "]:" would otherwise make
+        # `[`]:` + the rest a link reference definition, which GitHub shows as nothing
+        # (`[x]:` only starts a definition at the start of a paragraph; inside the code span
+        # the "]" is literal everywhere else).
+        lines.append(f"- **[{name}]({settings.link(path, now)})** ({described})")
         if settings.image_link is not None and item.content_type.lower() in INLINE_TYPES:
             images.append(f"![attachment {index + 1}]({settings.image_link(path, now)})")
     rest = attachments[MAX_LISTED:]
