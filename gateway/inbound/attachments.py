@@ -131,9 +131,10 @@ def plan_attachments(message_key: str, attachments: tuple[Attachment, ...],
         total += item.size
         files.append(PlannedFile(index, path, item.size, item.content_type.lower(), shown))
         # In bold, so the item never starts with "[": a name like "]:" would otherwise make
-        # `[`]:` + the rest a link reference definition, which GitHub shows as nothing
-        # (`[x]:` only starts a definition at the start of a paragraph; inside the code span
-        # the "]" is literal everywhere else).
+        # `[`]:` and the rest of the item a link reference definition (`[x]:` starts one only
+        # at the start of a paragraph; everywhere else the "]" in the code span is literal).
+        # The body's final check would then show the whole body as a literal block, with no
+        # link to any file and no image.
         lines.append(f"- **[{name}]({settings.link(path, now)})** ({described})")
         if settings.image_link is not None and item.content_type.lower() in INLINE_TYPES:
             images.append(f"![attachment {index + 1}]({settings.image_link(path, now)})")
