@@ -42,7 +42,7 @@ class _HeaderClasses(HeaderRegistry):
     """The stdlib's header registry, making each header class once.
 
     `HeaderRegistry.__getitem__` builds a new class (`type(...)`) on every lookup: some 10 µs,
-    and a message looks headers up twenty-odd times, a quarter of composing an
+    and a message looks headers up twenty-odd times, a third of composing an
     acknowledgement. The class depends only on the registered class it specialises, so it is
     kept per registered class (a handful, and `map_to_type` needs nothing more); everything
     else is the stdlib's.
@@ -252,8 +252,8 @@ def compose(
         message.set_raw("In-Reply-To", parent)
     if references:
         message.set_raw("References", "\n ".join(references))  # one id per line: never split
-    message["Auto-Submitted"] = _kept("Auto-Submitted", mail.auto_submitted)  # RFC 3834: no
-    # auto-responder answers this
+    # RFC 3834: no auto-responder answers this.
+    message["Auto-Submitted"] = _kept("Auto-Submitted", mail.auto_submitted)
     # Exchange/Outlook do not honour Auto-Submitted; this asks them for no out-of-office or
     # auto-reply (MS-OXCMAIL 2.2.3.2.14). We never drop inbound mail on it (Outlook sets it).
     message["X-Auto-Response-Suppress"] = _kept("X-Auto-Response-Suppress", "OOF, AutoReply")
