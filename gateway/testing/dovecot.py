@@ -177,11 +177,13 @@ def free_ports(count: int) -> list[int]:
         ports: list[int] = []
         for _ in range(200 * count):
             port = rng.randint(low, high)
-            sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             try:
                 sock.bind((_HOST, port))
             except OSError:
+                sock.close()
                 continue
+            held.enter_context(sock)
             ports.append(port)
             if len(ports) == count:
                 return ports
