@@ -155,17 +155,20 @@ class _Known:
             *(("comments", target) for target in sorted({t for t, _ in self.comments}))]
 
     def reads(self) -> list[tuple[Prepared, dict[str, Any]]]:
-        """One query a table and target."""
+        """One query a table and target, for up to `READ_CHUNK` keys each."""
         runs = []
+        self._read: list[tuple[str, str]] = []  # (table, target) of each query, in order
         for table, target in self._targets:
             keys = [k for t, k in (self.threads if table == "threads" else self.comments)
                     if t == target]
-            runs.append((_keyed(table, _size(keys)), _keys(target, keys)))
+            for part in _chunks(keys, READ_CHUNK):
+                runs.append((_keyed(table, _size(part)), _keys(target, part)))
+                self._read.append((table, target))
         return runs
 
     def take(self, outcomes: Sequence[Outcome]) -> None:
         """What `reads()` gave, in their order."""
-        for (table, target), outcome in zip(self._targets, outcomes, strict=True):
+        for (table, target), outcome in zip(self._read, outcomes, strict=True):
             for row in outcome.rows:
                 if table == "threads":
                     self.threads[(target, row.issue_number)] = _ThreadRow._make(row)
@@ -175,7 +178,7 @@ class _Known:
 
 @functools.cache
 def _claims(size: int) -> Prepared:
-    """`size` deliveries claimed at once (`TrackingService._claim`)."""
+    """`size` deliveries claimed at once (`TrackingService._claim_runs`)."""
     def statement(dialect: str) -> Any:
         rows = [{"guid": sa.bindparam(f"g{n}", type_=deliveries.c.guid.type),
                  "event": sa.bindparam(f"e{n}", type_=deliveries.c.event.type),
@@ -205,13 +208,25 @@ def _keyed(table: str, size: int) -> Prepared:
 T = TypeVar("T")
 
 
+# Rows a claim statement inserts, keys a read looks up, at most. psycopg converts a statement's
+# placeholders anew at every execution (a regular expression over the SQL, not its cache) when
+# it has more than 50 parameters: with 32-row claims (96) that was ~30% of the committer's
+# samples on PostgreSQL. A larger batch is several statements, sent in the same round trip.
+CLAIM_CHUNK = 16  # 3 parameters a row: 48
+READ_CHUNK = 32  # and the target: 33
+
+
+def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    return [items[n:n + size] for n in range(0, len(items), size)]
+
+
 def _padded(items: Sequence[T]) -> list[T]:
     """`items` filled up to `_size(items)` with copies of the last one (a repeated key reads
     or claims nothing more)."""
     return [items[min(n, len(items) - 1)] for n in range(_size(items))]
 
 
-def _keys(target: str, keys: list[int]) -> dict[str, Any]:
+def _keys(target: str, keys: Sequence[int]) -> dict[str, Any]:
     """The parameters of `_keyed(..., _size(keys))`."""
     return {"target": target, **{f"k{n}": key for n, key in enumerate(_padded(keys))}}
 
@@ -265,11 +280,11 @@ class TrackingService:
         known = _Known(events) if len(events) > 1 else None  # one alone: read as it goes
         # The claim and the batch's reads in one round trip on PostgreSQL: the reads cover
         # every event, claimed or not (a duplicate's rows are read for nothing, and rarely).
-        claim = self._claim(batch)
-        outcomes = run_together(tx.conn, [claim, *(known.reads() if known else ())])
+        claims = self._claim_runs(batch)
+        outcomes = run_together(tx.conn, [*claims, *(known.reads() if known else ())])
         if known is not None:
-            known.take(outcomes[1:])
-        claimed = {row.guid for row in outcomes[0].rows}
+            known.take(outcomes[len(claims):])
+        claimed = {row.guid for outcome in outcomes[:len(claims)] for row in outcome.rows}
         applied: list[AppliedDelivery] = []
         results: dict[str, str] = {}
         for delivery in batch:
@@ -285,18 +300,22 @@ class TrackingService:
         return applied
 
     @staticmethod
-    def _claim(batch: Sequence[IncomingDelivery]) -> tuple[Prepared, dict[str, Any]]:
-        """The statement that inserts a row for each new GUID in `batch` and returns the
-        GUIDs it inserted: one row a GUID, its first copy's."""
+    def _claim_runs(batch: Sequence[IncomingDelivery]) -> list[tuple[Prepared, dict[str, Any]]]:
+        """The statements that insert a row for each new GUID in `batch` and return the
+        GUIDs they inserted: one row a GUID, its first copy's; `CLAIM_CHUNK` rows a
+        statement."""
         first: dict[str, IncomingDelivery] = {}
         for d in batch:
             first.setdefault(d.guid, d)
-        rows = _padded(list(first.values()))  # the copies conflict and do nothing
-        params: dict[str, Any] = {}
-        for n, d in enumerate(rows):
-            params[f"g{n}"], params[f"e{n}"], params[f"r{n}"] = (
-                d.guid, d.event_name, d.received_at)
-        return _claims(len(rows)), params
+        runs = []
+        for part in _chunks(list(first.values()), CLAIM_CHUNK):
+            rows = _padded(part)  # the copies conflict and do nothing
+            params: dict[str, Any] = {}
+            for n, d in enumerate(rows):
+                params[f"g{n}"], params[f"e{n}"], params[f"r{n}"] = (
+                    d.guid, d.event_name, d.received_at)
+            runs.append((_claims(len(rows)), params))
+        return runs
 
     def _record_results(self, tx: Tx, results: dict[str, str]) -> None:
         """Queued with the batch's other writes: on PostgreSQL they go in one round trip."""

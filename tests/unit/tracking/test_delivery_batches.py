@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,6 +20,7 @@ from gateway.duty.businesstime import BusinessCalendar
 from gateway.store.db import Store
 from gateway.store.prepared import immediate_writes
 from gateway.store.schema import deliveries, effort, gh_comments, threads
+from gateway.tracking import service as tracking_service
 from gateway.tracking.rules import Rules
 from gateway.tracking.service import (
     DiscussionScope,
@@ -168,6 +170,12 @@ def incoming(sent: list[tuple[str, str, Any]]) -> list[IncomingDelivery]:
 @given(run=runs())
 def test_batches_leave_the_store_as_one_delivery_a_transaction_does(
         store: Store, run: tuple[list[tuple[str, str, Any]], list[int]]) -> None:
+    check_batches(store, run)
+
+
+def check_batches(store: Store, run: tuple[list[tuple[str, str, Any]], list[int]]) -> None:
+    """Recorded in batches of `sizes`, `sent` gives each delivery the answer and the store
+    the state that recording each alone in a transaction of its own gives."""
     sent, sizes = run
     svc = service(store)
     clear(store)
@@ -185,3 +193,18 @@ def test_batches_leave_the_store_as_one_delivery_a_transaction_does(
             batched += [a.result for a in svc.record_deliveries(tx, batch)]
     assert batched == one_by_one
     assert state(store) == alone
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                 HealthCheck.too_slow])
+@given(run=runs())
+def test_claims_and_reads_split_into_several_statements_change_nothing(
+        store: Store, run: tuple[list[tuple[str, str, Any]], list[int]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch's claims and reads go in statements of at most CLAIM_CHUNK rows and READ_CHUNK
+    keys (psycopg's conversion cache takes at most 50 parameters). With both set to 1 and 2,
+    every batch here is several statements: the store must still end as one delivery a
+    transaction leaves it."""
+    monkeypatch.setattr(tracking_service, "CLAIM_CHUNK", 2)
+    monkeypatch.setattr(tracking_service, "READ_CHUNK", 1)
+    check_batches(store, run)
