@@ -123,6 +123,13 @@ def _send(conn: Connection, bound: Sequence[tuple[_Compiled, Any]], *,
     return cursors
 
 
+# psycopg converts a statement's placeholders to PostgreSQL's ($1, $2...) with a regular
+# expression over the SQL, and keeps the result only for statements of at most this many
+# parameters (psycopg._queries.MAX_CACHED_STATEMENT_PARAMS); a larger one pays the conversion
+# at every execution. Statements built for batches should stay within it.
+CACHED_PARAMETERS = 50
+
+
 @functools.cache
 def _pipelines() -> bool:
     """Whether psycopg's libpq has pipeline mode (libpq 14 and later; the binary package

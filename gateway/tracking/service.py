@@ -150,25 +150,22 @@ class _Known:
         self.threads: dict[tuple[str, int], Any] = {(e.target, e.number): None for e in events}
         self.comments: dict[tuple[str, int], Any] = {
             (e.target, e.comment_id): None for e in events if isinstance(e, CommentEvent)}
-        self._targets: list[tuple[str, str]] = [  # (table, target) of each read, in order
-            *(("threads", target) for target in sorted({t for t, _ in self.threads})),
-            *(("comments", target) for target in sorted({t for t, _ in self.comments}))]
+        # (table, target, keys) of each read, in order: one a table and target, for up to
+        # READ_CHUNK keys each.
+        self._reads: list[tuple[str, str, Sequence[int]]] = [
+            (table, target, part)
+            for table, rows in (("threads", self.threads), ("comments", self.comments))
+            for target in sorted({t for t, _ in rows})
+            for part in _chunks([k for t, k in rows if t == target], READ_CHUNK)]
 
     def reads(self) -> list[tuple[Prepared, dict[str, Any]]]:
-        """One query a table and target, for up to `READ_CHUNK` keys each."""
-        runs = []
-        self._read: list[tuple[str, str]] = []  # (table, target) of each query, in order
-        for table, target in self._targets:
-            keys = [k for t, k in (self.threads if table == "threads" else self.comments)
-                    if t == target]
-            for part in _chunks(keys, READ_CHUNK):
-                runs.append((_keyed(table, _size(part)), _keys(target, part)))
-                self._read.append((table, target))
-        return runs
+        """The batch's reads, to run with its claims."""
+        return [(_keyed(table, _size(keys)), _keys(target, keys))
+                for table, target, keys in self._reads]
 
     def take(self, outcomes: Sequence[Outcome]) -> None:
         """What `reads()` gave, in their order."""
-        for (table, target), outcome in zip(self._read, outcomes, strict=True):
+        for (table, target, _), outcome in zip(self._reads, outcomes, strict=True):
             for row in outcome.rows:
                 if table == "threads":
                     self.threads[(target, row.issue_number)] = _ThreadRow._make(row)
@@ -208,10 +205,10 @@ def _keyed(table: str, size: int) -> Prepared:
 T = TypeVar("T")
 
 
-# Rows a claim statement inserts, keys a read looks up, at most. psycopg converts a statement's
-# placeholders anew at every execution (a regular expression over the SQL, not its cache) when
-# it has more than 50 parameters: with 32-row claims (96) that was ~30% of the committer's
-# samples on PostgreSQL. A larger batch is several statements, sent in the same round trip.
+# Rows a claim statement inserts, keys a read looks up, at most: powers of two whose statements
+# stay within `gateway.store.prepared.CACHED_PARAMETERS` (with 32-row claims, 96 parameters,
+# psycopg's conversion was ~30% of the committer's samples on PostgreSQL). A larger batch is
+# several statements, sent in the same round trip.
 CLAIM_CHUNK = 16  # 3 parameters a row: 48
 READ_CHUNK = 32  # and the target: 33
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from gateway.duty.businesstime import BusinessCalendar
 from gateway.store.db import Store
-from gateway.store.prepared import immediate_writes
+from gateway.store.prepared import CACHED_PARAMETERS, immediate_writes
 from gateway.store.schema import deliveries, effort, gh_comments, threads
 from gateway.tracking import service as tracking_service
 from gateway.tracking.rules import Rules
@@ -208,3 +208,21 @@ def test_claims_and_reads_split_into_several_statements_change_nothing(
     monkeypatch.setattr(tracking_service, "CLAIM_CHUNK", 2)
     monkeypatch.setattr(tracking_service, "READ_CHUNK", 1)
     check_batches(store, run)
+
+
+def test_a_batchs_statements_stay_within_the_parameters_psycopg_caches() -> None:
+    """Every claim and read of a large batch has at most CACHED_PARAMETERS parameters, the
+    installed psycopg's limit for keeping a statement's converted placeholders."""
+    import types
+
+    from psycopg import _queries
+
+    assert CACHED_PARAMETERS == _queries.MAX_CACHED_STATEMENT_PARAMS
+    batch = [IncomingDelivery(f"g{n}", "ping", None, T0) for n in range(100)]
+    claims = TrackingService._claim_runs(batch)
+    assert sum(len(params) // 3 for _, params in claims) >= 100 and len(claims) > 1
+    events: list[Any] = [types.SimpleNamespace(target="issues", number=n) for n in range(100)]
+    reads = tracking_service._Known(events).reads()
+    assert len(reads) > 1
+    for _, params in [*claims, *reads]:
+        assert len(params) <= CACHED_PARAMETERS
