@@ -23,7 +23,13 @@ import structlog
 from sqlalchemy.engine import Connection, Engine
 
 from gateway.models import RawArrival
-from gateway.store.engine import bytewise, create_engine, insert_or_ignore, insert_or_ignore_for
+from gateway.store.engine import (
+    bytewise,
+    create_engine,
+    insert_or_ignore,
+    insert_or_ignore_for,
+    write_turn,
+)
 from gateway.store.errors import DatabaseUnavailable, connect_error
 from gateway.store.prepared import Prepared, discard, driver_cursor, flush
 from gateway.store.schema import (
@@ -62,6 +68,7 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._turn = write_turn(engine)  # this process's writers take turns (SQLite)
         # Run first in every write transaction (unless `unfenced`): the leader's epoch check
         # (`gateway.store.leader.Leadership.fence`) when several instances share the database.
         self.fence: Callable[[Connection], None] | None = None
@@ -100,7 +107,7 @@ class Store:
     def tx(self) -> Iterator[Tx]:
         """A write transaction; what its work deferred with `Tx.after_commit` runs once it
         has committed (never, if it rolled back)."""
-        with self.engine.begin() as conn:
+        with self._turn(), self.engine.begin() as conn:
             fence = self.fence
             if fence is not None and not _UNFENCED.get():
                 fence(conn)

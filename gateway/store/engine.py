@@ -13,7 +13,13 @@ therefore safe without row locks, and no block needs to be written to be retried
 - SQLite (the file's directory created; WAL; `synchronous` from config): a write transaction
   is `BEGIN IMMEDIATE`, which takes the database's write lock up front (waiting up to the
   30 s busy timeout), so no transaction upgrades a read lock into a deadlock. A read is a
-  deferred `BEGIN`: a WAL snapshot taken at its first read.
+  deferred `BEGIN`: a WAL snapshot taken at its first read. Within one process the write
+  transactions first take turns on a lock of the process's own, one per database file
+  (`write_turn`): a thread waiting for it wakes the moment the holder commits, where SQLite's
+  busy handler sleeps and looks again (after 1, 2, 5 ... up to 100 ms each time), so a writer
+  overslept every commit it waited for and could lose each race to the others for a second
+  (the mail sender did, beside the intake and the GitHub writer). Other processes (the
+  command line) still meet the busy handler, which is what it is for.
 - PostgreSQL (`postgresql+psycopg://`): a write transaction starts by taking one transaction-
   level advisory lock, `pg_advisory_xact_lock(WRITE_LOCK)`, released by its COMMIT or
   ROLLBACK, at READ COMMITTED: once a writer holds the lock every earlier writer has committed,
@@ -50,7 +56,11 @@ from __future__ import annotations
 import os
 import select
 import socket
+import sqlite3
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +90,37 @@ def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
         # IMAP thread and the GitHub writer. Reads (Store.read) must not take it.
         readonly = conn.get_execution_options().get("readonly", False)
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+_TURNS: dict[str, threading.Lock] = {}  # a SQLite database's path -> its write turn
+_TURNS_GUARD = threading.Lock()
+TURN_TIMEOUT = 30.0  # seconds a write transaction waits for its turn: SQLite's busy timeout
+
+
+def write_turn(engine: Engine) -> Callable[[], AbstractContextManager[None]]:
+    """What a write transaction on `engine` holds around its BEGIN and COMMIT: on SQLite the
+    turn of this process's writers to that file (module docstring), on PostgreSQL nothing (its
+    advisory lock queues the waiters itself and wakes the next at once). Waiting longer than
+    TURN_TIMEOUT fails as SQLite does when its busy timeout runs out ("database is locked")."""
+    if engine.dialect.name != "sqlite":
+        return nullcontext
+    database = engine.url.database or ""
+    key = (os.path.realpath(database) if database and database != ":memory:"
+           else f"engine-{id(engine)}")
+    with _TURNS_GUARD:
+        turn = _TURNS.setdefault(key, threading.Lock())
+
+    @contextmanager
+    def held() -> Iterator[None]:
+        if not turn.acquire(timeout=TURN_TIMEOUT):
+            raise sa.exc.OperationalError("BEGIN IMMEDIATE", None,
+                                          sqlite3.OperationalError("database is locked"))
+        try:
+            yield
+        finally:
+            turn.release()
+
+    return held
 
 
 # The key of the advisory lock every PostgreSQL write transaction takes: "vg-store" as a
