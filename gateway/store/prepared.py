@@ -199,6 +199,13 @@ class Prepared:
         PostgreSQL) and return what it gave."""
         return run_together(conn, [(self, params)])[0]
 
+    def parameters(self, dialect: Dialect) -> tuple[str, ...]:
+        """The parameters the driver is given, in its order: the caller's and those the
+        statement fills in itself (a value in `.values(...)`), which count against
+        CACHED_PARAMETERS alike."""
+        compiled = self._by_dialect.get(dialect.name) or self._compile(dialect)
+        return compiled.names
+
     def _outcome(self, compiled: _Compiled, cursor: Any) -> Outcome:
         rows = []
         if compiled.row is not None:
