@@ -501,14 +501,17 @@ _QUEUE_KEYS = ("key", "kind", "thread_id", "message_key", "payload", "status", "
 _QUEUE_ONE = Prepared(lambda dialect: insert_or_ignore_for(dialect, outbox, ["key"]), _QUEUE_KEYS)
 
 
-def queue_rows(conn: Connection, rows: Sequence[OutboxRow], now: dt.datetime) -> None:
-    """Queue outbox rows, due now; a row whose key is already queued is left as it is."""
+def queue_rows(conn: Connection, rows: Sequence[OutboxRow], now: dt.datetime, *,
+               later: bool = False) -> None:
+    """Queue outbox rows, due now; a row whose key is already queued is left as it is.
+    `later`: a single row's INSERT is itself queued (`Prepared.later`) and goes out with the
+    next statement or the COMMIT, where an error in it surfaces."""
     values = [{"key": r.key, "kind": r.kind, "thread_id": r.thread_id,
                "message_key": r.message_key, "payload": json.dumps(r.payload),
                "status": "pending", "attempts": 0, "next_attempt_at": now,
                "created_at": now, "updated_at": now} for r in rows]
     if len(values) == 1:  # the usual case (a follow-up, an acknowledgement): the cheap path
-        _QUEUE_ONE.run(conn, values[0])
+        (_QUEUE_ONE.later if later else _QUEUE_ONE.run)(conn, values[0])
     elif values:
         conn.execute(insert_or_ignore(conn, outbox, ["key"]), values)
 
