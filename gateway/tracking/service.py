@@ -207,7 +207,7 @@ T = TypeVar("T")
 
 
 # Rows a claim statement inserts, keys a read looks up, at most: powers of two whose statements
-# stay within `gateway.store.prepared.CACHED_PARAMETERS` (with 32-row claims, 96 parameters,
+# stay within `gateway.store.prepared.CACHED_PARAMETERS` (with 32-row claims, 128 parameters,
 # psycopg's conversion was ~30% of the committer's samples on PostgreSQL). A larger batch is
 # several statements, sent in the same round trip.
 CLAIM_CHUNK = 16  # 3 parameters a row: 48

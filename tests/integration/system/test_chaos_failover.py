@@ -12,7 +12,6 @@ Size: FAILOVER_THREADS (default 70 threads, >300 messages) and FAILOVER_EVENTS (
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import random
@@ -64,11 +63,6 @@ def lease(engine: sa.Engine) -> tuple[int, str | None]:
         row = conn.execute(sa.text("SELECT epoch, holder FROM leader_lease")).one()
         conn.rollback()
     return int(row.epoch), row.holder
-
-
-def seconds(stamp: str) -> float:
-    """A log line's timestamp (ISO 8601, UTC) as time.time() gives it."""
-    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
 def lines(daemon: Daemon) -> list[dict[str, object]]:
@@ -144,7 +138,7 @@ def test_chaos_failover_between_two_instances_loses_and_duplicates_nothing(
         return next(name for name, d in daemons.items() if d is daemon)
 
     failovers: dict[str, list[float]] = {"kill": [], "stop": [], "cut": []}
-    stops: list[tuple[str, float, float]] = []  # who, SIGSTOP sent, SIGCONT about to be
+    stops: set[tuple[str, int]] = set()  # who was paused (SIGSTOP), and the epoch it held
     feeder = threading.Thread(target=feed, name="failover-feeder")
     started = time.monotonic()
     try:
@@ -163,9 +157,8 @@ def test_chaos_failover_between_two_instances_loses_and_duplicates_nothing(
                 current.start()
             elif how == "stop":
                 current.process.send_signal(signal.SIGSTOP)
-                stopped_at = time.time()
+                stops.add((name_of(current), epoch))
                 took, _ = new_leader(epoch)
-                stops.append((name_of(current), stopped_at, time.time()))
                 current.process.send_signal(signal.SIGCONT)  # wakes deposed: must stop
                 wait_for(lambda c=current: not c.alive(), 30, "the deposed leader to stop")
                 assert current.process.returncode == 75, current.output()[-3000:]
@@ -215,19 +208,29 @@ def test_chaos_failover_between_two_instances_loses_and_duplicates_nothing(
     # No write from a deposed leader: every write an instance logged (to GitHub, or what the
     # writer recorded of it) came after its own latest takeover and before anyone else's, but
     # for one kind of line: a leader paused (SIGSTOP) right after a commit logs that commit's
-    # lines when it wakes, after the takeover. Such a line is late, not a write, and is let
-    # through if the instance was stopped before that takeover and logged it after it was
-    # woken: by then its sessions were ended and the epoch raised, so nothing it commits
-    # after waking can record a write (the fence: tests/integration/store/test_leader.py,
-    # test_a_paused_leader_is_deposed_once_its_lease_is_stale_and_writes_nothing).
-    # A write to GitHub it had begun before the pause may still land after it wakes (past its
-    # guard, it was only paused); the new leader's settling waits for such writes.
-    takeovers = sorted((seconds(str(line["timestamp"])), name) for name, daemon in daemons.items()
+    # lines when it wakes, after the takeover. Such a line is late, not a write. It is let
+    # through if the takeover before it is the one that deposed its instance while paused
+    # (the epoch after the one it held when stopped; it is woken only once that takeover is
+    # done) and the instance was not started again in between. By then its sessions were
+    # ended and the epoch raised, so nothing it commits after waking can record a write (the
+    # fence: tests/integration/store/test_leader.py,
+    # test_a_paused_leader_is_deposed_once_its_lease_is_stale_and_writes_nothing). A write
+    # to GitHub it had begun before the pause may still land after it wakes (past its guard,
+    # it was only paused); the new leader's settling waits for such writes.
+    # Log timestamps are ISO 8601 in UTC of one form: as strings they sort as the instants do.
+    takeovers = sorted((str(line["timestamp"]), name, int(str(line["epoch"])))
+                       for name, daemon in daemons.items()
                        for line in lines(daemon) if line.get("event") == "leader.acquired")
+    starts = {name: [str(line["timestamp"]) for line in lines(daemon)
+                     if line.get("event") == "gateway.starting"]
+              for name, daemon in daemons.items()}
 
-    def leading(at: float) -> str | None:
-        latest = [who for when, who in takeovers if when <= at]
-        return latest[-1] if latest else None
+    def late(name: str, stamp: str) -> bool:
+        before = [(when, epoch) for when, _, epoch in takeovers if when <= stamp]
+        if not before:
+            return False
+        when, epoch = before[-1]
+        return (name, epoch - 1) in stops and not any(when < s <= stamp for s in starts[name])
 
     writes = 0
     for name, daemon in daemons.items():
@@ -235,15 +238,11 @@ def test_chaos_failover_between_two_instances_loses_and_duplicates_nothing(
             if line.get("event") not in WRITES:
                 continue
             writes += 1
-            stamp = seconds(str(line["timestamp"]))
-            if leading(stamp) == name:
-                continue
-            taken = max([when for when, _ in takeovers if when <= stamp], default=0.0)
-            late = [woken for who, paused, woken in stops
-                    if who == name and paused < taken <= woken <= stamp]
-            assert late, (
-                f"{name} wrote ({line.get('event')}, {line.get('row')}) at {stamp:.3f}, after "
-                f"{leading(stamp)} had taken the lead")
+            stamp = str(line["timestamp"])
+            lead = [who for when, who, _ in takeovers if when <= stamp]
+            assert (lead and lead[-1] == name) or late(name, stamp), (
+                f"{name} wrote ({line.get('event')}, {line.get('row')}) at {stamp}, after "
+                f"{lead[-1] if lead else 'nobody'} had taken the lead")
     assert writes >= len(plan.threads) + replies
     every = [t for times in failovers.values() for t in times]
     print(f"failover chaos: {len(plan.messages)} messages, {events} leader failures "
